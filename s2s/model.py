@@ -1,0 +1,292 @@
+"""The seed notebook's two encoder-decoders, corrected and made fast.
+
+`EDM` is the plain encoder-decoder: the encoder's final (h, c) of every layer starts the
+decoder, and that fixed-size state is all the decoder ever learns about the source.
+
+`AttentionEDM` keeps the seed's idea: at every output step, decoder layer l looks at
+encoder layer l's hidden state at *every* source position, and the weighted sum of those
+states (the context) becomes layer l's hidden state for that step while the cell carries on.
+
+What changed from the seed, and why:
+- the encoder runs each layer over the whole sequence in one `nn.LSTM` call (a stack of
+  one-layer LSTMs, so every layer's per-position states are kept) instead of one call per
+  token; the decoder steps with `torch.lstm_cell`, not a fresh `nn.LSTM` call per step;
+- sequences of different lengths are packed, so padding neither reaches the final state
+  nor receives attention: a sequence in a padded batch gets exactly what it gets alone;
+- scores are scaled by sqrt(hidden size) (the seed divided by sqrt(source length));
+- the mask (bidirectional or causal) is an argument of each call, never module state;
+- teacher forcing feeds BOS first, then target[t-1] (the seed fed target[0] twice), and its
+  coin flips come from a `torch.Generator` passed in, never the global RNG.
+
+Shapes: B batch, T source length, S output steps, L layers, E embedding size,
+H hidden size, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+MODELS = ("edm", "attention")
+SCORES = ("dot", "scaled_dot", "general", "additive")
+QUERIES = ("input", "state")
+MASKS = ("bidirectional", "causal")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build the network (the checkpoint's config.json holds more)."""
+
+    input_vocab_size: int
+    output_vocab_size: int
+    model: str = "attention"
+    score: str = "scaled_dot"
+    query: str = "state"
+    emb_size: int = 64
+    hidden_size: int = 128
+    num_layers: int = 2
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("model", self.model, MODELS), ("score", self.score, SCORES),
+                                     ("query", self.query, QUERIES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+    @classmethod
+    def from_dict(cls, config: dict) -> ModelConfig:
+        return cls(**{k: config[k] for k in cls.__dataclass_fields__ if k in config})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_mask(mask: str) -> None:
+    if mask not in MASKS:
+        raise ValueError(f"mask must be 'bidirectional' or 'causal'; got {mask!r}")
+
+
+class Memory(NamedTuple):
+    """What the encoder leaves for the decoder; batch is dimension 1 of the tensors."""
+
+    values: torch.Tensor  # (L, B, T, H) every layer's hidden state at every source position
+    keys: torch.Tensor  # (L, B, T, K) the same, made ready for the score function (K = H or A)
+    valid: torch.Tensor  # (B, T) True where a real (non-padding) source piece is
+
+    def allowed(self, mask: str, step: int) -> torch.Tensor:
+        """(B, T) where step `step` may attend: every real piece, or with `causal` pieces 0..step."""
+        if mask == "causal":
+            positions = torch.arange(self.valid.shape[1], device=self.valid.device)
+            return self.valid & (positions <= step)
+        return self.valid
+
+    def select(self, index: torch.Tensor) -> Memory:
+        """Reorder or repeat batch entries (beam search keeps one row per hypothesis)."""
+        return Memory(self.values[:, index], self.keys[:, index], self.valid[index])
+
+
+class Step(NamedTuple):
+    """One decoder step: the logits, and what attention did (None for the plain EDM)."""
+
+    logits: torch.Tensor  # (B, V)
+    query: torch.Tensor | None  # (L, B, H)
+    scores: torch.Tensor | None  # (L, B, T) exactly what softmax saw: scaled, masked with -inf
+    weights: torch.Tensor | None  # (L, B, T) softmax(scores); each row sums to 1
+    context: torch.Tensor | None  # (L, B, H) weights @ values: the new hidden state of each layer
+
+
+class Encoder(nn.Module):
+    """Embedding, then a stack of one-layer LSTMs, each run over the whole sequence at once."""
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, num_layers: int, dropout: float):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=PAD_ID)
+        sizes = [emb_size] + [hidden_size] * (num_layers - 1)
+        self.layers = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, source: torch.Tensor, lengths: torch.Tensor):
+        """source (B, T) ids, lengths (B,) -> per-position states (L, B, T, H), final (h, c) each (L, B, H)."""
+        x = self.embedding(source)  # (B, T, E)
+        total = source.shape[1]
+        ragged = bool((lengths < total).any())
+        outputs, hs, cs = [], [], []
+        for i, lstm in enumerate(self.layers):
+            if i > 0:
+                x = self.dropout(x)
+            if ragged:
+                # Packing stops each sequence at its true end: padding never enters (h, c).
+                packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+                out, (h, c) = lstm(packed)
+                x, _ = pad_packed_sequence(out, batch_first=True, total_length=total)  # (B, T, H)
+            else:
+                x, (h, c) = lstm(x)  # (B, T, H), (1, B, H) each
+            outputs.append(x)
+            hs.append(h[0])
+            cs.append(c[0])
+        return torch.stack(outputs), (torch.stack(hs), torch.stack(cs))
+
+
+class EDM(nn.Module):
+    """The plain encoder-decoder: the encoder's final (h, c) is all the decoder gets."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        e, h, n = config.emb_size, config.hidden_size, config.num_layers
+        self.encoder = Encoder(config.input_vocab_size, e, h, n, config.dropout)
+        self.decoder_emb = nn.Embedding(config.output_vocab_size, e, padding_idx=PAD_ID)
+        self.decoder_cells = nn.ModuleList(nn.LSTMCell(e if i == 0 else h, h) for i in range(n))
+        self.dropout = nn.Dropout(config.dropout)
+        self.lm = nn.Linear(h, config.output_vocab_size)
+
+    @property
+    def has_attention(self) -> bool:
+        return False
+
+    def encode(self, source: torch.Tensor, lengths: torch.Tensor):
+        """-> (Memory, decoder start state (h, c), each (L, B, H))."""
+        values, state = self.encoder(source, lengths)
+        valid = torch.arange(source.shape[1], device=source.device) < lengths.to(source.device)[:, None]
+        return Memory(values, self.prepare_keys(values), valid), state
+
+    def prepare_keys(self, values: torch.Tensor) -> torch.Tensor:
+        return values
+
+    def attend(self, embedded, h, memory: Memory, allowed):
+        """The plain EDM keeps its hidden state as it is; AttentionEDM replaces it by a context."""
+        return h, None
+
+    def step(self, token: torch.Tensor, state, memory: Memory, allowed: torch.Tensor) -> tuple[Step, tuple]:
+        """Feed one token per sequence (B,) and advance every layer by one step."""
+        h, c = state  # (L, B, H) each
+        embedded = self.decoder_emb(token)  # (B, E)
+        h, seen = self.attend(embedded, h, memory, allowed)
+        x, new_h, new_c = embedded, [], []
+        for i, cell in enumerate(self.decoder_cells):
+            if i > 0:
+                x = self.dropout(x)
+            hi, ci = torch.lstm_cell(x, (h[i], c[i]), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+            new_h.append(hi)
+            new_c.append(ci)
+            x = hi  # (B, H) the next layer's input
+        logits = self.lm(self.dropout(x))  # (B, V)
+        return Step(logits, *(seen or (None,) * 4)), (torch.stack(new_h), torch.stack(new_c))
+
+    def forward(
+        self,
+        source: torch.Tensor,
+        lengths: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        teacher_forcing: float = 1.0,
+        mask: str = "bidirectional",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Training pass: source (B, T), lengths (B,), target (B, S) ending in EOS -> logits (B, S, V).
+
+        Step 0 is fed BOS; step t > 0 is fed target[t-1] with probability `teacher_forcing`,
+        otherwise the model's own previous prediction. Coin flips come from `generator`.
+        """
+        check_mask(mask)
+        memory, state = self.encode(source, lengths)
+        batch, steps = target.shape
+        token = torch.full((batch,), BOS_ID, dtype=torch.long, device=source.device)
+        logits = []
+        for t in range(steps):
+            out, state = self.step(token, state, memory, memory.allowed(mask, t))
+            logits.append(out.logits)
+            token, _ = choose_next(out.logits, target[:, t], teacher_forcing, generator)
+        return torch.stack(logits, dim=1)
+
+
+class AttentionEDM(EDM):
+    """The seed's attention model: each decoder layer's hidden state is replaced by a context.
+
+    At step t, decoder layer l asks a query q (L, B, H): either a projection of the embedded
+    input token (`query="input"`, the seed's own) or the layer's previous hidden state
+    (`query="state"`, Luong's and Bahdanau's). Each source position j gets a score s_j; softmax
+    turns scores into weights w_j; the context is sum_j w_j * v_j over encoder states v_j.
+
+    Why a weighted sum is a matrix product (the seed's own explanation): with the T encoder
+    states as rows of V (T, H), the scores of all positions at once are one product
+    s = K q (T, H) @ (H,) -> (T,), and the weighted sum is another, w V (T,) @ (T, H) -> (H,):
+    row j of V is scaled by w_j and the rows are added. Batching over layers and sequences
+    just adds leading dimensions (L, B).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        h, n = config.hidden_size, config.num_layers
+        if config.query == "input":
+            self.projection = nn.Linear(config.emb_size, h)
+        if config.score == "general":  # Luong: q^T W k, one W per layer
+            self.score_weight = nn.Parameter(torch.randn(n, h, h) / math.sqrt(h))
+        elif config.score == "additive":  # Bahdanau: v^T tanh(W q + U k), one (W, U, v) per layer
+            self.query_weight = nn.Parameter(torch.randn(n, h, h) / math.sqrt(h))
+            self.key_weight = nn.Parameter(torch.randn(n, h, h) / math.sqrt(h))
+            self.score_vector = nn.Parameter(torch.randn(n, h) / math.sqrt(h))
+
+    @property
+    def has_attention(self) -> bool:
+        return True
+
+    def prepare_keys(self, values: torch.Tensor) -> torch.Tensor:
+        """Work that depends only on the source is done once, not at every step."""
+        if self.config.score == "general":
+            return torch.einsum("lbth,lgh->lbtg", values, self.score_weight)  # W k: (L, B, T, H)
+        if self.config.score == "additive":
+            return torch.einsum("lbth,lah->lbta", values, self.key_weight)  # U k: (L, B, T, H)
+        return values
+
+    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """query (L, B, H), keys (L, B, T, K) -> scores (L, B, T)."""
+        if self.config.score == "additive":
+            projected = torch.einsum("lbh,lah->lba", query, self.query_weight)  # W q: (L, B, H)
+            energy = torch.tanh(keys + projected.unsqueeze(2))  # (L, B, T, H)
+            return (energy @ self.score_vector[:, None, :, None]).squeeze(-1)  # (L, B, T)  v^T tanh(.)
+        scores = (keys @ query.unsqueeze(-1)).squeeze(-1)  # (L, B, T, H) @ (L, B, H, 1) -> (L, B, T)
+        if self.config.score == "scaled_dot":
+            scores = scores / math.sqrt(self.config.hidden_size)
+        return scores
+
+    def attend(self, embedded, h, memory: Memory, allowed):
+        if self.config.query == "input":
+            query = self.projection(embedded).expand_as(h)  # (B, H) -> (L, B, H): one query for all layers
+        else:
+            query = h  # (L, B, H) each layer's previous hidden state
+        scores = self.score(query, memory.keys).masked_fill(~allowed, float("-inf"))  # (L, B, T); padding and the future get 0 weight
+        weights = torch.softmax(scores, dim=-1)  # (L, B, T)
+        context = (weights.unsqueeze(2) @ memory.values).squeeze(2)  # (L, B, 1, T) @ (L, B, T, H) -> (L, B, H)
+        return context, (query, scores, weights, context)
+
+
+def choose_next(
+    logits: torch.Tensor, target_t: torch.Tensor, teacher_forcing: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next input tokens (B,) and where they were forced (B,) bool.
+
+    Forced means target_t (the reference); otherwise the model's own prediction. A coin per
+    sequence decides, drawn from `generator` so that a seed reproduces the same choices.
+    """
+    if teacher_forcing >= 1.0:
+        return target_t, torch.ones_like(target_t, dtype=torch.bool)
+    predicted = logits.argmax(-1)  # (B,)
+    if teacher_forcing <= 0.0:
+        forced = torch.zeros_like(predicted, dtype=torch.bool)
+    else:
+        device = generator.device if generator is not None else "cpu"
+        coin = torch.rand(logits.shape[0], generator=generator, device=device)
+        forced = coin.to(logits.device) < teacher_forcing
+    return torch.where(forced, target_t, predicted), forced
+
+
+def build_model(config: ModelConfig) -> EDM:
+    return AttentionEDM(config) if config.model == "attention" else EDM(config)

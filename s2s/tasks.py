@@ -1,0 +1,487 @@
+"""The synthetic tasks the explorer trains on, and a reader for your own data.
+
+Each task is a `Task` in `TASKS`; `TASKS[name].generate(n, seed)` returns n (source, target)
+string pairs, the same pairs for the same seed (a private `random.Random(seed)`, never the
+global one).
+
+    dates    "3rd March 2021", "2021年3月3日", ... -> "2021-03-03"
+    reverse  "a b c" -> "c b a"
+    toy-fr   "the black cat does not see the small dog" -> "le chat noir ne voit pas le petit chien"
+
+Splits: every source string is hashed with SHA-256 (unlike hash(), the same in every process)
+and about 10% of all possible sources are "heldout", the rest "train". A model trained on
+split="train" has therefore never seen a split="heldout" source. toy-fr generates "train" by
+default; dates and reverse generate "all" by default, as there the point is the task itself,
+not unseen inputs.
+"""
+
+import codecs
+import hashlib
+import random
+import string
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+Pair = tuple[str, str]
+Split = Literal["train", "heldout", "all"]
+
+HELDOUT_PERCENT = 10
+
+
+def split_of(source: str) -> Literal["train", "heldout"]:
+    """The split a source belongs to: a fixed function of its text."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "heldout" if int.from_bytes(digest[:8], "big") % 100 < HELDOUT_PERCENT else "train"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    draw: Callable[[random.Random], Pair]  # one random pair, from any split
+    default_split: Split
+    max_source_len: int  # the longest source and target generate can return, in characters
+    max_target_len: int
+    examples: tuple[Pair, ...]  # hand-picked pairs for the app's one-click examples
+
+    def generate(self, n: int, seed: int, split: Split | None = None) -> list[Pair]:
+        """n pairs whose sources are in `split` (None: this task's default_split)."""
+        split = split or self.default_split
+        if split not in ("train", "heldout", "all"):
+            raise ValueError(f"split must be 'train', 'heldout' or 'all', not {split!r}")
+        rng = random.Random(seed)
+        pairs = []
+        while len(pairs) < n:
+            pair = self.draw(rng)
+            if split == "all" or split_of(pair[0]) == split:
+                pairs.append(pair)
+        return pairs
+
+
+# ----------------------------------------------------------------------------------------------
+# dates: a date in one of nine human forms -> ISO YYYY-MM-DD
+
+MONTHS = ("January", "February", "March", "April", "May", "June",
+          "July", "August", "September", "October", "November", "December")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2099, 12, 31)
+LOWER_CASE_PROBABILITY = 0.3
+
+
+def _month(d: date) -> str:
+    return MONTHS[d.month - 1]
+
+
+def _ordinal(day: int) -> str:
+    """1st 2nd 3rd 4th ... 11th 12th 13th ... 21st 22nd 23rd ... 31st."""
+    suffix = "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+# Each form is named by how it writes 3 March 2021.
+DATE_FORMS: dict[str, Callable[[date], str]] = {
+    "3 March 2021": lambda d: f"{d.day} {_month(d)} {d.year}",
+    "3 Mar 2021": lambda d: f"{d.day} {_month(d)[:3]} {d.year}",
+    "March 3, 2021": lambda d: f"{_month(d)} {d.day}, {d.year}",
+    "Mar 3 2021": lambda d: f"{_month(d)[:3]} {d.day} {d.year}",
+    "3rd March 2021": lambda d: f"{_ordinal(d.day)} {_month(d)} {d.year}",
+    "the 3rd of March, 2021": lambda d: f"the {_ordinal(d.day)} of {_month(d)}, {d.year}",
+    "Wednesday, March 3, 2021": lambda d: f"{WEEKDAYS[d.weekday()]}, {_month(d)} {d.day}, {d.year}",
+    "03.03.2021": lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",
+    "2021年3月3日": lambda d: f"{d.year}年{d.month}月{d.day}日",
+}
+
+
+def format_date(d: date, form: str, lower: bool = False) -> str:
+    """d written in one of DATE_FORMS, optionally all in lower case."""
+    text = DATE_FORMS[form](d)
+    return text.lower() if lower else text
+
+
+def _draw_date(rng: random.Random) -> Pair:
+    d = date.fromordinal(rng.randint(FIRST_DATE.toordinal(), LAST_DATE.toordinal()))
+    form = rng.choice(list(DATE_FORMS))
+    lower = rng.random() < LOWER_CASE_PROBABILITY
+    return format_date(d, form, lower), d.isoformat()
+
+
+DATE_EXAMPLES = (  # date, form, lower case
+    (date(2021, 3, 3), "3 March 2021", False),
+    (date(1999, 6, 21), "the 3rd of March, 2021", False),
+    (date(2021, 3, 3), "Wednesday, March 3, 2021", False),
+    (date(2021, 3, 3), "2021年3月3日", False),
+    (date(2000, 2, 29), "03.03.2021", False),
+    (date(2099, 12, 31), "Mar 3 2021", True),
+    (date(1900, 11, 2), "3rd March 2021", False),
+)
+
+# ----------------------------------------------------------------------------------------------
+# reverse: space-separated letters -> the same letters reversed
+
+
+def _reversal(letters: str) -> Pair:
+    return " ".join(letters), " ".join(reversed(letters))
+
+
+def _draw_reverse(rng: random.Random) -> Pair:
+    return _reversal("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 30))))
+
+
+REVERSE_EXAMPLES = ("abc", "hello", "sequence", "attention", "encoderdecoder",
+                    "jointlylearningtoalign", "learningtoalignandtranslate")
+
+# ----------------------------------------------------------------------------------------------
+# toy-fr: English -> French by rule, for a small grammar of transitive sentences
+#
+#   sentence     = subject verb object ("and" object)?    (no "and" in negated sentences)
+#                | subject ("do" | "does") "not" verb object
+#   subject      = pronoun | noun phrase of an animate noun
+#   noun phrase  = determiner pre-noun-adjective? post-noun-adjective? noun
+#
+# In French the post-noun adjectives move behind the noun, which is what makes the attention
+# maps of this task interesting. Every French word form is stored, none derived; all nouns and
+# verbs start with a consonant, so there is no elision (l', j', n').
+
+
+@dataclass(frozen=True)
+class Noun:
+    en: str
+    en_plural: str
+    fr: str
+    fr_plural: str
+    feminine: bool
+    animate: bool  # only animate nouns are drawn as subjects
+
+
+@dataclass(frozen=True)
+class Adjective:
+    en: str
+    fr: tuple[str, str, str, str]  # masculine, feminine, masculine plural, feminine plural
+
+    def fr_form(self, feminine: bool, plural: bool) -> str:
+        return self.fr[2 * plural + feminine]
+
+
+@dataclass(frozen=True)
+class Verb:
+    en: str
+    en_3sg: str
+    fr: tuple[str, str, str, str, str]  # je, tu, il/elle, nous, ils
+
+
+NOUNS = (  # English, English plural, French, French plural, feminine, animate
+    Noun("cat", "cats", "chat", "chats", False, True),
+    Noun("dog", "dogs", "chien", "chiens", False, True),
+    Noun("horse", "horses", "cheval", "chevaux", False, True),
+    Noun("rabbit", "rabbits", "lapin", "lapins", False, True),
+    Noun("cake", "cakes", "gâteau", "gâteaux", False, False),
+    Noun("cow", "cows", "vache", "vaches", True, True),
+    Noun("mouse", "mice", "souris", "souris", True, True),
+    Noun("car", "cars", "voiture", "voitures", True, False),
+    Noun("house", "houses", "maison", "maisons", True, False),
+    Noun("apple", "apples", "pomme", "pommes", True, False),
+)
+ANIMATE_NOUNS = tuple(noun for noun in NOUNS if noun.animate)
+PRE_NOUN_ADJECTIVES = (  # petit chat
+    Adjective("small", ("petit", "petite", "petits", "petites")),
+    Adjective("big", ("grand", "grande", "grands", "grandes")),
+    Adjective("good", ("bon", "bonne", "bons", "bonnes")),
+    Adjective("beautiful", ("beau", "belle", "beaux", "belles")),
+)
+POST_NOUN_ADJECTIVES = (  # chat noir
+    Adjective("black", ("noir", "noire", "noirs", "noires")),
+    Adjective("white", ("blanc", "blanche", "blancs", "blanches")),
+    Adjective("red", ("rouge", "rouge", "rouges", "rouges")),
+    Adjective("green", ("vert", "verte", "verts", "vertes")),
+)
+VERBS = (
+    Verb("see", "sees", ("vois", "vois", "voit", "voyons", "voient")),
+    Verb("want", "wants", ("veux", "veux", "veut", "voulons", "veulent")),
+    Verb("find", "finds", ("trouve", "trouves", "trouve", "trouvons", "trouvent")),
+    Verb("eat", "eats", ("mange", "manges", "mange", "mangeons", "mangent")),
+    Verb("carry", "carries", ("porte", "portes", "porte", "portons", "portent")),
+    Verb("take", "takes", ("prends", "prends", "prend", "prenons", "prennent")),
+)
+SINGULAR_DETERMINERS = {  # English -> French masculine, feminine
+    "the": ("le", "la"), "a": ("un", "une"), "my": ("mon", "ma"), "your": ("ton", "ta"),
+    "this": ("ce", "cette"), "one": ("un", "une"),
+}
+PLURAL_DETERMINERS = {
+    "the": "les", "some": "des", "my": "mes", "your": "tes", "these": "ces",
+    "two": "deux", "three": "trois", "four": "quatre", "five": "cinq", "six": "six",
+    "seven": "sept", "eight": "huit", "nine": "neuf", "ten": "dix",
+}
+INDEFINITE_DETERMINERS = ("a", "some")
+PRONOUNS = {  # English -> French, person (the index into Verb.fr)
+    "i": ("je", 0), "you": ("tu", 1), "he": ("il", 2), "she": ("elle", 2),
+    "we": ("nous", 3), "they": ("ils", 4),
+}
+THIRD_SINGULAR, THIRD_PLURAL = 2, 4
+MIN_WORDS = 5  # and at most 14: 4-word subject + verb + 4-word object + "and" + 4-word object
+
+
+@dataclass(frozen=True)
+class NounPhrase:
+    determiner: str  # the English one
+    noun: Noun
+    plural: bool
+    pre: Adjective | None = None  # an adjective that precedes the noun in French
+    post: Adjective | None = None  # one that follows it
+
+
+@dataclass(frozen=True)
+class Sentence:
+    subject: str | NounPhrase  # an English pronoun or a noun phrase
+    verb: Verb
+    negated: bool
+    objects: tuple[NounPhrase, ...]  # joined by and / et
+
+
+def _person(subject: str | NounPhrase) -> int:
+    if isinstance(subject, str):
+        return PRONOUNS[subject][1]
+    return THIRD_PLURAL if subject.plural else THIRD_SINGULAR
+
+
+def _coordinate(phrases: list[list[str]], conjunction: str) -> list[str]:
+    words = phrases[0]
+    for phrase in phrases[1:]:
+        words = [*words, conjunction, *phrase]
+    return words
+
+
+def _english_noun_phrase(phrase: NounPhrase) -> list[str]:
+    adjectives = [adjective.en for adjective in (phrase.pre, phrase.post) if adjective]
+    return [phrase.determiner, *adjectives, phrase.noun.en_plural if phrase.plural else phrase.noun.en]
+
+
+def _french_determiner(phrase: NounPhrase, negated: bool) -> str:
+    """un/une/des become de after a negation (pas de chat) and des before an adjective (de petits chats)."""
+    if phrase.determiner in INDEFINITE_DETERMINERS and (negated or (phrase.plural and phrase.pre)):
+        return "de"
+    if phrase.plural:
+        return PLURAL_DETERMINERS[phrase.determiner]
+    return SINGULAR_DETERMINERS[phrase.determiner][phrase.noun.feminine]
+
+
+def _french_noun_phrase(phrase: NounPhrase, negated: bool) -> list[str]:
+    feminine, plural = phrase.noun.feminine, phrase.plural
+    words = [_french_determiner(phrase, negated)]
+    if phrase.pre:
+        words.append(phrase.pre.fr_form(feminine, plural))
+    words.append(phrase.noun.fr_plural if plural else phrase.noun.fr)
+    if phrase.post:
+        words.append(phrase.post.fr_form(feminine, plural))
+    return words
+
+
+def _english(sentence: Sentence) -> str:
+    third_singular = _person(sentence.subject) == THIRD_SINGULAR
+    if isinstance(sentence.subject, str):
+        subject = [sentence.subject]
+    else:
+        subject = _english_noun_phrase(sentence.subject)
+    if sentence.negated:
+        verb = ["does" if third_singular else "do", "not", sentence.verb.en]
+    else:
+        verb = [sentence.verb.en_3sg if third_singular else sentence.verb.en]
+    objects = _coordinate([_english_noun_phrase(phrase) for phrase in sentence.objects], "and")
+    return " ".join([*subject, *verb, *objects])
+
+
+def _french(sentence: Sentence) -> str:
+    if isinstance(sentence.subject, str):
+        subject = [PRONOUNS[sentence.subject][0]]
+    else:
+        subject = _french_noun_phrase(sentence.subject, negated=False)
+    verb = sentence.verb.fr[_person(sentence.subject)]
+    verb_words = ["ne", verb, "pas"] if sentence.negated else [verb]
+    objects = _coordinate([_french_noun_phrase(o, sentence.negated) for o in sentence.objects], "et")
+    return " ".join([*subject, *verb_words, *objects])
+
+
+def _random_noun_phrase(rng: random.Random, nouns: tuple[Noun, ...]) -> NounPhrase:
+    plural = rng.random() < 0.4
+    return NounPhrase(
+        determiner=rng.choice(list(PLURAL_DETERMINERS if plural else SINGULAR_DETERMINERS)),
+        noun=rng.choice(nouns),
+        plural=plural,
+        pre=rng.choice(PRE_NOUN_ADJECTIVES) if rng.random() < 0.4 else None,
+        post=rng.choice(POST_NOUN_ADJECTIVES) if rng.random() < 0.5 else None,
+    )
+
+
+def _random_sentence(rng: random.Random) -> Sentence:
+    if rng.random() < 0.3:
+        subject: str | NounPhrase = rng.choice(list(PRONOUNS))
+    else:
+        subject = _random_noun_phrase(rng, ANIMATE_NOUNS)
+    verb = rng.choice(VERBS)
+    negated = rng.random() < 0.3
+    n_objects = 2 if not negated and rng.random() < 0.25 else 1
+    return Sentence(subject, verb, negated, tuple(_random_noun_phrase(rng, NOUNS) for _ in range(n_objects)))
+
+
+def _draw_toy_fr(rng: random.Random) -> Pair:
+    while True:
+        sentence = _random_sentence(rng)
+        english = _english(sentence)
+        if len(english.split()) >= MIN_WORDS:
+            return english, _french(sentence)
+
+
+# The parser, for translate_en_fr. `words` is the sentence reversed, so that pop() takes the next word.
+
+_NOUN_FORMS = {noun.en: (noun, False) for noun in NOUNS} | {noun.en_plural: (noun, True) for noun in NOUNS}
+_VERB_FORMS = {verb.en: verb for verb in VERBS} | {verb.en_3sg: verb for verb in VERBS}
+_PRE_NOUN = {adjective.en: adjective for adjective in PRE_NOUN_ADJECTIVES}
+_POST_NOUN = {adjective.en: adjective for adjective in POST_NOUN_ADJECTIVES}
+
+
+def _next_in(words: list[str], options: Collection[str]) -> str | None:
+    """Take the next word if it is one of options."""
+    return words.pop() if words and words[-1] in options else None
+
+
+def _expect(words: list[str], options: Collection[str], what: str) -> str:
+    word = _next_in(words, options)
+    if word is None:
+        found = repr(words[-1]) if words else "the end of the sentence"
+        raise ValueError(f"expected {what}, found {found}")
+    return word
+
+
+def _parse_noun_phrase(words: list[str]) -> NounPhrase:
+    determiner = _expect(words, SINGULAR_DETERMINERS.keys() | PLURAL_DETERMINERS.keys(), "a determiner")
+    pre = _PRE_NOUN.get(_next_in(words, _PRE_NOUN))
+    post = _POST_NOUN.get(_next_in(words, _POST_NOUN))
+    noun, plural = _NOUN_FORMS[_expect(words, _NOUN_FORMS, "an adjective or a noun")]
+    if determiner not in (PLURAL_DETERMINERS if plural else SINGULAR_DETERMINERS):
+        raise ValueError(f"{determiner!r} does not go with {'plural' if plural else 'singular'} nouns")
+    return NounPhrase(determiner, noun, plural, pre, post)
+
+
+def _parse(english: str) -> Sentence:
+    words = english.split()[::-1]
+    subject = _next_in(words, PRONOUNS) or _parse_noun_phrase(words)
+    negated = _next_in(words, ("do", "does")) is not None
+    if negated:
+        _expect(words, ("not",), "'not'")
+    verb = _VERB_FORMS[_expect(words, _VERB_FORMS, "a verb")]
+    objects = [_parse_noun_phrase(words)]
+    while _next_in(words, ("and",)):
+        objects.append(_parse_noun_phrase(words))
+    if words:
+        raise ValueError(f"expected the end of the sentence, found {words[-1]!r}")
+    if negated and len(objects) > 1:
+        raise ValueError("'and' in a negated sentence is not in the grammar")
+    return Sentence(subject, verb, negated, tuple(objects))
+
+
+def translate_en_fr(sentence: str) -> str:
+    """The French for an English sentence of the toy-fr grammar; ValueError for any other sentence."""
+    english = " ".join(sentence.lower().split())
+    try:
+        parsed = _parse(english)
+    except ValueError as error:
+        raise ValueError(f"{sentence!r} is not in the toy-fr grammar: {error}") from None
+    if _english(parsed) != english:  # the parser ignores agreement between subject and verb
+        raise ValueError(f"{sentence!r} is not in the toy-fr grammar: did you mean {_english(parsed)!r}?")
+    return _french(parsed)
+
+
+TOY_FR_EXAMPLES = (  # all in the held-out split
+    "the black cat does not see the white mouse",
+    "the black cat does not eat a green cake",
+    "the beautiful red cows eat a green cake",
+    "your small black cat takes some small black cats",
+    "we do not want three big black horses",
+    "two small white rabbits do not see three big black horses",
+    "the small white mouse carries the small red car and the big white house",
+)
+
+# ----------------------------------------------------------------------------------------------
+# your own data
+
+
+def _decode(raw: bytes, where: str, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{where}: not UTF-8 (byte 0x{raw[error.start]:02x} at byte offset {offset + error.start})"
+        ) from error
+
+
+def _parse_tsv_line(line: str, where: str) -> Pair:
+    fields = line.split("\t")
+    if len(fields) != 2:
+        found = "no tab" if len(fields) == 1 else f"{len(fields) - 1} tabs"
+        raise ValueError(f"{where}: expected source<TAB>target, found {found}")
+    source, target = (field.strip() for field in fields)
+    if not source or not target:
+        raise ValueError(f"{where}: the {'source' if not source else 'target'} is empty")
+    return source, target
+
+
+def read_tsv(path: str | PathLike[str]) -> list[Pair]:
+    """The (source, target) pairs of a UTF-8 file of `source<TAB>target` lines.
+
+    Lines that are empty or all spaces, and lines starting with #, are skipped; a byte-order mark
+    is allowed; spaces around a source or target are dropped. Anything else that is not one
+    source, a tab and one target is a ValueError naming the file and line.
+    """
+    data = Path(path).read_bytes()
+    offset = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    pairs = []
+    for number, raw in enumerate(data[offset:].split(b"\n"), start=1):
+        where = f"{path}, line {number}"
+        line = _decode(raw.removesuffix(b"\r"), where, offset)
+        offset += len(raw) + 1
+        if line.strip(" ") and not line.startswith("#"):
+            pairs.append(_parse_tsv_line(line, where))
+    if not pairs:
+        raise ValueError(f"{path}: no source<TAB>target lines (the file is empty, or all blank or # lines)")
+    return pairs
+
+
+# ----------------------------------------------------------------------------------------------
+
+TASKS: dict[str, Task] = {
+    "dates": Task(
+        name="dates",
+        description="A date in one of nine forms (3rd March 2021, 2021年3月3日, ...) -> YYYY-MM-DD.",
+        draw=_draw_date,
+        default_split="all",
+        max_source_len=29,
+        max_target_len=10,
+        examples=tuple((format_date(d, form, lower), d.isoformat()) for d, form, lower in DATE_EXAMPLES),
+    ),
+    "reverse": Task(
+        name="reverse",
+        description="3 to 30 letters -> the same letters in reverse order.",
+        draw=_draw_reverse,
+        default_split="all",
+        max_source_len=59,
+        max_target_len=59,
+        examples=tuple(_reversal(letters) for letters in REVERSE_EXAMPLES),
+    ),
+    "toy-fr": Task(
+        name="toy-fr",
+        description="Simple English sentences -> French; adjectives such as colours move behind the noun.",
+        draw=_draw_toy_fr,
+        default_split="train",
+        max_source_len=99,
+        max_target_len=108,
+        examples=tuple((english, translate_en_fr(english)) for english in TOY_FR_EXAMPLES),
+    ),
+}
+
+
+def examples(name: str) -> list[Pair]:
+    """A few hand-picked pairs of task `name`, for one-click examples."""
+    return list(TASKS[name].examples)

@@ -1,0 +1,72 @@
+"""sentencepiece tokenizers, trained in memory, saved as small `.model` files.
+
+Byte fallback means any Unicode text encodes (an emoji becomes its UTF-8 bytes, shown as
+pieces like <0xF0>), so no input is ever an error for the tokenizer. The identity normaliser
+keeps text as typed and keeps the model file small.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import sentencepiece as spm
+
+from .model import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+
+SPECIAL_PIECES = {PAD_ID: "<pad>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}
+
+
+class Tokenizer:
+    """A thin wrapper over a sentencepiece model with the project's fixed special ids."""
+
+    def __init__(self, model_proto: bytes):
+        self.proto = model_proto
+        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        if (self.sp.pad_id(), self.sp.unk_id(), self.sp.bos_id(), self.sp.eos_id()) != (
+            PAD_ID, UNK_ID, BOS_ID, EOS_ID,
+        ):
+            raise ValueError("tokenizer special ids must be pad=0, unk=1, bos=2, eos=3")
+
+    @classmethod
+    def train(cls, sentences: Iterable[str], vocab_size: int, model_type: str = "bpe") -> Tokenizer:
+        """Train on `sentences`. BPE reaches `vocab_size` exactly (unigram fails above what
+        the corpus supports); digits are split so a year is four pieces a heatmap can align."""
+        buffer = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences),
+            model_writer=buffer,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=1.0,
+            byte_fallback=True,
+            split_digits=True,
+            normalization_rule_name="identity",
+            add_dummy_prefix=False,  # no lone "▁" piece before the first word
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+            hard_vocab_limit=False,  # small corpora support fewer pieces: take what they give
+            minloglevel=2,
+        )
+        return cls(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tokenizer:
+        return cls(Path(path).read_bytes())
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.proto)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.sp.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        """Text -> ids, without BOS/EOS (the caller appends EOS where it belongs)."""
+        return self.sp.encode(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.sp.decode([i for i in ids if i not in SPECIAL_PIECES])
+
+    def pieces(self, ids: Iterable[int]) -> list[str]:
+        return [self.sp.id_to_piece(int(i)) for i in ids]

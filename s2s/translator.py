@@ -1,0 +1,202 @@
+"""Text in, `Translation` out: tokenizers + model + decoding, with every argument checked.
+
+`Translation` is the one object that crosses from model land into display land: the figures,
+the exports and the app all read it, so a result can be re-plotted without running the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import decode
+from .model import EOS_ID, MASKS, PAD_ID, EDM
+from .tokenizer import Tokenizer
+
+MAX_BEAM_SIZE = 16
+
+
+@dataclass
+class Translation:
+    """One decoded output and everything recorded while producing it.
+
+    attention and scores are (layers, len(output_tokens), len(source_tokens)); a model without
+    attention (EDM) has zero layers. scores are exactly what softmax saw (scaling included,
+    masked positions -inf); each attention row sums to 1.
+    """
+
+    source_text: str
+    source_tokens: list[str]
+    decoder_inputs: list[str]
+    output_tokens: list[str]
+    text: str
+    attention: np.ndarray
+    scores: np.ndarray
+    probs: np.ndarray  # (S,) probability the model gave each produced token
+    forced: np.ndarray  # (S,) bool: the token fed at this step came from the reference
+    queries: np.ndarray  # (layers, S, H)
+    contexts: np.ndarray  # (layers, S, H): attention @ the encoder states of that layer
+    keys: np.ndarray  # (layers, T, H): the encoder states (values) each layer attends over
+    log_prob: float
+    mask: str
+    teacher_forcing: float
+    seed: int
+    beam_size: int
+    score_function: str
+    query: str
+    trained_mask: str
+    reference: str | None = None
+    reference_tokens: list[str] | None = None  # the reference's pieces and EOS, one per step
+    reference_probs: np.ndarray | None = None  # (S,) probability given to the reference piece
+    hypotheses: list[Translation] = field(default_factory=list)  # beam search's n-best, best first
+
+    @property
+    def num_layers(self) -> int:
+        return self.attention.shape[0]
+
+    @property
+    def score(self) -> float:
+        """Length-normalised log-probability (what beam search ranks by)."""
+        return self.log_prob / max(len(self.output_tokens), 1)
+
+
+class Translator:
+    """A loaded checkpoint. One object serves every user at once: it holds no per-request state."""
+
+    def __init__(self, model: EDM, source: Tokenizer, target: Tokenizer, config: dict,
+                 device: torch.device | str = "cpu"):
+        self.model = model.to(device).eval()
+        self.source_tokenizer = source
+        self.target_tokenizer = target
+        self.config = config
+        self.device = torch.device(device)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Translator(task={c.get('task')!r}, model={c['model']!r}, score={c['score']!r}, query={c['query']!r})"
+
+    def translate(
+        self,
+        text: str,
+        *,
+        reference: str | None = None,
+        teacher_forcing: float = 0.0,
+        mask: str = "bidirectional",
+        beam_size: int = 1,
+        seed: int = 0,
+        max_len: int | None = None,
+    ) -> Translation:
+        """Translate one text. Bad arguments raise ValueError with a message a person can act on."""
+        source_ids = self.encode_source(text)
+        teacher_forcing = _check_ratio(teacher_forcing)
+        max_len = self._check_settings(mask, beam_size, seed, max_len)
+        reference_ids = None
+        if teacher_forcing > 0:
+            if reference is None or not str(reference).strip():
+                raise ValueError("Teacher forcing needs a reference: type the target text, or set the ratio to 0.")
+            if beam_size > 1:
+                raise ValueError("Beam search decodes freely: set teacher forcing to 0 or the beam size to 1.")
+            reference_ids = self.encode_reference(reference)
+
+        source = torch.tensor([source_ids], device=self.device)
+        lengths = torch.tensor([len(source_ids)])
+        if beam_size > 1:
+            traces = decode.beam_search(self.model, source, lengths, beam_size=beam_size, max_len=max_len, mask=mask)
+        else:
+            generator = torch.Generator().manual_seed(int(seed))
+            ref = torch.tensor([reference_ids], device=self.device) if reference_ids else None
+            traces = decode.greedy(self.model, source, lengths, max_len=max_len, mask=mask, reference=ref,
+                                   teacher_forcing=teacher_forcing, generator=generator)
+        settings = dict(mask=mask, teacher_forcing=teacher_forcing, seed=int(seed), beam_size=beam_size,
+                        reference=reference if reference_ids else None)
+        results = [self._translation(text, source_ids, trace, reference_ids, **settings) for trace in traces]
+        best = results[0]
+        if beam_size > 1:
+            best.hypotheses = results
+        return best
+
+    def translate_batch(self, texts: list[str], *, mask: str = "bidirectional", max_len: int | None = None) -> list[str]:
+        """Greedy-decode many texts at once (for evaluation); returns the output texts."""
+        max_len = self._check_settings(mask, 1, 0, max_len)
+        ids = [self.encode_source(t) for t in texts]
+        width = max(len(i) for i in ids)
+        source = torch.tensor([i + [PAD_ID] * (width - len(i)) for i in ids], device=self.device)
+        lengths = torch.tensor([len(i) for i in ids])
+        traces = decode.greedy(self.model, source, lengths, max_len=max_len, mask=mask)
+        return [self.target_tokenizer.decode(t.outputs) for t in traces]
+
+    def encode_source(self, text: str) -> list[int]:
+        """Source text -> ids ending in EOS, refusing empty and over-long input."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("The input is empty: type something to translate.")
+        ids = self.source_tokenizer.encode(text) + [EOS_ID]
+        limit = self.config["max_source_len"]
+        if len(ids) > limit:
+            raise ValueError(
+                f"The input is too long: {len(ids)} pieces, and this checkpoint reads at most {limit}. "
+                "Shorten it."
+            )
+        return ids
+
+    def encode_reference(self, reference: str) -> list[int]:
+        ids = self.target_tokenizer.encode(reference) + [EOS_ID]
+        limit = self.config["max_target_len"]
+        if len(ids) > limit:
+            raise ValueError(f"The reference is too long: {len(ids)} pieces, at most {limit} here.")
+        return ids
+
+    def _check_settings(self, mask: str, beam_size: int, seed: int, max_len: int | None) -> int:
+        if mask not in MASKS:
+            raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or not 1 <= beam_size <= MAX_BEAM_SIZE:
+            raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise ValueError(f"The seed must be a whole number; got {seed!r}.")
+        limit = self.config["max_target_len"]
+        if max_len is None:
+            return limit
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= 4 * limit:
+            raise ValueError(f"max_len must be a whole number from 1 to {4 * limit}; got {max_len!r}.")
+        return max_len
+
+    def _translation(self, text, source_ids, trace: decode.Trace, reference_ids, **settings) -> Translation:
+        layers, steps, width = self.model.config.num_layers, len(trace.outputs), len(source_ids)
+        hidden = self.model.config.hidden_size
+        if trace.weights is None:  # the plain EDM: no attention to show
+            layers = 0
+        empty = np.zeros((layers, steps, width), dtype=np.float32)
+        target = self.target_tokenizer
+        return Translation(
+            source_text=text,
+            source_tokens=self.source_tokenizer.pieces(source_ids),
+            decoder_inputs=target.pieces(trace.inputs),
+            output_tokens=target.pieces(trace.outputs),
+            text=target.decode(trace.outputs),
+            attention=trace.weights if trace.weights is not None else empty,
+            scores=trace.scores if trace.scores is not None else empty.copy(),
+            probs=trace.probs.astype(np.float32),
+            forced=trace.forced,
+            queries=trace.queries if trace.queries is not None else np.zeros((0, steps, hidden), np.float32),
+            contexts=trace.contexts if trace.contexts is not None else np.zeros((0, steps, hidden), np.float32),
+            keys=trace.encoder_states if layers else np.zeros((0, width, hidden), np.float32),
+            log_prob=trace.log_prob,
+            score_function=self.config["score"],
+            query=self.config["query"],
+            trained_mask=self.config.get("trained_mask", "bidirectional"),
+            reference_tokens=target.pieces(reference_ids) if reference_ids else None,
+            reference_probs=trace.reference_probs,
+            **settings,
+        )
+
+
+def _check_ratio(teacher_forcing) -> float:
+    try:
+        ratio = float(teacher_forcing)
+    except (TypeError, ValueError):
+        raise ValueError(f"Teacher forcing must be a number from 0 to 1; got {teacher_forcing!r}.") from None
+    if math.isnan(ratio) or not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"Teacher forcing must be a number from 0 to 1; got {teacher_forcing!r}.")
+    return ratio
