@@ -219,7 +219,9 @@ class AttentionEDM(EDM):
     states as rows of V (T, H), the scores of all positions at once are one product
     s = K q (T, H) @ (H,) -> (T,), and the weighted sum is another, w V (T,) @ (T, H) -> (H,):
     row j of V is scaled by w_j and the rows are added. Batching over layers and sequences
-    just adds leading dimensions (L, B).
+    just adds leading dimensions (L, B). The code writes both products as a broadcast multiply
+    and a sum, which is the same arithmetic: with one query per step, autograd's backward for
+    it is about twice as fast on the CPU as that of a matrix product with an inner size of 1.
     """
 
     def __init__(self, config: ModelConfig):
@@ -252,7 +254,7 @@ class AttentionEDM(EDM):
             projected = torch.einsum("lbh,lah->lba", query, self.query_weight)  # W q: (L, B, H)
             energy = torch.tanh(keys + projected.unsqueeze(2))  # (L, B, T, H)
             return (energy @ self.score_vector[:, None, :, None]).squeeze(-1)  # (L, B, T)  v^T tanh(.)
-        scores = (keys @ query.unsqueeze(-1)).squeeze(-1)  # (L, B, T, H) @ (L, B, H, 1) -> (L, B, T)
+        scores = (keys * query.unsqueeze(2)).sum(-1)  # (L, B, T, H) * (L, B, 1, H) summed over H -> (L, B, T)
         if self.config.score == "scaled_dot":
             scores = scores / math.sqrt(self.config.hidden_size)
         return scores
@@ -264,7 +266,7 @@ class AttentionEDM(EDM):
             query = h  # (L, B, H) each layer's previous hidden state
         scores = self.score(query, memory.keys).masked_fill(~allowed, float("-inf"))  # (L, B, T); padding and the future get 0 weight
         weights = torch.softmax(scores, dim=-1)  # (L, B, T)
-        context = (weights.unsqueeze(2) @ memory.values).squeeze(2)  # (L, B, 1, T) @ (L, B, T, H) -> (L, B, H)
+        context = (weights.unsqueeze(-1) * memory.values).sum(2)  # (L, B, T, 1) * (L, B, T, H) summed over T -> (L, B, H)
         return context, (query, scores, weights, context)
 
 

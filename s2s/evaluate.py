@@ -1,0 +1,173 @@
+"""Measure a checkpoint: exact match, token accuracy, by source length, and whether attention aligns.
+
+    python -m s2s.evaluate dates [--n 2000] [--seed 123] [--mask causal]
+    python -m s2s.evaluate --compare reverse-noattn reverse reverse-causal
+
+Alignment is checked, not assumed, where it is known: in `reverse` output letter t belongs to
+source letter T-1-t; in `dates` the k-th year digit of the output belongs to the k-th digit
+of the year in the source. We count how often the most-attended source piece is that one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from .model import EOS_ID
+from .translator import Translator
+
+BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25), (26, 30), (31, 40), (41, 60), (61, 10_000))
+DEFAULT_SEED = 123  # never used in training (train.py draws from seeds 0 and 1)
+
+
+def exact_match(predictions: Sequence[str], targets: Sequence[str]) -> float:
+    return float(np.mean([p == t for p, t in zip(predictions, targets)])) if targets else 0.0
+
+
+def token_accuracy(predicted: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> float:
+    """Share of target pieces (EOS included) predicted at their own position."""
+    hits = sum(sum(p == t for p, t in zip(pred, target)) for pred, target in zip(predicted, targets))
+    total = sum(len(t) for t in targets)
+    return hits / total if total else 0.0
+
+
+def source_length(source: str) -> int:
+    """The length the buckets use: words (letters, for reverse)."""
+    return len(source.split())
+
+
+def bucket_of(length: int) -> str:
+    for low, high in BUCKETS:
+        if low <= length <= high:
+            return f"{low}-{high}" if high < 10_000 else f"{low}+"
+    return "?"
+
+
+def aligned_positions(translation, task: str | None) -> list[tuple[int, int]]:
+    """(output step, source position) pairs whose alignment is known for this task."""
+    src, out = translation.source_tokens, translation.output_tokens
+    if task == "reverse":
+        letters = len(src) - 1  # the last source piece is EOS
+        return [(t, letters - 1 - t) for t in range(min(letters, len(out)))]
+    if task == "dates":
+        digits = [i for i, piece in enumerate(src) if piece.lstrip("▁").isdigit()]
+        runs = [digits[i : i + 4] for i in range(len(digits) - 3) if digits[i + 3] - digits[i] == 3]
+        if not runs or len(out) < 4:
+            return []
+        return list(zip(range(4), runs[-1]))  # ISO output starts with the year
+    return []
+
+
+def alignment_hits(translation, task: str | None) -> np.ndarray:
+    """(layers + 1, pairs) bool: per layer and for the layer mean, argmax attention == aligned piece."""
+    pairs = aligned_positions(translation, task)
+    if not pairs or translation.num_layers == 0:
+        return np.zeros((translation.num_layers + 1, 0), dtype=bool)
+    attention = np.concatenate([translation.attention, translation.attention.mean(0, keepdims=True)])
+    steps, positions = zip(*pairs)
+    return attention[:, list(steps)].argmax(-1) == np.array(positions)
+
+
+def evaluate(model: Translator, pairs: Sequence[tuple[str, str]], *, mask: str = "bidirectional",
+             alignment_sample: int = 300) -> dict:
+    """Metrics of `model` on `pairs`, overall and by source-length bucket."""
+    task = model.config.get("task")
+    sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
+    predictions = []
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths batch well
+    for start in range(0, len(order), 256):
+        chunk = order[start : start + 256]
+        predictions += list(zip(chunk, model.translate_batch([sources[i] for i in chunk], mask=mask)))
+    predictions = [p for _, p in sorted(predictions)]
+    def encode(text: str) -> list[int]:
+        return model.target_tokenizer.encode(text) + [EOS_ID]
+
+    result = {
+        "n": len(pairs),
+        "mask": mask,
+        "exact_match": exact_match(predictions, targets),
+        "token_accuracy": token_accuracy([encode(p) for p in predictions], [encode(t) for t in targets]),
+        "by_length": {},
+    }
+    buckets: dict[str, list[bool]] = {}
+    for source, p, t in zip(sources, predictions, targets):
+        buckets.setdefault(bucket_of(source_length(source)), []).append(p == t)
+    for low, high in BUCKETS:
+        name = bucket_of(low)
+        if name in buckets:
+            result["by_length"][name] = {"n": len(buckets[name]), "exact_match": float(np.mean(buckets[name]))}
+    hits = [alignment_hits(model.translate(s, mask=mask), task) for s in sources[:alignment_sample]]
+    hits = [h for h in hits if h.size]
+    if hits:
+        per_layer = np.concatenate(hits, axis=1).mean(1)
+        result["alignment"] = {f"layer {i}": float(v) for i, v in enumerate(per_layer[:-1])}
+        result["alignment"]["layer mean"] = float(per_layer[-1])
+    return result
+
+
+def format_report(name: str, result: dict) -> str:
+    lines = [f"{name}: exact match {result['exact_match']:.1%}, token accuracy {result['token_accuracy']:.1%} "
+             f"on {result['n']} examples, mask {result['mask']}"]
+    lines += [f"  length {b:>6}: {v['exact_match']:6.1%}  (n={v['n']})" for b, v in result["by_length"].items()]
+    if "alignment" in result:
+        lines.append("  most-attended piece is the aligned one: "
+                     + ", ".join(f"{k} {v:.1%}" for k, v in result["alignment"].items()))
+    return "\n".join(lines)
+
+
+def format_comparison(names: Sequence[str], results: Sequence[dict]) -> str:
+    """The why-attention table: exact match by source-length bucket, one column per checkpoint."""
+    width = max(12, *(len(n) + 2 for n in names))
+    header = "length".ljust(8) + "".join(n.rjust(width) for n in names)
+    rows = [header, "-" * len(header)]
+    for low, _ in BUCKETS:
+        bucket = bucket_of(low)
+        cells = [r["by_length"].get(bucket) for r in results]
+        if any(cells):
+            rows.append(bucket.ljust(8) + "".join(
+                (f"{c['exact_match']:.1%}" if c else "-").rjust(width) for c in cells))
+    rows.append("all".ljust(8) + "".join(f"{r['exact_match']:.1%}".rjust(width) for r in results))
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m s2s.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoints", nargs="+", help="bundled names, folders or Hub repo ids")
+    parser.add_argument("--n", type=int, default=2000, help="fresh examples to generate (default 2000)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed, never one used in training")
+    parser.add_argument("--mask", choices=["bidirectional", "causal"], help="default: each checkpoint's own")
+    parser.add_argument("--compare", action="store_true", help="print exact match by length, side by side")
+    parser.add_argument("--data", help="evaluate on a TSV of source<TAB>target lines instead of the task")
+    args = parser.parse_args(argv)
+
+    import s2s
+    from .tasks import TASKS, read_tsv
+
+    results = []
+    for name in args.checkpoints:
+        try:
+            model = s2s.load(name)
+            task = model.config.get("task")
+            if args.data:
+                pairs = read_tsv(args.data)[: args.n]
+            elif task in TASKS:
+                pairs = TASKS[task].generate(args.n, args.seed, split="heldout" if task == "toy-fr" else None)
+            else:
+                raise ValueError(f"{name}: task {task!r} is not built in; pass --data pairs.tsv")
+        except (ValueError, s2s.S2SError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        result = evaluate(model, pairs, mask=args.mask or model.config.get("trained_mask", "bidirectional"))
+        results.append(result)
+        if not args.compare:
+            print(format_report(name, result))
+    if args.compare:
+        print(format_comparison(args.checkpoints, results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
