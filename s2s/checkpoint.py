@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
-from .model import MASKS, MODELS, QUERIES, SCORES, EDM, ModelConfig, build_model
+from .model import BRIDGES, MASKS, MODELS, QUERIES, SCORES, EDM, ModelConfig, build_model
 from .tokenizer import Tokenizer
 from .translator import Translator
 
@@ -28,6 +28,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 LIMITS = {"emb_size": 2048, "hidden_size": 2048, "num_layers": 8, "input_vocab_size": 65536,
           "output_vocab_size": 65536, "max_source_len": 2048, "max_target_len": 2048}
 CHOICES = {"model": MODELS, "score": SCORES, "query": QUERIES, "trained_mask": MASKS}
+OPTIONAL_CHOICES = {"bridge": BRIDGES}
 
 
 def validate_config(config: object) -> dict:
@@ -37,6 +38,9 @@ def validate_config(config: object) -> dict:
     for key, choices in CHOICES.items():
         if config.get(key) not in choices:
             raise CheckpointError(f"config.json: {key} must be one of {', '.join(choices)}; got {config.get(key)!r}")
+    for key, choices in OPTIONAL_CHOICES.items():
+        if key in config and config[key] not in choices:
+            raise CheckpointError(f"config.json: {key} must be one of {', '.join(choices)}; got {config[key]!r}")
     for key, limit in LIMITS.items():
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:

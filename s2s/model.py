@@ -37,6 +37,7 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 MODELS = ("edm", "attention")
 SCORES = ("dot", "scaled_dot", "general", "additive")
 QUERIES = ("input", "state")
+BRIDGES = ("final", "none")
 MASKS = ("bidirectional", "causal")
 
 
@@ -53,10 +54,11 @@ class ModelConfig:
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.0
+    bridge: str = "final"  # the decoder starts from the encoder's final (h, c), or from zeros ("none")
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("model", self.model, MODELS), ("score", self.score, SCORES),
-                                     ("query", self.query, QUERIES)):
+                                     ("query", self.query, QUERIES), ("bridge", self.bridge, BRIDGES)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
@@ -154,6 +156,8 @@ class EDM(nn.Module):
     def encode(self, source: torch.Tensor, lengths: torch.Tensor):
         """-> (Memory, decoder start state (h, c), each (L, B, H))."""
         values, state = self.encoder(source, lengths)
+        if self.config.bridge == "none":  # attention is then the decoder's only view of the source
+            state = (torch.zeros_like(state[0]), torch.zeros_like(state[1]))
         valid = torch.arange(source.shape[1], device=source.device) < lengths.to(source.device)[:, None]
         return Memory(values, self.prepare_keys(values), valid), state
 

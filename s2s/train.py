@@ -39,6 +39,7 @@ class TrainConfig:
     score: str = "scaled_dot"  # dot | scaled_dot | general | additive
     query: str = "state"  # state (Luong/Bahdanau) | input (the seed notebook's)
     mask: str = "bidirectional"  # the mask used while training: bidirectional | causal
+    bridge: str = "final"  # final: the decoder starts from the encoder's final state (the seed) | none
     emb_size: int = 64
     hidden_size: int = 128
     num_layers: int = 2
@@ -185,7 +186,7 @@ def train(cfg: TrainConfig) -> dict:
         "max_target_len": max(32, 2 * max(len(t) for _, t in examples)),
     }
     model_config = ModelConfig(source_tok.vocab_size, target_tok.vocab_size, model=cfg.model, score=cfg.score,
-                               query=cfg.query, emb_size=cfg.emb_size, hidden_size=cfg.hidden_size,
+                               query=cfg.query, bridge=cfg.bridge, emb_size=cfg.emb_size, hidden_size=cfg.hidden_size,
                                num_layers=cfg.num_layers, dropout=cfg.dropout)
     model = build_model(model_config).to(device)
     config |= model_config.to_dict()

@@ -1,0 +1,547 @@
+"""Figures, tables and exports of a `Translation`: pure functions, plotly + numpy only.
+
+    import s2s.viz
+    s2s.viz.heatmap(m.translate("3 March 2021"))     # a plotly Figure: shows in a notebook
+
+Every function reads a Translation and runs no model, so the app can redraw (a new layer, the
+next step of the animation) without translating again.
+
+Pieces on screen: sentencepiece marks a word start with "▁". `display_piece` shows a piece that
+starts a word as "·March", a space on its own as "␣", the specials as ⟨eos⟩ ⟨bos⟩ ⟨pad⟩ ⟨unk⟩;
+byte-fallback pieces ("<0xF0>") stay as they are. Plotly draws tick labels and hover text as a
+subset of HTML, so pieces go through `html.escape` before they reach a figure: a typed
+"<img ...>" is shown as text, never parsed as markup.
+
+Axes are positional (x = 0..T-1 source pieces, y = 0..S-1 output steps) with the pieces as tick
+text: on a category axis plotly would merge repeated pieces (the two "0"s of "2021-03-03").
+
+Figures are sent to the browser on every keystroke, so they stay small: no plotly template
+(`template="none"` drops ~6 kB), float32 arrays (encoded as base64), no frames. They also avoid
+attributes newer than plotly.js 3 (the app's browser bundle is plotly.js 3.3.1).
+
+Shapes: L layers, S output steps, T source pieces, H hidden size.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import numbers
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .translator import Translation
+
+WORD_START = "▁"
+SPECIAL_PIECES = {"</s>": "⟨eos⟩", "<s>": "⟨bos⟩", "<pad>": "⟨pad⟩", "<unk>": "⟨unk⟩"}
+FORCING_COLUMNS = ["step", "fed", "forced?", "predicted", "p(predicted)", "reference", "p(reference)", "match"]
+NBEST_COLUMNS = ["rank", "output", "score (mean log p)", "length"]
+
+MASKED_COLOR = "#bdbdbd"  # masked cells: a grey no colour scale here uses
+OUTLINE_COLOR = "#e7298a"  # the current step's outline: magenta stands out on blue and on yellow
+MISMATCH_COLOR = "#c62828"
+FORCED_MARK, MISMATCH_MARK = "▸", "✗"
+NO_ATTENTION = (
+    "This model has no attention: its decoder sees only the encoder's final state, "
+    "so there are no weights to show."
+)
+
+
+@dataclass(frozen=True)
+class Style:
+    font: int  # px, titles and captions
+    tick: int  # px, axis tick labels
+    row_px: int  # figure height per output step
+    outline: float  # width of the current step's outline
+    gap: int  # px between cells
+    colorscale: str  # weights 0..1: sequential, dark = more attention
+    max_height: int
+
+
+PLAIN = Style(font=13, tick=12, row_px=22, outline=2.5, gap=1, colorscale="Blues", max_height=760)
+PRESENTER = Style(font=22, tick=20, row_px=36, outline=5, gap=2, colorscale="Cividis", max_height=1000)
+
+
+def _style(presenter: bool) -> Style:
+    return PRESENTER if presenter else PLAIN
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+
+def display_piece(piece: str, *, escape: bool = True) -> str:
+    """A sentencepiece piece as a person reads it: "▁March" -> "·March", "▁" -> "␣", "</s>" -> "⟨eos⟩".
+
+    With escape (the default) the result is HTML-escaped for plotly's labels. `quote=False`:
+    plotly decodes &amp; &lt; &gt; and numeric entities but shows "&quot;" literally, and a
+    quote outside a tag is harmless.
+    """
+    if piece in SPECIAL_PIECES:
+        text = SPECIAL_PIECES[piece]
+    else:
+        if piece.startswith(WORD_START) and piece.strip(WORD_START):
+            piece = "·" + piece[1:]
+        text = piece.replace(WORD_START, "␣")
+    return html.escape(text, quote=False) if escape else text
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+
+
+def _markdown(piece: str) -> str:
+    """A piece made safe for Markdown text and table cells: HTML-escaped, then punctuation backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", display_piece(piece))
+
+
+# --- checks -----------------------------------------------------------------------------------------
+
+
+def _check_layer(r: Translation, layer: int | str) -> int | str:
+    if r.num_layers == 0:
+        raise ValueError(NO_ATTENTION)
+    if layer == "mean":
+        return layer
+    if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not 0 <= layer < r.num_layers:
+        raise ValueError(f"layer must be 'mean' or a whole number from 0 to {r.num_layers - 1}; got {layer!r}")
+    return int(layer)
+
+
+def _clamp_step(step: float, steps: int) -> int:
+    """Steps outside 0..S-1 are clamped: a slider may still hold a step of a longer, earlier output."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
+        raise ValueError(f"step must be a whole number; got {step!r}")
+    return min(max(int(step), 0), steps - 1)
+
+
+def _weights(r: Translation, layer: int | str) -> np.ndarray:
+    """(S, T) float32, a copy (callers blank rows of it): one layer's weights, or the mean over layers."""
+    weights = r.attention.mean(0) if layer == "mean" else r.attention[layer]
+    return weights.astype(np.float32)
+
+
+def _layer_scores(r: Translation, layer: int | str) -> np.ndarray:
+    """(k, S, T): the scores behind a figure, one layer or all of them (for the mean)."""
+    return r.scores if layer == "mean" else r.scores[layer : layer + 1]
+
+
+# --- heatmap pieces ---------------------------------------------------------------------------------
+
+
+def _row_labels(r: Translation) -> list[str]:
+    """Output pieces for the y axis; forced steps get a grey ▸, steps that miss the reference a red ✗."""
+    labels = []
+    reference = r.reference_tokens or []
+    for t, piece in enumerate(r.output_tokens):
+        label = display_piece(piece)
+        if t < len(reference) and piece != reference[t]:
+            label = f'<span style="color:{MISMATCH_COLOR}"><b>{label} {MISMATCH_MARK}</b></span>'
+        if t < len(r.forced) and r.forced[t]:
+            label = f'<span style="color:#888">{FORCED_MARK}</span> {label}'
+        labels.append(label)
+    return labels
+
+
+def _hover_cells(r: Translation, layer: int | str, shown: int) -> list[list[list[str]]]:
+    """customdata (S, T, 3): source piece, output piece, the pre-softmax score(s) as text.
+
+    Rows from `shown` on are not on screen yet (and have no hover): they are left empty, which
+    keeps each frame of the animation small.
+    """
+    scores = _layer_scores(r, layer)  # (k, S, T)
+    sources = [display_piece(p) for p in r.source_tokens]
+    outputs = [display_piece(p) for p in r.output_tokens]
+    return [
+        [[src, out, _score_text(scores[:, t, j])] for j, src in enumerate(sources)] if t < shown else []
+        for t, out in enumerate(outputs)
+    ]
+
+
+def _score_text(values: np.ndarray) -> str:
+    if np.isneginf(values).any():  # masking does not depend on the layer
+        return "masked (−∞)"
+    return ", ".join(f"{v:.3g}" for v in values)
+
+
+def _hovertemplate(r: Translation, layer: int | str) -> str:
+    if layer == "mean":
+        weight, score = f"mean weight of {r.num_layers} layers", "scores, layer by layer"
+    else:
+        weight, score = f"weight (layer {layer})", "score"
+    return (
+        "source: %{customdata[0]}<br>output: %{customdata[1]}<br>"
+        f"{weight}: %{{z:.3f}}<br>{score}: %{{customdata[2]}}<extra></extra>"
+    )
+
+
+def _masked(r: Translation) -> np.ndarray:
+    """(S, T) bool: cells the mask forbade (their score is -inf in every layer)."""
+    return np.isneginf(r.scores).any(0)
+
+
+def _attention_traces(r: Translation, layer: int | str, step: int | None, style: Style, **colour) -> list:
+    """The weights heatmap and, under a causal mask, a grey overlay on the forbidden cells."""
+    z = _weights(r, layer)  # (S, T)
+    masked = _masked(r).astype(np.float32)  # (S, T) 1 where forbidden
+    masked[masked == 0] = np.nan
+    shown = len(z) if step is None else step + 1
+    z[shown:] = np.nan  # the animation: rows after `step` are not decoded yet
+    masked[shown:] = np.nan
+    cells = dict(x=np.arange(z.shape[1]), y=np.arange(z.shape[0]), xgap=style.gap, ygap=style.gap)
+    traces = [go.Heatmap(z=z, customdata=_hover_cells(r, layer, shown), hovertemplate=_hovertemplate(r, layer),
+                         hoverongaps=False, **cells, **colour)]
+    if not np.isnan(masked).all():
+        traces.append(go.Heatmap(z=masked, colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], showscale=False,
+                                 hoverinfo="skip", **cells))
+    return traces
+
+
+def _colour(style: Style) -> dict:
+    return dict(zmin=0, zmax=1, colorscale=style.colorscale,
+                colorbar=dict(title=dict(text="weight"), thickness=14, tickfont=dict(size=style.tick)))
+
+
+def _axes(source_labels: list[str], row_labels: list[str], style: Style) -> tuple[dict, dict]:
+    """x: source pieces along the top; y: output steps downwards, first step at the top."""
+    common = dict(tickmode="array", showgrid=False, zeroline=False, automargin=True, tickfont=dict(size=style.tick))
+    x = dict(common, tickvals=list(range(len(source_labels))), ticktext=source_labels, side="top")
+    y = dict(common, tickvals=list(range(len(row_labels))), ticktext=row_labels, autorange="reversed")
+    return x, y
+
+
+def _layout(style: Style, rows: int, title: str | None, notes: list[str]) -> dict:
+    """No template (its ~6 kB would travel with every figure); fits the width, grows with the rows."""
+    notes_px = len(notes) * (style.font + 8)  # one line per note under the heatmap
+    layout = dict(
+        template="none",
+        autosize=True,
+        height=min(style.max_height, 140 + style.row_px * rows + notes_px),
+        margin=dict(l=10, r=10, t=30, b=10 + notes_px),
+        font=dict(size=style.font),
+        hoverlabel=dict(font=dict(size=style.tick + 2)),
+    )
+    if title:  # above the source pieces: automargin keeps it clear of them
+        layout["title"] = dict(text=html.escape(title, quote=False), x=0.5, xanchor="center", yref="paper", y=1,
+                               yanchor="bottom", automargin=True)
+    if notes:
+        layout["annotations"] = [dict(text="<br>".join(notes), xref="paper", yref="paper", x=0, y=0, yanchor="top",
+                                      yshift=-6, xanchor="left", align="left", showarrow=False)]
+    return layout
+
+
+def _notes(r: Translation) -> list[str]:
+    """The key to the marks that this figure shows."""
+    notes = []
+    if _masked(r).any():
+        notes.append(f'<span style="color:{MASKED_COLOR}">■</span> masked: forbidden by the causal mask')
+    if r.forced.any():
+        notes.append(f"{FORCED_MARK} fed the reference (teacher forcing)")
+    if r.reference_tokens:
+        notes.append(f'<span style="color:{MISMATCH_COLOR}">{MISMATCH_MARK}</span> prediction ≠ reference')
+    return notes
+
+
+def _message(text: str, presenter: bool = False) -> go.Figure:
+    """A figure holding only a centred message (a model without attention, nothing to compare)."""
+    style = _style(presenter)
+    fig = go.Figure()
+    fig.update_layout(template="none", height=220, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+    fig.add_annotation(text=html.escape(text, quote=False), x=0.5, y=0.5, xref="paper", yref="paper",
+                       showarrow=False, font=dict(size=style.font))
+    return fig
+
+
+# --- figures ----------------------------------------------------------------------------------------
+
+
+def heatmap(
+    r: Translation,
+    layer: int | str = "mean",
+    step: int | None = None,
+    *,
+    presenter: bool = False,
+    title: str | None = None,
+) -> go.Figure:
+    """Attention weights: source pieces across, output steps down, colour fixed to 0..1.
+
+    layer: 0-based layer or "mean" (mean over layers). step: show rows 0..step only, outlining
+    `step` (the app's play control calls this once per step); clamped to 0..S-1. Grey cells were
+    forbidden by a causal mask; ▸ marks steps fed the reference, a red ✗ a prediction that is not
+    the reference. `title` is plain text (escaped). A model without attention gives a message.
+    """
+    if r.num_layers == 0:
+        return _message(NO_ATTENTION, presenter)
+    layer = _check_layer(r, layer)
+    steps = len(r.output_tokens)
+    if step is not None:
+        step = _clamp_step(step, steps)
+    style = _style(presenter)
+    xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
+    notes = _notes(r)
+    fig = go.Figure(_attention_traces(r, layer, step, style, **_colour(style)))
+    fig.update_layout(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, title, notes))
+    if step is not None:
+        width = len(r.source_tokens)
+        fig.add_shape(type="rect", x0=-0.5, x1=width - 0.5, y0=step - 0.5, y1=step + 0.5,
+                      line=dict(color=OUTLINE_COLOR, width=style.outline))
+    return fig
+
+
+def layer_grid(r: Translation, *, presenter: bool = False) -> go.Figure:
+    """One heatmap per layer and their mean, side by side in one row, sharing one colour bar.
+
+    Each panel is named by its x-axis title, above its source pieces: subplot titles would sit
+    on top of those pieces.
+    """
+    if r.num_layers == 0:
+        return _message(NO_ATTENTION, presenter)
+    style = _style(presenter)
+    layers: list[int | str] = [*range(r.num_layers), "mean"]
+    fig = make_subplots(rows=1, cols=len(layers), shared_yaxes=True, horizontal_spacing=0.02)
+    xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
+    for col, layer in enumerate(layers, start=1):
+        for trace in _attention_traces(r, layer, None, style, coloraxis="coloraxis"):
+            fig.add_trace(trace, row=1, col=col)
+        name = "mean of layers" if layer == "mean" else f"layer {layer}"
+        fig.update_xaxes(xaxis, title=dict(text=name, font=dict(size=style.font)), row=1, col=col)
+        fig.update_yaxes(yaxis, showticklabels=col == 1, row=1, col=col)
+    colour = _colour(style)
+    fig.update_layout(coloraxis=dict(cmin=0, cmax=1, colorscale=colour["colorscale"], colorbar=colour["colorbar"]),
+                      **_layout(style, len(r.output_tokens), None, _notes(r)))
+    return fig
+
+
+def difference(
+    a: Translation,
+    b: Translation,
+    layer: int | str = "mean",
+    *,
+    labels: tuple[str, str] = ("A", "B"),
+    presenter: bool = False,
+) -> go.Figure:
+    """Weights of a minus weights of b, on -1..1: red where a attends more, blue where b does.
+
+    Both must read the same source pieces (ValueError otherwise). Outputs of different lengths
+    are padded with blank rows; a row whose output pieces differ is labelled "a / b".
+    """
+    if a.source_tokens != b.source_tokens:
+        raise ValueError(
+            "These two results read different source pieces, so their attention cannot be compared cell by cell "
+            f"({len(a.source_tokens)} vs {len(b.source_tokens)} pieces): compare checkpoints with the same tokenizer."
+        )
+    if a.num_layers == 0 or b.num_layers == 0:
+        return _message("Nothing to compare: " + NO_ATTENTION, presenter)
+    layer_a, layer_b = _check_layer(a, layer), _check_layer(b, layer)
+    style = _style(presenter)
+    steps, width = max(len(a.output_tokens), len(b.output_tokens)), len(a.source_tokens)
+    wa, wb = _padded(_weights(a, layer_a), steps), _padded(_weights(b, layer_b), steps)  # (S, T) each
+    outs_a, outs_b = _padded_pieces(a.output_tokens, steps), _padded_pieces(b.output_tokens, steps)
+    rows = [pa if pa == pb else f"{pa} / {pb}" for pa, pb in zip(outs_a, outs_b, strict=True)]
+    name_a, name_b = (html.escape(str(label), quote=False) for label in labels)
+    sources = [display_piece(p) for p in a.source_tokens]
+    cells = [[[src, outs_a[t], outs_b[t], _weight_text(wa[t, j]), _weight_text(wb[t, j])]
+              for j, src in enumerate(sources)] for t in range(steps)]  # (S, T, 5)
+    trace = go.Heatmap(
+        z=wa - wb, x=np.arange(width), y=np.arange(steps), zmin=-1, zmax=1, colorscale="RdBu_r",
+        xgap=style.gap, ygap=style.gap, hoverongaps=False, customdata=cells,
+        meta=[name_a, name_b],  # the labels reach the hover through meta: never parsed as a template
+        hovertemplate=("source: %{customdata[0]}<br>%{meta[0]}: %{customdata[1]} weight %{customdata[3]}<br>"
+                       "%{meta[1]}: %{customdata[2]} weight %{customdata[4]}<br>"
+                       "%{meta[0]} − %{meta[1]}: %{z:.3f}<extra></extra>"),
+        colorbar=dict(title=dict(text=f"{name_a} − {name_b}"), thickness=14, tickfont=dict(size=style.tick)),
+    )
+    xaxis, yaxis = _axes(sources, rows, style)
+    fig = go.Figure(trace)
+    fig.update_layout(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, None, []))
+    return fig
+
+
+def _padded(weights: np.ndarray, steps: int) -> np.ndarray:
+    """(S', T) -> (steps, T), missing rows NaN."""
+    out = np.full((steps, weights.shape[1]), np.nan, dtype=np.float32)
+    out[: len(weights)] = weights
+    return out
+
+
+def _padded_pieces(pieces: list[str], steps: int) -> list[str]:
+    return [display_piece(p) for p in pieces] + ["–"] * (steps - len(pieces))
+
+
+def _weight_text(weight: float) -> str:
+    return "–" if np.isnan(weight) else f"{weight:.3f}"
+
+
+# --- the arithmetic of one step ------------------------------------------------------------------
+
+
+def step_math(r: Translation, step: int, layer: int = 0, *, dims: int = 6) -> str:
+    """Markdown walking through one step of one layer with the recorded numbers.
+
+    query q -> a score per source piece -> softmax weights -> context c = Σ_j w_j v_j, then a
+    check that the weights sum to 1 and that w V recomputed here equals the recorded context.
+    Vectors show their first `dims` components. step is clamped to 0..S-1, like `heatmap`'s.
+    """
+    if r.num_layers == 0:
+        return f"**{NO_ATTENTION}** The decoder carries the encoder's final state from step to step instead."
+    if layer == "mean":
+        raise ValueError("step_math explains one layer: pass a layer number, not 'mean'")
+    layer = _check_layer(r, layer)
+    step = _clamp_step(step, len(r.output_tokens))
+    q = r.queries[layer, step]  # (H,)
+    s, w = r.scores[layer, step], r.attention[layer, step]  # (T,), (T,)
+    hidden, dims = len(q), max(1, min(dims, len(q)))
+    fed = _markdown(r.decoder_inputs[step]) + (" (from the reference)" if r.forced[step] else "")
+    parts = [
+        f"### Step {step} of {len(r.output_tokens) - 1}, layer {layer}: fed {fed}, predicted "
+        f"{_markdown(r.output_tokens[step])}",
+        f"**1. Query** q ({hidden} numbers): {_vector(q, dims)}  \n{_query_note(r, step)}",
+        f"**2. Scores**, one per source piece: {_score_rule(r, hidden)}",
+        "**3. Weights** w = softmax(s): w_j = exp(s_j) / Σ_i exp(s_i), so they are positive and sum to 1"
+        + ("; a masked score is −∞ and its weight exp(−∞) = 0." if np.isneginf(s).any() else "."),
+        _table(r.source_tokens, s, w),
+        "**4. Context** c = Σ_j w_j v_j, the weighted sum of the encoder states v_j (here v_j = k_j): "
+        f"{_vector(r.contexts[layer, step], dims)}",
+        "Why a weighted sum is a matrix product: stack the T encoder states as the rows of V (T × H). Then "
+        "w V, (1 × T) @ (T × H) → (1 × H), scales row j by w_j and adds the rows up: exactly Σ_j w_j v_j. "
+        "The scores of all pieces at once are one product too, K q: (T × H) @ (H) → (T).",
+        _checks(r, step, layer),
+    ]
+    return "\n\n".join(parts)
+
+
+def _vector(v: np.ndarray, dims: int) -> str:
+    shown = ", ".join(f"{x:.3f}" for x in v[:dims])
+    return f"[{shown}{', …' if dims < len(v) else ''}]"
+
+
+def _query_note(r: Translation, step: int) -> str:
+    if r.query == "input":
+        return ("q is a projection of the embedding of the fed token alone: it depends on nothing else, so the "
+                "same fed token always asks the same question (the seed's own query).")
+    previous = "the encoder's final state" if step == 0 else "its hidden state after the previous step"
+    return f"q is this decoder layer's state before the step ({previous})."
+
+
+def _score_rule(r: Translation, hidden: int) -> str:
+    return {
+        "dot": "s_j = q · k_j, the dot product of the query with the encoder state of piece j.",
+        "scaled_dot": f"s_j = q · k_j / √H = q · k_j / √{hidden}, the dot product scaled so that it does not grow "
+        "with the hidden size.",
+        "general": "s_j = qᵀ W k_j with a learned matrix W (Luong's general score). W is not part of the result, "
+        "so the recorded scores are shown as they are.",
+        "additive": "s_j = vᵀ tanh(W q + U k_j) with learned W, U and v (Bahdanau's additive score). They are not "
+        "part of the result, so the recorded scores are shown as they are.",
+    }[r.score_function]
+
+
+def _table(sources: list[str], scores: np.ndarray, weights: np.ndarray) -> str:
+    lines = ["| j | source piece | score s_j | weight w_j | |", "|---:|---|---:|---:|---|"]
+    for j, (piece, score, weight) in enumerate(zip(sources, scores, weights, strict=True)):
+        shown = "masked (−∞)" if np.isneginf(score) else f"{score:.4f}"
+        lines.append(f"| {j} | {_markdown(piece)} | {shown} | {weight:.4f} | {'▇' * round(20 * float(weight))} |")
+    return "\n".join(lines)
+
+
+def _checks(r: Translation, step: int, layer: int) -> str:
+    q, k = r.queries[layer, step].astype(np.float64), r.keys[layer].astype(np.float64)  # (H,), (T, H)
+    w = r.attention[layer, step].astype(np.float64)  # (T,)
+    context_error = np.abs(w @ k - r.contexts[layer, step]).max()  # (T,) @ (T, H) -> (H,)
+    lines = [f"**Check:** Σ_j w_j = {w.sum():.6f}; w V recomputed here vs the recorded context: "
+             f"max |difference| = {context_error:.1e}"]
+    if r.score_function in ("dot", "scaled_dot"):
+        scale = math.sqrt(len(q)) if r.score_function == "scaled_dot" else 1.0
+        recorded = r.scores[layer, step]
+        allowed = ~np.isneginf(recorded)
+        score_error = np.abs(k[allowed] @ q / scale - recorded[allowed]).max()  # (T', H) @ (H,) -> (T',)
+        lines.append(f"K q{' / √H' if scale != 1 else ''} recomputed vs the recorded scores: "
+                     f"max |difference| = {score_error:.1e}")
+    return "  \n".join(lines)
+
+
+# --- tables for the app ---------------------------------------------------------------------------
+
+
+def forcing_table(r: Translation) -> list[list]:
+    """One row per step (columns FORCING_COLUMNS); plain-text pieces, for a gr.Dataframe of strings.
+
+    Without a reference the reference columns are empty strings.
+    """
+    reference = r.reference_tokens or []
+    rows = []
+    for t, (fed, predicted) in enumerate(zip(r.decoder_inputs, r.output_tokens, strict=True)):
+        has_reference = t < len(reference)
+        rows.append([
+            t,
+            display_piece(fed, escape=False),
+            "yes" if r.forced[t] else "no",
+            display_piece(predicted, escape=False),
+            round(float(r.probs[t]), 4),
+            display_piece(reference[t], escape=False) if has_reference else "",
+            round(float(r.reference_probs[t]), 4) if has_reference and r.reference_probs is not None else "",
+            ("✓" if predicted == reference[t] else "✗") if has_reference else "",
+        ])
+    return rows
+
+
+def nbest_table(r: Translation) -> list[list]:
+    """Beam search's hypotheses best first (columns NBEST_COLUMNS); a greedy result is its only row."""
+    return [[rank, h.text, round(h.score, 4), len(h.output_tokens)]
+            for rank, h in enumerate(r.hypotheses or [r], start=1)]
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+
+def attention_csv(r: Translation, layer: int | str = "mean") -> str:
+    """The weights as CSV: header = raw source pieces, first column = raw output pieces.
+
+    Raw sentencepiece pieces ("▁March", "</s>"): exact, and the csv module quotes what needs it.
+    """
+    weights = _weights(r, _check_layer(r, layer))  # (S, T)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["output \\ source", *r.source_tokens])
+    for piece, row in zip(r.output_tokens, weights, strict=True):
+        writer.writerow([piece, *(f"{w:.6g}" for w in row)])
+    return buffer.getvalue()
+
+
+def attention_json(r: Translation) -> str:
+    """Everything needed to redraw the figures elsewhere. Raw pieces; -inf scores become null."""
+    data = dict(
+        source_text=r.source_text,
+        source_tokens=r.source_tokens,
+        decoder_inputs=r.decoder_inputs,
+        output_tokens=r.output_tokens,
+        text=r.text,
+        reference=r.reference,
+        reference_tokens=r.reference_tokens,
+        attention=_numbers(r.attention),  # (L, S, T)
+        scores=_numbers(r.scores),  # (L, S, T), null where masked
+        probs=_numbers(r.probs),
+        forced=r.forced.tolist(),
+        log_prob=float(r.log_prob),
+        settings=dict(mask=r.mask, teacher_forcing=r.teacher_forcing, seed=r.seed, beam_size=r.beam_size,
+                      score_function=r.score_function, query=r.query, trained_mask=r.trained_mask),
+        hypotheses=[dict(text=h.text, output_tokens=h.output_tokens, score=float(h.score)) for h in r.hypotheses],
+    )
+    return json.dumps(data, ensure_ascii=False, allow_nan=False)
+
+
+def _numbers(a: np.ndarray) -> list:
+    """Nested lists of floats at float32 precision (7 significant digits); -inf -> None."""
+    if a.ndim == 0:
+        return None if np.isneginf(a) else float(f"{a:.7g}")
+    return [_numbers(x) for x in a]
+
+
+def figure_html(fig: go.Figure) -> str:
+    """A standalone HTML page with plotly.js inlined: it opens offline, with no script fetched."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)

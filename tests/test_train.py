@@ -1,0 +1,109 @@
+"""Training and evaluation commands, and the bars the bundled checkpoints must clear."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import s2s
+from s2s import evaluate, train
+from s2s.tasks import TASKS
+
+BARS = {"dates": 0.99, "reverse": 0.97, "toy-fr": 0.97}  # exact match on fresh examples (the issue's bars)
+EXPECTED = {"dates", "dates-seed", "dates-causal", "reverse", "reverse-causal", "reverse-noattn", "toy-fr"}
+
+
+def test_tiny_training_run_writes_a_checkpoint_that_loads(tmp_path):
+    out = tmp_path / "tiny-dates"
+    code = train.main(["--task", "dates", "--out", str(out), "--train-size", "300", "--val-size", "40",
+                       "--epochs", "2", "--emb-size", "16", "--hidden-size", "24", "--source-vocab", "330",
+                       "--batch-size", "32", "--mask", "causal", "--bridge", "none", "--seed", "3"])
+    assert code == 0
+    model = s2s.load(str(out))
+    assert model.config["trained_mask"] == "causal" and model.config["bridge"] == "none"
+    r = model.translate("3 March 2021")
+    np.testing.assert_allclose(r.attention.sum(-1), 1.0, atol=1e-5)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and len(metrics["history"]) == 2 and 0 <= metrics["exact_match"] <= 1
+    card = (out / "README.md").read_text()
+    assert "library_name: s2s-attention-explorer" in card and "causal" in card and "min on" in card
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path):
+    args = ["--task", "reverse", "--train-size", "120", "--val-size", "10", "--epochs", "1", "--emb-size", "8",
+            "--hidden-size", "8", "--num-layers", "1", "--seed", "5"]
+    for name in ("a", "b"):
+        assert train.main([*args, "--out", str(tmp_path / name)]) == 0
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
+    assert train.main(["--task", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown task" in capsys.readouterr().err
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("no tab here\n")
+    assert train.main(["--data", str(bad), "--out", str(tmp_path / "y")]) == 2
+    assert "line 1" in capsys.readouterr().err
+
+
+def test_metrics():
+    assert evaluate.exact_match(["a", "b", "c"], ["a", "x", "c"]) == pytest.approx(2 / 3)
+    assert evaluate.token_accuracy([[1, 2, 3], [4]], [[1, 9, 3], [4, 5]]) == pytest.approx(3 / 5)
+    assert [evaluate.bucket_of(n) for n in (3, 5, 6, 30, 31, 99)] == ["1-5", "1-5", "6-10", "26-30", "31-40", "61+"]
+
+
+class FakeTranslation:
+    def __init__(self, source_tokens, output_tokens, attention):
+        self.source_tokens, self.output_tokens, self.attention = source_tokens, output_tokens, attention
+        self.num_layers = attention.shape[0]
+
+
+def test_alignment_is_checked_against_the_known_positions():
+    src, out = ["a", "▁b", "▁c", "</s>"], ["c", "▁b", "▁a", "</s>"]
+    anti = np.zeros((1, 4, 4), dtype=np.float32)
+    for t, j in enumerate([2, 1, 0, 3]):
+        anti[0, t, j] = 1
+    assert evaluate.aligned_positions(FakeTranslation(src, out, anti), "reverse") == [(0, 2), (1, 1), (2, 0)]
+    assert evaluate.alignment_hits(FakeTranslation(src, out, anti), "reverse").all()
+    diagonal = np.eye(4, dtype=np.float32)[None]
+    assert evaluate.alignment_hits(FakeTranslation(src, out, diagonal), "reverse").mean() < 0.5
+    date_src = ["3", "▁March", "▁", "2", "0", "2", "1", "</s>"]
+    date_out = ["2", "0", "2", "1", "-", "0", "3", "-", "0", "3", "</s>"]
+    pairs = evaluate.aligned_positions(FakeTranslation(date_src, date_out, np.zeros((1, 11, 8))), "dates")
+    assert pairs == [(0, 3), (1, 4), (2, 5), (3, 6)]
+
+
+def test_compare_table_lists_each_checkpoint_by_length():
+    results = [{"exact_match": 0.5, "by_length": {"1-5": {"n": 2, "exact_match": 1.0}}},
+               {"exact_match": 1.0, "by_length": {"1-5": {"n": 2, "exact_match": 1.0},
+                                                  "6-10": {"n": 2, "exact_match": 0.0}}}]
+    table = evaluate.format_comparison(["noattn", "attn"], results)
+    lines = table.splitlines()
+    assert "noattn" in lines[0] and "attn" in lines[0]
+    assert lines[3].split() == ["6-10", "-", "0.0%"] and lines[-1].split() == ["all", "50.0%", "100.0%"]
+
+
+def test_every_bundled_checkpoint_is_there_and_loads_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert EXPECTED <= set(s2s.list_checkpoints())
+    for name in EXPECTED:
+        model = s2s.load(name, device="cpu")
+        assert model.config["task"] in TASKS and model.translate("3 March 2021").output_tokens
+
+
+@pytest.mark.parametrize("name", sorted(BARS))
+def test_bundled_checkpoint_clears_its_bar(name):
+    model = s2s.load(name, device="cpu")
+    task = model.config["task"]
+    pairs = TASKS[task].generate(300, evaluate.DEFAULT_SEED, split="heldout" if task == "toy-fr" else None)
+    result = evaluate.evaluate(model, pairs, alignment_sample=0)
+    assert result["exact_match"] >= BARS[name], f"{name}: {result['exact_match']:.1%} < {BARS[name]:.0%}"
+
+
+def test_attention_beats_no_attention_on_long_reversals():
+    long_pairs = [p for p in TASKS["reverse"].generate(400, evaluate.DEFAULT_SEED) if len(p[0].split()) >= 21][:100]
+    scores = {name: evaluate.evaluate(s2s.load(name, device="cpu"), long_pairs, alignment_sample=0)["exact_match"]
+              for name in ("reverse", "reverse-noattn")}
+    assert scores["reverse"] > scores["reverse-noattn"] + 0.3, scores
