@@ -51,7 +51,7 @@ class SeedAttentionEDM(torch.nn.Module):
         embed_target: torch.Tensor = self.decoder_emb(target)
         x = embed_target[:, 0].unsqueeze(1)
         outputs = []
-        for time_step, target_t in enumerate(embed_target.unbind(1)):
+        for time_step, target_t in enumerate(embed_target.unbind(1)):  # noqa: B007 (the seed, verbatim)
             scores = self.projection(x).unsqueeze(0) @ encoded_trans
             scores = torch.softmax(scores / sqrtT, dim=-1)
             hidden = scores @ encoded

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
-from .model import BRIDGES, MASKS, MODELS, QUERIES, SCORES, EDM, ModelConfig, build_model
+from .model import BRIDGES, EDM, MASKS, MODELS, QUERIES, SCORES, ModelConfig, build_model
 from .tokenizer import Tokenizer
 from .translator import Translator
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import BOS_ID, EOS_ID, PAD_ID, EDM, Step, check_mask, choose_next
+from .model import BOS_ID, EDM, EOS_ID, PAD_ID, Step, check_mask, choose_next
 
 
 @dataclass

@@ -95,7 +95,7 @@ def evaluate(model: Translator, pairs: Sequence[tuple[str, str]], *, mask: str =
     buckets: dict[str, list[bool]] = {}
     for source, p, t in zip(sources, predictions, targets):
         buckets.setdefault(bucket_of(source_length(source)), []).append(p == t)
-    for low, high in BUCKETS:
+    for low, _ in BUCKETS:
         name = bucket_of(low)
         if name in buckets:
             result["by_length"][name] = {"n": len(buckets[name]), "exact_match": float(np.mean(buckets[name]))}
@@ -144,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import s2s
+
     from .tasks import TASKS, read_tsv
 
     results = []

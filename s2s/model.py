@@ -268,9 +268,10 @@ class AttentionEDM(EDM):
             query = self.projection(embedded).expand_as(h)  # (B, H) -> (L, B, H): one query for all layers
         else:
             query = h  # (L, B, H) each layer's previous hidden state
-        scores = self.score(query, memory.keys).masked_fill(~allowed, float("-inf"))  # (L, B, T); padding and the future get 0 weight
+        scores = self.score(query, memory.keys)  # (L, B, T)
+        scores = scores.masked_fill(~allowed, float("-inf"))  # padding (and, causal, the future) get weight 0
         weights = torch.softmax(scores, dim=-1)  # (L, B, T)
-        context = (weights.unsqueeze(-1) * memory.values).sum(2)  # (L, B, T, 1) * (L, B, T, H) summed over T -> (L, B, H)
+        context = (weights.unsqueeze(-1) * memory.values).sum(2)  # (L, B, T, 1) * (L, B, T, H), sum over T
         return context, (query, scores, weights, context)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import random
 import sys
 import time
@@ -56,6 +57,7 @@ class TrainConfig:
     max_minutes: float = 30.0
     forcing_end: float = 0.5  # teacher forcing falls from 1.0 to this over the first half of training
     seed: int = 0
+    resume: str | None = None  # a checkpoint folder to train further (its tokenizers and sizes are kept)
     threads: int = 0  # torch threads; 0 keeps torch's default
 
 
@@ -168,6 +170,29 @@ def cfg_notes(config: dict) -> str:
     return "## Notes\n" + "\n\n".join(notes) if notes else ""
 
 
+def build_or_resume(cfg: TrainConfig, train_pairs, device):
+    """Fresh tokenizers and model, or (--resume) those of an earlier checkpoint to train further."""
+    if cfg.resume:
+        earlier = checkpoint.load(cfg.resume, device=device)
+        metrics_file = Path(cfg.resume) / checkpoint.METRICS
+        seconds = json.loads(metrics_file.read_text())["train_seconds"] if metrics_file.is_file() else 0.0
+        return earlier.source_tokenizer, earlier.target_tokenizer, earlier.model, dict(earlier.config), seconds
+    source_tok = Tokenizer.train((s for s, _ in train_pairs), cfg.source_vocab)
+    target_tok = Tokenizer.train((t for _, t in train_pairs), cfg.target_vocab)
+    longest_source = max(len(source_tok.encode(s)) for s, _ in train_pairs) + 1
+    longest_target = max(len(target_tok.encode(t)) for _, t in train_pairs) + 1
+    model_config = ModelConfig(source_tok.vocab_size, target_tok.vocab_size, model=cfg.model, score=cfg.score,
+                               query=cfg.query, bridge=cfg.bridge, emb_size=cfg.emb_size,
+                               hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout)
+    config = {
+        "task": cfg.data and Path(cfg.data).stem or cfg.task,
+        "trained_mask": cfg.mask,
+        "max_source_len": max(64, 2 * longest_source),
+        "max_target_len": max(32, 2 * longest_target),
+    } | model_config.to_dict()
+    return source_tok, target_tok, build_model(model_config).to(device), config, 0.0
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train, keep the best epoch by validation exact match, write the checkpoint folder."""
     random.seed(cfg.seed)
@@ -176,20 +201,8 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_num_threads(cfg.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     train_pairs, val_pairs = load_pairs(cfg)
-    source_tok = Tokenizer.train((s for s, _ in train_pairs), cfg.source_vocab)
-    target_tok = Tokenizer.train((t for _, t in train_pairs), cfg.target_vocab)
+    source_tok, target_tok, model, config, earlier_seconds = build_or_resume(cfg, train_pairs, device)
     examples = encode_pairs(train_pairs, source_tok, target_tok)
-    config = {
-        "task": cfg.data and Path(cfg.data).stem or cfg.task,
-        "trained_mask": cfg.mask,
-        "max_source_len": max(64, 2 * max(len(s) for s, _ in examples)),
-        "max_target_len": max(32, 2 * max(len(t) for _, t in examples)),
-    }
-    model_config = ModelConfig(source_tok.vocab_size, target_tok.vocab_size, model=cfg.model, score=cfg.score,
-                               query=cfg.query, bridge=cfg.bridge, emb_size=cfg.emb_size, hidden_size=cfg.hidden_size,
-                               num_layers=cfg.num_layers, dropout=cfg.dropout)
-    model = build_model(model_config).to(device)
-    config |= model_config.to_dict()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=PAD_ID)
@@ -200,8 +213,8 @@ def train(cfg: TrainConfig) -> dict:
     for epoch in range(cfg.epochs):
         model.train()
         ratio = forcing_ratio(epoch, cfg)
-        bar = tqdm(batches(examples, cfg.batch_size, rng, device),
-                   desc=f"epoch {epoch + 1}/{cfg.epochs} forcing {ratio:.2f}", file=sys.stderr, leave=False, mininterval=10)
+        bar = tqdm(batches(examples, cfg.batch_size, rng, device), desc=f"epoch {epoch + 1}/{cfg.epochs} "
+                   f"forcing {ratio:.2f}", file=sys.stderr, leave=False, mininterval=10)
         seen, tick = 0, time.time()
         for source, lengths, target in bar:
             logits = model(source, lengths, target, teacher_forcing=ratio, mask=cfg.mask, generator=coins)
@@ -227,7 +240,7 @@ def train(cfg: TrainConfig) -> dict:
         if best >= cfg.target_exact_match or stale >= cfg.patience or time.time() - start > cfg.max_minutes * 60:
             break
 
-    train_seconds = time.time() - start
+    train_seconds = time.time() - start + earlier_seconds
     model.load_state_dict(best_state)
     model.eval()
     metrics = evaluate(translator, val_pairs, mask=cfg.mask)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import decode
-from .model import EOS_ID, MASKS, PAD_ID, EDM
+from .model import EDM, EOS_ID, MASKS, PAD_ID
 from .tokenizer import Tokenizer
 
 MAX_BEAM_SIZE = 16
@@ -118,7 +118,8 @@ class Translator:
             best.hypotheses = results
         return best
 
-    def translate_batch(self, texts: list[str], *, mask: str = "bidirectional", max_len: int | None = None) -> list[str]:
+    def translate_batch(self, texts: list[str], *, mask: str = "bidirectional",
+                        max_len: int | None = None) -> list[str]:
         """Greedy-decode many texts at once (for evaluation); returns the output texts."""
         max_len = self._check_settings(mask, 1, 0, max_len)
         ids = [self.encode_source(t) for t in texts]
