@@ -37,7 +37,7 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 MODELS = ("edm", "attention")
 SCORES = ("dot", "scaled_dot", "general", "additive")
 QUERIES = ("input", "state")
-BRIDGES = ("final", "none")
+BRIDGES = ("final", "hidden")
 MASKS = ("bidirectional", "causal")
 
 
@@ -54,7 +54,7 @@ class ModelConfig:
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.0
-    bridge: str = "final"  # the decoder starts from the encoder's final (h, c), or from zeros ("none")
+    bridge: str = "final"  # the decoder starts from the encoder's final (h, c); "hidden": h only, c = 0
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("model", self.model, MODELS), ("score", self.score, SCORES),
@@ -156,8 +156,10 @@ class EDM(nn.Module):
     def encode(self, source: torch.Tensor, lengths: torch.Tensor):
         """-> (Memory, decoder start state (h, c), each (L, B, H))."""
         values, state = self.encoder(source, lengths)
-        if self.config.bridge == "none":  # attention is then the decoder's only view of the source
-            state = (torch.zeros_like(state[0]), torch.zeros_like(state[1]))
+        if self.config.bridge == "hidden":
+            # h is only the first query (attention replaces it at once); with an empty cell, what the
+            # decoder knows of the source comes through attention, so the heatmap shows what it uses.
+            state = (state[0], torch.zeros_like(state[1]))
         valid = torch.arange(source.shape[1], device=source.device) < lengths.to(source.device)[:, None]
         return Memory(values, self.prepare_keys(values), valid), state
 

@@ -40,7 +40,7 @@ class TrainConfig:
     score: str = "scaled_dot"  # dot | scaled_dot | general | additive
     query: str = "state"  # state (Luong/Bahdanau) | input (the seed notebook's)
     mask: str = "bidirectional"  # the mask used while training: bidirectional | causal
-    bridge: str = "final"  # final: the decoder starts from the encoder's final state (the seed) | none
+    bridge: str = "final"  # final: the decoder starts from the encoder's final (h, c), as in the seed | hidden
     emb_size: int = 64
     hidden_size: int = 128
     num_layers: int = 2

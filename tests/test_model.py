@@ -299,3 +299,14 @@ def test_cpu_and_cuda_agree(tiny_checkpoint_dir):
         a, b = cpu.translate("3 March 2021", **kwargs), gpu.translate("3 March 2021", **kwargs)
         assert a.output_tokens == b.output_tokens
         np.testing.assert_allclose(a.attention, b.attention, atol=1e-4)
+
+
+@torch.no_grad()
+def test_hidden_bridge_starts_the_decoder_with_an_empty_cell():
+    """bridge="hidden": the encoder's final h is the first query, but the cell starts empty."""
+    final, hidden = random_model(bridge="final"), random_model(bridge="hidden")
+    ids, lengths = batch([7])
+    _, (h_final, c_final) = final.encode(ids, lengths)
+    _, (h_hidden, c_hidden) = hidden.encode(ids, lengths)
+    assert torch.equal(h_final, h_hidden) and c_final.abs().sum() > 0
+    assert (c_hidden == 0).all()

@@ -19,10 +19,10 @@ def test_tiny_training_run_writes_a_checkpoint_that_loads(tmp_path):
     out = tmp_path / "tiny-dates"
     code = train.main(["--task", "dates", "--out", str(out), "--train-size", "300", "--val-size", "40",
                        "--epochs", "2", "--emb-size", "16", "--hidden-size", "24", "--source-vocab", "330",
-                       "--batch-size", "32", "--mask", "causal", "--bridge", "none", "--seed", "3"])
+                       "--batch-size", "32", "--mask", "causal", "--bridge", "hidden", "--seed", "3"])
     assert code == 0
     model = s2s.load(str(out))
-    assert model.config["trained_mask"] == "causal" and model.config["bridge"] == "none"
+    assert model.config["trained_mask"] == "causal" and model.config["bridge"] == "hidden"
     r = model.translate("3 March 2021")
     np.testing.assert_allclose(r.attention.sum(-1), 1.0, atol=1e-5)
     metrics = json.loads((out / "metrics.json").read_text())
