@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
-from .model import BRIDGES, EDM, MASKS, MODELS, QUERIES, SCORES, ModelConfig, build_model
+from .model import BRIDGES, EDM, ENCODERS, MASKS, MODELS, QUERIES, SCORES, ModelConfig, build_model
 from .tokenizer import Tokenizer
 from .translator import Translator
 
@@ -28,7 +28,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 LIMITS = {"emb_size": 2048, "hidden_size": 2048, "num_layers": 8, "input_vocab_size": 65536,
           "output_vocab_size": 65536, "max_source_len": 2048, "max_target_len": 2048}
 CHOICES = {"model": MODELS, "score": SCORES, "query": QUERIES, "trained_mask": MASKS}
-OPTIONAL_CHOICES = {"bridge": BRIDGES}
+OPTIONAL_CHOICES = {"bridge": BRIDGES, "encoder": ENCODERS}
 
 
 def validate_config(config: object) -> dict:
@@ -45,6 +45,8 @@ def validate_config(config: object) -> dict:
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
             raise CheckpointError(f"config.json: {key} must be a whole number from 1 to {limit}; got {value!r}")
+    if config.get("encoder") == "bi" and config["hidden_size"] % 2:
+        raise CheckpointError("config.json: a bidirectional encoder needs an even hidden_size")
     dropout = config.get("dropout", 0.0)
     if not isinstance(dropout, int | float) or not 0 <= dropout < 1:
         raise CheckpointError(f"config.json: dropout must be in [0, 1); got {dropout!r}")

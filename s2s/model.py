@@ -38,6 +38,7 @@ MODELS = ("edm", "attention")
 SCORES = ("dot", "scaled_dot", "general", "additive")
 QUERIES = ("input", "state")
 BRIDGES = ("final", "hidden")
+ENCODERS = ("uni", "bi")
 MASKS = ("bidirectional", "causal")
 
 
@@ -55,12 +56,16 @@ class ModelConfig:
     num_layers: int = 2
     dropout: float = 0.0
     bridge: str = "final"  # the decoder starts from the encoder's final (h, c); "hidden": h only, c = 0
+    encoder: str = "uni"  # uni: left to right, as in the seed; bi: Bahdanau's, half of H each way
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("model", self.model, MODELS), ("score", self.score, SCORES),
-                                     ("query", self.query, QUERIES), ("bridge", self.bridge, BRIDGES)):
+                                     ("query", self.query, QUERIES), ("bridge", self.bridge, BRIDGES),
+                                     ("encoder", self.encoder, ENCODERS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.encoder == "bi" and self.hidden_size % 2:
+            raise ValueError("a bidirectional encoder needs an even hidden_size (half of it each way)")
 
     @classmethod
     def from_dict(cls, config: dict) -> ModelConfig:
@@ -105,13 +110,22 @@ class Step(NamedTuple):
 
 
 class Encoder(nn.Module):
-    """Embedding, then a stack of one-layer LSTMs, each run over the whole sequence at once."""
+    """Embedding, then a stack of one-layer LSTMs, each run over the whole sequence at once.
 
-    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, num_layers: int, dropout: float):
+    Left to right (`bidirectional=False`, the seed's), the state at position j has read pieces
+    0..j, so it holds piece j and, less clearly, what came before. Bidirectional (Bahdanau's),
+    each layer also reads right to left with the other half of the hidden size, and the state
+    at j is [forward_j, backward_j]: it is about piece j and its neighbours on both sides.
+    """
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 bidirectional: bool = False):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=PAD_ID)
         sizes = [emb_size] + [hidden_size] * (num_layers - 1)
-        self.layers = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
+        per_direction = hidden_size // 2 if bidirectional else hidden_size
+        self.layers = nn.ModuleList(nn.LSTM(size, per_direction, batch_first=True, bidirectional=bidirectional)
+                                    for size in sizes)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, source: torch.Tensor, lengths: torch.Tensor):
@@ -124,15 +138,16 @@ class Encoder(nn.Module):
             if i > 0:
                 x = self.dropout(x)
             if ragged:
-                # Packing stops each sequence at its true end: padding never enters (h, c).
+                # Packing stops each sequence at its true end (and starts the backward direction
+                # there): padding never enters (h, c).
                 packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
                 out, (h, c) = lstm(packed)
                 x, _ = pad_packed_sequence(out, batch_first=True, total_length=total)  # (B, T, H)
             else:
-                x, (h, c) = lstm(x)  # (B, T, H), (1, B, H) each
+                x, (h, c) = lstm(x)  # (B, T, H), (directions, B, H / directions) each
             outputs.append(x)
-            hs.append(h[0])
-            cs.append(c[0])
+            hs.append(torch.cat(list(h), dim=-1))  # (B, H): [forward final, backward final] when bidirectional
+            cs.append(torch.cat(list(c), dim=-1))
         return torch.stack(outputs), (torch.stack(hs), torch.stack(cs))
 
 
@@ -143,7 +158,7 @@ class EDM(nn.Module):
         super().__init__()
         self.config = config
         e, h, n = config.emb_size, config.hidden_size, config.num_layers
-        self.encoder = Encoder(config.input_vocab_size, e, h, n, config.dropout)
+        self.encoder = Encoder(config.input_vocab_size, e, h, n, config.dropout, config.encoder == "bi")
         self.decoder_emb = nn.Embedding(config.output_vocab_size, e, padding_idx=PAD_ID)
         self.decoder_cells = nn.ModuleList(nn.LSTMCell(e if i == 0 else h, h) for i in range(n))
         self.dropout = nn.Dropout(config.dropout)

@@ -6,7 +6,7 @@
 
 The settings below are the defaults; every one is a command-line flag of the same name.
 Batches hold sources of similar length (less padding, fewer wasted steps); teacher forcing
-starts at 1.0 and falls linearly to --forcing-end, so the model learns first from the
+starts at --forcing-start (1.0) and falls linearly to --forcing-end, so the model learns first from the
 reference and then from its own predictions, as it must at inference time.
 """
 
@@ -41,6 +41,7 @@ class TrainConfig:
     query: str = "state"  # state (Luong/Bahdanau) | input (the seed notebook's)
     mask: str = "bidirectional"  # the mask used while training: bidirectional | causal
     bridge: str = "final"  # final: the decoder starts from the encoder's final (h, c), as in the seed | hidden
+    encoder: str = "uni"  # uni: left to right, as in the seed | bi: both ways (Bahdanau)
     emb_size: int = 64
     hidden_size: int = 128
     num_layers: int = 2
@@ -55,7 +56,8 @@ class TrainConfig:
     patience: int = 4  # stop after this many epochs without a better validation exact match
     target_exact_match: float = 1.0  # stop as soon as validation reaches this
     max_minutes: float = 30.0
-    forcing_end: float = 0.5  # teacher forcing falls from 1.0 to this over the first half of training
+    forcing_start: float = 1.0  # teacher forcing falls from this ...
+    forcing_end: float = 0.5  # ... to this over the first half of the epochs, then stays
     seed: int = 0
     resume: str | None = None  # a checkpoint folder to train further (its tokenizers and sizes are kept)
     threads: int = 0  # torch threads; 0 keeps torch's default
@@ -106,9 +108,9 @@ def _pad(rows: list[list[int]]) -> torch.Tensor:
 
 
 def forcing_ratio(epoch: int, cfg: TrainConfig) -> float:
-    """1.0 at the first epoch, falling linearly to forcing_end halfway through, then held."""
+    """forcing_start at the first epoch, falling linearly to forcing_end halfway through, then held."""
     halfway = max(1, cfg.epochs // 2)
-    return max(cfg.forcing_end, 1.0 - (1.0 - cfg.forcing_end) * epoch / halfway)
+    return max(cfg.forcing_end, cfg.forcing_start - (cfg.forcing_start - cfg.forcing_end) * epoch / halfway)
 
 
 def model_card(cfg: TrainConfig, config: dict, metrics: dict) -> str:
@@ -182,7 +184,7 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device):
     longest_source = max(len(source_tok.encode(s)) for s, _ in train_pairs) + 1
     longest_target = max(len(target_tok.encode(t)) for _, t in train_pairs) + 1
     model_config = ModelConfig(source_tok.vocab_size, target_tok.vocab_size, model=cfg.model, score=cfg.score,
-                               query=cfg.query, bridge=cfg.bridge, emb_size=cfg.emb_size,
+                               query=cfg.query, bridge=cfg.bridge, encoder=cfg.encoder, emb_size=cfg.emb_size,
                                hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout)
     config = {
         "task": cfg.data and Path(cfg.data).stem or cfg.task,

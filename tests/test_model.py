@@ -310,3 +310,37 @@ def test_hidden_bridge_starts_the_decoder_with_an_empty_cell():
     _, (h_hidden, c_hidden) = hidden.encode(ids, lengths)
     assert torch.equal(h_final, h_hidden) and c_final.abs().sum() > 0
     assert (c_hidden == 0).all()
+
+
+@torch.no_grad()
+def test_bidirectional_encoder_reads_both_ways_and_ignores_padding():
+    """encoder="bi": state j is [left-to-right state j, right-to-left state j], each half of H."""
+    model = random_model(encoder="bi")
+    ids, lengths = batch([4, 9, 6])
+    memory, (h, c) = model.encode(ids, lengths)
+    half = model.config.hidden_size // 2
+    for i, n in enumerate(lengths.tolist()):
+        lstm = model.encoder.layers[0]
+        x = model.encoder.embedding(ids[i, :n])
+        forward_h = backward_h = torch.zeros(half)
+        forward_c = backward_c = torch.zeros(half)
+        forward_states, backward_states = [], []
+        for x_t in x:
+            forward_h, forward_c = lstm_step(x_t, forward_h, forward_c, lstm.weight_ih_l0, lstm.weight_hh_l0,
+                                             lstm.bias_ih_l0, lstm.bias_hh_l0)
+            forward_states.append(forward_h)
+        for x_t in x.flip(0):
+            backward_h, backward_c = lstm_step(x_t, backward_h, backward_c, lstm.weight_ih_l0_reverse,
+                                               lstm.weight_hh_l0_reverse, lstm.bias_ih_l0_reverse,
+                                               lstm.bias_hh_l0_reverse)
+            backward_states.append(backward_h)
+        expected = torch.cat([torch.stack(forward_states), torch.stack(backward_states[::-1])], dim=-1)
+        assert (memory.values[0, i, :n] - expected).abs().max() <= 1e-5
+        assert (h[0, i] - torch.cat([forward_h, backward_h])).abs().max() <= 1e-5
+        alone, (h_alone, _) = model.encode(ids[i : i + 1, :n], lengths[i : i + 1])
+        assert (memory.values[:, i, :n] - alone.values[:, 0]).abs().max() <= 1e-5
+        assert (h[:, i] - h_alone[:, 0]).abs().max() <= 1e-5
+    together = decode.greedy(model, ids, lengths, max_len=8)
+    for i, n in enumerate(lengths.tolist()):
+        (alone,) = decode.greedy(model, ids[i : i + 1, :n], lengths[i : i + 1], max_len=8)
+        assert together[i].outputs == alone.outputs

@@ -1,0 +1,155 @@
+"""Benchmark: how long the app takes to answer, from a client's request to the heatmap back.
+
+    python -m s2s.bench_app [--n 50] [--checkpoint dates]
+
+Starts `python app.py` in its own process on a free local port (as a Space runs it), calls the public
+`translate` endpoint with gradio_client for n varied inputs of the checkpoint's task, and prints the
+median and 95th percentile. Then times the same work in this process without the server (model run,
+figure, the figure's JSON as gradio sends it), so the ratio shows what serving adds. The live typing
+event does the same work as `translate`. Run it on an otherwise idle machine for figures to compare;
+the load average is printed so that a busy machine shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+
+from . import service, tasks
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_MS = 250  # typing to an updated heatmap, median
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (f"{platform.platform()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+            f"torch {torch.__version__}, load average {load}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def inputs(spec: str, n: int) -> list[str]:
+    """n varied sources of the checkpoint's task (prefixes of one sentence when the task is unknown)."""
+    task = service.get_model(spec).translator.config.get("task")
+    if task in tasks.TASKS:
+        return [source for source, _ in tasks.TASKS[task].generate(n, seed=1)]
+    sentence = "the quick brown fox jumps over the lazy dog"
+    return [sentence[: 1 + i % len(sentence)] for i in range(n)]
+
+
+def summary(name: str, seconds: list[float]) -> str:
+    ms = sorted(1000 * s for s in seconds)
+    p95 = statistics.quantiles(ms, n=20)[18] if len(ms) > 1 else ms[0]
+    return f"{name:<34} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms"
+
+
+def serve(port: int, log: Path) -> subprocess.Popen:
+    """`python app.py` on 127.0.0.1:port; returns once the page answers."""
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="0")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError(f"app.py did not answer within 180 s:\n{log.read_text()[-2000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m s2s.bench_app", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=50, help="measured calls (after 3 warm-up calls)")
+    parser.add_argument("--checkpoint", default=None, help="bundled name or Hub repo (default: the app's default)")
+    args = parser.parse_args(argv)
+
+    from gradio_client import Client
+
+    service.prepare()
+    spec = args.checkpoint or service.default_checkpoint()
+    if spec is None:
+        print("error: no checkpoint installed", file=sys.stderr)
+        return 1
+    texts = inputs(spec, args.n)
+    print(f"machine: {machine()}")
+    print(f"checkpoint {spec}, {len(texts)} inputs, greedy, bidirectional; {torch.get_num_threads()} torch thread(s)")
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        process = serve(port, Path(folder) / "app.log")
+        try:
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            call = lambda text: client.predict(text, spec, "bidirectional", 0, "", 0, 1,  # noqa: E731
+                                               api_name="/translate")
+            for text in texts[:3]:
+                call(text)
+            served = []
+            for text in texts:
+                started = time.perf_counter()
+                call(text)
+                served.append(time.perf_counter() - started)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+    model, figure, encoded, handler = [], [], [], []
+    translator = service.get_model(spec).translator
+    for text in texts[:3]:
+        service.translate(text, spec, "bidirectional", 0, "", 0, 1)[1].to_json()
+    for text in texts:
+        t0 = time.perf_counter()
+        r = translator.translate(text)
+        t1 = time.perf_counter()
+        fig = service.viz.heatmap(r)
+        t2 = time.perf_counter()
+        fig.to_json()
+        t3 = time.perf_counter()
+        _, fig = service.translate(text, spec, "bidirectional", 0, "", 0, 1)
+        fig.to_json()
+        t4 = time.perf_counter()
+        model.append(t1 - t0)
+        figure.append(t2 - t1)
+        encoded.append(t3 - t2)
+        handler.append(t4 - t3)
+
+    print(summary("gradio_client -> /translate", served))
+    print(summary("in-process handler (all below)", handler))
+    print(summary("  model: translate()", model))
+    print(summary("  figure: viz.heatmap()", figure))
+    print(summary("  figure JSON: fig.to_json()", encoded))
+    ratio = statistics.median(served) / statistics.median(handler)
+    median_ms = 1000 * statistics.median(served)
+    print(f"served / in-process (medians): {ratio:.1f}x; goal median < {GOAL_MS} ms: "
+          f"{'met' if median_ms < GOAL_MS else 'NOT met'} ({median_ms:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
