@@ -187,8 +187,12 @@ class EDM(nn.Module):
 
     def step(self, token: torch.Tensor, state, memory: Memory, allowed: torch.Tensor) -> tuple[Step, tuple]:
         """Feed one token per sequence (B,) and advance every layer by one step."""
+        top, seen, state = self.advance(self.decoder_emb(token), state, memory, allowed)
+        return Step(self.lm(top), *(seen or (None,) * 4)), state  # logits (B, V)
+
+    def advance(self, embedded: torch.Tensor, state, memory: Memory, allowed: torch.Tensor):
+        """embedded (B, E) -> the top layer's output (B, H), what attention did, the new (h, c)."""
         h, c = state  # (L, B, H) each
-        embedded = self.decoder_emb(token)  # (B, E)
         h, seen = self.attend(embedded, h, memory, allowed)
         x, new_h, new_c = embedded, [], []
         for i, cell in enumerate(self.decoder_cells):
@@ -198,8 +202,7 @@ class EDM(nn.Module):
             new_h.append(hi)
             new_c.append(ci)
             x = hi  # (B, H) the next layer's input
-        logits = self.lm(self.dropout(x))  # (B, V)
-        return Step(logits, *(seen or (None,) * 4)), (torch.stack(new_h), torch.stack(new_c))
+        return self.dropout(x), seen, (torch.stack(new_h), torch.stack(new_c))
 
     def forward(
         self,
@@ -219,8 +222,17 @@ class EDM(nn.Module):
         check_mask(mask)
         memory, state = self.encode(source, lengths)
         batch, steps = target.shape
-        token = torch.full((batch,), BOS_ID, dtype=torch.long, device=source.device)
-        logits = []
+        bos = torch.full((batch, 1), BOS_ID, dtype=torch.long, device=source.device)
+        if teacher_forcing >= 1.0:
+            # Every input is known before the first step: embed them all at once, run the
+            # recurrence, and project every step's output to the vocabulary in one product.
+            embedded = self.decoder_emb(torch.cat([bos, target[:, :-1]], dim=1))  # (B, S, E)
+            tops = []
+            for t in range(steps):
+                top, _, state = self.advance(embedded[:, t], state, memory, memory.allowed(mask, t))
+                tops.append(top)
+            return self.lm(torch.stack(tops, dim=1))  # (B, S, H) -> (B, S, V)
+        token, logits = bos[:, 0], []
         for t in range(steps):
             out, state = self.step(token, state, memory, memory.allowed(mask, t))
             logits.append(out.logits)

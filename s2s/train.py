@@ -119,8 +119,9 @@ def model_card(cfg: TrainConfig, config: dict, metrics: dict) -> str:
     by_length = "\n".join(f"| {b} | {v['exact_match']:.1%} | {v['n']} |" for b, v in metrics["by_length"].items())
     align = metrics.get("alignment")
     align_line = ", ".join(f"{k}: {v:.1%}" for k, v in align.items()) if align else "not measured for this task"
-    settings = "\n".join(f"| `{k}` | `{config[k]}` |" for k in
-                         ("model", "score", "query", "trained_mask", "emb_size", "hidden_size", "num_layers"))
+    settings = "\n".join(f"| `{k}` | `{config.get(k)}` |" for k in
+                         ("model", "encoder", "score", "query", "bridge", "trained_mask", "emb_size",
+                          "hidden_size", "num_layers"))
     return f"""---
 library_name: s2s-attention-explorer
 tags: [seq2seq, attention, lstm, s2s-attention-explorer, {config['task']}]
@@ -146,13 +147,24 @@ Most-attended source piece is the aligned one: {align_line}.
 |---|---|---|
 {by_length}
 
-{cfg_notes(config)}
+{lesson_notes(config)}
 """
 
 
-def cfg_notes(config: dict) -> str:
+def lesson_notes(config: dict) -> str:
     """What this checkpoint teaches, for the notes a lecturer reads."""
     notes = []
+    if config.get("encoder") == "bi":
+        notes.append("Bidirectional encoder (Bahdanau et al. 2015): the state at each source piece has read the "
+                     "input both ways and is about that piece and its neighbours, so attention can point at the "
+                     "piece an output comes from.")
+    elif config["model"] == "attention":
+        notes.append("Left-to-right encoder (the notebook's): the state at piece j has read pieces 0..j, so a "
+                     "piece's content also lives in the states after it, and attention often lands on the piece "
+                     "just right of the one an output comes from.")
+    if config.get("bridge") == "hidden":
+        notes.append("The decoder starts with an empty cell (bridge `hidden`): whatever it knows about the source "
+                     "comes through attention, so the heatmap shows what it actually uses.")
     if config["model"] == "edm":
         notes.append("No attention: the whole source must squeeze through the encoder's final (h, c). "
                      "Quality falls as sources grow; compare by length with `python -m s2s.evaluate --compare`.")

@@ -344,3 +344,18 @@ def test_bidirectional_encoder_reads_both_ways_and_ignores_padding():
     for i, n in enumerate(lengths.tolist()):
         (alone,) = decode.greedy(model, ids[i : i + 1, :n], lengths[i : i + 1], max_len=8)
         assert together[i].outputs == alone.outputs
+
+
+@torch.no_grad()
+def test_training_forward_without_forcing_follows_its_own_predictions():
+    """teacher_forcing=0 in training equals greedy decoding; 1.0 (the batched path) equals per-step forcing."""
+    model = random_model()
+    ids, lengths = batch([7], seed=4)
+    target = torch.randint(4, 40, (1, 6), generator=torch.Generator().manual_seed(5))
+    free = model(ids, lengths, target, teacher_forcing=0.0)
+    (trace,) = decode.greedy(model, ids, lengths, max_len=6, reference=target, teacher_forcing=0.0)
+    assert free.argmax(-1)[0].tolist() == trace.outputs
+    forced = model(ids, lengths, target, teacher_forcing=1.0)
+    (forced_trace,) = decode.greedy(model, ids, lengths, max_len=6, reference=target, teacher_forcing=1.0)
+    assert forced.argmax(-1)[0].tolist() == forced_trace.outputs
+    assert forced_trace.inputs[1:] == target[0, :-1].tolist()
