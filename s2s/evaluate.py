@@ -61,14 +61,19 @@ def aligned_positions(translation, task: str | None) -> list[tuple[int, int]]:
     return []
 
 
-def alignment_hits(translation, task: str | None) -> np.ndarray:
-    """(layers + 1, pairs) bool: per layer and for the layer mean, argmax attention == aligned piece."""
+def alignment_hits(translation, task: str | None, offset: int = 0) -> np.ndarray:
+    """(layers + 1, pairs) bool: per layer and for the layer mean, argmax attention == aligned piece + offset.
+
+    offset=1 asks whether attention lands on the piece just right of the aligned one: a decoder
+    whose query knows the piece it wrote last often finds that piece in the source and reads its
+    neighbour from the encoder state there.
+    """
     pairs = aligned_positions(translation, task)
     if not pairs or translation.num_layers == 0:
         return np.zeros((translation.num_layers + 1, 0), dtype=bool)
     attention = np.concatenate([translation.attention, translation.attention.mean(0, keepdims=True)])
     steps, positions = zip(*pairs)
-    return attention[:, list(steps)].argmax(-1) == np.array(positions)
+    return attention[:, list(steps)].argmax(-1) == np.array(positions) + offset
 
 
 def evaluate(model: Translator, pairs: Sequence[tuple[str, str]], *, mask: str = "bidirectional",
@@ -99,12 +104,13 @@ def evaluate(model: Translator, pairs: Sequence[tuple[str, str]], *, mask: str =
         name = bucket_of(low)
         if name in buckets:
             result["by_length"][name] = {"n": len(buckets[name]), "exact_match": float(np.mean(buckets[name]))}
-    hits = [alignment_hits(model.translate(s, mask=mask), task) for s in sources[:alignment_sample]]
-    hits = [h for h in hits if h.size]
-    if hits:
-        per_layer = np.concatenate(hits, axis=1).mean(1)
-        result["alignment"] = {f"layer {i}": float(v) for i, v in enumerate(per_layer[:-1])}
-        result["alignment"]["layer mean"] = float(per_layer[-1])
+    translations = [model.translate(s, mask=mask) for s in sources[:alignment_sample]]
+    for key, offset in (("alignment", 0), ("alignment_next", 1)):
+        hits = [h for h in (alignment_hits(r, task, offset) for r in translations) if h.size]
+        if hits:
+            per_layer = np.concatenate(hits, axis=1).mean(1)
+            result[key] = {f"layer {i}": float(v) for i, v in enumerate(per_layer[:-1])}
+            result[key]["layer mean"] = float(per_layer[-1])
     return result
 
 
@@ -112,9 +118,10 @@ def format_report(name: str, result: dict) -> str:
     lines = [f"{name}: exact match {result['exact_match']:.1%}, token accuracy {result['token_accuracy']:.1%} "
              f"on {result['n']} examples, mask {result['mask']}"]
     lines += [f"  length {b:>6}: {v['exact_match']:6.1%}  (n={v['n']})" for b, v in result["by_length"].items()]
-    if "alignment" in result:
-        lines.append("  most-attended piece is the aligned one: "
-                     + ", ".join(f"{k} {v:.1%}" for k, v in result["alignment"].items()))
+    for key, what in (("alignment", "the aligned one"), ("alignment_next", "the one right after it")):
+        if key in result:
+            shares = ", ".join(f"{k} {v:.1%}" for k, v in result[key].items())
+            lines.append(f"  most-attended piece is {what}: {shares}")
     return "\n".join(lines)
 
 

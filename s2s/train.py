@@ -117,8 +117,12 @@ def model_card(cfg: TrainConfig, config: dict, metrics: dict) -> str:
     """README.md of the checkpoint folder, with Hub front matter."""
     name = Path(cfg.out).name
     by_length = "\n".join(f"| {b} | {v['exact_match']:.1%} | {v['n']} |" for b, v in metrics["by_length"].items())
-    align = metrics.get("alignment")
-    align_line = ", ".join(f"{k}: {v:.1%}" for k, v in align.items()) if align else "not measured for this task"
+    if "alignment" in metrics:
+        align_line = (", ".join(f"{k}: {v:.1%}" for k, v in metrics["alignment"].items())
+                      + "; the piece just right of it: "
+                      + ", ".join(f"{k}: {v:.1%}" for k, v in metrics["alignment_next"].items()))
+    else:
+        align_line = "not measured for this task"
     settings = "\n".join(f"| `{k}` | `{config.get(k)}` |" for k in
                          ("model", "encoder", "score", "query", "bridge", "trained_mask", "emb_size",
                           "hidden_size", "num_layers"))

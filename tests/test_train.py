@@ -107,3 +107,13 @@ def test_attention_beats_no_attention_on_long_reversals():
     scores = {name: evaluate.evaluate(s2s.load(name, device="cpu"), long_pairs, alignment_sample=0)["exact_match"]
               for name in ("reverse", "reverse-noattn")}
     assert scores["reverse"] > scores["reverse-noattn"] + 0.3, scores
+
+
+def test_alignment_one_piece_to_the_right_is_counted_apart():
+    src, out = ["a", "▁b", "▁c", "</s>"], ["c", "▁b", "▁a", "</s>"]
+    shifted = np.zeros((1, 4, 4), dtype=np.float32)
+    for t, j in enumerate([3, 2, 1, 0]):
+        shifted[0, t, j] = 1
+    r = FakeTranslation(src, out, shifted)
+    assert not evaluate.alignment_hits(r, "reverse").any()
+    assert evaluate.alignment_hits(r, "reverse", offset=1).all()
