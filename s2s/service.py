@@ -15,6 +15,7 @@ hypothesis or presenter mode re-plots it without running the model again.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import logging
 import math
@@ -47,6 +48,9 @@ PLAY_SECONDS = 6.0  # a play-through of the decoding takes about this long...
 PLAY_DELAY_S = (0.15, 0.7)  # ...with at least/at most this pause between steps
 GENERIC_ERROR = "Something went wrong on the server (it has been logged). Try again, or change the settings."
 DEFAULT_PREFERENCE = ("dates", "reverse", "toy-fr")
+ENCODER_NOTES = {"uni": "reads the source left to right", "bi": "reads it both ways, half of each state per direction"}
+BRIDGE_NOTES = {"final": "the decoder starts from the encoder's final (h, c)",
+                "hidden": "the decoder starts from the encoder's final h, its cell empty"}
 PRESETS = {
     "forcing": "Teacher forcing on vs off",
     "mask": "Bidirectional vs causal mask",
@@ -201,8 +205,10 @@ class Settings:
     beam_size: int | float = 1
 
 
-def _translate(translator: Translator, text: str, **options) -> Translation:
-    return translator.translate(text, **options)
+def _translate(spec: str, text: str, **options) -> Translation:
+    """The one function that runs a model. It takes and returns plain, picklable values: on a ZeroGPU
+    Space it runs in a GPU worker process, which finds the model in its copy of MODELS."""
+    return MODELS.get(spec).translator.translate(text, **options)
 
 
 _infer: Callable[..., Translation] = _translate
@@ -236,8 +242,8 @@ def run(settings: Settings) -> Translation:
         raise ValueError(f"The reference is too long: {len(reference)} characters, at most {MAX_TEXT_CHARS} here.")
     seed = 0 if settings.seed in (None, "") else _whole(settings.seed, "seed")
     beam_size = _whole(settings.beam_size, "beam size")
-    model = get_model(settings.checkpoint)
-    return _infer(model.translator, text, reference=reference or None, teacher_forcing=ratio,
+    spec = get_model(settings.checkpoint).spec  # loads it here, so that a GPU worker finds it in the cache
+    return _infer(spec, text, reference=reference or None, teacher_forcing=ratio,
                   mask=settings.mask, beam_size=beam_size, seed=seed)
 
 
@@ -272,7 +278,7 @@ class Explored:
 
 
 def _problem(message: str) -> str:
-    return f'<div class="s2s-problem">⚠️ {html.escape(message)}</div>'
+    return f'<div class="s2s-problem">{html.escape(message)}</div>'
 
 
 def explore(settings: Settings, layer: str = "mean", presenter: bool = False) -> Explored:
@@ -287,6 +293,10 @@ def explore(settings: Settings, layer: str = "mean", presenter: bool = False) ->
 
 def _notes(r: Translation) -> str:
     notes = [mask_note(r.trained_mask, r.mask)]
+    if r.mask == "causal" and r.encoder == "bi":
+        notes.append("This checkpoint's encoder reads the source both ways, so the states at pieces 0…t have "
+                     "already read the pieces after t right to left: the causal mask hides positions, not "
+                     "information. Compare with `reverse-causal`, whose encoder reads left to right only.")
     if r.teacher_forcing > 0:
         notes.append(f"Teacher forcing at {r.teacher_forcing:g}: {int(r.forced.sum())} of {len(r.forced)} steps "
                      "were fed the reference (▸) instead of the model's own previous output.")
@@ -306,7 +316,7 @@ def mask_note(trained_mask: str, mask: str) -> str:
     else:
         what = ("now every step may look at the whole source, including pieces it never saw at that step in "
                 "training: the weights can land on pieces that carry no meaning for it")
-    return (f'<div class="s2s-note">🎭 <b>Mask mismatch</b>: this checkpoint was trained '
+    return (f'<div class="s2s-note"><b>Mask mismatch</b>: this checkpoint was trained '
             f"<b>{html.escape(trained_mask)}</b> and is run <b>{html.escape(mask)}</b>; {what}. "
             "That mismatch is the lesson.</div>")
 
@@ -346,10 +356,18 @@ def figure(result: Translation | None, rank: object = 1, layer: object = "mean",
     if result is None:
         return None
     r = hypothesis(result, rank)
-    title = None
-    if len(result.hypotheses) > 1 and r is not result.hypotheses[0]:
-        title = f"Hypothesis {result.hypotheses.index(r) + 1} of {len(result.hypotheses)}: {r.text}"
-    return viz.heatmap(r, _layer(layer, r), _step(step, r), presenter=presenter, title=title)
+    return viz.heatmap(r, _layer(layer, r), _step(step, r), presenter=presenter)
+
+
+def hypothesis_note(result: Translation | None, rank: object = 1) -> str:
+    """The status while hypothesis `rank` is plotted: the run's notes, and which hypothesis unless the best."""
+    if result is None:
+        return ""
+    r = hypothesis(result, rank)
+    if not result.hypotheses or r is result.hypotheses[0]:
+        return _notes(result)
+    return (f"Showing hypothesis {result.hypotheses.index(r) + 1} of {len(result.hypotheses)}: "
+            f"<code>{html.escape(r.text)}</code> (mean log p {r.score:.3f}; the best scored {result.score:.3f}).")
 
 
 def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> go.Figure | None:
@@ -441,7 +459,8 @@ def model_card(spec: object) -> str:
         ("score function", e(config["score"])),
         ("query", e(config["query"])),
         ("trained mask", e(config.get("trained_mask", "bidirectional"))),
-        ("bridge", e(config.get("bridge", "final"))),
+        ("encoder", _explained(config.get("encoder", "uni"), ENCODER_NOTES)),
+        ("bridge", _explained(config.get("bridge", "final"), BRIDGE_NOTES)),
         ("sizes", f"embedding {e(config['emb_size'])}, hidden {e(config['hidden_size'])}, "
                   f"{e(config['num_layers'])} layers, vocabulary {e(config['input_vocab_size'])} → "
                   f"{e(config['output_vocab_size'])}"),
@@ -457,6 +476,10 @@ def model_card(spec: object) -> str:
         rows.append(("training", f"{e(metrics['epochs'])} epochs{minutes}"))
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     return f"**{e(loaded.spec)}**: task *{e(task)}*, {e(about)}\n\n| | |\n|---|---|\n{table}"
+
+
+def _explained(value: object, notes: dict[str, str]) -> str:
+    return f"{_escaped(value)}: {notes[value]}" if value in notes else _escaped(value)
 
 
 def _escaped(value: object) -> str:
@@ -499,14 +522,23 @@ def _checkpoint_for(task: str, found: dict[str, str]) -> str | None:
 
 
 def examples() -> list[list[str]]:
-    """One-click examples for every task a bundled checkpoint was trained on: [source, reference, checkpoint]."""
+    """One-click examples for every task a bundled checkpoint was trained on: [source, reference, checkpoint].
+
+    The tasks take turns (a dates example, a reverse one, a toy-fr one, a dates one, ...), so that the
+    first few, all a small screen shows at once, cover every task.
+    """
     found = _bundled_tasks()
-    rows = []
-    for task in tasks.TASKS:
-        name = _checkpoint_for(task, found)
-        if name is not None:
-            rows += [[source, target, name] for source, target in tasks.examples(task)]
-    return rows
+    per_task = [[[source, target, name] for source, target in tasks.examples(task)]
+                for task in tasks.TASKS if (name := _checkpoint_for(task, found)) is not None]
+    return [row for turn in itertools.zip_longest(*per_task) for row in turn if row is not None]
+
+
+def example(source: object) -> list[str]:
+    """The example [source, reference, checkpoint] whose source is `source`."""
+    for row in examples():
+        if row[0] == source:
+            return row
+    raise ValueError("That example's checkpoint is not installed any more: reload the page.")
 
 
 @dataclass(frozen=True)
@@ -563,6 +595,7 @@ class Compared:
     b: go.Figure | None
     difference: go.Figure | None
     summary: str  # Markdown: both outputs, notes, or what went wrong
+    labels: tuple[str, str] = ("A", "B")  # what each run was: "A: dates, causal"
 
 
 def _describe(r: Translation, name: str) -> str:
@@ -590,8 +623,8 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     ra, rb = kept.results
     da, db = _describe(ra, kept.names[0]), _describe(rb, kept.names[1])
     try:
-        fig_a = viz.heatmap(ra, _layer(layer, ra), presenter=presenter, title=f"A: {da}")
-        fig_b = viz.heatmap(rb, _layer(layer, rb), presenter=presenter, title=f"B: {db}")
+        fig_a = viz.heatmap(ra, _layer(layer, ra), presenter=presenter)
+        fig_b = viz.heatmap(rb, _layer(layer, rb), presenter=presenter)
     except Exception as error:
         return Compared(None, None, None, None, _problem(user_message(error)))
     same = "the same output" if ra.text == rb.text else "**different outputs**"
@@ -604,7 +637,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     except Exception as error:
         diff = None
         lines.append(_problem(user_message(error)))
-    return Compared(kept, fig_a, fig_b, diff, "\n\n".join(lines))
+    return Compared(kept, fig_a, fig_b, diff, "\n\n".join(lines), (f"A: {da}", f"B: {db}"))
 
 
 # --- export ----------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class Translation:
     score_function: str
     query: str
     trained_mask: str
+    encoder: str = "uni"  # "bi": every encoder state has also read the source right to left
     reference: str | None = None
     reference_tokens: list[str] | None = None  # the reference's pieces and EOS, one per step
     reference_probs: np.ndarray | None = None  # (S,) probability given to the reference piece
@@ -187,6 +188,7 @@ class Translator:
             score_function=self.config["score"],
             query=self.config["query"],
             trained_mask=self.config.get("trained_mask", "bidirectional"),
+            encoder=self.config.get("encoder", "uni"),
             reference_tokens=target.pieces(reference_ids) if reference_ids else None,
             reference_probs=trace.reference_probs,
             **settings,
