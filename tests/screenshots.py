@@ -1,0 +1,98 @@
+"""Take the README's screenshots of the app running the trained, bundled checkpoints.
+
+    python -m tests.screenshots          # writes assets/screenshots/*.png (needs /usr/bin/chromium)
+
+Three pictures, each skipped with a note when its checkpoint is not installed: the Explore tab on
+toy-fr (adjectives move behind the noun), a step of the dates model with its arithmetic, and the
+Compare tab with dates run bidirectional vs causal.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from s2s import service
+from tests.test_app import free_port
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, type_source
+
+OUT = Path(__file__).resolve().parent.parent / "assets" / "screenshots"
+TIMEOUT_MS = 30_000
+
+
+def wait_for_plot(page: Page, root: str = "#heatmap") -> None:
+    page.wait_for_selector(f"{root} .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(800)  # let plotly finish drawing
+
+
+def choose(page: Page, checkpoint: str, text: str) -> None:
+    box = page.locator("#checkpoint").get_by_role("combobox")
+    box.fill(checkpoint)
+    box.press("Enter")
+    page.wait_for_timeout(500)
+    type_source(page, text)
+    expected = service.run(service.Settings(text, checkpoint)).text
+    page.wait_for_function("(want) => document.querySelector('#output textarea, #output input').value === want",
+                           arg=expected, timeout=TIMEOUT_MS)
+    wait_for_plot(page)
+
+
+def explore(page: Page) -> None:
+    choose(page, "toy-fr", "the black cat does not see the small white mouse")
+    page.screenshot(path=OUT / "explore.png", clip={"x": 0, "y": 0, "width": 1280, "height": 900})
+
+
+def step(page: Page) -> None:
+    choose(page, "dates", "the 3rd of March, 2021")
+    page.locator("#step input[type=range]").fill("1")
+    page.wait_for_function("() => document.querySelector('#step-math').innerText.includes('Step 1 of')",
+                           timeout=TIMEOUT_MS)
+    wait_for_plot(page)
+    page.locator("#results").screenshot(path=OUT / "step.png")
+
+
+def compare(page: Page) -> None:
+    choose(page, "dates", "the 3rd of March, 2021")
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("button", name=service.PRESETS["mask"]).click()
+    wait_for_plot(page, "#plot-diff")
+    page.locator("#main-tabs").screenshot(path=OUT / "compare.png")
+
+
+SHOTS = {"explore.png": (explore, ["toy-fr"]), "step.png": (step, ["dates"]), "compare.png": (compare, ["dates"])}
+
+
+def main() -> int:
+    import app
+
+    if not Path(CHROMIUM).is_file():
+        print(f"error: no Chromium at {CHROMIUM}", file=sys.stderr)
+        return 1
+    OUT.mkdir(parents=True, exist_ok=True)
+    demo = app.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
+                            **app.launch_options())
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for name, (take, needs) in SHOTS.items():
+                missing = [spec for spec in needs if spec not in service.checkpoint_choices()]
+                if missing:
+                    print(f"skipped {name}: {', '.join(missing)} not installed")
+                    continue
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(url)
+                wait_for_plot(page)
+                take(page)
+                page.close()
+                print(f"wrote {OUT / name}")
+            browser.close()
+    finally:
+        demo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

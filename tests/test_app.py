@@ -1,0 +1,146 @@
+"""End to end: the app served on a free local port, called the way a script would, with gradio_client."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import socket
+import sys
+import types
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from s2s import hub, service, viz
+from tests.test_service import make_bundled
+
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_threads():
+    """service.prepare sets torch to one thread; the test modules after this one get their setting back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app on tiny random-weight checkpoints (trained quality is not under test): (url, client)."""
+    import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
+        patch.setattr(service, "MODELS", service.ModelCache(service.CACHE_SIZE, service._load))
+        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+        demo = app.build_demo()
+        _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                quiet=True, **app.launch_options())
+        try:
+            yield url, Client(url, verbose=False)
+        finally:
+            demo.close()
+
+
+def source_labels(text: str, spec: str = "dates") -> list[str]:
+    return [viz.display_piece(p) for p in service.get_model(spec).translator.translate(text).source_tokens]
+
+
+def test_translate_returns_the_output_and_the_heatmap(served):
+    _, client = served
+    output, plot = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 1, api_name="/translate")
+    expected = service.run(service.Settings("3 March 2021", "dates"))
+    assert output == expected.text
+    assert plot["type"] == "plotly"
+    figure = json.loads(plot["plot"])
+    assert figure["layout"]["xaxis"]["ticktext"] == source_labels("3 March 2021")
+    assert len(figure["layout"]["yaxis"]["ticktext"]) == len(expected.output_tokens)
+    assert "frames" not in figure or not figure["frames"]
+
+
+def test_translate_takes_forcing_a_reference_a_seed_and_a_beam(served):
+    _, client = served
+    forced, plot = client.predict("3 March 2021", "dates", "causal", 1.0, "2021-03-03", 3, 1, api_name="/translate")
+    r = service.run(service.Settings("3 March 2021", "dates", "causal", True, 1.0, "2021-03-03", 3, 1))
+    assert forced == r.text
+    rows = json.loads(plot["plot"])["layout"]["yaxis"]["ticktext"]
+    assert len(rows) == len(r.output_tokens) and "▸" in rows[1]  # the forced steps are marked
+    beam, _ = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 4, api_name="/translate")
+    assert beam == service.run(service.Settings("3 March 2021", "dates", beam_size=4)).text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("", "dates", "bidirectional", 0, "", 0, 1), "The input is empty"),
+    (("3 March 2021", "../../etc", "bidirectional", 0, "", 0, 1), "not a checkpoint this app can load"),
+    (("3 March 2021", "dates", "bidirectional", 0.5, "", 0, 1), "needs a reference"),
+    (("3 March 2021", "dates", "sideways", 0, "", 0, 1), "not in the list of choices"),
+    (("3 March 2021", "dates", "bidirectional", 2, "2021", 0, 1), "greater than maximum"),
+    (("3 March 2021", "dates", "bidirectional", 0.5, "2021-03-03", 0, 4), "Beam search decodes freely"),
+])
+def test_bad_values_are_errors_with_a_message_and_the_app_keeps_serving(served, args, message):
+    _, client = served
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name="/translate")
+    output, _ = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 1, api_name="/translate")
+    assert output == service.run(service.Settings("3 March 2021", "dates")).text
+
+
+def test_only_translate_is_public(served):
+    _, client = served
+    api = client.view_api(print_info=False, return_format="dict")
+    assert list(api["named_endpoints"]) == ["/translate"] and not api["unnamed_endpoints"]
+    names = [p["parameter_name"] for p in api["named_endpoints"]["/translate"]["parameters"]]
+    assert names == ["text", "checkpoint", "mask", "teacher_forcing", "reference", "seed", "beam_size"]
+
+
+def test_a_class_at_once(served):
+    url, _ = served
+    texts = [f"{day} March 2021" for day in range(1, 9)]
+
+    def call(text):
+        return Client(url, verbose=False).predict(text, "dates", "bidirectional", 0, "", 0, 1,
+                                                  api_name="/translate")[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        outputs = list(pool.map(call, texts))
+    assert outputs == [service.run(service.Settings(text, "dates")).text for text in texts]
+
+
+def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
+    import app
+
+    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(service, "MODELS", service.ModelCache(service.CACHE_SIZE, service._load))
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    demo = app.build_demo()
+    status = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "status")
+    assert "No checkpoints are installed" in status.value
+
+
+def test_on_a_zerogpu_space_the_model_runs_through_spaces_gpu(served, monkeypatch):
+    """SPACES_ZERO_GPU set: app.py imports `spaces` and wraps the model call with spaces.GPU."""
+    import app
+
+    calls = []
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda fn: lambda *args, **kwargs: calls.append(fn.__name__) or fn(*args, **kwargs)
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "1")
+    monkeypatch.setattr(service, "_infer", service._infer)  # put back afterwards
+    importlib.reload(app)
+    try:
+        text, _ = app.translate("3 March 2021", "dates", "bidirectional", 0, "", 0, 1)
+    finally:
+        monkeypatch.delenv("SPACES_ZERO_GPU")
+        importlib.reload(app)
+    assert calls == ["_translate"] and text == service.run(service.Settings("3 March 2021", "dates")).text

@@ -1,0 +1,274 @@
+"""The page in a real headless Chromium (Debian's, driven by Playwright): type, watch, step, compare, stay safe.
+
+Screenshots land in artifacts/ (git-ignored). With CI=true these tests never skip; elsewhere they skip,
+saying why, when /usr/bin/chromium is missing (install it: apt-get install -y --no-install-recommends
+chromium; never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2s import hub, service, viz
+from tests.test_app import free_port
+from tests.test_service import make_bundled
+
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_threads():
+    """service.prepare sets torch to one thread; the test modules after this one get their setting back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+CHROMIUM = os.environ.get("S2S_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+XSS = "<img src=x onerror=alert(1)>"
+TIMEOUT_MS = 30_000
+
+# JavaScript run in the page. The plot's div is plotly's graph div: .data and .layout are the drawn figure.
+TICKS = "([root, axis]) => Array.from(document.querySelectorAll(`${root} .${axis}tick text`)).map(t => t.textContent)"
+GRAPH = ("(root) => { const g = document.querySelector(`${root} .js-plotly-plot`); "
+         "return g && {traces: g.data.length, shapes: (g.layout.shapes || []).length, font: g.layout.font.size}; }")
+
+
+def chromium_or_skip() -> str:
+    if Path(CHROMIUM).is_file():
+        return CHROMIUM
+    reason = f"no Chromium at {CHROMIUM}: apt-get install -y --no-install-recommends chromium"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI must run the browser tests, but there is {reason}")
+    print(f"skipping the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    """The app on tiny random-weight checkpoints: what is checked is the page, not what the model learned."""
+    chromium_or_skip()
+    import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
+        patch.setattr(service, "MODELS", service.ModelCache(service.CACHE_SIZE, service._load))
+        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+        patch.setattr(service, "PLAY_SECONDS", 1.0)  # a quicker play-through: the steps, not the pace, are tested
+        demo = app.build_demo()
+        _, address, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **app.launch_options())
+        try:
+            yield address
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, url, request):
+    """A fresh 1280×720 page (the projector) per test, so one test's state never leaks into the next;
+    a screenshot is kept after the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url)
+    page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=30_000)
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+
+
+def expected(text: str, **changes) -> tuple[list[str], list[str], str]:
+    """(source labels, output labels, output text) as the page should show them, computed in process."""
+    r = service.run(service.Settings(text, changes.pop("checkpoint", "dates"), **changes))
+    return pieces(r.source_tokens), pieces(r.output_tokens), r.text
+
+
+def pieces(tokens: list[str]) -> list[str]:
+    """Pieces as the plot's SVG text holds them (plotly decodes the escaping)."""
+    return [viz.display_piece(p, escape=False) for p in tokens]
+
+
+def ticks(page, axis: str, root: str = "#heatmap") -> list[str]:
+    return page.evaluate(TICKS, [root, axis])
+
+
+def wait_for_ticks(page, axis: str, labels: list[str], root: str = "#heatmap") -> None:
+    page.wait_for_function(f"(want) => JSON.stringify(({TICKS})(['{root}', '{axis}'])) === JSON.stringify(want)",
+                           arg=labels, timeout=TIMEOUT_MS)
+
+
+def type_source(page, text: str) -> None:
+    box = page.locator("#source").get_by_role("textbox")
+    box.fill("")
+    box.press_sequentially(text, delay=30)
+
+
+def step_math(page) -> str:
+    return page.locator("#step-math").inner_text()
+
+
+def test_typing_updates_the_heatmap_live(page):
+    sources, outputs, text = expected("5 May 1999")
+    type_source(page, "5 May 1999")
+    wait_for_ticks(page, "x", sources)
+    wait_for_ticks(page, "y", outputs)
+    assert page.locator("#output").get_by_role("textbox").input_value() == text
+    assert page.evaluate(GRAPH, "#heatmap")["traces"] == 1  # bidirectional: no masked cells
+    page.locator("#source").get_by_role("textbox").press("Backspace")  # deleting updates it too
+    wait_for_ticks(page, "x", expected("5 May 199")[0])
+    page.keyboard.insert_text("8")  # as a paste or an input method does: no key press
+    wait_for_ticks(page, "x", expected("5 May 1998")[0])
+
+
+def test_switching_to_causal_changes_the_plot_and_says_why(page):
+    type_source(page, "5 May 1999")
+    wait_for_ticks(page, "x", expected("5 May 1999")[0])
+    page.locator("#mask").get_by_text("causal").click()
+    page.wait_for_function(f"() => ({GRAPH})('#heatmap').traces === 2", timeout=TIMEOUT_MS)  # the grey mask layer
+    assert "Mask mismatch" in page.locator("#status").inner_text()
+    wait_for_ticks(page, "y", expected("5 May 1999", mask="causal")[1])
+
+
+def test_the_step_slider_reveals_rows_and_explains_the_step(page):
+    _, outputs, _ = expected("5 May 1999")
+    type_source(page, "5 May 1999")
+    wait_for_ticks(page, "y", outputs)
+    last = len(outputs) - 1
+    page.wait_for_function("(last) => document.querySelector('#step input[type=range]').max == last", arg=last,
+                           timeout=TIMEOUT_MS)
+    assert f"Step {last} of {last}" in step_math(page)
+    page.locator("#step input[type=range]").fill("0")
+    page.wait_for_function("() => document.querySelector('#step-math').innerText.includes('Step 0 of')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => ({GRAPH})('#heatmap').shapes === 1", timeout=TIMEOUT_MS)  # the outlined row
+    page.locator("#layer").get_by_text("layer 1").click()
+    page.wait_for_function("() => document.querySelector('#step-math').innerText.includes('layer 1')",
+                           timeout=TIMEOUT_MS)
+
+
+def test_play_steps_through_to_the_end(page):
+    _, outputs, _ = expected("5 May 1999")
+    type_source(page, "5 May 1999")
+    wait_for_ticks(page, "y", outputs)
+    page.locator("#play").click()
+    page.wait_for_function("() => document.querySelector('#step-math').innerText.includes('Step 1 of')",
+                           timeout=TIMEOUT_MS)
+    last = len(outputs) - 1
+    page.wait_for_function(f"() => document.querySelector('#step-math').innerText.includes('Step {last} of')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => ({GRAPH})('#heatmap').shapes === 0", timeout=TIMEOUT_MS)  # the whole map again
+
+
+def test_typed_markup_is_shown_as_text_and_never_runs(page):
+    type_source(page, XSS)
+    wait_for_ticks(page, "x", expected(XSS)[0])
+    shown = "".join(ticks(page, "x"))  # the tokenizer spells "<" as the byte piece "<0x3C>": text, not a tag
+    assert shown.startswith("<0x3C>img") and "onerror" in shown
+    assert page.evaluate("() => document.querySelectorAll('#heatmap img, [onerror]').length") == 0  # ...not parsed
+    checkpoint = page.locator("#checkpoint").get_by_role("combobox")
+    checkpoint.fill(XSS)
+    checkpoint.press("Enter")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('not a checkpoint')",
+                           timeout=TIMEOUT_MS)
+    assert XSS in page.locator("#status").inner_text()
+    assert page.evaluate("() => document.querySelectorAll('img[src=x], [onerror]').length") == 0
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    checkpoint.fill("dates")
+    checkpoint.press("Enter")
+    page.wait_for_function("() => !document.querySelector('#status').innerText.includes('not a checkpoint')",
+                           timeout=TIMEOUT_MS)
+
+
+def test_an_example_fills_the_form_and_runs(page):
+    sources, outputs, text = expected("the 21st of June, 1999")
+    page.locator("#examples").get_by_text("the 21st of June, 1999").click()
+    wait_for_ticks(page, "x", sources)
+    assert page.locator("#source").get_by_role("textbox").input_value() == "the 21st of June, 1999"
+    assert page.locator("#output").get_by_role("textbox").input_value() == text
+
+
+def test_beam_search_lists_hypotheses_and_plots_the_one_chosen(page):
+    type_source(page, "5 May 1999")
+    wait_for_ticks(page, "x", expected("5 May 1999")[0])
+    page.get_by_text("Decoding", exact=True).click()
+    page.locator("#controls").get_by_text("beam", exact=True).click()
+    beam = service.run(service.Settings("5 May 1999", "dates", beam_size=4))
+    page.get_by_role("tab", name="n-best").click()
+    page.wait_for_function("(n) => document.querySelectorAll('#rank input[type=radio]').length === n",
+                           arg=len(beam.hypotheses), timeout=TIMEOUT_MS)
+    assert beam.hypotheses[1].text in page.locator("#nbest").inner_text()
+    page.locator("#rank").get_by_text("2", exact=True).click()
+    wait_for_ticks(page, "y", pieces(beam.hypotheses[1].output_tokens))
+    assert "hypothesis 2 of" in page.locator("#status").inner_text()
+    page.locator("#controls").get_by_text("greedy", exact=True).click()
+    page.get_by_text("Decoding", exact=True).click()
+    page.get_by_role("tab", name="Heatmap").click()
+
+
+def test_fed_and_predicted_and_export_tabs(page):
+    type_source(page, "5 May 1999")
+    _, outputs, _ = expected("5 May 1999")
+    wait_for_ticks(page, "y", outputs)
+    page.get_by_role("tab", name="Fed & predicted").click()
+    first = ["0", "⟨bos⟩", "no", outputs[0]]  # step, fed, forced?, predicted
+    page.wait_for_function("(want) => Array.from(document.querySelectorAll('#forcing-table [role=row]')).some(row => "
+                           "JSON.stringify(Array.from(row.querySelectorAll('[role=gridcell]')).slice(0, 4)"
+                           ".map(c => c.textContent.trim())) === JSON.stringify(want))", arg=first, timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Export").click()
+    page.locator("#export").click()
+    page.wait_for_selector("a[download*='heatmap.html']", timeout=TIMEOUT_MS)
+    for name in ("attention.csv", "attention.json", "heatmap.html"):
+        assert page.locator(f"a[download*='{name}']").count() == 1
+    page.get_by_role("tab", name="Heatmap").click()
+
+
+def test_presenter_mode_enlarges_the_page_and_the_plot(page):
+    small = page.evaluate(GRAPH, "#heatmap")["font"]
+    page.locator("#presenter").get_by_role("checkbox").check()
+    page.wait_for_function(f"(small) => ({GRAPH})('#heatmap').font > small", arg=small, timeout=TIMEOUT_MS)
+    assert page.evaluate("() => document.body.classList.contains('presenter')")
+    size = page.evaluate("() => getComputedStyle(document.querySelector('#source textarea, #source input')).fontSize")
+    assert float(size.removesuffix("px")) >= 24
+
+
+def test_compare_preset_plots_both_runs_and_their_difference(page):
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("button", name=service.PRESETS["mask"]).click()
+    for root in ("#plot-a", "#plot-b", "#plot-diff"):
+        page.wait_for_selector(f"{root} .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+    summary = page.locator("#compare-summary").inner_text()
+    assert "bidirectional" in summary and "causal" in summary
+
+
+def test_a_phone_gets_one_column_without_sideways_scrolling(browser, url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=30_000)
+    controls, results = page.locator("#controls").bounding_box(), page.locator("#results").bounding_box()
+    assert results["y"] >= controls["y"] + controls["height"] - 1  # stacked, not side by side
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "phone.png", full_page=True)
+    context.close()
