@@ -181,6 +181,11 @@ def lesson_notes(config: dict) -> str:
                      "needs a piece that comes later in the source (the year of a date, the last letter of a "
                      "reversal) attention cannot reach it; the encoder's final state, which has read the whole "
                      "source, is what still carries it to the decoder.")
+    if config["task"] == "reverse" and config["model"] == "attention":
+        notes.append("Its query is the decoder's state after writing the previous letter, so attention often "
+                     "finds that letter in the source and reads its left neighbour from the encoder state "
+                     "there: the anti-diagonal lands one piece right of the letter being written. "
+                     "`python -m s2s.evaluate` counts both (aligned / next).")
     if config["task"] == "dates":
         notes.append("Dates are short: their whole content fits in the encoder's final state, and in this "
                      "formulation the final cell also reaches the decoder, so every variant does well here. "
