@@ -292,11 +292,7 @@ def explore(settings: Settings, layer: str = "mean", presenter: bool = False) ->
 
 
 def _notes(r: Translation) -> str:
-    notes = [mask_note(r.trained_mask, r.mask)]
-    if r.mask == "causal" and r.encoder == "bi":
-        notes.append("This checkpoint's encoder reads the source both ways, so the states at pieces 0…t have "
-                     "already read the pieces after t right to left: the causal mask hides positions, not "
-                     "information. Compare with `reverse-causal`, whose encoder reads left to right only.")
+    notes = mask_notes(r)
     if r.teacher_forcing > 0:
         notes.append(f"Teacher forcing at {r.teacher_forcing:g}: {int(r.forced.sum())} of {len(r.forced)} steps "
                      "were fed the reference (▸) instead of the model's own previous output.")
@@ -304,6 +300,16 @@ def _notes(r: Translation) -> str:
         notes.append(f"Beam search kept {r.beam_size} hypotheses per step; the best is shown. "
                      "The n-best tab lists them all.")
     return "\n\n".join(note for note in notes if note)
+
+
+def mask_notes(r: Translation) -> list[str]:
+    """What the mask means for this run: a mismatch with training, and a causal mask that cannot hide much."""
+    notes = [mask_note(r.trained_mask, r.mask)]
+    if r.mask == "causal" and r.encoder == "bi":
+        notes.append("This checkpoint's encoder reads the source both ways, so the states at pieces 0…t have "
+                     "already read the pieces after t right to left: the causal mask hides positions, not "
+                     "information. Compare with `reverse-causal`, whose encoder reads left to right only.")
+    return [note for note in notes if note]
 
 
 def mask_note(trained_mask: str, mask: str) -> str:
@@ -630,7 +636,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     same = "the same output" if ra.text == rb.text else "**different outputs**"
     lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>  \n"
              f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>  \n→ {same}."]
-    lines += [note for note in (mask_note(ra.trained_mask, ra.mask), mask_note(rb.trained_mask, rb.mask)) if note]
+    lines += mask_notes(ra) + mask_notes(rb)
     shared = _layer(layer, ra) if _layer(layer, ra) == _layer(layer, rb) else "mean"
     try:
         diff = viz.difference(ra, rb, shared, labels=("A", "B"), presenter=presenter)

@@ -226,6 +226,8 @@ def test_causal_mask_over_a_bidirectional_encoder_is_explained(bundled, tmp_path
         assert "hides positions, not information" in service.explore(settings(checkpoint="dates-bi",
                                                                               mask="causal")).status
         assert "hides positions" not in service.explore(settings(checkpoint="dates-bi")).status
+        compared = service.compare(settings(checkpoint="dates-bi"), settings(checkpoint="dates-bi", mask="causal"))
+        assert compared.summary.count("hides positions, not information") == 1
     finally:
         shutil.rmtree(folder)
 
