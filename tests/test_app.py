@@ -10,22 +10,13 @@ import types
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from s2s import hub, service, viz
-from tests.test_service import make_bundled
+from tests.conftest import make_bundled
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads():
-    """service.prepare sets torch to one thread; the test modules after this one get their setting back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def free_port() -> int:

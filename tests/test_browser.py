@@ -12,21 +12,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from s2s import hub, service, viz
+from tests.conftest import make_bundled
 from tests.test_app import free_port
-from tests.test_service import make_bundled
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads():
-    """service.prepare sets torch to one thread; the test modules after this one get their setting back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 CHROMIUM = os.environ.get("S2S_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -12,8 +12,6 @@ import torch
 from s2s import checkpoint, decode
 from s2s.model import BOS_ID, EOS_ID, PAD_ID, ModelConfig, build_model
 
-torch.set_num_threads(1)
-
 
 def random_model(seed=0, **settings):
     torch.manual_seed(seed)

@@ -13,39 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from s2s import checkpoint, hub, service, viz
 from s2s.errors import InvalidCheckpointName
-from tests.conftest import build_checkpoint
+from tests.conftest import build_checkpoint, make_bundled
 from tests.fake_hub import FakeHub, use_fake_hub
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads():
-    """service.prepare sets torch to one thread; the test modules after this one get their setting back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-def make_bundled(folder: Path) -> Path:
-    """A checkpoints/ folder of tiny random-weight checkpoints standing in for the bundled ones.
-
-    dates: attention, trained bidirectional; dates-causal: the same weights, said to be trained causal;
-    reverse and reverse-noattn (a plain EDM), so that every preset has what it needs.
-    """
-    build_checkpoint(folder / "dates")
-    causal = build_checkpoint(folder / "dates-causal")
-    config = json.loads((causal / "config.json").read_text())
-    (causal / "config.json").write_text(json.dumps(config | {"trained_mask": "causal"}))
-    build_checkpoint(folder / "reverse", seed=1)
-    noattn = build_checkpoint(folder / "reverse-noattn", seed=2, model="edm")
-    for name in ("reverse", "reverse-noattn"):  # the tiny tokenizer reads letters as well as dates
-        config = json.loads((folder / name / "config.json").read_text())
-        (folder / name / "config.json").write_text(json.dumps(config | {"task": "reverse"}))
-    (noattn.parent / "dates" / "metrics.json").write_text(json.dumps({"n": 50, "exact_match": 0.5, "epochs": 2}))
-    return folder
 
 
 @pytest.fixture(scope="session")
