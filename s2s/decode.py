@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import BOS_ID, EDM, EOS_ID, PAD_ID, Step, check_mask, choose_next
+from .model import EDM, Step, check_mask, choose_next
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 @dataclass

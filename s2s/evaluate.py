@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .model import EOS_ID
+from .tokenizer import EOS_ID
 from .translator import Translator
 
 BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25), (26, 30), (31, 40), (41, 60), (61, 10_000))

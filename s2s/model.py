@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+from .tokenizer import BOS_ID, PAD_ID
 
 MODELS = ("edm", "attention")
 SCORES = ("dot", "scaled_dot", "general", "additive")

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from .model import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3  # fixed in every tokenizer, so models and decoding can rely on them
 SPECIAL_PIECES = {PAD_ID: "<pad>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}
 
 

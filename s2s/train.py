@@ -26,26 +26,21 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .evaluate import evaluate
-from .model import EOS_ID, PAD_ID, ModelConfig, build_model
-from .tokenizer import Tokenizer
+from .model import ModelConfig, build_model, check_mask
+from .tokenizer import EOS_ID, PAD_ID, Tokenizer
 from .translator import Translator
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
+    """One training run. The network's settings are a ModelConfig (one source of truth for them): each of
+    its fields but the vocabulary sizes, which the tokenizers decide, is also a flag of this command."""
+
     out: str = "checkpoints/dates"
     task: str = "dates"  # a built-in task (s2s.tasks.TASKS) ...
     data: str | None = None  # ... or a TSV of source<TAB>target lines
-    model: str = "attention"  # attention | edm
-    score: str = "scaled_dot"  # dot | scaled_dot | general | additive
-    query: str = "state"  # state (Luong/Bahdanau) | input (the seed notebook's)
+    network: ModelConfig = ModelConfig(0, 0, dropout=0.1)  # vocabulary sizes are set from the tokenizers
     mask: str = "bidirectional"  # the mask used while training: bidirectional | causal
-    bridge: str = "final"  # final: the decoder starts from the encoder's final (h, c), as in the seed | hidden
-    encoder: str = "uni"  # uni: left to right, as in the seed | bi: both ways (Bahdanau)
-    emb_size: int = 64
-    hidden_size: int = 128
-    num_layers: int = 2
-    dropout: float = 0.1
     source_vocab: int = 320  # byte fallback alone takes 256 pieces
     target_vocab: int = 320
     train_size: int = 40_000
@@ -61,6 +56,12 @@ class TrainConfig:
     seed: int = 0
     resume: str | None = None  # a checkpoint folder to train further (its tokenizers and sizes are kept)
     threads: int = 0  # torch threads; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        check_mask(self.mask)
+
+
+NETWORK_FLAGS = tuple(f for f in dataclasses.fields(ModelConfig) if f.default is not dataclasses.MISSING)
 
 
 def load_pairs(cfg: TrainConfig) -> tuple[list, list]:
@@ -105,6 +106,12 @@ def batches(examples, batch_size: int, rng: random.Random, device):
 def _pad(rows: list[list[int]]) -> torch.Tensor:
     width = max(len(r) for r in rows)
     return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows])
+
+
+def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits (B, S, V) against target (B, S): step t predicts target[t] (the
+    decoder was fed BOS, then target[t-1]); PAD positions are not counted."""
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD_ID)
 
 
 def forcing_ratio(epoch: int, cfg: TrainConfig) -> float:
@@ -204,9 +211,8 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device):
     target_tok = Tokenizer.train((t for _, t in train_pairs), cfg.target_vocab)
     longest_source = max(len(source_tok.encode(s)) for s, _ in train_pairs) + 1
     longest_target = max(len(target_tok.encode(t)) for _, t in train_pairs) + 1
-    model_config = ModelConfig(source_tok.vocab_size, target_tok.vocab_size, model=cfg.model, score=cfg.score,
-                               query=cfg.query, bridge=cfg.bridge, encoder=cfg.encoder, emb_size=cfg.emb_size,
-                               hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout)
+    model_config = dataclasses.replace(cfg.network, input_vocab_size=source_tok.vocab_size,
+                                       output_vocab_size=target_tok.vocab_size)
     config = {
         "task": cfg.data and Path(cfg.data).stem or cfg.task,
         "trained_mask": cfg.mask,
@@ -228,7 +234,6 @@ def train(cfg: TrainConfig) -> dict:
     examples = encode_pairs(train_pairs, source_tok, target_tok)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=PAD_ID)
     rng, coins = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
     translator = Translator(model, source_tok, target_tok, config, device)
 
@@ -241,7 +246,7 @@ def train(cfg: TrainConfig) -> dict:
         seen, tick = 0, time.time()
         for source, lengths, target in bar:
             logits = model(source, lengths, target, teacher_forcing=ratio, mask=cfg.mask, generator=coins)
-            loss = loss_fn(logits.flatten(0, 1), target.flatten())
+            loss = sequence_loss(logits, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -278,12 +283,17 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def parse_args(argv=None) -> TrainConfig:
+    """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's)."""
     parser = argparse.ArgumentParser(prog="python -m s2s.train", description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
+    defaults = TrainConfig()
+    own = [f for f in dataclasses.fields(TrainConfig) if f.name != "network"]
+    for f, default in [(f, getattr(defaults, f.name)) for f in own] + [
+            (f, getattr(defaults.network, f.name)) for f in NETWORK_FLAGS]:
         kind = {"int": int, "float": float}.get(str(f.type), str)
-        parser.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
-    return TrainConfig(**vars(parser.parse_args(argv)))
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default, help=f"default: {default}")
+    values = vars(parser.parse_args(argv))
+    network = ModelConfig(0, 0, **{f.name: values.pop(f.name) for f in NETWORK_FLAGS})
+    return TrainConfig(**values, network=network)
 
 
 def main(argv=None) -> int:

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from . import decode
-from .model import EDM, EOS_ID, MASKS, PAD_ID
+from .model import EDM, MASKS
+from .tokenizer import EOS_ID, PAD_ID
 from .tokenizer import Tokenizer
 
 MAX_BEAM_SIZE = 16
@@ -39,7 +40,7 @@ class Translation:
     forced: np.ndarray  # (S,) bool: the token fed at this step came from the reference
     queries: np.ndarray  # (layers, S, H)
     contexts: np.ndarray  # (layers, S, H): attention @ the encoder states of that layer
-    keys: np.ndarray  # (layers, T, H): the encoder states (values) each layer attends over
+    encoder_states: np.ndarray  # (layers, T, H): what each layer attends over (keys before any projection, values)
     log_prob: float
     mask: str
     teacher_forcing: float
@@ -183,7 +184,7 @@ class Translator:
             forced=trace.forced,
             queries=trace.queries if trace.queries is not None else np.zeros((0, steps, hidden), np.float32),
             contexts=trace.contexts if trace.contexts is not None else np.zeros((0, steps, hidden), np.float32),
-            keys=trace.encoder_states if layers else np.zeros((0, width, hidden), np.float32),
+            encoder_states=trace.encoder_states if layers else np.zeros((0, width, hidden), np.float32),
             log_prob=trace.log_prob,
             score_function=self.config["score"],
             query=self.config["query"],

@@ -450,7 +450,7 @@ def _table(sources: list[str], scores: np.ndarray, weights: np.ndarray) -> str:
 
 
 def _checks(r: Translation, step: int, layer: int) -> str:
-    q, k = r.queries[layer, step].astype(np.float64), r.keys[layer].astype(np.float64)  # (H,), (T, H)
+    q, k = r.queries[layer, step].astype(np.float64), r.encoder_states[layer].astype(np.float64)  # (H,), (T, H)
     w = r.attention[layer, step].astype(np.float64)  # (T,)
     context_error = np.abs(w @ k - r.contexts[layer, step]).max()  # (T,) @ (T, H) -> (H,)
     lines = [f"**Check:** Σ_j w_j = {w.sum():.6f}; w V recomputed here vs the recorded context: "

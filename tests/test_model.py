@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from s2s import checkpoint, decode
-from s2s.model import BOS_ID, EOS_ID, PAD_ID, ModelConfig, build_model
+from s2s.model import ModelConfig, build_model
+from s2s.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 def random_model(seed=0, **settings):
@@ -122,7 +123,7 @@ def test_scores_are_scaled_by_sqrt_hidden_size_not_source_length(tiny):
     """Seed defect: it divided by sqrt(T). scores must be q.k / sqrt(H) whatever the length."""
     for text in ("3 March 2021", "21 September 1999 and a much longer tail of words"):
         r = tiny.translate(text)
-        expected = np.einsum("lsh,lth->lst", r.queries, r.keys) / math.sqrt(r.queries.shape[-1])
+        expected = np.einsum("lsh,lth->lst", r.queries, r.encoder_states) / math.sqrt(r.queries.shape[-1])
         np.testing.assert_allclose(r.scores, expected, rtol=1e-4, atol=1e-5)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s2s.model import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from s2s.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from s2s.tokenizer import Tokenizer
 from tests.conftest import tiny_tokenizers
 
