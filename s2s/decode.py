@@ -121,6 +121,7 @@ def _stack_attention(seen: list[Step]) -> tuple[np.ndarray, ...]:
 
 
 def _length_to_eos(ids: list[int]) -> int:
+    """Tokens up to and including the first EOS (all of them if there is none)."""
     return ids.index(EOS_ID) + 1 if EOS_ID in ids else len(ids)
 
 

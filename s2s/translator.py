@@ -14,8 +14,9 @@ import torch
 
 from . import decode
 from .model import EDM, MASKS
-from .tokenizer import EOS_ID, PAD_ID
-from .tokenizer import Tokenizer
+from .tokenizer import EOS_ID, PAD_ID, SPECIAL_PIECES, Tokenizer
+
+EOS_PIECE = SPECIAL_PIECES[EOS_ID]
 
 MAX_BEAM_SIZE = 16
 
@@ -54,6 +55,14 @@ class Translation:
     reference_tokens: list[str] | None = None  # the reference's pieces and EOS, one per step
     reference_probs: np.ndarray | None = None  # (S,) probability given to the reference piece
     hypotheses: list[Translation] = field(default_factory=list)  # beam search's n-best, best first
+
+    @property
+    def end(self) -> int:
+        """How many steps the model's own output has: up to and including its first EOS.
+
+        Decoding freely it stops there; under teacher forcing it runs on as long as the reference, and
+        the steps from `end` on come after the model had finished (the text leaves them out)."""
+        return output_length(self.output_tokens)
 
     @property
     def num_layers(self) -> int:
@@ -177,7 +186,7 @@ class Translator:
             source_tokens=self.source_tokenizer.pieces(source_ids),
             decoder_inputs=target.pieces(trace.inputs),
             output_tokens=target.pieces(trace.outputs),
-            text=target.decode(trace.outputs),
+            text=target.decode(trace.outputs[: output_length(target.pieces(trace.outputs))]),
             attention=trace.weights if trace.weights is not None else empty,
             scores=trace.scores if trace.scores is not None else empty.copy(),
             probs=trace.probs.astype(np.float32),
@@ -194,6 +203,11 @@ class Translator:
             reference_probs=trace.reference_probs,
             **settings,
         )
+
+
+def output_length(pieces: list[str]) -> int:
+    """Pieces up to and including the first end-of-sequence piece (all of them if there is none)."""
+    return pieces.index(EOS_PIECE) + 1 if EOS_PIECE in pieces else len(pieces)
 
 
 def _check_ratio(teacher_forcing) -> float:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s2s.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from s2s.tokenizer import Tokenizer
+from s2s.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 from tests.conftest import tiny_tokenizers
 
 
