@@ -43,7 +43,8 @@ def synthetic(steps: int = 20, width: int = 20, layers: int = 2, hidden: int = 8
         source_text="x", source_tokens=[f"▁s{j}" for j in range(width)],
         decoder_inputs=["<s>"] + [f"o{i}" for i in range(steps - 1)], output_tokens=[f"o{i}" for i in range(steps)],
         text="", attention=weights, scores=scores, probs=np.ones(steps, np.float32), forced=np.zeros(steps, bool),
-        queries=zeros, contexts=zeros.copy(), encoder_states=np.zeros((layers, width, hidden), np.float32), log_prob=0.0,
+        queries=zeros, contexts=zeros.copy(), encoder_states=np.zeros((layers, width, hidden), np.float32),
+        log_prob=0.0,
         mask="bidirectional", teacher_forcing=0.0, seed=0, beam_size=1, score_function="scaled_dot", query="state",
         trained_mask="bidirectional",
     )
