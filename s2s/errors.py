@@ -2,15 +2,36 @@
 
 Every one is an ``S2SError``; those caused by a bad value a person typed are
 also ``ValueError``s, so ``except ValueError`` catches all bad input.
+
+A message is always one line (line breaks in it are folded into spaces), so that an expected
+error can be logged as one line and shown to a visitor as it is.
 """
+
+import re
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
 
 
 class S2SError(Exception):
     """Base class of every error this package raises on purpose."""
 
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (one_line(args[0]), *args[1:])
+        super().__init__(*args)
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks (and the spaces around them) folded into single spaces."""
+    return _LINE_BREAKS.sub(" ", text).strip()
+
 
 class CheckpointError(S2SError, ValueError):
     """A checkpoint folder is missing files, corrupt, inconsistent or unsafe."""
+
+
+class CheckpointTooLarge(CheckpointError):
+    """A checkpoint exceeds a limit in checkpoint.LIMITS, MAX_PARAMETERS or FILE_LIMITS."""
 
 
 class InvalidCheckpointName(S2SError, ValueError):
@@ -25,12 +46,20 @@ class RepoNotFound(HubError):
     """The repository does not exist, or is private and no valid token was given."""
 
 
+class RepoNotAllowed(HubError):
+    """The repository is not in S2S_HUB_ALLOWLIST, so this server does not load it."""
+
+
 class RevisionNotFound(HubError):
     """The branch, tag or commit does not exist in the repository."""
 
 
 class CheckpointFileNotFound(HubError):
     """The repository exists but lacks a file every checkpoint needs."""
+
+
+class HubFileTooLarge(HubError):
+    """A file of the repository is larger than checkpoint.FILE_LIMITS allows: nothing was downloaded."""
 
 
 class HubUnreachable(HubError):
