@@ -125,6 +125,45 @@ def _length_to_eos(ids: list[int]) -> int:
     return ids.index(EOS_ID) + 1 if EOS_ID in ids else len(ids)
 
 
+@dataclass(frozen=True)
+class Hypothesis:
+    """One output beam search is growing: what it was fed and wrote, and where its record lives.
+
+    Step t's record (logits and attention of every live hypothesis) is shared by all of them;
+    `rows[t]` is this hypothesis's row in it.
+    """
+
+    fed: tuple[int, ...] = ()  # token fed at each step, BOS first
+    tokens: tuple[int, ...] = ()  # token produced at each step
+    log_probs: tuple[float, ...] = ()  # log-probability of each produced token
+    rows: tuple[int, ...] = ()  # its row in step t's record
+
+    @property
+    def log_prob(self) -> float:
+        return float(sum(self.log_probs))
+
+    @property
+    def score(self) -> float:
+        """The one rule beam search prunes, stops and ranks by: mean log-probability per produced token."""
+        return self.log_prob / max(len(self.tokens), 1)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.tokens) and self.tokens[-1] == EOS_ID
+
+    def extend(self, fed: int, token: int, log_prob: float, row: int) -> Hypothesis:
+        return Hypothesis(self.fed + (fed,), self.tokens + (token,), self.log_probs + (log_prob,), self.rows + (row,))
+
+
+def best_possible_score(log_prob: float, max_len: int) -> float:
+    """The highest score a live hypothesis with summed log-probability `log_prob` can still reach.
+
+    Every later token adds a log-probability <= 0 and one to the length, so the mean can at best
+    become log_prob / n for a longer n; as log_prob <= 0 that is largest at the longest length.
+    """
+    return log_prob / max_len
+
+
 @torch.inference_mode()
 def beam_search(
     model: EDM,
@@ -135,65 +174,68 @@ def beam_search(
     max_len: int,
     mask: str = "bidirectional",
 ) -> list[Trace]:
-    """n-best hypotheses for one source (1, T), best first by length-normalised log-probability.
+    """n-best hypotheses for one source (1, T), best first, all by one rule: `Hypothesis.score`.
 
-    Each live hypothesis is one row of the decoder's batch; every step keeps the beam_size best
-    continuations among beam_size x V, and a hypothesis that produces EOS is set aside as
-    finished. Each hypothesis keeps its own per-step record, attention included.
+    Every live hypothesis is one row of the decoder's batch. At step t every live hypothesis is
+    extended by every token; all these candidates have length t + 1, so ranking them by mean
+    log-probability is ranking them by their sum. A candidate ending in EOS is finished; the
+    `beam_size` best of the others stay live. The search stops when `beam_size` hypotheses have
+    finished and none of the live ones can still score above the worst of them
+    (`best_possible_score`), or at max_len, when unfinished hypotheses fill any places left.
     """
     check_mask(mask)
     model.eval()
     memory, state = model.encode(source, lengths)
     encoder_states = memory.values[:, 0].float().cpu().numpy()  # (L, T, H)
-    tokens = torch.tensor([BOS_ID], device=source.device)  # (N,) one live hypothesis to start
-    totals = torch.zeros(1, device=source.device)  # (N,) summed log-probabilities
-    histories: list[list[tuple]] = [[]]
-    finished: list[Trace] = []
+    live = [Hypothesis()]
+    finished: list[Hypothesis] = []
+    records: list[Step] = []
     for t in range(max_len):
-        out, state = model.step(tokens, state, memory, memory.allowed(mask, t))
+        fed = torch.tensor([h.tokens[-1] if h.tokens else BOS_ID for h in live], device=source.device)  # (N,)
+        out, state = model.step(fed, state, memory, memory.allowed(mask, t))
+        records.append(out)
         log_p = torch.log_softmax(out.logits, dim=-1)  # (N, V)
-        candidates = (totals[:, None] + log_p).flatten()  # (N * V,)
-        top_totals, top_index = candidates.topk(min(2 * beam_size, candidates.numel()))
+        totals = torch.tensor([h.log_prob for h in live], device=source.device)  # (N,)
+        for row, (hypothesis, token) in enumerate(zip(live, fed.tolist())):  # ending here finishes it
+            finished.append(hypothesis.extend(token, EOS_ID, float(log_p[row, EOS_ID]), row))
+        going_on = (totals[:, None] + log_p).index_fill(1, torch.tensor([EOS_ID]), float("-inf"))  # (N, V)
+        # Every candidate has length t + 1, so the largest sums are the largest means.
+        top_totals, top_index = going_on.flatten().topk(min(beam_size, going_on.numel()))
         vocab = log_p.shape[1]
-        keep, new_histories = [], []
-        for total, index in zip(top_totals.tolist(), top_index.tolist()):
-            parent, token = divmod(index, vocab)
-            history = histories[parent] + [(int(tokens[parent]), token, float(log_p[parent, token]), out, parent)]
-            if token == EOS_ID:
-                finished.append(_trace_from_history(history, total, model.has_attention, encoder_states))
-            else:
-                keep.append(index)
-                new_histories.append(history)
-            if len(keep) == beam_size:
-                break
-        if len(finished) >= beam_size or not keep:
+        live = [live[parent].extend(int(fed[parent]), token, float(log_p[parent, token]), parent)
+                for parent, token in (divmod(i, vocab) for i, total in zip(top_index.tolist(), top_totals.tolist())
+                                      if total > float("-inf"))]
+        if _done(finished, live, beam_size, max_len):
             break
-        index = torch.tensor(keep, device=source.device)
-        parents = index // vocab
-        tokens, totals = index % vocab, candidates[index]
+        parents = torch.tensor([h.rows[-1] for h in live], device=source.device)
         state = (state[0][:, parents], state[1][:, parents])
         memory = memory.select(parents)
-        histories = new_histories
-    else:
-        finished += [_trace_from_history(h, float(s), model.has_attention, encoder_states)
-                     for h, s in zip(histories, totals)]
-    return sorted(finished, key=lambda trace: trace.score, reverse=True)[:beam_size]
+    best = sorted(finished, key=lambda h: h.score, reverse=True)[:beam_size]
+    best += sorted(live, key=lambda h: h.score, reverse=True)[: beam_size - len(best)]
+    return [_trace(h, records, model.has_attention, encoder_states) for h in best]
+def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
+    """True when no live hypothesis can still enter the n-best (the `beam_size` best finished)."""
+    if not live:
+        return True
+    if len(finished) < beam_size:
+        return False
+    worst_kept = sorted((h.score for h in finished), reverse=True)[beam_size - 1]
+    return all(best_possible_score(h.log_prob, max_len) <= worst_kept for h in live)
 
 
-def _trace_from_history(history: list[tuple], total: float, has_attention: bool, encoder_states) -> Trace:
-    """history: per step (fed token, produced token, its log-prob, the Step, row of the Step)."""
-    log_probs = np.array([lp for _, _, lp, _, _ in history], dtype=np.float32)
+def _trace(h: Hypothesis, records: list[Step], has_attention: bool, encoder_states: np.ndarray) -> Trace:
+    """A hypothesis's Trace, its attention read from its own row of each step's record."""
     trace = Trace(
-        inputs=[fed for fed, *_ in history],
-        outputs=[tok for _, tok, *_ in history],
-        probs=np.exp(log_probs),
-        forced=np.zeros(len(history), dtype=bool),
-        log_prob=total,
+        inputs=list(h.fed),
+        outputs=list(h.tokens),
+        probs=np.exp(np.array(h.log_probs, dtype=np.float32)),
+        forced=np.zeros(len(h.tokens), dtype=bool),
+        log_prob=h.log_prob,
         encoder_states=encoder_states,
     )
     if has_attention:
         trace.queries, trace.scores, trace.weights, trace.contexts = (
-            _numpy([getattr(step, name)[:, row] for *_, step, row in history], 1)
+            _numpy([getattr(records[t], name)[:, row] for t, row in enumerate(h.rows)], 1)
             for name in ("query", "scores", "weights", "context")
         )
     return trace
