@@ -33,11 +33,6 @@ class Trace:
     reference_probs: np.ndarray | None = None  # (S,) probability given to the reference token
     encoder_states: np.ndarray | None = None  # (L, T, H) the values attention averages
 
-    @property
-    def score(self) -> float:
-        """Length-normalised log-probability: beam search ranks hypotheses by it."""
-        return self.log_prob / max(len(self.outputs), 1)
-
 
 def _numpy(steps: list[torch.Tensor], dim: int) -> np.ndarray:
     return torch.stack(steps, dim=dim).float().cpu().numpy()
@@ -110,7 +105,9 @@ def greedy(
             encoder_states=encoder_states[:, b, : int(lengths[b])],
         )
         if attention is not None:
-            trace.queries, trace.scores, trace.weights, trace.contexts = (a[:, b, :n] for a in attention)
+            width = int(lengths[b])  # its own source pieces: the batch's padding columns are dropped
+            trace.queries, scores, weights, trace.contexts = (a[:, b, :n] for a in attention)
+            trace.scores, trace.weights = scores[..., :width], weights[..., :width]
         traces.append(trace)
     return traces
 

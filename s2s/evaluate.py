@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .tokenizer import EOS_ID
-from .translator import Translator
+from .translator import Translation, Translator
 
 BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25), (26, 30), (31, 40), (41, 60), (61, 10_000))
 DEFAULT_SEED = 123  # never used in training (train.py draws from seeds 0 and 1)
@@ -77,16 +77,18 @@ def alignment_hits(translation, task: str | None, offset: int = 0) -> np.ndarray
 
 
 def evaluate(model: Translator, pairs: Sequence[tuple[str, str]], *, mask: str = "bidirectional",
-             alignment_sample: int = 300) -> dict:
-    """Metrics of `model` on `pairs`, overall and by source-length bucket."""
+             alignment: bool = True, batch_size: int = 256) -> dict:
+    """Metrics of `model` on `pairs`, overall and by source-length bucket; alignment over every example."""
     task = model.config.get("task")
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
-    predictions = []
+    results: list[Translation | None] = [None] * len(sources)
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths batch well
-    for start in range(0, len(order), 256):
-        chunk = order[start : start + 256]
-        predictions += list(zip(chunk, model.translate_batch([sources[i] for i in chunk], mask=mask)))
-    predictions = [p for _, p in sorted(predictions)]
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for i, r in zip(chunk, model.translate_batch([sources[i] for i in chunk], mask=mask)):
+            results[i] = r
+    predictions = [r.text for r in results]
+
     def encode(text: str) -> list[int]:
         return model.target_tokenizer.encode(text) + [EOS_ID]
 
@@ -104,9 +106,8 @@ def evaluate(model: Translator, pairs: Sequence[tuple[str, str]], *, mask: str =
         name = bucket_of(low)
         if name in buckets:
             result["by_length"][name] = {"n": len(buckets[name]), "exact_match": float(np.mean(buckets[name]))}
-    translations = [model.translate(s, mask=mask) for s in sources[:alignment_sample]]
-    for key, offset in (("alignment", 0), ("alignment_next", 1)):
-        hits = [h for h in (alignment_hits(r, task, offset) for r in translations) if h.size]
+    for key, offset in (("alignment", 0), ("alignment_next", 1)) if alignment else ():
+        hits = [h for h in (alignment_hits(r, task, offset) for r in results) if h.size]
         if hits:
             per_layer = np.concatenate(hits, axis=1).mean(1)
             result[key] = {f"layer {i}": float(v) for i, v in enumerate(per_layer[:-1])}

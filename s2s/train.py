@@ -254,7 +254,7 @@ def train(cfg: TrainConfig) -> dict:
             seen += len(lengths)
             bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{seen / (time.time() - tick):.0f}")
         model.eval()
-        val = evaluate(translator, val_pairs, mask=cfg.mask, alignment_sample=0)
+        val = evaluate(translator, val_pairs, mask=cfg.mask, alignment=False)
         history.append({"epoch": epoch + 1, "forcing": ratio, "loss": loss.item(), **{
             k: val[k] for k in ("exact_match", "token_accuracy")}})
         print(f"epoch {epoch + 1}: loss {loss.item():.4f} val exact {val['exact_match']:.1%} "

@@ -130,15 +130,17 @@ class Translator:
         return best
 
     def translate_batch(self, texts: list[str], *, mask: str = "bidirectional",
-                        max_len: int | None = None) -> list[str]:
-        """Greedy-decode many texts at once (for evaluation); returns the output texts."""
+                        max_len: int | None = None) -> list[Translation]:
+        """Greedy-decode many texts in one batch (evaluation, probes); each result as `translate` gives it."""
         max_len = self._check_settings(mask, 1, 0, max_len)
         ids = [self.encode_source(t) for t in texts]
         width = max(len(i) for i in ids)
-        source = torch.tensor([i + [PAD_ID] * (width - len(i)) for i in ids], device=self.device)
+        source = torch.tensor([i + [PAD_ID] * (width - len(i)) for i in ids], device=self.device)  # (B, T)
         lengths = torch.tensor([len(i) for i in ids])
         traces = decode.greedy(self.model, source, lengths, max_len=max_len, mask=mask)
-        return [self.target_tokenizer.decode(t.outputs) for t in traces]
+        settings = dict(mask=mask, teacher_forcing=0.0, seed=0, beam_size=1, reference=None)
+        return [self._translation(text, source_ids, trace, None, **settings)
+                for text, source_ids, trace in zip(texts, ids, traces)]
 
     def encode_source(self, text: str) -> list[int]:
         """Source text -> ids ending in EOS, refusing empty and over-long input."""

@@ -98,13 +98,13 @@ def test_bundled_checkpoint_clears_its_bar(name):
     model = s2s.load(name, device="cpu")
     task = model.config["task"]
     pairs = TASKS[task].generate(300, evaluate.DEFAULT_SEED, split="heldout" if task == "toy-fr" else None)
-    result = evaluate.evaluate(model, pairs, alignment_sample=0)
+    result = evaluate.evaluate(model, pairs, alignment=False)
     assert result["exact_match"] >= BARS[name], f"{name}: {result['exact_match']:.1%} < {BARS[name]:.0%}"
 
 
 def test_attention_beats_no_attention_on_long_reversals():
     long_pairs = [p for p in TASKS["reverse"].generate(400, evaluate.DEFAULT_SEED) if len(p[0].split()) >= 21][:100]
-    scores = {name: evaluate.evaluate(s2s.load(name, device="cpu"), long_pairs, alignment_sample=0)["exact_match"]
+    scores = {name: evaluate.evaluate(s2s.load(name, device="cpu"), long_pairs, alignment=False)["exact_match"]
               for name in ("reverse", "reverse-noattn")}
     assert scores["reverse"] > scores["reverse-noattn"] + 0.3, scores
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import s2s
@@ -31,3 +32,29 @@ def test_free_decoding_ends_at_its_eos(dates):
     r = dates.translate("the 21st of June, 1999")
     assert r.output_tokens[-1] == "</s>" and r.end == len(r.output_tokens)
     assert r.text == "1999-06-21"
+
+
+def test_a_batch_gives_each_text_what_it_gets_alone(dates):
+    texts = ["3 March 2021", "the 21st of June, 1999", "12/01/1987", "Sunday, 5 May 2024"]
+    for batched, text in zip(dates.translate_batch(texts), texts):
+        alone = dates.translate(text)
+        assert batched.text == alone.text and batched.output_tokens == alone.output_tokens
+        assert batched.attention.shape == alone.attention.shape
+        np.testing.assert_allclose(batched.attention, alone.attention, atol=1e-5)
+
+
+def test_evaluate_measures_alignment_on_every_example(dates):
+    from s2s import evaluate, tasks
+
+    pairs = tasks.TASKS["dates"].generate(40, seed=7)
+    result = evaluate.evaluate(dates, pairs, batch_size=16)
+    # the oracle: each example translated alone, the year's digits located by hand in its pieces
+    hits = []
+    for source, _ in pairs:
+        r = dates.translate(source)
+        digits = [j for j, piece in enumerate(r.source_tokens) if piece.lstrip("▁").isdigit()]
+        year = [run for run in (digits[i : i + 4] for i in range(len(digits) - 3)) if run[3] - run[0] == 3][-1]
+        mean = r.attention.mean(0)
+        hits += [mean[t].argmax() == year[t] for t in range(4)]
+    assert result["n"] == 40
+    assert result["alignment"]["layer mean"] == pytest.approx(np.mean(hits))
