@@ -6,6 +6,14 @@ HF_TOKEN are honoured as huggingface_hub honours them. Each metadata request wai
 seconds (default 10) for an answer, a file body at most HF_HUB_DOWNLOAD_TIMEOUT seconds between two chunks;
 when the Hub cannot be reached, a cached copy is used if there is one.
 
+A Hub repo is untrusted. Before anything is downloaded, its file list and sizes are checked: only the
+checkpoint's files (REQUIRED_FILES, OPTIONAL_FILES) are fetched, each within checkpoint.FILE_LIMITS.
+S2S_HUB_ALLOWLIST (comma-separated repo ids; unset or "*": any) limits which repos may be loaded at all
+(check_allowed). The cache holds one copy per commit, whatever the spelling ("Org/Name", "org/name@main",
+"org/name@<sha>"): resolve_commit(spec) names that commit, for a caller to key its own cache on. After
+each download the least recently used checkpoints in the cache are deleted beyond
+S2S_HUB_CACHE_MAX_BYTES (default 500 MB; 0: no limit); other repos in the cache are never touched.
+
     python -m s2s.hub push FOLDER org/name [--private]   # prints org/name@<commit>, the spec to pin
     python -m s2s.hub pull org/name[@revision]            # fills the cache ahead of time, prints the folder
 """
@@ -18,6 +26,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx2
@@ -28,6 +38,7 @@ from huggingface_hub import (
     constants,
     get_token,
     hf_hub_download,
+    scan_cache_dir,
     try_to_load_from_cache,
 )
 from huggingface_hub.errors import (
@@ -41,13 +52,17 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+from . import checkpoint
 from .errors import (
     CheckpointError,
     CheckpointFileNotFound,
+    CheckpointTooLarge,
     HubError,
+    HubFileTooLarge,
     HubTimeout,
     HubUnreachable,
     InvalidCheckpointName,
+    RepoNotAllowed,
     RepoNotFound,
     RevisionNotFound,
     S2SError,
@@ -57,6 +72,8 @@ REQUIRED_FILES = ("config.json", "model.safetensors", "source.model", "target.mo
 OPTIONAL_FILES = ("README.md", "metrics.json")
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 TIMEOUT = float(os.environ.get("S2S_HUB_TIMEOUT", "10"))  # seconds to wait for the Hub to answer a request
+CACHE_MAX_BYTES = 500_000_000  # default of S2S_HUB_CACHE_MAX_BYTES: room for 4 checkpoints at FILE_LIMITS
+EVICT_GRACE_S = 60.0  # a checkpoint used this recently is never evicted (another request may be loading it)
 
 LIBRARY_NAME = "s2s-attention-explorer"
 CARD_TAGS = ("seq2seq", "attention", "lstm", LIBRARY_NAME)
@@ -69,6 +86,7 @@ HUB_FORM = (
 log = logging.getLogger(__name__)
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
+_EVICTING = threading.Lock()
 
 
 def list_bundled() -> list[str]:
@@ -86,8 +104,8 @@ def hub_checkpoints() -> list[str]:
         if not spec:
             continue
         try:
-            parse_repo_spec(spec)
-        except InvalidCheckpointName as error:
+            check_allowed(parse_repo_spec(spec)[0])
+        except (InvalidCheckpointName, RepoNotAllowed) as error:
             log.warning("S2S_HUB_CHECKPOINTS: skipping %s", error)
             continue
         specs.append(spec)
@@ -134,53 +152,186 @@ def resolve(spec: str, *, timeout: float | None = None) -> Path:
     return download(repo_id, revision, timeout=timeout)
 
 
+def allowlist() -> frozenset[str] | None:
+    """The repo ids S2S_HUB_ALLOWLIST permits, in lower case; None when any repo may be loaded (unset or "*")."""
+    entries = {entry.strip().lower() for entry in os.environ.get("S2S_HUB_ALLOWLIST", "").split(",")}
+    entries.discard("")
+    if not entries or "*" in entries:
+        return None
+    return frozenset(entries)
+
+
+def check_allowed(repo_id: str) -> None:
+    """Raise RepoNotAllowed unless S2S_HUB_ALLOWLIST permits Hub repo `repo_id` (ids compare case-insensitively).
+
+    download and resolve_commit call this before any request; it needs no network.
+    """
+    allowed = allowlist()
+    if allowed is not None and repo_id.lower() not in allowed:
+        raise RepoNotAllowed(
+            f"This server only loads the Hub repos in its allow-list (S2S_HUB_ALLOWLIST), and {repo_id!r} is "
+            "not one of them: choose a listed checkpoint, or ask whoever runs the server to add it.")
+
+
+def resolve_commit(spec: str, *, timeout: float | None = None) -> tuple[str, str]:
+    """(repo id as the Hub spells it, 40-hex commit) that Hub spec "org/name[@revision]" names now.
+
+    Every spelling of one commit ("Org/Name", "org/name@main", "org/name@<sha>") gives the same pair, so a
+    cache of loaded models keyed on it loads each commit once; download(*resolve_commit(spec)) then gives
+    its folder. It asks the Hub for a branch or tag (one request, nothing downloaded), not for a cached
+    commit; offline or with the Hub unreachable it answers from the cache. Raises what download raises
+    (InvalidCheckpointName, RepoNotAllowed, RepoNotFound, RevisionNotFound, HubUnreachable, HubTimeout).
+    """
+    repo_id, revision = parse_repo_spec(spec.strip())
+    found_id, commit, _ = _locate(repo_id, revision, timeout, fetch=False)
+    return found_id, commit
+
+
 def download(repo_id: str, revision: str | None = None, *, timeout: float | None = None) -> Path:
     """Fetch checkpoint `repo_id` at `revision` (default main) into the cache; return its snapshot folder.
 
-    One request (the model info) finds the commit and the file list, so a missing repo, revision or file
-    fails before anything is downloaded; the files are then fetched pinned to that commit, so all come from
-    the same one even if the branch moves meanwhile. When the Hub cannot be reached (offline mode, no
-    network, no answer within `timeout`, an outage) a complete cached copy is used instead, with a warning.
+    The folder is named after the commit (…/models--org--name/snapshots/<commit>) and is the same for every
+    spelling of that commit. One request (the model info, with file sizes) finds the commit and the file
+    list, so a missing repo, revision or file, or a file over checkpoint.FILE_LIMITS, fails before anything
+    is downloaded; the files are then fetched pinned to that commit, so all come from the same one even if
+    the branch moves meanwhile. When the Hub cannot be reached (offline mode, no network, no answer within
+    `timeout`, an outage) a complete cached copy is used instead, with a warning. After a download the
+    cache is trimmed to S2S_HUB_CACHE_MAX_BYTES (evict).
     """
     repo_id, revision = parse_repo_spec(f"{repo_id}@{revision or constants.DEFAULT_REVISION}")
+    return _locate(repo_id, revision, timeout, fetch=True)[2]
+
+
+def _locate(repo_id: str, revision: str | None, timeout: float | None, *, fetch: bool) -> tuple[str, str, Path]:
+    """(repo id as spelled by the Hub or the cache, commit, snapshot folder); with `fetch`, downloaded."""
+    check_allowed(repo_id)
+    revision = revision or constants.DEFAULT_REVISION
     timeout = TIMEOUT if timeout is None else timeout
     cache_dir = constants.HF_HUB_CACHE  # read at call time, like the endpoint, so tests can move it
-    cached = _cached_snapshot(repo_id, revision, cache_dir)
-    if cached is not None and _COMMIT.fullmatch(revision):
-        return cached  # a commit never changes: no need to ask the Hub
+    cached_id = _cached_repo_id(repo_id, cache_dir)
+    cached = _cached_snapshot(cached_id, revision, cache_dir)
+    if cached is not None and (_COMMIT.fullmatch(revision) or constants.is_offline_mode()):
+        return cached_id, cached.name, _touch(cached)  # a commit never changes: no need to ask the Hub
     if constants.is_offline_mode():
-        if cached is not None:
-            return cached
         raise HubUnreachable(
-            f"HF_HUB_OFFLINE is set and {repo_id}@{revision} is not in the cache ({cache_dir}): "
-            "unset HF_HUB_OFFLINE, or run `python -m s2s.hub pull` while online."
+            f"HF_HUB_OFFLINE is set and {repo_id}@{revision} is not in this server's Hub cache: unset "
+            f"HF_HUB_OFFLINE, or run `python -m s2s.hub pull {repo_id}@{revision}` while online."
         )
     endpoint = _endpoint()
+    fetched = False
     try:
-        info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, timeout=timeout)
+        info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, timeout=timeout,
+                                                   files_metadata=True)
+        found_id = info.id if info.id and info.id.lower() == repo_id.lower() else repo_id
         commit = info.sha or revision
-        present = {sibling.rfilename for sibling in info.siblings or ()}
-        missing = [name for name in REQUIRED_FILES if name not in present]
-        if missing:
-            raise CheckpointFileNotFound(
-                f"{repo_id}@{revision} is not a checkpoint: it lacks {', '.join(missing)} "
-                f"(a checkpoint needs {', '.join(REQUIRED_FILES)})."
-            )
-        paths = [
-            hf_hub_download(repo_id, name, revision=commit, cache_dir=cache_dir, endpoint=endpoint,
-                            etag_timeout=timeout)
-            for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if name in present
-        ]
+        names = _checkpoint_files(info, f"{repo_id}@{revision}")
+        folder = _cached_snapshot(found_id, commit, cache_dir, names)
+        if folder is None and fetch:
+            paths = [hf_hub_download(found_id, name, revision=commit, cache_dir=cache_dir, endpoint=endpoint,
+                                     etag_timeout=timeout) for name in names]
+            folder, fetched = Path(paths[0]).parent, True
     except (HfHubHTTPError, httpx2.TransportError, OfflineModeIsEnabled, LocalEntryNotFoundError) as error:
         problem = _as_hub_error(error, repo_id, revision, endpoint, timeout)
         if isinstance(problem, (HubUnreachable, HubTimeout)) and cached is not None:
             log.warning("Could not reach the Hub at %s (%s); using the cached copy of %s@%s.",
                         endpoint, type(error).__name__, repo_id, revision)
-            return cached
+            return cached_id, cached.name, _touch(cached)
         raise problem from error
-    if revision != commit:
-        _remember_ref(cache_dir, repo_id, revision, commit)
-    return Path(paths[0]).parent
+    if folder is not None and revision != commit:
+        _remember_ref(cache_dir, found_id, revision, commit)
+    if folder is not None:
+        _touch(folder)
+    if fetched:
+        evict(cache_dir, keep=folder)
+    return found_id, commit, folder
+
+
+def _checkpoint_files(info: object, where: str) -> list[str]:
+    """The checkpoint files of a repo (model info with files_metadata) to download, once checked.
+
+    Raises CheckpointFileNotFound if a required file is missing, HubFileTooLarge if one is over
+    checkpoint.FILE_LIMITS (or of a size the Hub did not say). Other files are never downloaded.
+    """
+    sizes = {}
+    for sibling in info.siblings or ():
+        reported = [size for size in (sibling.size, sibling.lfs.size if sibling.lfs else None) if size is not None]
+        sizes[sibling.rfilename] = max(reported) if reported else None
+    missing = [name for name in REQUIRED_FILES if name not in sizes]
+    if missing:
+        raise CheckpointFileNotFound(
+            f"{where} is not a checkpoint: it lacks {', '.join(missing)} "
+            f"(a checkpoint needs {', '.join(REQUIRED_FILES)})."
+        )
+    names = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if name in sizes]
+    for name in names:
+        limit = checkpoint.FILE_LIMITS[name]
+        if sizes[name] is None:
+            raise HubFileTooLarge(f"{where}: the Hub did not say how large {name} is, so it was not downloaded "
+                                  "(a checkpoint's files must stay within checkpoint.FILE_LIMITS).")
+        if sizes[name] > limit:
+            raise HubFileTooLarge(
+                f"{where}: {name} has {sizes[name]:,} bytes, above this app's limit of {limit:,} "
+                "(checkpoint.FILE_LIMITS), so nothing was downloaded: choose a smaller checkpoint, or trim "
+                f"{name} and push it again."
+            )
+    return names
+
+
+def cache_budget() -> int | None:
+    """S2S_HUB_CACHE_MAX_BYTES as a number of bytes (default CACHE_MAX_BYTES); None for no limit (0)."""
+    text = os.environ.get("S2S_HUB_CACHE_MAX_BYTES", "").strip().replace("_", "")
+    if not text:
+        return CACHE_MAX_BYTES
+    try:
+        budget = int(text)
+    except ValueError:
+        log.warning("S2S_HUB_CACHE_MAX_BYTES=%r is not a whole number of bytes; using %d.", text[:40],
+                    CACHE_MAX_BYTES)
+        return CACHE_MAX_BYTES
+    return budget if budget > 0 else None
+
+
+def evict(cache_dir: str | Path | None = None, *, keep: Path | None = None) -> list[str]:
+    """Delete the least recently used checkpoints from the Hub cache beyond cache_budget(); return them.
+
+    Only revisions holding a checkpoint (its required files, nothing but checkpoint files) count and may
+    be deleted: other repos in a shared cache are left alone. `keep` (a snapshot folder) and anything used
+    within EVICT_GRACE_S seconds are kept, even if the cache then stays over budget. Deleting is best
+    effort: a failure is logged, never raised. Returns the "org/name@commit" of each revision deleted.
+    """
+    budget = cache_budget()
+    if budget is None:
+        return []
+    cache_dir = Path(cache_dir or constants.HF_HUB_CACHE)
+    with _EVICTING:
+        try:
+            info = scan_cache_dir(cache_dir)
+            ours = []
+            for repo in info.repos:
+                if repo.repo_type != "model":
+                    continue
+                for rev in repo.revisions:
+                    names = {file.file_name for file in rev.files}
+                    if set(REQUIRED_FILES) <= names <= {*REQUIRED_FILES, *OPTIONAL_FILES}:
+                        ours.append((rev.snapshot_path.stat().st_mtime, repo.repo_id, rev))
+            total = sum(rev.size_on_disk for _, _, rev in ours)
+            now = time.time()
+            victims = []
+            for used, repo_id, rev in sorted(ours, key=lambda entry: entry[0]):
+                if total <= budget:
+                    break
+                if (keep is not None and rev.snapshot_path == Path(keep)) or now - used < EVICT_GRACE_S:
+                    continue
+                victims.append((repo_id, rev))
+                total -= rev.size_on_disk
+            if victims:
+                info.delete_revisions(*(rev.commit_hash for _, rev in victims)).execute()
+                log.info("Hub cache over %d bytes: deleted %s", budget,
+                         ", ".join(f"{repo_id}@{rev.commit_hash[:8]}" for repo_id, rev in victims))
+            return [f"{repo_id}@{rev.commit_hash}" for repo_id, rev in victims]
+        except Exception as error:  # a full cache must never fail a load
+            log.warning("Could not trim the Hub cache: %s: %s", type(error).__name__, _first_line(error))
+            return []
 
 
 def model_card(folder: str | Path, repo_id: str) -> str:
@@ -190,10 +341,10 @@ def model_card(folder: str | Path, repo_id: str) -> str:
     from config.json and the numbers in metrics.json; front matter the card already has is kept.
     """
     folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    readme = folder / "README.md"
-    if readme.is_file():
-        card = ModelCard(readme.read_text(encoding="utf-8"))
+    config = json.loads(checkpoint.read_bounded(folder / "config.json"))
+    readme = checkpoint.read_card(folder)
+    if readme is not None:
+        card = ModelCard(readme)
     else:
         card = ModelCard(
             f"# {repo_id}\n\nAn LSTM encoder-decoder ({config.get('model', 'attention')}, task: "
@@ -204,7 +355,7 @@ def model_card(folder: str | Path, repo_id: str) -> str:
     card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *CARD_TAGS]))
     settings = {key: config[key] for key in CARD_SETTINGS if key in config}
     if (folder / "metrics.json").is_file():
-        settings["metrics"] = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        settings["metrics"] = checkpoint.read_metrics(folder)
     card.data.s2s = settings
     return str(card)
 
@@ -213,14 +364,28 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False) -> str:
     """Upload checkpoint `folder` to Hub repo `repo_id`, creating it if need be; return the new commit.
 
     Only the checkpoint's files are sent, with model_card() as README.md. `private` applies when the repo
-    is created. Publishing needs HF_TOKEN (or `hf auth login`) with write access.
+    is created. Publishing needs HF_TOKEN (or `hf auth login`) with write access. A checkpoint file that is
+    a symbolic link is refused (it would publish whatever the link points at), and so is one over
+    checkpoint.FILE_LIMITS (no one could load it).
     """
     folder = Path(folder)
     if parse_repo_spec(repo_id)[1] is not None:
         raise InvalidCheckpointName(f"push takes org/name, not {repo_id!r}: it always commits to main")
+    linked = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (folder / name).is_symlink()]
+    if linked:
+        raise CheckpointError(
+            f"{folder.name}: {', '.join(linked)} {'is a symbolic link' if len(linked) == 1 else 'are symbolic links'}"
+            ", and push publishes only regular files (a link would publish whatever it points at): replace "
+            "each link with a copy of its file (cp -L), then push again.")
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
-        raise CheckpointError(f"{folder} is not a checkpoint folder: {', '.join(missing)} missing")
+        raise CheckpointError(f"{folder.name or folder}: not a checkpoint folder: {', '.join(missing)} missing")
+    for name in (*REQUIRED_FILES, "metrics.json", "README.md"):
+        if (folder / name).is_file() and (folder / name).stat().st_size > checkpoint.FILE_LIMITS[name]:
+            raise CheckpointTooLarge(
+                f"{folder.name}: {name} has {(folder / name).stat().st_size:,} bytes, above the limit of "
+                f"{checkpoint.FILE_LIMITS[name]:,} (checkpoint.FILE_LIMITS) that loading enforces: no one could "
+                "load it. Train a smaller model, or trim the file.")
     operations = [CommitOperationAdd(name, folder / name)
                   for name in (*REQUIRED_FILES, "metrics.json") if (folder / name).is_file()]
     operations.append(CommitOperationAdd("README.md", model_card(folder, repo_id).encode("utf-8")))
@@ -246,13 +411,36 @@ def _endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
-def _cached_snapshot(repo_id: str, revision: str, cache_dir: str) -> Path | None:
-    """The cached snapshot folder of repo_id@revision if it holds every required file, else None."""
-    paths = [try_to_load_from_cache(repo_id, name, cache_dir=cache_dir, revision=revision)
-             for name in REQUIRED_FILES]
+def _cached_snapshot(repo_id: str, revision: str, cache_dir: str,
+                     names: tuple[str, ...] | list[str] = REQUIRED_FILES) -> Path | None:
+    """The cached snapshot folder of repo_id@revision if it holds every file in `names`, else None."""
+    paths = [try_to_load_from_cache(repo_id, name, cache_dir=cache_dir, revision=revision) for name in names]
     if all(isinstance(path, str) for path in paths):
         return Path(paths[0]).parent
     return None
+
+
+def _cached_repo_id(repo_id: str, cache_dir: str) -> str:
+    """repo_id spelled as in the cache's folder names (Hub ids ignore case), or as given if none matches."""
+    wanted = repo_folder_name(repo_id=repo_id, repo_type="model")
+    try:
+        if (Path(cache_dir) / wanted).is_dir():
+            return repo_id
+        for entry in Path(cache_dir).iterdir():
+            if entry.name.lower() == wanted.lower() and entry.is_dir():
+                return entry.name.split("--", 1)[1].replace("--", "/")
+    except OSError:  # no cache yet
+        pass
+    return repo_id
+
+
+def _touch(folder: Path) -> Path:
+    """Mark a cached snapshot as just used (its folder's time), for evict's least-recently-used order."""
+    try:
+        os.utime(folder)
+    except OSError:  # a read-only cache: it is then never trimmed either
+        pass
+    return folder
 
 
 def _remember_ref(cache_dir: str, repo_id: str, revision: str, commit: str) -> None:

@@ -5,6 +5,10 @@ it publishes (create repo, validate README front matter, preupload, commit), fro
 the headers and error codes of the real Hub (see huggingface_hub.utils.hf_raise_for_status). Every request
 is recorded; `hang = True` makes it accept connections and never answer; `stop()` closes the port.
 
+Like the real Hub, repo ids are case-insensitive (model info answers with the id as it was created), and model
+info lists each file's size (and LFS details for .safetensors) when asked with ?blobs=true. `sizes` makes it
+report sizes other than the content's, to stand for files of gigabytes without holding them.
+
     with FakeHub() as hub:
         commit = hub.add_commit("org/name", {"config.json": b"{}"})
         use_fake_hub(monkeypatch, hub.url, tmp_path / "cache")
@@ -35,6 +39,7 @@ class Repo:
     private: bool = False
     refs: dict[str, str] = field(default_factory=dict)  # branch or tag -> commit
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # commit -> {filename: content}
+    sizes: dict[str, dict[str, int]] = field(default_factory=dict)  # commit -> {filename: reported size}
 
 
 @dataclass
@@ -87,15 +92,24 @@ class FakeHub:
             self._server.server_close()
 
     def add_commit(self, repo_id: str, files: dict[str, bytes], *, ref: str = "main",
-                   private: bool = False) -> str:
-        """Make `files` the whole content of a new commit that `ref` points at; return its sha."""
+                   private: bool = False, sizes: dict[str, int] | None = None) -> str:
+        """Make `files` the whole content of a new commit that `ref` points at; return its sha.
+
+        `sizes` overrides the size model info reports for some files (the content served stays `files`).
+        """
+        repo_id = self._canonical(repo_id)
         repo = self.repos.setdefault(repo_id, Repo(private=private))
         commit = secrets.token_hex(20)
         repo.commits[commit] = dict(files)
+        repo.sizes[commit] = {name: len(content) for name, content in files.items()} | (sizes or {})
         repo.refs[ref] = commit
         return commit
 
-    def answer(self, method: str, path: str, auth: str | None, body: bytes) -> Reply:
+    def _canonical(self, repo_id: str) -> str:
+        """repo_id as it was first created, whatever its case (the Hub's ids are case-insensitive)."""
+        return next((known for known in self.repos if known.lower() == repo_id.lower()), repo_id)
+
+    def answer(self, method: str, path: str, auth: str | None, body: bytes, query: str = "") -> Reply:
         """The reply to one request; `auth` is its Authorization header."""
         parts = [unquote(part) for part in path.strip("/").split("/")]  # revisions come quoted, "/" as %2F
         api_repo = f"{parts[2]}/{parts[3]}" if parts[:2] == ["api", "models"] and len(parts) >= 4 else None
@@ -104,7 +118,8 @@ class FakeHub:
             if method in ("GET", "HEAD") and len(parts) >= 5 and parts[2] == "resolve":
                 return self._resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]), auth)
             if method == "GET" and api_repo and (len(parts) == 4 or api_call == "revision"):
-                return self._model_info(api_repo, parts[5] if api_call else "main", auth)
+                return self._model_info(api_repo, parts[5] if api_call else "main", auth,
+                                        blobs="blobs=true" in query.lower())
             if method == "POST" and parts == ["api", "repos", "create"]:
                 return self._create_repo(json.loads(body), auth)
             if method == "POST" and parts == ["api", "validate-yaml"]:
@@ -123,7 +138,7 @@ class FakeHub:
     def _find(self, repo_id: str, revision: str, auth: str | None, *,
               write: bool = False) -> tuple[str, dict[str, bytes]]:
         """(commit, files) of repo_id at a branch, tag or commit; raises the Hub's error otherwise."""
-        repo = self.repos.get(repo_id)
+        repo = self.repos.get(self._canonical(repo_id))
         allowed = auth == f"Bearer {TOKEN}" or not (write or (repo is not None and repo.private))
         if repo is None or not allowed:
             # Like the Hub: 401 without a token, 404 with one, for missing and for forbidden repos alike.
@@ -146,9 +161,20 @@ class FakeHub:
             headers["X-Linked-Size"] = str(len(content))
         return Reply(200, headers, content)
 
-    def _model_info(self, repo_id: str, revision: str, auth: str | None) -> Reply:
+    def _model_info(self, repo_id: str, revision: str, auth: str | None, blobs: bool = False) -> Reply:
         commit, files = self._find(repo_id, revision, auth)
-        siblings = [{"rfilename": name} for name in sorted(files)]
+        repo_id = self._canonical(repo_id)
+        sizes = self.repos[repo_id].sizes[commit]
+        siblings = []
+        for name in sorted(files):
+            sibling: dict = {"rfilename": name}
+            if blobs:  # what the Hub adds with ?blobs=true (huggingface_hub's files_metadata=True)
+                content = files[name]
+                sibling |= {"size": sizes[name], "blobId": hashlib.sha1(content).hexdigest()}
+                if name.endswith(".safetensors"):
+                    sibling["lfs"] = {"size": sizes[name], "sha256": hashlib.sha256(content).hexdigest(),
+                                      "pointerSize": 134}
+            siblings.append(sibling)
         return json_reply({"id": repo_id, "sha": commit, "private": self.repos[repo_id].private,
                            "siblings": siblings})
 
@@ -157,7 +183,7 @@ class FakeHub:
             raise hub_error(401, "Unauthorized", "Invalid credentials in Authorization header")
         repo_id = f"{payload['organization']}/{payload['name']}"
         url = f"{self.url}/{repo_id}"
-        if repo_id in self.repos:  # the Hub sends the url along, and huggingface_hub reads it
+        if self._canonical(repo_id) in self.repos:  # the Hub sends the url along, and huggingface_hub reads it
             raise Reply(409, {"X-Error-Message": "You already created this model repo"},
                         json.dumps({"error": "You already created this model repo", "url": url}).encode())
         private = payload.get("visibility") == "private"
@@ -199,7 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        reply = hub.answer(self.command, urlsplit(self.path).path, self.headers.get("Authorization"), body)
+        url = urlsplit(self.path)
+        reply = hub.answer(self.command, url.path, self.headers.get("Authorization"), body, url.query)
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
