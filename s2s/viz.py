@@ -34,24 +34,54 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from .translator import Translation
 
 WORD_START = "▁"
 SPECIAL_PIECES = {"</s>": "⟨eos⟩", "<s>": "⟨bos⟩", "<pad>": "⟨pad⟩", "<unk>": "⟨unk⟩"}
-FORCING_COLUMNS = ["step", "fed", "forced?", "predicted", "p(predicted)", "reference", "p(reference)", "match"]
+FORCING_COLUMNS = [
+    "step", "fed", "forced?", "predicted", "p(predicted)", "reference", "p(reference)", "match", "after end",
+]
+SMALL_PROBABILITY = 1e-4  # below this, forcing_table writes a probability as "3.2e-07", not "0.0000"
 NBEST_COLUMNS = ["rank", "output", "score (mean log p)", "length"]
 
 MASKED_COLOR = "#bdbdbd"  # masked cells: a grey no colour scale here uses
-OUTLINE_COLOR = "#e7298a"  # the current step's outline: magenta stands out on blue and on yellow
+OUTLINE_COLOR = "#e7298a"  # the current step's outline: magenta stands out on blue, green and yellow
 MISMATCH_COLOR = "#c62828"
-FORCED_MARK, MISMATCH_MARK = "▸", "✗"
+AFTER_END_COLOR = "#9e9e9e"  # rows decoded after the model's own </s>: greyed, they are not its output
+END_LINE_COLOR = "#616161"  # the dotted line between the model's last step and the steps after it
+FORCED_MARK, MISMATCH_MARK, AFTER_END_MARK = "▸", "✗", "(after ⟨eos⟩)"
 NO_ATTENTION = (
     "This model has no attention: its decoder sees only the encoder's final state, "
     "so there are no weights to show."
 )
+WEIGHT_TITLE, ROW_SCALED_TITLE = "weight", "weight ÷<br>row max"  # colour bar titles
+IMAGE_FILENAME = "attention-heatmap"
+PLOT_CONFIG = {"toImageButtonOptions": {"format": "png", "filename": IMAGE_FILENAME, "scale": 2}}
+"""plotly.js config for a figure shown outside gr.Plot (figure_html, a notebook's fig.show(config=...)):
+the modebar's PNG download gets a name and twice the screen resolution."""
+
+
+def _colour_stops(name: str) -> tuple[tuple[float, str], ...]:
+    """A plotly.py colour scale as explicit stops.
+
+    Figures skip plotly.py's validation, which is what turns a name into stops; a bare name would
+    reach plotly.js, whose own "Blues" or "YlGnBu" run the other way (dark at 0).
+    """
+    return tuple((float(position), colour) for position, colour in plotly.colors.get_colorscale(name))
+
+
+# Sequential, light at 0 and dark at 1, so that an unattended cell reads as blank paper: ColorBrewer's
+# Blues, and for the presenter ColorBrewer's YlGnBu (light yellow -> green -> dark blue), which is
+# colour-blind safe and keeps more contrast on a projector than one hue. (Cividis, before, is dark
+# navy at 0: maps looked uniformly dark.)
+WEIGHT_SCALE = _colour_stops("Blues")
+PRESENTER_SCALE = _colour_stops("YlGnBu")
+DIFFERENCE_SCALE = _colour_stops("RdBu_r")  # diverging: blue < 0 < red, white at 0
+MASKED_SCALE = ((0.0, MASKED_COLOR), (1.0, MASKED_COLOR))
+TEMPLATE: dict = {}  # no plotly template: the default's ~6 kB would travel with every figure
 
 
 @dataclass(frozen=True)
@@ -61,12 +91,15 @@ class Style:
     row_px: int  # figure height per output step
     outline: float  # width of the current step's outline
     gap: int  # px between cells
-    colorscale: str  # weights 0..1: sequential, dark = more attention
+    colorscale: tuple[tuple[float, str], ...]  # weights 0..1: sequential, light = 0, dark = more attention
     max_height: int
+    end_line: float  # width of the line after the model's own last step
 
 
-PLAIN = Style(font=13, tick=12, row_px=22, outline=2.5, gap=1, colorscale="Blues", max_height=760)
-PRESENTER = Style(font=22, tick=20, row_px=36, outline=5, gap=2, colorscale="Cividis", max_height=1000)
+PLAIN = Style(font=13, tick=12, row_px=22, outline=2.5, gap=1, colorscale=WEIGHT_SCALE, max_height=760,
+              end_line=1.5)
+PRESENTER = Style(font=22, tick=20, row_px=36, outline=5, gap=2, colorscale=PRESENTER_SCALE, max_height=1000,
+                  end_line=3)
 
 
 def _style(presenter: bool) -> Style:
@@ -132,51 +165,78 @@ def _layer_scores(r: Translation, layer: int | str) -> np.ndarray:
 
 
 # --- heatmap pieces ---------------------------------------------------------------------------------
+#
+# The figures are plain dicts wrapped once with go.Figure(d, _validate=False): building them object by
+# object (go.Heatmap, update_layout, add_shape) validated every attribute and cost 10-15 ms a figure, more
+# than the model's 3-5 ms (`python -m s2s.bench_viz` times both). Validation is what the tests do instead:
+# tests/test_viz.py passes every figure's dict through a validating go.Figure. So, built by hand: the
+# weights stay float32 arrays (plotly writes them as base64 "f4", smaller than decimals and exact), every
+# other number is a plain list, and colour scales are explicit stops (see `_colour_stops`).
 
 
 def _row_labels(r: Translation) -> list[str]:
-    """Output pieces for the y axis; forced steps get a grey ▸, steps that miss the reference a red ✗."""
+    """Output pieces for the y axis, with the marks of `_notes`.
+
+    Forced steps get a grey ▸, steps that miss the reference a red ✗, and the steps decoded after the
+    model's own </s> (teacher forcing runs on to the reference's length) a grey "(after ⟨eos⟩)".
+    """
     labels = []
     reference = r.reference_tokens or []
+    end = r.end
     for t, piece in enumerate(r.output_tokens):
         label = display_piece(piece)
-        if t < len(reference) and piece != reference[t]:
+        mismatch = t < len(reference) and piece != reference[t]
+        if mismatch:
             label = f'<span style="color:{MISMATCH_COLOR}"><b>{label} {MISMATCH_MARK}</b></span>'
+        if t >= end:  # spans are not nested: plotly's label markup is a small subset of HTML
+            after = f'<span style="color:{AFTER_END_COLOR}">{{}}{AFTER_END_MARK}</span>'
+            label = f"{label} {after.format('')}" if mismatch else after.format(label + " ")
         if t < len(r.forced) and r.forced[t]:
             label = f'<span style="color:#888">{FORCED_MARK}</span> {label}'
         labels.append(label)
     return labels
 
 
-def _hover_cells(r: Translation, layer: int | str, shown: int) -> list[list[list[str]]]:
-    """customdata (S, T, 3): source piece, output piece, the pre-softmax score(s) as text.
+def _hover_cells(r: Translation, layer: int | str, shown: int, weights: np.ndarray | None) -> list:
+    """customdata (S, T, 3 or 4): source piece, output piece, the pre-softmax score(s) as text, and
+    with `weights` (S, T) the true weight as text (when the colours are scaled, z is not the weight).
 
     Rows from `shown` on are not on screen yet (and have no hover): they are left empty, which
     keeps each frame of the animation small.
     """
-    scores = _layer_scores(r, layer)  # (k, S, T)
+    scores = _layer_scores(r, layer)[:, :shown]  # (k, shown, T)
     sources = [display_piece(p) for p in r.source_tokens]
     outputs = [display_piece(p) for p in r.output_tokens]
-    return [
-        [[src, out, _score_text(scores[:, t, j])] for j, src in enumerate(sources)] if t < shown else []
-        for t, out in enumerate(outputs)
-    ]
+    texts = _score_texts(scores)  # (shown, T) of str
+    rows = []
+    for t, out in enumerate(outputs):
+        if t >= shown:
+            rows.append([])
+        elif weights is None:
+            rows.append([[src, out, texts[t][j]] for j, src in enumerate(sources)])
+        else:
+            rows.append([[src, out, texts[t][j], f"{weights[t, j]:.3f}"] for j, src in enumerate(sources)])
+    return rows
 
 
-def _score_text(values: np.ndarray) -> str:
-    if np.isneginf(values).any():  # masking does not depend on the layer
-        return "masked (−∞)"
-    return ", ".join(f"{v:.3g}" for v in values)
+def _score_texts(scores: np.ndarray) -> list[list[str]]:
+    """(k, S, T) scores -> (S, T) texts: "1.23" for one layer, "1.23, -0.5" for all; masked cells say so."""
+    masked = np.isneginf(scores).any(0)  # masking does not depend on the layer
+    per_layer = scores.transpose(1, 2, 0).tolist()  # (S, T, k) of float: one conversion, not S*T*k
+    return [["masked (−∞)" if masked[t, j] else ", ".join(f"{v:.3g}" for v in cell) for j, cell in enumerate(row)]
+            for t, row in enumerate(per_layer)]
 
 
-def _hovertemplate(r: Translation, layer: int | str) -> str:
-    if layer == "mean":
-        weight, score = f"mean weight of {r.num_layers} layers", "scores, layer by layer"
-    else:
-        weight, score = f"weight (layer {layer})", "score"
+def _weight_name(r: Translation, layer: int | str) -> str:
+    return f"mean weight of {r.num_layers} layers" if layer == "mean" else f"weight (layer {layer})"
+
+
+def _hovertemplate(r: Translation, layer: int | str, row_scale: bool) -> str:
+    score = "scores, layer by layer" if layer == "mean" else "score"
+    weight = "%{customdata[3]} (colour: ÷ row max)" if row_scale else "%{z:.3f}"
     return (
         "source: %{customdata[0]}<br>output: %{customdata[1]}<br>"
-        f"{weight}: %{{z:.3f}}<br>{score}: %{{customdata[2]}}<extra></extra>"
+        f"{_weight_name(r, layer)}: {weight}<br>{score}: %{{customdata[2]}}<extra></extra>"
     )
 
 
@@ -185,26 +245,42 @@ def _masked(r: Translation) -> np.ndarray:
     return np.isneginf(r.scores).any(0)
 
 
-def _attention_traces(r: Translation, layer: int | str, step: int | None, style: Style, **colour) -> list:
+def _row_scaled(weights: np.ndarray) -> np.ndarray:
+    """Each row divided by its largest weight, so the row's peak is 1 (rows of a softmax have one > 0)."""
+    peak = weights.max(1, keepdims=True)  # (S, 1)
+    return weights / np.where(peak > 0, peak, 1)
+
+
+def _attention_traces(r: Translation, layer: int | str, step: int | None, style: Style, row_scale: bool,
+                      **colour) -> list[dict]:
     """The weights heatmap and, under a causal mask, a grey overlay on the forbidden cells."""
-    z = _weights(r, layer)  # (S, T)
-    masked = _masked(r).astype(np.float32)  # (S, T) 1 where forbidden
-    masked[masked == 0] = np.nan
+    weights = _weights(r, layer)  # (S, T)
+    z = _row_scaled(weights) if row_scale else weights.copy()
+    masked = np.where(_masked(r), np.float32(1), np.float32(np.nan))  # (S, T) 1 where forbidden
     shown = len(z) if step is None else step + 1
     z[shown:] = np.nan  # the animation: rows after `step` are not decoded yet
     masked[shown:] = np.nan
-    cells = dict(x=np.arange(z.shape[1]), y=np.arange(z.shape[0]), xgap=style.gap, ygap=style.gap)
-    traces = [go.Heatmap(z=z, customdata=_hover_cells(r, layer, shown), hovertemplate=_hovertemplate(r, layer),
-                         hoverongaps=False, **cells, **colour)]
+    cells = dict(x=list(range(z.shape[1])), y=list(range(z.shape[0])), xgap=style.gap, ygap=style.gap)
+    customdata = _hover_cells(r, layer, shown, weights if row_scale else None)
+    traces = [dict(type="heatmap", z=z, customdata=customdata, hovertemplate=_hovertemplate(r, layer, row_scale),
+                   hoverongaps=False, **cells, **colour)]
     if not np.isnan(masked).all():
-        traces.append(go.Heatmap(z=masked, colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], showscale=False,
-                                 hoverinfo="skip", **cells))
+        traces.append(dict(type="heatmap", z=masked, colorscale=_stops(MASKED_SCALE), showscale=False,
+                           hoverinfo="skip", **cells))
     return traces
 
 
-def _colour(style: Style) -> dict:
-    return dict(zmin=0, zmax=1, colorscale=style.colorscale,
-                colorbar=dict(title=dict(text="weight"), thickness=14, tickfont=dict(size=style.tick)))
+def _stops(scale: tuple[tuple[float, str], ...]) -> list[list]:
+    return [list(stop) for stop in scale]
+
+
+def _colorbar(style: Style, title: str) -> dict:
+    return dict(title=dict(text=title), thickness=14, tickfont=dict(size=style.tick))
+
+
+def _colour(style: Style, row_scale: bool) -> dict:
+    return dict(zmin=0, zmax=1, colorscale=_stops(style.colorscale),
+                colorbar=_colorbar(style, ROW_SCALED_TITLE if row_scale else WEIGHT_TITLE))
 
 
 def _axes(source_labels: list[str], row_labels: list[str], style: Style) -> tuple[dict, dict]:
@@ -215,27 +291,32 @@ def _axes(source_labels: list[str], row_labels: list[str], style: Style) -> tupl
     return x, y
 
 
-def _layout(style: Style, rows: int, title: str | None, notes: list[str]) -> dict:
-    """No template (its ~6 kB would travel with every figure); fits the width, grows with the rows."""
+def _layout(style: Style, rows: int, title: str, notes: list[str]) -> dict:
+    """No template; fits the width, grows with the rows (and a line for the title and each note).
+
+    The title (plain text, escaped here) sits above the source pieces (automargin keeps it clear of
+    them), so a PNG saved from the modebar says what it shows.
+    """
     notes_px = len(notes) * (style.font + 8)  # one line per note under the heatmap
+    title_px = style.font + 12 if title else 0
     layout = dict(
-        template="none",
+        template=TEMPLATE,
         autosize=True,
-        height=min(style.max_height, 140 + style.row_px * rows + notes_px),
+        height=min(style.max_height, 140 + title_px + style.row_px * rows + notes_px),
         margin=dict(l=10, r=10, t=30, b=10 + notes_px),
         font=dict(size=style.font),
         hoverlabel=dict(font=dict(size=style.tick + 2)),
     )
-    if title:  # above the source pieces: automargin keeps it clear of them
-        layout["title"] = dict(text=html.escape(title, quote=False), x=0.5, xanchor="center", yref="paper", y=1,
-                               yanchor="bottom", automargin=True)
+    if title:
+        layout["title"] = dict(text=html.escape(title, quote=False), font=dict(size=style.font + 1), x=0.5,
+                               xanchor="center", yref="paper", y=1, yanchor="bottom", automargin=True)
     if notes:
         layout["annotations"] = [dict(text="<br>".join(notes), xref="paper", yref="paper", x=0, y=0, yanchor="top",
                                       yshift=-6, xanchor="left", align="left", showarrow=False)]
     return layout
 
 
-def _notes(r: Translation) -> list[str]:
+def _notes(r: Translation, shown: int | None = None) -> list[str]:
     """The key to the marks that this figure shows."""
     notes = []
     if _masked(r).any():
@@ -244,18 +325,58 @@ def _notes(r: Translation) -> list[str]:
         notes.append(f"{FORCED_MARK} fed the reference (teacher forcing)")
     if r.reference_tokens:
         notes.append(f'<span style="color:{MISMATCH_COLOR}">{MISMATCH_MARK}</span> prediction ≠ reference')
+    if r.end < len(r.output_tokens):
+        notes.append(f'<span style="color:{AFTER_END_COLOR}">{AFTER_END_MARK}</span> below the dotted line: '
+                     "decoded after the model's own ⟨eos⟩, because teacher forcing runs to the reference's end")
     return notes
+
+
+def _end_line(r: Translation, shown: int, style: Style, axes: tuple[str, str] = ("x", "y")) -> list[dict]:
+    """A dotted line above the first step after the model's own </s>, once that step is on screen."""
+    if not r.end < min(shown, len(r.output_tokens)):
+        return []
+    y = r.end - 0.5
+    return [dict(type="line", xref=axes[0], yref=axes[1], x0=-0.5, x1=len(r.source_tokens) - 0.5, y0=y, y1=y,
+                 line=dict(color=END_LINE_COLOR, width=style.end_line, dash="dot"))]
+
+
+def _settings_text(r: Translation) -> str:
+    """"bidirectional · teacher forcing 0.5": the run's settings that change the map."""
+    parts = [r.mask]
+    if r.beam_size > 1:
+        parts.append(f"beam search ({r.beam_size})")
+    parts.append(f"teacher forcing {r.teacher_forcing:g}" if r.teacher_forcing else "no teacher forcing")
+    return " · ".join(parts)
+
+
+def _layer_text(r: Translation, layer: int | str) -> str:
+    if layer != "mean":
+        return f"layer {layer}"
+    return f"mean of {r.num_layers} layers" if r.num_layers > 1 else "the only layer"
+
+
+def default_title(r: Translation, layer: int | str = "mean") -> str:
+    """What a heatmap shows, from what the result knows: "bidirectional · layer 0 · teacher forcing 0.5".
+
+    The checkpoint's name is not part of a Translation: callers who know it pass `title=` instead.
+    """
+    mask, *rest = _settings_text(r).split(" · ")
+    return " · ".join([mask, _layer_text(r, layer), *rest])
+
+
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """The one place a figure object is made: from finished dicts, without plotly.py's validation."""
+    return go.Figure(dict(data=data, layout=layout), _validate=False)
 
 
 def _message(text: str, presenter: bool = False) -> go.Figure:
     """A figure holding only a centred message (a model without attention, nothing to compare)."""
     style = _style(presenter)
-    fig = go.Figure()
-    fig.update_layout(template="none", height=220, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False))
-    fig.add_annotation(text=html.escape(text, quote=False), x=0.5, y=0.5, xref="paper", yref="paper",
-                       showarrow=False, font=dict(size=style.font))
-    return fig
+    layout = dict(template=TEMPLATE, height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
+                  yaxis=dict(visible=False),
+                  annotations=[dict(text=html.escape(text, quote=False), x=0.5, y=0.5, xref="paper", yref="paper",
+                                    showarrow=False, font=dict(size=style.font))])
+    return _figure([], layout)
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -268,13 +389,18 @@ def heatmap(
     *,
     presenter: bool = False,
     title: str | None = None,
+    row_scale: bool = False,
 ) -> go.Figure:
     """Attention weights: source pieces across, output steps down, colour fixed to 0..1.
 
     layer: 0-based layer or "mean" (mean over layers). step: show rows 0..step only, outlining
     `step` (the app's play control calls this once per step); clamped to 0..S-1. Grey cells were
     forbidden by a causal mask; ▸ marks steps fed the reference, a red ✗ a prediction that is not
-    the reference. `title` is plain text (escaped). A model without attention gives a message.
+    the reference, and a dotted line with greyed labels the steps after the model's own </s>.
+    `title` is plain text (escaped); None composes one (`default_title`), "" leaves it out.
+    row_scale: colour each row by weight ÷ the row's largest weight, so that a flat row still shows
+    where it peaks (the colour bar says so; the hover keeps the true weight). A model without
+    attention gives a message.
     """
     if r.num_layers == 0:
         return _message(NO_ATTENTION, presenter)
@@ -282,40 +408,60 @@ def heatmap(
     steps = len(r.output_tokens)
     if step is not None:
         step = _clamp_step(step, steps)
+    shown = steps if step is None else step + 1
     style = _style(presenter)
     xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
-    notes = _notes(r)
-    fig = go.Figure(_attention_traces(r, layer, step, style, **_colour(style)))
-    fig.update_layout(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, title, notes))
+    layout = dict(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, _title(title, r, layer), _notes(r)))
+    shapes = _end_line(r, shown, style)
     if step is not None:
         width = len(r.source_tokens)
-        fig.add_shape(type="rect", x0=-0.5, x1=width - 0.5, y0=step - 0.5, y1=step + 0.5,
-                      line=dict(color=OUTLINE_COLOR, width=style.outline))
-    return fig
+        shapes.append(dict(type="rect", x0=-0.5, x1=width - 0.5, y0=step - 0.5, y1=step + 0.5,
+                           line=dict(color=OUTLINE_COLOR, width=style.outline)))
+    if shapes:
+        layout["shapes"] = shapes
+    return _figure(_attention_traces(r, layer, step, style, row_scale, **_colour(style, row_scale)), layout)
 
 
-def layer_grid(r: Translation, *, presenter: bool = False) -> go.Figure:
+def _title(title: str | None, r: Translation, layer: int | str) -> str:
+    return default_title(r, layer) if title is None else title
+
+
+def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = None,
+               row_scale: bool = False) -> go.Figure:
     """One heatmap per layer and their mean, side by side in one row, sharing one colour bar.
 
     Each panel is named by its x-axis title, above its source pieces: subplot titles would sit
-    on top of those pieces.
+    on top of those pieces. `title` and `row_scale` as in `heatmap` (the default title names the
+    mask and forcing; each row is scaled within its own panel).
     """
     if r.num_layers == 0:
         return _message(NO_ATTENTION, presenter)
     style = _style(presenter)
     layers: list[int | str] = [*range(r.num_layers), "mean"]
-    fig = make_subplots(rows=1, cols=len(layers), shared_yaxes=True, horizontal_spacing=0.02)
     xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
-    for col, layer in enumerate(layers, start=1):
-        for trace in _attention_traces(r, layer, None, style, coloraxis="coloraxis"):
-            fig.add_trace(trace, row=1, col=col)
+    panel = (1 - GRID_SPACING * (len(layers) - 1)) / len(layers)  # each panel's share of the width
+    data, shapes = [], []
+    layout = _layout(style, len(r.output_tokens), _settings_text(r) if title is None else title, _notes(r))
+    for i, layer in enumerate(layers):
+        x, y = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
+        for trace in _attention_traces(r, layer, None, style, row_scale, coloraxis="coloraxis"):
+            data.append(dict(trace, xaxis=x, yaxis=y))
+        start = i * (panel + GRID_SPACING)
         name = "mean of layers" if layer == "mean" else f"layer {layer}"
-        fig.update_xaxes(xaxis, title=dict(text=name, font=dict(size=style.font)), row=1, col=col)
-        fig.update_yaxes(yaxis, showticklabels=col == 1, row=1, col=col)
-    colour = _colour(style)
-    fig.update_layout(coloraxis=dict(cmin=0, cmax=1, colorscale=colour["colorscale"], colorbar=colour["colorbar"]),
-                      **_layout(style, len(r.output_tokens), None, _notes(r)))
-    return fig
+        layout["xaxis" if i == 0 else f"xaxis{i + 1}"] = dict(
+            xaxis, anchor=y, domain=[round(start, 6), round(min(start + panel, 1.0), 6)],
+            title=dict(text=name, font=dict(size=style.font)))
+        layout["yaxis" if i == 0 else f"yaxis{i + 1}"] = dict(
+            yaxis, anchor=x, domain=[0.0, 1.0], showticklabels=i == 0, **({} if i == 0 else dict(matches="y")))
+        shapes += _end_line(r, len(r.output_tokens), style, (x, y))
+    colour = _colour(style, row_scale)
+    layout["coloraxis"] = dict(cmin=0, cmax=1, colorscale=colour["colorscale"], colorbar=colour["colorbar"])
+    if shapes:
+        layout["shapes"] = shapes
+    return _figure(data, layout)
+
+
+GRID_SPACING = 0.02  # the gap between layer_grid's panels, a share of the width
 
 
 def difference(
@@ -325,11 +471,13 @@ def difference(
     *,
     labels: tuple[str, str] = ("A", "B"),
     presenter: bool = False,
+    title: str | None = None,
 ) -> go.Figure:
     """Weights of a minus weights of b, on -1..1: red where a attends more, blue where b does.
 
     Both must read the same source pieces (ValueError otherwise). Outputs of different lengths
-    are padded with blank rows; a row whose output pieces differ is labelled "a / b".
+    are padded with blank rows; a row whose output pieces differ is labelled "a / b". `title` as in
+    `heatmap`; by default "A − B · layer · settings", each run's settings when they differ.
     """
     if a.source_tokens != b.source_tokens:
         raise ValueError(
@@ -346,21 +494,24 @@ def difference(
     rows = [pa if pa == pb else f"{pa} / {pb}" for pa, pb in zip(outs_a, outs_b, strict=True)]
     name_a, name_b = (html.escape(str(label), quote=False) for label in labels)
     sources = [display_piece(p) for p in a.source_tokens]
-    cells = [[[src, outs_a[t], outs_b[t], _weight_text(wa[t, j]), _weight_text(wb[t, j])]
-              for j, src in enumerate(sources)] for t in range(steps)]  # (S, T, 5)
-    trace = go.Heatmap(
-        z=wa - wb, x=np.arange(width), y=np.arange(steps), zmin=-1, zmax=1, colorscale="RdBu_r",
-        xgap=style.gap, ygap=style.gap, hoverongaps=False, customdata=cells,
+    texts_a, texts_b = _weight_texts(wa), _weight_texts(wb)
+    cells = [[[src, outs_a[t], outs_b[t], texts_a[t][j], texts_b[t][j]] for j, src in enumerate(sources)]
+             for t in range(steps)]  # (S, T, 5)
+    trace = dict(
+        type="heatmap", z=wa - wb, x=list(range(width)), y=list(range(steps)), zmin=-1, zmax=1,
+        colorscale=_stops(DIFFERENCE_SCALE), xgap=style.gap, ygap=style.gap, hoverongaps=False, customdata=cells,
         meta=[name_a, name_b],  # the labels reach the hover through meta: never parsed as a template
         hovertemplate=("source: %{customdata[0]}<br>%{meta[0]}: %{customdata[1]} weight %{customdata[3]}<br>"
                        "%{meta[1]}: %{customdata[2]} weight %{customdata[4]}<br>"
                        "%{meta[0]} − %{meta[1]}: %{z:.3f}<extra></extra>"),
-        colorbar=dict(title=dict(text=f"{name_a} − {name_b}"), thickness=14, tickfont=dict(size=style.tick)),
+        colorbar=_colorbar(style, f"{name_a} − {name_b}"),
     )
+    if title is None:
+        settings = _settings_text(a), _settings_text(b)
+        both = settings[0] if settings[0] == settings[1] else f"{labels[0]}: {settings[0]}; {labels[1]}: {settings[1]}"
+        title = f"{labels[0]} − {labels[1]} · {_layer_text(a, layer_a)} · {both}"
     xaxis, yaxis = _axes(sources, rows, style)
-    fig = go.Figure(trace)
-    fig.update_layout(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, None, []))
-    return fig
+    return _figure([trace], dict(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, title, [])))
 
 
 def _padded(weights: np.ndarray, steps: int) -> np.ndarray:
@@ -374,8 +525,9 @@ def _padded_pieces(pieces: list[str], steps: int) -> list[str]:
     return [display_piece(p) for p in pieces] + ["–"] * (steps - len(pieces))
 
 
-def _weight_text(weight: float) -> str:
-    return "–" if np.isnan(weight) else f"{weight:.3f}"
+def _weight_texts(weights: np.ndarray) -> list[list[str]]:
+    """(S, T) -> texts "0.123", "–" where a padded row has no weight."""
+    return [["–" if w != w else f"{w:.3f}" for w in row] for row in weights.tolist()]  # w != w: NaN
 
 
 # --- the arithmetic of one step ------------------------------------------------------------------
@@ -471,9 +623,12 @@ def _checks(r: Translation, step: int, layer: int) -> str:
 def forcing_table(r: Translation) -> list[list]:
     """One row per step (columns FORCING_COLUMNS); plain-text pieces, for a gr.Dataframe of strings.
 
-    Without a reference the reference columns are empty strings.
+    Probabilities are text (`probability_text`: "0.9731", "3.2e-07", never a rounded "0"). Without a
+    reference the reference columns are empty strings. "after end" says "yes" on the steps decoded
+    after the model's own </s> (teacher forcing runs on to the reference's length).
     """
     reference = r.reference_tokens or []
+    end = r.end
     rows = []
     for t, (fed, predicted) in enumerate(zip(r.decoder_inputs, r.output_tokens, strict=True)):
         has_reference = t < len(reference)
@@ -482,12 +637,19 @@ def forcing_table(r: Translation) -> list[list]:
             display_piece(fed, escape=False),
             "yes" if r.forced[t] else "no",
             display_piece(predicted, escape=False),
-            round(float(r.probs[t]), 4),
+            probability_text(r.probs[t]),
             display_piece(reference[t], escape=False) if has_reference else "",
-            round(float(r.reference_probs[t]), 4) if has_reference and r.reference_probs is not None else "",
+            probability_text(r.reference_probs[t]) if has_reference and r.reference_probs is not None else "",
             ("✓" if predicted == reference[t] else "✗") if has_reference else "",
+            "yes" if t >= end else "",
         ])
     return rows
+
+
+def probability_text(p: float) -> str:
+    """A probability a person can read: 4 decimals, or 2 significant digits below 0.0001 ("3.2e-07")."""
+    p = float(p)
+    return f"{p:.4f}" if p >= SMALL_PROBABILITY or p == 0 else f"{p:.1e}"
 
 
 def nbest_table(r: Translation) -> list[list]:
@@ -500,16 +662,18 @@ def nbest_table(r: Translation) -> list[list]:
 
 
 def attention_csv(r: Translation, layer: int | str = "mean") -> str:
-    """The weights as CSV: header = raw source pieces, first column = raw output pieces.
+    """The weights as CSV: header = source pieces, first column = output pieces, labelled as on the heatmap.
 
-    Raw sentencepiece pieces ("▁March", "</s>"): exact, and the csv module quotes what needs it.
+    The labels are `display_piece`'s, unescaped ("·March", "⟨eos⟩"), so that a row of the CSV reads
+    like the row of the figure it came from; attention_json keeps the raw sentencepiece pieces. The
+    csv module quotes what needs it.
     """
     weights = _weights(r, _check_layer(r, layer))  # (S, T)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["output \\ source", *r.source_tokens])
-    for piece, row in zip(r.output_tokens, weights, strict=True):
-        writer.writerow([piece, *(f"{w:.6g}" for w in row)])
+    writer.writerow(["output \\ source", *(display_piece(p, escape=False) for p in r.source_tokens)])
+    for piece, row in zip(r.output_tokens, weights.tolist(), strict=True):
+        writer.writerow([display_piece(piece, escape=False), *(f"{w:.6g}" for w in row)])
     return buffer.getvalue()
 
 
@@ -542,6 +706,16 @@ def _numbers(a: np.ndarray) -> list:
     return [_numbers(x) for x in a]
 
 
-def figure_html(fig: go.Figure) -> str:
-    """A standalone HTML page with plotly.js inlined: it opens offline, with no script fetched."""
-    return fig.to_html(include_plotlyjs=True, full_html=True)
+def figure_html(fig: go.Figure, *, title: str | None = None) -> str:
+    """A standalone HTML page with plotly.js inlined: it opens offline, with no script fetched.
+
+    That is why it weighs about 4.6 MB: almost all of it is plotly.js itself (the figure is a few
+    kB). Fetching plotly.js from a CDN would make it ~10 kB but blank without a network, which this
+    app promises never to need. The page's <title> is `title` or the figure's title (or "Attention
+    heatmap"); the modebar's PNG download is named "attention-heatmap.png", at twice the resolution.
+    """
+    page = fig.to_html(include_plotlyjs=True, full_html=True, config=PLOT_CONFIG)
+    if title is None:
+        shown = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+        title = html.unescape(re.sub(r"<[^>]*>", " ", shown)).strip() or "Attention heatmap"
+    return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)

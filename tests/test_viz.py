@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import io
 import json
 import re
@@ -330,12 +331,19 @@ def test_forcing_table(forced, plain):
     for t, row in enumerate(rows):
         assert row[0] == t and row[1] == viz.display_piece(forced.decoder_inputs[t], escape=False)
         assert row[2] == ("yes" if forced.forced[t] else "no")
-        assert row[4] == pytest.approx(float(forced.probs[t]), abs=1e-4)
+        assert float(row[4]) == pytest.approx(float(forced.probs[t]), rel=0.02, abs=1e-4)
         assert row[5] == viz.display_piece(forced.reference_tokens[t], escape=False)
+        assert float(row[6]) == pytest.approx(float(forced.reference_probs[t]), rel=0.02, abs=1e-4)
         assert row[7] == ("✓" if forced.output_tokens[t] == forced.reference_tokens[t] else "✗")
     assert rows[1][1] == "2"  # step 1 was fed the reference's first piece
     free = viz.forcing_table(plain)
-    assert all(row[5:] == ["", "", ""] for row in free)
+    assert all(row[5:] == ["", "", "", ""] for row in free)  # no reference, and the model's own end is the last step
+
+
+def test_probabilities_stay_readable_when_tiny(forced):
+    assert [viz.probability_text(p) for p in (0.97314, 1e-4, 3.2e-7, 0.0)] == ["0.9731", "0.0001", "3.2e-07", "0.0000"]
+    tiny_ref = dataclasses.replace(forced, reference_probs=np.full(len(forced.output_tokens), 3.2e-7, np.float32))
+    assert {row[6] for row in viz.forcing_table(tiny_ref)} == {"3.2e-07"}  # was round(…, 4) == 0
 
 
 def test_nbest_table(tiny, plain):
@@ -350,11 +358,14 @@ def test_nbest_table(tiny, plain):
 # --- exports ------------------------------------------------------------------------------------------
 
 
-def test_csv_round_trips(plain):
+def test_csv_round_trips_with_the_heatmap_labels(plain):
     r = dataclasses.replace(plain, source_tokens=['a,"b"', *plain.source_tokens[1:]])
     rows = list(csv.reader(io.StringIO(viz.attention_csv(r, layer=1))))
-    assert rows[0] == ["output \\ source", *r.source_tokens]
-    assert [row[0] for row in rows[1:]] == r.output_tokens
+    assert rows[0] == ["output \\ source", *(viz.display_piece(p, escape=False) for p in r.source_tokens)]
+    assert [row[0] for row in rows[1:]] == [viz.display_piece(p, escape=False) for p in r.output_tokens]
+    fig = viz.heatmap(r, layer=1)  # the axis labels, once plotly has decoded their entities
+    assert rows[0][1:] == [html.unescape(label) for label in fig.layout.xaxis.ticktext]
+    assert "·March" in rows[0] and rows[0][-1] == "⟨eos⟩"
     np.testing.assert_allclose(np.array([row[1:] for row in rows[1:]], float), r.attention[1], rtol=1e-5)
 
 
@@ -368,7 +379,12 @@ def test_attention_json(causal):
     assert set(data["settings"]) >= {"teacher_forcing", "seed", "beam_size", "query", "trained_mask"}
 
 
-def test_figure_html_is_standalone(plain):
-    page = viz.figure_html(viz.heatmap(plain))
+def test_figure_html_is_standalone_titled_and_names_its_png(plain):
+    page = viz.figure_html(viz.heatmap(plain, layer=0))
     assert "<html>" in page and page.rstrip().endswith("</html>") and "plotly" in page.lower()
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined, nothing fetched
+    assert "<title>bidirectional · layer 0 · no teacher forcing</title>" in page
+    assert '"filename": "attention-heatmap"' in page and '"scale": 2' in page  # the modebar's PNG
+    hostile = viz.figure_html(viz.heatmap(plain, title=HOSTILE))
+    assert "<title>&lt;img src=x onerror=alert(1)&gt;</title>" in hostile
+    assert "<title>Attention heatmap</title>" in viz.figure_html(viz.heatmap(plain, title=""))
