@@ -1,0 +1,80 @@
+"""The request guard in front of the app: body size, uploads, and each client's rate."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from s2s.web.guard import Guard, Limits, TokenBuckets
+
+
+async def echo(request):
+    body = await request.body()
+    return JSONResponse({"bytes": len(body)})
+
+
+def client_for(limits: Limits) -> TestClient:
+    app = Starlette(routes=[Route("/gradio_api/{rest:path}", echo, methods=["GET", "POST"])])
+    return TestClient(Guard(app, limits))
+
+
+def test_a_body_over_the_limit_is_refused_with_a_message():
+    client = client_for(Limits(max_body_bytes=1000))
+    assert client.post("/gradio_api/call/translate", content=b"x" * 1000).json() == {"bytes": 1000}
+    refused = client.post("/gradio_api/call/translate", content=b"x" * 1001)
+    assert refused.status_code == 413
+    assert "too large" in refused.json()["error"] and "1001" in refused.json()["error"]
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_limit():
+    client = client_for(Limits(max_body_bytes=1000))
+
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 500
+
+    with pytest.raises(Exception, match="over 1000 bytes"):
+        client.post("/gradio_api/call/translate", content=chunks())
+
+
+def test_uploads_are_off():
+    refused = client_for(Limits()).post("/gradio_api/upload", content=b"file")
+    assert refused.status_code == 403 and "Uploads are off" in refused.json()["error"]
+
+
+def test_a_flooding_client_is_told_to_slow_down_and_others_are_not():
+    client = client_for(Limits(rate=0.001, burst=5, client_header="x-forwarded-for"))
+    flood = [client.post("/gradio_api/queue/join", headers={"x-forwarded-for": "10.0.0.1"}).status_code
+             for _ in range(8)]
+    assert flood == [200] * 5 + [429] * 3
+    refused = client.post("/gradio_api/queue/join", headers={"x-forwarded-for": "10.0.0.1, 10.9.9.9"})
+    assert "slow down" in refused.json()["error"] and refused.headers["retry-after"] == "1"
+    assert client.post("/gradio_api/queue/join", headers={"x-forwarded-for": "10.0.0.2"}).status_code == 200
+    # what does not start work is never limited
+    assert client.get("/gradio_api/heartbeat/x", headers={"x-forwarded-for": "10.0.0.1"}).status_code == 200
+
+
+def test_the_address_header_is_trusted_only_when_configured():
+    client = client_for(Limits(rate=0.001, burst=2))  # no header: every request is the test client's address
+    codes = [client.post("/gradio_api/call/translate", headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
+             for i in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_a_bucket_refills_at_its_rate():
+    now = [0.0]
+    buckets = TokenBuckets(rate=2.0, burst=3, clock=lambda: now[0])
+    assert [buckets.take("a") for _ in range(4)] == [True, True, True, False]
+    now[0] = 0.5  # one token back
+    assert [buckets.take("a") for _ in range(2)] == [True, False]
+    now[0] = 100.0  # never more than the burst
+    assert sum(buckets.take("a") for _ in range(10)) == 3
+
+
+def test_limits_from_the_environment():
+    limits = Limits.from_env({"S2S_RATE": "5", "S2S_BURST": "7", "S2S_MAX_BODY_BYTES": "2048"})
+    assert (limits.rate, limits.burst, limits.max_body_bytes, limits.client_header) == (5.0, 7, 2048, None)
+    assert Limits.from_env({"SPACE_ID": "org/space"}).client_header == "x-forwarded-for"
