@@ -2,13 +2,20 @@
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
 
-This file lays out the page and wires its events; what each event does is in s2s/service.py.
+This file lays out the page and wires its events; what each event does is in s2s/web (no gradio
+there). Each part of the page is built by one function that returns its components as a frozen
+dataclass (`ExploreControls`, `Results`, `CompareControls`, together a `Page`), and handlers return
+a dict {component: value}, so no output list has to match a tuple by position.
 The same file runs as a Hugging Face Space (it binds 0.0.0.0 there). The one public API endpoint
 is `translate`; every other event is private.
 """
 
+import functools
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come before anything touches CUDA
@@ -16,10 +23,11 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come bef
 
 import gradio as gr  # noqa: E402
 
-from s2s import service, viz  # noqa: E402
+from s2s import viz  # noqa: E402
+from s2s.web import cards, compare, examples, export, models, runs, views  # noqa: E402
 
 if os.environ.get("SPACES_ZERO_GPU"):
-    service.run_models_with(spaces.GPU)
+    runs.run_models_with(spaces.GPU)
 
 TITLE = "Seq2Seq Attention Explorer"
 INTRO = ("Type something: a real LSTM encoder-decoder translates it as you type, and the heatmap shows "
@@ -42,300 +50,450 @@ means more.
 """
 ASSETS = Path(__file__).resolve().parent / "assets"
 PRESENTER_JS = "(on) => { document.body.classList.toggle('presenter', on); }"
-HEATMAP, GRID, FED, NBEST = "Heatmap", "All layers", "Fed & predicted", "n-best"  # the results tabs
-HIDDEN = "hidden"  # show_progress for the events that follow typing: no spinner flashing on every key
+HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", "n-best", "Export"  # results tabs
+PRIVATE = dict(api_visibility="private")
+# The events that follow typing: the latest value wins, and no spinner flashes on every key.
+LIVE = dict(trigger_mode="always_last", show_progress="hidden", **PRIVATE)
 
 
-def settings(text, checkpoint, mask, forcing, ratio, reference, seed, decoding, beam_size) -> service.Settings:
-    """The Explore tab's controls as one run's settings (in the order of run_settings in build_demo)."""
-    return service.Settings(text, checkpoint, mask, bool(forcing), ratio, reference or "", seed,
-                            beam_size if decoding == "beam" else 1)
+# --- the page's parts ---------------------------------------------------------------------------------
 
 
-def on_run(*values):
+@dataclass(frozen=True)
+class ExploreControls:
+    """The Explore tab's left column: one run's settings, the examples, and the checkpoint's card."""
+
+    text: gr.Textbox
+    examples: gr.Dataset
+    checkpoint: gr.Dropdown
+    mask: gr.Radio
+    forcing: gr.Checkbox
+    reference: gr.Textbox
+    ratio: gr.Slider
+    seed: gr.Number
+    decoding: gr.Radio
+    beam_size: gr.Slider
+    card: gr.Markdown
+
+    @property
+    def settings(self) -> list:
+        """The controls a run's settings are read from, in the order `read_settings` takes them."""
+        return [self.text, self.checkpoint, self.mask, self.forcing, self.ratio, self.reference, self.seed,
+                self.decoding, self.beam_size]
+
+    def show(self, preset: compare.Preset) -> dict:
+        """A preset's text and run A in these controls (the beam size kept unless A uses beam search)."""
+        a = preset.a
+        shown = {self.text: preset.text, self.reference: preset.reference, self.checkpoint: a.checkpoint,
+                 self.mask: a.mask, self.forcing: a.forcing, self.ratio: a.ratio, self.decoding: "greedy"}
+        if a.beam_size > 1:
+            shown |= {self.decoding: "beam", self.beam_size: a.beam_size}
+        return shown
+
+
+@dataclass(frozen=True)
+class Results:
+    """The Explore tab's right column: the output, the layer menu, the status and the results tabs."""
+
+    result: gr.State  # the kept Translation: every control below re-plots it without running the model
+    view: gr.State  # the results tab on screen
+    output: gr.Textbox
+    layer: gr.Radio
+    status: gr.Markdown
+    tabs: dict  # results tab name -> gr.Tab
+    plot: gr.Plot
+    step: gr.Slider
+    play: gr.Button
+    stop: gr.Button
+    math: gr.Markdown
+    grid: gr.Plot
+    forcing_table: gr.Dataframe
+    nbest: gr.Dataframe
+    rank: gr.Radio
+    export: gr.Button
+    files: gr.File
+
+    @property
+    def tab_outputs(self) -> list:
+        """What the results tabs other than the heatmap show, each drawn only while its tab is on screen."""
+        return [self.math, self.grid, self.forcing_table, self.nbest]
+
+    def show(self, explored: views.Explored) -> dict:
+        """A fresh run in the output, the heatmap, the kept result and the status."""
+        return {self.output: explored.output, self.plot: explored.figure, self.result: explored.result,
+                self.status: explored.status}
+
+
+@dataclass(frozen=True)
+class CompareControls:
+    """The Compare tab: preset buttons, run B's settings, and both runs' maps with their difference."""
+
+    tab: gr.Tab
+    presets: dict  # a key of compare.PRESETS -> its button
+    checkpoint_b: gr.Dropdown
+    mask_b: gr.Radio
+    ratio_b: gr.Slider
+    run: gr.Button
+    summary: gr.Markdown
+    label_a: gr.Markdown
+    plot_a: gr.Plot
+    label_b: gr.Markdown
+    plot_b: gr.Plot
+    plot_diff: gr.Plot
+    kept: gr.State  # compare.Kept: re-plotted without running again
+
+    @property
+    def settings(self) -> list:
+        """Run B's own controls, in the order `read_compare` takes them after run A's."""
+        return [self.checkpoint_b, self.mask_b, self.ratio_b]
+
+    @property
+    def outputs(self) -> list:
+        return [self.label_a, self.plot_a, self.label_b, self.plot_b, self.plot_diff, self.summary, self.kept]
+
+    def show(self, compared: compare.Compared) -> dict:
+        label_a, label_b = compared.labels
+        return {self.label_a: f"**{label_a}**", self.plot_a: compared.a, self.label_b: f"**{label_b}**",
+                self.plot_b: compared.b, self.plot_diff: compared.difference, self.summary: compared.summary,
+                self.kept: compared.kept}
+
+    def fill(self, preset: compare.Preset) -> dict:
+        """A preset's run B in these controls."""
+        b = preset.b
+        return {self.checkpoint_b: b.checkpoint, self.mask_b: b.mask, self.ratio_b: b.ratio if b.forcing else 0.0}
+
+
+@dataclass(frozen=True)
+class Page:
+    presenter: gr.Checkbox
+    explore: ExploreControls
+    results: Results
+    compare: CompareControls
+    api: gr.Button  # hidden: carries the public `translate` endpoint
+
+
+# --- what each event does -------------------------------------------------------------------------------
+
+
+def read_settings(text, checkpoint, mask, forcing, ratio, reference, seed, decoding, beam_size) -> runs.Settings:
+    """The Explore tab's controls (ExploreControls.settings) as one run's settings."""
+    return runs.Settings(text, checkpoint, mask, bool(forcing), ratio, reference or "", seed,
+                         beam_size if decoding == "beam" else 1)
+
+
+def read_compare(*values) -> tuple[runs.Settings, runs.Settings]:
+    """Runs A and B from the Explore tab's controls and then CompareControls.settings."""
+    *controls, checkpoint_b, mask_b, ratio_b = values
+    a = read_settings(*controls)
+    ratio_b = ratio_b or 0.0
+    return a, runs.Settings(a.text, checkpoint_b, mask_b, ratio_b > 0, ratio_b, a.reference, a.seed, 1)
+
+
+def on_run(results: Results, *values) -> dict:
     *controls, layer, presenter = values
-    explored = service.explore(settings(*controls), layer, presenter)
-    return explored.output, explored.figure, explored.result, explored.status
+    return results.show(views.explore(read_settings(*controls), layer, presenter))
 
 
-def tab_contents(view, result, rank, layer, step, presenter):
-    """What the visible results tab shows; the hidden tabs are skipped, so a keystroke sends and draws less.
+def tab_contents(results: Results, view, result, rank, layer, step, presenter) -> dict:
+    """What the visible results tab shows; the hidden tabs are left alone, so a keystroke sends and draws less."""
+    if view == HEATMAP:
+        return {results.math: views.step_math(result, rank, layer, step)}
+    if view == GRID:
+        return {results.grid: views.grid(result, rank, presenter)}
+    if view == FED:
+        return {results.forcing_table: views.forcing_rows(result, rank)}
+    if view == NBEST:
+        return {results.nbest: views.nbest_rows(result)}
+    return {}
 
-    Returns (step math, layer grid, fed & predicted rows, n-best rows): tab_outputs in build_demo.
-    """
-    return (service.step_math(result, rank, layer, step) if view == HEATMAP else gr.skip(),
-            service.grid(result, rank, presenter) if view == GRID else gr.skip(),
-            service.forcing_rows(result, rank) if view == FED else gr.skip(),
-            service.nbest_rows(result) if view == NBEST else gr.skip())
 
-
-def on_details(result, layer, view, presenter):
+def on_details(results: Results, result, layer, view, presenter) -> dict:
     """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab."""
-    last = service.last_step(result)
-    return (gr.Slider(maximum=max(last, 1), value=last), gr.Radio(choices=service.ranks(result), value="1"),
-            *tab_contents(view, result, "1", layer, None, presenter))
+    last = views.last_step(result)
+    return {results.step: gr.Slider(maximum=max(last, 1), value=last),
+            results.rank: gr.Radio(choices=views.ranks(result), value="1"),
+            **tab_contents(results, view, result, "1", layer, None, presenter)}
 
 
-def on_view(result, rank, layer, step, presenter):
-    return service.figure(result, rank, layer, step, presenter), service.step_math(result, rank, layer, step)
+def on_view(results: Results, result, rank, layer, step, presenter) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter),
+            results.math: views.step_math(result, rank, layer, step)}
 
 
-def on_hypothesis(result, rank, layer, view, presenter):
-    last = service.last_step(result, rank)
-    return (service.figure(result, rank, layer, None, presenter), service.hypothesis_note(result, rank),
-            gr.Slider(maximum=max(last, 1), value=last), *tab_contents(view, result, rank, layer, None, presenter))
+def on_hypothesis(results: Results, result, rank, layer, view, presenter) -> dict:
+    last = views.last_step(result, rank)
+    return {results.plot: views.figure(result, rank, layer, None, presenter),
+            results.status: views.hypothesis_note(result, rank),
+            results.step: gr.Slider(maximum=max(last, 1), value=last),
+            **tab_contents(results, view, result, rank, layer, None, presenter)}
 
 
-def on_presenter(result, rank, layer, step, view, presenter):
-    plot = service.figure(result, rank, layer, step, presenter)
-    return plot, *tab_contents(view, result, rank, layer, step, presenter)
+def on_presenter(results: Results, result, rank, layer, step, view, presenter) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter),
+            **tab_contents(results, view, result, rank, layer, step, presenter)}
 
 
-def on_tab(event: gr.SelectData, result, rank, layer, step, presenter):
-    return event.value, *tab_contents(event.value, result, rank, layer, step, presenter)
+def on_tab(results: Results, view, result, rank, layer, step, presenter) -> dict:
+    return {results.view: view, **tab_contents(results, view, result, rank, layer, step, presenter)}
 
 
-def on_play(result, rank, layer, presenter):
-    yield from service.play(result, rank, layer, presenter)
-
-
-def on_checkpoint(spec, layer):
-    """A new checkpoint: its card, and its layers in the layer menu (the chosen one kept if it has it)."""
-    choices = service.layer_choices(spec)
-    return service.model_card(spec), gr.Radio(choices=choices, value=layer if (layer in dict(choices).values())
-                                              else "mean")
-
-
-def on_example(sample):
-    try:
-        return service.example(sample[0])
-    except ValueError as error:
-        gr.Warning(str(error))
-        return [gr.skip()] * 3
+def on_play(results: Results, result, rank, layer, presenter):
+    for frame in views.play(result, rank, layer, presenter):
+        yield {results.plot: frame.figure, results.step: frame.step, results.math: frame.math}
 
 
 def on_export(result, rank, layer, presenter):
-    paths, message = service.export(result, rank, layer, presenter)
-    if message:
-        gr.Warning(message)
-    return paths or None
+    exported = export.export(result, rank, layer, presenter)
+    if exported.message:
+        gr.Warning(exported.message)
+    return exported.paths or None
 
 
-def compare_settings(*values) -> tuple[service.Settings, service.Settings]:
-    *controls, checkpoint_b, mask_b, ratio_b = values
-    a = settings(*controls)
-    ratio_b = ratio_b or 0.0
-    return a, service.Settings(a.text, checkpoint_b, mask_b, ratio_b > 0, ratio_b, a.reference, a.seed, 1)
+def on_checkpoint(page: Page, spec, layer) -> dict:
+    """A new checkpoint: its card, and its layers in the layer menu (the chosen one kept if it has it)."""
+    choices = models.layer_choices(spec)
+    kept = layer if layer in dict(choices).values() else "mean"
+    return {page.explore.card: cards.model_card(spec), page.results.layer: gr.Radio(choices=choices, value=kept)}
 
 
-def _compared(compared: service.Compared):
-    label_a, label_b = compared.labels
-    return (f"**{label_a}**", compared.a, f"**{label_b}**", compared.b, compared.difference, compared.summary,
-            compared.kept)
+def on_example(explore: ExploreControls, sample) -> dict:
+    try:
+        source, reference, checkpoint = examples.example(sample[0])
+    except ValueError as error:
+        gr.Warning(str(error))
+        return {}
+    return {explore.text: source, explore.reference: reference, explore.checkpoint: checkpoint}
 
 
-def on_compare(*values):
-    *controls, layer, presenter = values
-    return _compared(service.compare(*compare_settings(*controls), layer, presenter))
+def on_compare(controls: CompareControls, *values) -> dict:
+    *settings, layer, presenter = values
+    return controls.show(compare.compare(*read_compare(*settings), layer, presenter))
 
 
-def on_compare_view(kept, layer, presenter):
-    return _compared(service.compare_view(kept, layer, presenter))
+def on_compare_view(controls: CompareControls, kept, layer, presenter) -> dict:
+    return controls.show(compare.compare_view(kept, layer, presenter))
 
 
-def on_preset(name, *controls):
+def on_preset(page: Page, name: str, *settings) -> dict:
     """Set both runs for a preset comparison; on failure say why and change nothing."""
     try:
-        preset = service.preset(name, settings(*controls))
+        preset = compare.preset(name, read_settings(*settings))
     except Exception as error:
-        gr.Warning(service.user_message(error))
-        return [gr.skip()] * 11
-    a, b = preset.a, preset.b
-    beam = a.beam_size > 1
-    return (preset.text, preset.reference, a.checkpoint, a.mask, a.forcing, a.ratio, "beam" if beam else "greedy",
-            a.beam_size if beam else gr.skip(), b.checkpoint, b.mask, b.ratio if b.forcing else 0.0)
+        gr.Warning(runs.user_message(error))
+        return {}
+    return page.explore.show(preset) | page.compare.fill(preset)
 
 
-def on_load():
-    choices = service.checkpoint_choices()
-    samples = [[row[0]] for row in service.examples()]
-    return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dataset(samples=samples)
+def on_load(page: Page) -> dict:
+    """Each visit: the checkpoint menus and examples as installed now (the page may be older)."""
+    choices = models.checkpoint_choices()
+    return {page.explore.checkpoint: gr.Dropdown(choices=choices),
+            page.compare.checkpoint_b: gr.Dropdown(choices=choices),
+            page.explore.examples: gr.Dataset(samples=[[row[0]] for row in examples.examples()])}
 
 
-def translate(text: str, checkpoint: str, mask: str, teacher_forcing: float, reference: str, seed: int,
-              beam_size: int):
-    """Translate `text` with a checkpoint; returns the output text and the attention heatmap.
+def client_errors(endpoint: Callable) -> Callable:
+    """An API endpoint whose errors reach the client as their runs.user_message (a bug's never does)."""
 
-    teacher_forcing is the ratio of steps fed the reference (0 = off; the reference may then be empty).
-    """
-    try:
-        return service.translate(text, checkpoint, mask, teacher_forcing, reference, seed, beam_size)
-    except Exception as error:
-        raise gr.Error(service.user_message(error)) from None
+    @functools.wraps(endpoint)  # gradio reads the parameters and description of the endpoint itself
+    def call(*args):
+        try:
+            return endpoint(*args)
+        except Exception as error:
+            raise gr.Error(runs.user_message(error)) from None
+
+    return call
+
+
+translate = client_errors(runs.api_translate)  # the public API endpoint
+
+
+# --- layout -------------------------------------------------------------------------------------------
+
+
+def header() -> gr.Checkbox:
+    with gr.Row(elem_id="header"):
+        with gr.Column(scale=4, min_width=300):
+            gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="intro")
+            with gr.Accordion("What am I looking at?", open=False, elem_id="explainer"):
+                gr.Markdown(EXPLAINER)
+        return gr.Checkbox(label="Presenter mode", info="large type, colour-blind-safe colours", scale=0,
+                           min_width=180, elem_id="presenter")
+
+
+def explore_controls(start: views.Opening) -> ExploreControls:
+    with gr.Column(scale=1, min_width=300, elem_id="controls"):
+        text = gr.Textbox(label="Source text", value=start.text, lines=1, max_length=runs.MAX_TEXT_CHARS,
+                          autofocus=True, elem_id="source", placeholder="Type here, e.g. 3rd of March 2021")
+        samples = gr.Dataset(label="Examples: a click picks the checkpoint too", layout="gallery",
+                             components=["textbox"], samples=[[row[0]] for row in start.examples],
+                             samples_per_page=6, elem_id="examples")
+        checkpoint = gr.Dropdown(start.choices, value=start.default, label="Checkpoint", allow_custom_value=True,
+                                 info="bundled, or a Hub repo org/name", elem_id="checkpoint")
+        mask = gr.Radio(["bidirectional", "causal"], value="bidirectional", label="Attention mask", elem_id="mask")
+        with gr.Accordion("Teacher forcing", open=False):
+            forcing = gr.Checkbox(label="Feed the reference to the decoder", elem_id="forcing")
+            reference = gr.Textbox(label="Reference (target text)", value=start.reference, lines=1,
+                                   max_length=runs.MAX_TEXT_CHARS, elem_id="reference")
+            with gr.Row():
+                ratio = gr.Slider(0, 1, value=1.0, step=0.05, label="Ratio", min_width=160,
+                                  info="share of steps fed the reference")
+                seed = gr.Number(0, precision=0, label="Seed", min_width=100, info="which steps, when the ratio < 1")
+        with gr.Accordion("Decoding", open=False):
+            with gr.Row():
+                decoding = gr.Radio(["greedy", "beam"], value="greedy", label="Search", min_width=140)
+                beam_size = gr.Slider(1, 16, value=4, step=1, label="Beam size", min_width=160)
+        with gr.Accordion("About this checkpoint", open=False):
+            card = gr.Markdown(start.card, elem_id="card")
+    return ExploreControls(text, samples, checkpoint, mask, forcing, reference, ratio, seed, decoding, beam_size,
+                           card)
+
+
+def results_panel(start: views.Opening) -> Results:
+    first = start.explored.result
+    last = views.last_step(first)
+    with gr.Column(scale=2, min_width=340, elem_id="results"):
+        with gr.Row():
+            output = gr.Textbox(label="Output", value=start.explored.output, interactive=False, scale=2,
+                                min_width=200, elem_id="output")
+            layer = gr.Radio(start.layers, value="mean", label="Layer", scale=3, min_width=200, elem_id="layer")
+        status = gr.Markdown(start.explored.status, elem_id="status")
+        with gr.Tabs():
+            with gr.Tab(HEATMAP) as heatmap_tab:
+                plot = gr.Plot(start.explored.figure, show_label=False, elem_id="heatmap")
+                with gr.Row(elem_id="stepper"):
+                    step = gr.Slider(0, max(last, 1), value=last, step=1, label="Step",
+                                     info="move to reveal the decoding row by row", min_width=220, elem_id="step")
+                    play = gr.Button("▶ Play", scale=0, min_width=90, elem_id="play")
+                    stop = gr.Button("■ Stop", scale=0, min_width=90, variant="stop", elem_id="stop")
+                with gr.Accordion("The arithmetic of this step", open=True):
+                    math = gr.Markdown(views.step_math(first), elem_id="step-math")
+            with gr.Tab(GRID) as grid_tab:
+                grid = gr.Plot(show_label=False, elem_id="grid")
+            with gr.Tab(FED) as fed_tab:
+                gr.Markdown("What the decoder was fed at each step (its own previous output, or the reference's "
+                            "under teacher forcing) and what it predicted.")
+                forcing_table = gr.Dataframe(views.forcing_rows(first), headers=viz.FORCING_COLUMNS,
+                                             interactive=False, wrap=True, elem_id="forcing-table")
+            with gr.Tab(NBEST) as nbest_tab:
+                nbest = gr.Dataframe(views.nbest_rows(first), headers=viz.NBEST_COLUMNS, interactive=False,
+                                     wrap=True, elem_id="nbest")
+                rank = gr.Radio(views.ranks(first), value="1", label="Plot hypothesis", elem_id="rank")
+            with gr.Tab(EXPORT) as export_tab:
+                gr.Markdown("The attention weights as CSV, everything recorded as JSON, and the heatmap as a page "
+                            "that opens offline. (PNG: the camera icon above the heatmap.)")
+                export_button = gr.Button("Prepare downloads", elem_id="export")
+                files = gr.File(label="Downloads", file_count="multiple", interactive=False)
+    tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, FED: fed_tab, NBEST: nbest_tab, EXPORT: export_tab}
+    return Results(gr.State(first), gr.State(HEATMAP), output, layer, status, tabs, plot, step, play, stop, math,
+                   grid, forcing_table, nbest, rank, export_button, files)
+
+
+def compare_tab(start: views.Opening) -> CompareControls:
+    with gr.Tab("Compare", id="compare") as tab:
+        gr.Markdown("Run **A** uses the Explore tab's settings; run **B** the same text with its own checkpoint, "
+                    "mask and forcing. The third map is A − B: red where A attends more.")
+        with gr.Row():
+            presets = {name: gr.Button(label, size="sm") for name, label in compare.PRESETS.items()}
+        with gr.Row():
+            checkpoint_b = gr.Dropdown(start.choices, value=start.default, label="B: checkpoint",
+                                       allow_custom_value=True, min_width=200)
+            mask_b = gr.Radio(["bidirectional", "causal"], value="causal", label="B: mask", min_width=200)
+            ratio_b = gr.Slider(0, 1, value=0, step=0.05, label="B: teacher forcing (0 = off)", min_width=200)
+            run = gr.Button("Compare", variant="primary", scale=0, min_width=120)
+        summary = gr.Markdown(elem_id="compare-summary")
+        with gr.Row():
+            with gr.Column(min_width=320):
+                label_a = gr.Markdown("**A**")
+                plot_a = gr.Plot(show_label=False, elem_id="plot-a")
+            with gr.Column(min_width=320):
+                label_b = gr.Markdown("**B**")
+                plot_b = gr.Plot(show_label=False, elem_id="plot-b")
+        gr.Markdown("**A − B**")
+        plot_diff = gr.Plot(show_label=False, elem_id="plot-diff")
+    return CompareControls(tab, presets, checkpoint_b, mask_b, ratio_b, run, summary, label_a, plot_a, label_b,
+                           plot_b, plot_diff, gr.State(None))
+
+
+def layout(start: views.Opening) -> Page:
+    presenter = header()
+    with gr.Tabs(elem_id="main-tabs"):
+        with gr.Tab("Explore", id="explore"):
+            with gr.Row(elem_id="explore-row"):
+                explore = explore_controls(start)
+                results = results_panel(start)
+        compared = compare_tab(start)
+    return Page(presenter, explore, results, compared, gr.Button(visible=False))
+
+
+# --- wiring -------------------------------------------------------------------------------------------
+
+
+def wire_explore(page: Page) -> None:
+    """Typing and every run setting run the model; the results then follow, without running it again."""
+    e, r = page.explore, page.results
+    playing = r.play.click(partial(on_play, r), [r.result, r.rank, r.layer, page.presenter], [r.plot, r.step, r.math],
+                           show_progress="hidden", concurrency_limit=16, **PRIVATE)
+    r.stop.click(None, cancels=[playing], **PRIVATE)
+    # .change, not .input: in gradio 6.31 a Textbox's .input misses deletions and pastes. Examples and
+    # presets set the controls, and these events then run the model, at most twice with always_last.
+    changed = gr.on([control.change for control in e.settings] + [e.text.submit], partial(on_run, r),
+                    e.settings + [r.layer, page.presenter], [r.output, r.plot, r.result, r.status], cancels=[playing],
+                    **LIVE)
+    changed.then(partial(on_details, r), [r.result, r.layer, r.view, page.presenter], [r.step, r.rank, *r.tab_outputs],
+                 **LIVE)
+    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer], **LIVE)
+    e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint], **PRIVATE)
+
+    gr.on([r.layer.input, r.step.input], partial(on_view, r), [r.result, r.rank, r.layer, r.step, page.presenter],
+          [r.plot, r.math], **LIVE)
+    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter],
+                 [r.plot, r.status, r.step, *r.tab_outputs], **LIVE)
+    for name, tab in r.tabs.items():
+        tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter],
+                   [r.view, *r.tab_outputs], **LIVE)
+    r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter], r.files, **PRIVATE)
+
+
+def wire_compare(page: Page) -> None:
+    """Opening the tab, its controls and the presets run both runs again."""
+    c, e, r = page.compare, page.explore, page.results
+    compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter], c.outputs)
+    gr.on([c.tab.select, c.run.click, c.checkpoint_b.input, c.mask_b.input, c.ratio_b.release], *compare_args, **LIVE)
+    for name, button in c.presets.items():
+        button.click(partial(on_preset, page, name), e.settings,
+                     [e.text, e.reference, e.checkpoint, e.mask, e.forcing, e.ratio, e.decoding, e.beam_size,
+                      *c.settings], **PRIVATE).then(*compare_args, **LIVE)
+
+
+def wire_presenter(page: Page) -> None:
+    """Presenter mode restyles the page (in the browser) and re-plots what is shown."""
+    r, c = page.results, page.compare
+    page.presenter.change(None, page.presenter, None, js=PRESENTER_JS, **PRIVATE)
+    page.presenter.change(partial(on_presenter, r), [r.result, r.rank, r.layer, r.step, r.view, page.presenter],
+                          [r.plot, *r.tab_outputs], **LIVE
+                          ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter], c.outputs, **LIVE)
+
+
+def wire_api(page: Page) -> None:
+    """The one public endpoint, `translate`: the Explore tab's controls in the order of its parameters."""
+    e, r = page.explore, page.results
+    page.api.click(translate, [e.text, e.checkpoint, e.mask, e.ratio, e.reference, e.seed, e.beam_size],
+                   [r.output, r.plot], api_name="translate")
 
 
 def build_demo() -> gr.Blocks:
     """The whole page, with the default checkpoint loaded and a first example already translated."""
-    service.prepare()
-    choices, default = service.checkpoint_choices(), service.default_checkpoint()
-    samples = service.examples()
-    first = next((row for row in samples if row[2] == default), ["", "", default])
-    if default is None:
-        start = service.Explored(None, "", None, "No checkpoints are installed: train one (see the README), "
-                                                  "or list Hub checkpoints in S2S_HUB_CHECKPOINTS.")
-    elif not first[0]:  # a Hub checkpoint only: no example to start with
-        start = service.Explored(None, "", None, "")
-    else:
-        start = service.explore(service.Settings(first[0], default, reference=first[1]))
-    last = service.last_step(start.result)
-
+    models.prepare()
+    start = views.opening()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600), analytics_enabled=False) as demo:
-        result = gr.State(start.result)
-        view = gr.State(HEATMAP)  # the results tab on screen
-        pair = gr.State(None)
-        with gr.Row(elem_id="header"):
-            with gr.Column(scale=4, min_width=300):
-                gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="intro")
-                with gr.Accordion("What am I looking at?", open=False, elem_id="explainer"):
-                    gr.Markdown(EXPLAINER)
-            presenter = gr.Checkbox(label="Presenter mode", info="large type, colour-blind-safe colours",
-                                    scale=0, min_width=180, elem_id="presenter")
-
-        with gr.Tabs(elem_id="main-tabs"):
-            with gr.Tab("Explore", id="explore"):
-                with gr.Row(elem_id="explore-row"):
-                    with gr.Column(scale=1, min_width=300, elem_id="controls"):
-                        text = gr.Textbox(label="Source text", value=first[0], lines=1,
-                                          max_length=service.MAX_TEXT_CHARS, autofocus=True, elem_id="source",
-                                          placeholder="Type here, e.g. 3rd of March 2021")
-                        examples = gr.Dataset(label="Examples: a click picks the checkpoint too", layout="gallery",
-                                              components=["textbox"], samples=[[row[0]] for row in samples],
-                                              samples_per_page=6, elem_id="examples")
-                        checkpoint = gr.Dropdown(choices, value=default, label="Checkpoint", allow_custom_value=True,
-                                                 info="bundled, or a Hub repo org/name", elem_id="checkpoint")
-                        mask = gr.Radio(["bidirectional", "causal"], value="bidirectional", label="Attention mask",
-                                        elem_id="mask")
-                        with gr.Accordion("Teacher forcing", open=False):
-                            forcing = gr.Checkbox(label="Feed the reference to the decoder", elem_id="forcing")
-                            reference = gr.Textbox(label="Reference (target text)", value=first[1], lines=1,
-                                                   max_length=service.MAX_TEXT_CHARS, elem_id="reference")
-                            with gr.Row():
-                                ratio = gr.Slider(0, 1, value=1.0, step=0.05, label="Ratio", min_width=160,
-                                                  info="share of steps fed the reference")
-                                seed = gr.Number(0, precision=0, label="Seed", min_width=100,
-                                                 info="which steps, when the ratio < 1")
-                        with gr.Accordion("Decoding", open=False):
-                            with gr.Row():
-                                decoding = gr.Radio(["greedy", "beam"], value="greedy", label="Search",
-                                                    min_width=140)
-                                beam_size = gr.Slider(1, 16, value=4, step=1, label="Beam size", min_width=160)
-                        with gr.Accordion("About this checkpoint", open=False):
-                            card = gr.Markdown(service.model_card(default) if default else "", elem_id="card")
-                    with gr.Column(scale=2, min_width=340, elem_id="results"):
-                        with gr.Row():
-                            output = gr.Textbox(label="Output", value=start.output, interactive=False, scale=2,
-                                                min_width=200, elem_id="output")
-                            layer = gr.Radio(service.layer_choices(default) if default else [("mean", "mean")],
-                                             value="mean", label="Layer", scale=3, min_width=200, elem_id="layer")
-                        status = gr.Markdown(start.status, elem_id="status")
-                        with gr.Tabs():
-                            with gr.Tab(HEATMAP) as heatmap_tab:
-                                plot = gr.Plot(start.figure, show_label=False, elem_id="heatmap")
-                                with gr.Row(elem_id="stepper"):
-                                    step = gr.Slider(0, max(last, 1), value=last, step=1,
-                                                     label="Step", info="move to reveal the decoding row by row",
-                                                     min_width=220, elem_id="step")
-                                    play = gr.Button("▶ Play", scale=0, min_width=90, elem_id="play")
-                                    stop = gr.Button("■ Stop", scale=0, min_width=90, variant="stop",
-                                                     elem_id="stop")
-                                with gr.Accordion("The arithmetic of this step", open=True):
-                                    math = gr.Markdown(service.step_math(start.result), elem_id="step-math")
-                            with gr.Tab(GRID) as grid_tab:
-                                grid = gr.Plot(show_label=False, elem_id="grid")
-                            with gr.Tab(FED) as fed_tab:
-                                gr.Markdown("What the decoder was fed at each step (its own previous output, or "
-                                            "the reference's under teacher forcing) and what it predicted.")
-                                forcing_table = gr.Dataframe(service.forcing_rows(start.result),
-                                                             headers=viz.FORCING_COLUMNS, interactive=False, wrap=True,
-                                                             elem_id="forcing-table")
-                            with gr.Tab(NBEST) as nbest_tab:
-                                nbest = gr.Dataframe(service.nbest_rows(start.result), headers=viz.NBEST_COLUMNS,
-                                                     interactive=False, wrap=True, elem_id="nbest")
-                                rank = gr.Radio(service.ranks(start.result), value="1", label="Plot hypothesis",
-                                                elem_id="rank")
-                            with gr.Tab("Export") as export_tab:
-                                gr.Markdown("The attention weights as CSV, everything recorded as JSON, and the "
-                                            "heatmap as a page that opens offline. (PNG: the camera icon above "
-                                            "the heatmap.)")
-                                export = gr.Button("Prepare downloads", elem_id="export")
-                                files = gr.File(label="Downloads", file_count="multiple", interactive=False)
-
-            with gr.Tab("Compare", id="compare") as compare_tab:
-                gr.Markdown("Run **A** uses the Explore tab's settings; run **B** the same text with its own "
-                            "checkpoint, mask and forcing. The third map is A − B: red where A attends more.")
-                with gr.Row():
-                    presets = {name: gr.Button(label, size="sm") for name, label in service.PRESETS.items()}
-                with gr.Row():
-                    checkpoint_b = gr.Dropdown(choices, value=default, label="B: checkpoint", allow_custom_value=True,
-                                               min_width=200)
-                    mask_b = gr.Radio(["bidirectional", "causal"], value="causal", label="B: mask", min_width=200)
-                    ratio_b = gr.Slider(0, 1, value=0, step=0.05, label="B: teacher forcing (0 = off)",
-                                        min_width=200)
-                    run_compare = gr.Button("Compare", variant="primary", scale=0, min_width=120)
-                summary = gr.Markdown(elem_id="compare-summary")
-                with gr.Row():
-                    with gr.Column(min_width=320):
-                        label_a = gr.Markdown("**A**")
-                        plot_a = gr.Plot(show_label=False, elem_id="plot-a")
-                    with gr.Column(min_width=320):
-                        label_b = gr.Markdown("**B**")
-                        plot_b = gr.Plot(show_label=False, elem_id="plot-b")
-                gr.Markdown("**A − B**")
-                plot_diff = gr.Plot(show_label=False, elem_id="plot-diff")
-
-        api_button = gr.Button(visible=False)
-
-        # --- wiring -----------------------------------------------------------------------------------
-        run_settings = [text, checkpoint, mask, forcing, ratio, reference, seed, decoding, beam_size]
-        run_args = (on_run, run_settings + [layer, presenter], [output, plot, result, status])
-        tab_outputs = [math, grid, forcing_table, nbest]
-        details_args = (on_details, [result, layer, view, presenter], [step, rank, *tab_outputs])
-        private = dict(api_visibility="private")
-        live = dict(trigger_mode="always_last", show_progress=HIDDEN, **private)
-
-        playing = play.click(on_play, [result, rank, layer, presenter], [plot, step, math], show_progress=HIDDEN,
-                             concurrency_limit=16, **private)
-        stop.click(None, cancels=[playing], **private)
-        # .change, not .input: in gradio 6.31 a Textbox's .input misses deletions and pastes. Examples and
-        # presets set the controls, and these events then run the model, at most twice with always_last.
-        changed = gr.on([control.change for control in run_settings] + [text.submit], *run_args, cancels=[playing],
-                        **live)
-        changed.then(*details_args, **live)
-        checkpoint.change(on_checkpoint, [checkpoint, layer], [card, layer], **live)
-        examples.click(on_example, examples, [text, reference, checkpoint], **private)
-
-        gr.on([layer.input, step.input], on_view, [result, rank, layer, step, presenter], [plot, math], **live)
-        rank.input(on_hypothesis, [result, rank, layer, view, presenter], [plot, status, step, *tab_outputs], **live)
-        gr.on([tab.select for tab in (heatmap_tab, grid_tab, fed_tab, nbest_tab, export_tab)], on_tab,
-              [result, rank, layer, step, presenter], [view, *tab_outputs], **live)
-        export.click(on_export, [result, rank, layer, presenter], files, **private)
-
-        compare_outputs = [label_a, plot_a, label_b, plot_b, plot_diff, summary, pair]
-        compare_args = (on_compare, run_settings + [checkpoint_b, mask_b, ratio_b, layer, presenter], compare_outputs)
-        gr.on([compare_tab.select, run_compare.click, checkpoint_b.input, mask_b.input, ratio_b.release], *compare_args,
-              **live)
-        for name, button in presets.items():
-            button.click(on_preset, [gr.State(name), *run_settings],
-                         [text, reference, checkpoint, mask, forcing, ratio, decoding, beam_size, checkpoint_b,
-                          mask_b, ratio_b], **private).then(*compare_args, **live)
-
-        presenter.change(None, presenter, None, js=PRESENTER_JS, **private)
-        presenter.change(on_presenter, [result, rank, layer, step, view, presenter], [plot, *tab_outputs], **live
-                         ).then(on_compare_view, [pair, layer, presenter], compare_outputs, **live)
-
-        demo.load(on_load, None, [checkpoint, checkpoint_b, examples], **private)
-        api_button.click(translate, [text, checkpoint, mask, ratio, reference, seed, beam_size], [output, plot],
-                         api_name="translate")
+        page = layout(start)
+        wire_explore(page)
+        wire_compare(page)
+        wire_presenter(page)
+        demo.load(partial(on_load, page), None, [page.explore.checkpoint, page.compare.checkpoint_b,
+                                                 page.explore.examples], **PRIVATE)
+        wire_api(page)
     demo.queue(default_concurrency_limit=8, max_size=64)
     return demo
 

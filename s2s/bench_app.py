@@ -28,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from . import service, tasks
+from . import tasks, viz
+from .web import models, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 250  # typing to an updated heatmap, median
@@ -58,7 +59,7 @@ def free_port() -> int:
 
 def inputs(spec: str, n: int) -> list[str]:
     """n varied sources of the checkpoint's task (prefixes of one sentence when the task is unknown)."""
-    task = service.get_model(spec).translator.config.get("task")
+    task = models.get_model(spec).translator.config.get("task")
     if task in tasks.TASKS:
         return [source for source, _ in tasks.TASKS[task].generate(n, seed=1)]
     sentence = "the quick brown fox jumps over the lazy dog"
@@ -112,7 +113,7 @@ def browser_times(url: str, spec: str, texts: list[str]) -> list[float]:
 
     from .viz import display_piece
 
-    translator = service.get_model(spec).translator
+    translator = models.get_model(spec).translator
     times = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -142,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from gradio_client import Client
 
-    service.prepare()
-    spec = args.checkpoint or service.default_checkpoint()
+    models.prepare()
+    spec = args.checkpoint or models.default_checkpoint()
     if spec is None:
         print("error: no checkpoint installed", file=sys.stderr)
         return 1
@@ -171,18 +172,18 @@ def main(argv: list[str] | None = None) -> int:
             process.wait(timeout=30)
 
     model, figure, encoded, handler = [], [], [], []
-    translator = service.get_model(spec).translator
+    translator = models.get_model(spec).translator
     for text in texts[:3]:
-        service.translate(text, spec, "bidirectional", 0, "", 0, 1)[1].to_json()
+        runs.api_translate(text, spec, "bidirectional", 0, "", 0, 1)[1].to_json()
     for text in texts:
         t0 = time.perf_counter()
         r = translator.translate(text)
         t1 = time.perf_counter()
-        fig = service.viz.heatmap(r)
+        fig = viz.heatmap(r)
         t2 = time.perf_counter()
         fig.to_json()
         t3 = time.perf_counter()
-        _, fig = service.translate(text, spec, "bidirectional", 0, "", 0, 1)
+        _, fig = runs.api_translate(text, spec, "bidirectional", 0, "", 0, 1)
         fig.to_json()
         t4 = time.perf_counter()
         model.append(t1 - t0)

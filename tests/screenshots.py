@@ -14,7 +14,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from s2s import service
+from s2s.web import models, runs
+from s2s.web.compare import PRESETS
 from tests.test_app import free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, type_source
 
@@ -33,7 +34,7 @@ def choose(page: Page, checkpoint: str, text: str) -> None:
     box.press("Enter")
     page.wait_for_timeout(500)
     type_source(page, text)
-    expected = service.run(service.Settings(text, checkpoint)).text
+    expected = runs.run(runs.Settings(text, checkpoint)).text
     page.wait_for_function("(want) => document.querySelector('#output textarea, #output input').value === want",
                            arg=expected, timeout=TIMEOUT_MS)
     wait_for_plot(page)
@@ -56,7 +57,7 @@ def step(page: Page) -> None:
 def compare(page: Page) -> None:
     choose(page, "dates", "the 3rd of March, 2021")
     page.get_by_role("tab", name="Compare").click()
-    page.get_by_role("button", name=service.PRESETS["mask"]).click()
+    page.get_by_role("button", name=PRESETS["mask"]).click()
     wait_for_plot(page, "#plot-diff")
     page.locator("#main-tabs").screenshot(path=OUT / "compare.png")
 
@@ -78,7 +79,7 @@ def main() -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, (take, needs) in SHOTS.items():
-                missing = [spec for spec in needs if spec not in service.checkpoint_choices()]
+                missing = [spec for spec in needs if spec not in models.checkpoint_choices()]
                 if missing:
                     print(f"skipped {name}: {', '.join(missing)} not installed")
                     continue

@@ -13,7 +13,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from s2s import hub, service, viz
+from s2s import hub, viz
+from s2s.web import models, runs
 from tests.conftest import make_bundled
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
@@ -32,7 +33,7 @@ def served(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-        patch.setattr(service, "MODELS", service.ModelCache(service.CACHE_SIZE, service._load))
+        patch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
         demo = app.build_demo()
         _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
@@ -44,13 +45,13 @@ def served(tmp_path_factory):
 
 
 def source_labels(text: str, spec: str = "dates") -> list[str]:
-    return [viz.display_piece(p) for p in service.get_model(spec).translator.translate(text).source_tokens]
+    return [viz.display_piece(p) for p in models.get_model(spec).translator.translate(text).source_tokens]
 
 
 def test_translate_returns_the_output_and_the_heatmap(served):
     _, client = served
     output, plot = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 1, api_name="/translate")
-    expected = service.run(service.Settings("3 March 2021", "dates"))
+    expected = runs.run(runs.Settings("3 March 2021", "dates"))
     assert output == expected.text
     assert plot["type"] == "plotly"
     figure = json.loads(plot["plot"])
@@ -62,12 +63,12 @@ def test_translate_returns_the_output_and_the_heatmap(served):
 def test_translate_takes_forcing_a_reference_a_seed_and_a_beam(served):
     _, client = served
     forced, plot = client.predict("3 March 2021", "dates", "causal", 1.0, "2021-03-03", 3, 1, api_name="/translate")
-    r = service.run(service.Settings("3 March 2021", "dates", "causal", True, 1.0, "2021-03-03", 3, 1))
+    r = runs.run(runs.Settings("3 March 2021", "dates", "causal", True, 1.0, "2021-03-03", 3, 1))
     assert forced == r.text
     rows = json.loads(plot["plot"])["layout"]["yaxis"]["ticktext"]
     assert len(rows) == len(r.output_tokens) and "▸" in rows[1]  # the forced steps are marked
     beam, _ = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 4, api_name="/translate")
-    assert beam == service.run(service.Settings("3 March 2021", "dates", beam_size=4)).text
+    assert beam == runs.run(runs.Settings("3 March 2021", "dates", beam_size=4)).text
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -83,7 +84,7 @@ def test_bad_values_are_errors_with_a_message_and_the_app_keeps_serving(served, 
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name="/translate")
     output, _ = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 1, api_name="/translate")
-    assert output == service.run(service.Settings("3 March 2021", "dates")).text
+    assert output == runs.run(runs.Settings("3 March 2021", "dates")).text
 
 
 def test_only_translate_is_public(served):
@@ -104,14 +105,14 @@ def test_a_class_at_once(served):
 
     with ThreadPoolExecutor(8) as pool:
         outputs = list(pool.map(call, texts))
-    assert outputs == [service.run(service.Settings(text, "dates")).text for text in texts]
+    assert outputs == [runs.run(runs.Settings(text, "dates")).text for text in texts]
 
 
 def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
     import app
 
     monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
-    monkeypatch.setattr(service, "MODELS", service.ModelCache(service.CACHE_SIZE, service._load))
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     demo = app.build_demo()
     status = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "status")
@@ -127,11 +128,11 @@ def test_on_a_zerogpu_space_the_model_runs_through_spaces_gpu(served, monkeypatc
     fake.GPU = lambda fn: lambda *args, **kwargs: calls.append(fn.__name__) or fn(*args, **kwargs)
     monkeypatch.setitem(sys.modules, "spaces", fake)
     monkeypatch.setenv("SPACES_ZERO_GPU", "1")
-    monkeypatch.setattr(service, "_infer", service._infer)  # put back afterwards
+    monkeypatch.setattr(runs, "_decode_hooked", runs._decode_hooked)  # put back afterwards
     importlib.reload(app)
     try:
         text, _ = app.translate("3 March 2021", "dates", "bidirectional", 0, "", 0, 1)
     finally:
         monkeypatch.delenv("SPACES_ZERO_GPU")
         importlib.reload(app)
-    assert calls == ["_translate"] and text == service.run(service.Settings("3 March 2021", "dates")).text
+    assert calls == ["_decode"] and text == runs.run(runs.Settings("3 March 2021", "dates")).text

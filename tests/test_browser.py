@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from s2s import hub, service, viz
+from s2s import hub, viz
+from s2s.web import compare, models, runs, views
 from tests.conftest import make_bundled
 from tests.test_app import free_port
 
@@ -51,9 +52,9 @@ def url(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-        patch.setattr(service, "MODELS", service.ModelCache(service.CACHE_SIZE, service._load))
+        patch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-        patch.setattr(service, "PLAY_SECONDS", 1.0)  # a quicker play-through: the steps, not the pace, are tested
+        patch.setattr(views, "PLAY_SECONDS", 1.0)  # a quicker play-through: the steps, not the pace, are tested
         demo = app.build_demo()
         _, address, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **app.launch_options())
@@ -91,7 +92,7 @@ def page(browser, url, request):
 
 def expected(text: str, **changes) -> tuple[list[str], list[str], str]:
     """(source labels, output labels, output text) as the page should show them, computed in process."""
-    r = service.run(service.Settings(text, changes.pop("checkpoint", "dates"), **changes))
+    r = runs.run(runs.Settings(text, changes.pop("checkpoint", "dates"), **changes))
     return pieces(r.source_tokens), pieces(r.output_tokens), r.text
 
 
@@ -205,7 +206,7 @@ def test_beam_search_lists_hypotheses_and_plots_the_one_chosen(page):
     wait_for_ticks(page, "x", expected("5 May 1999")[0])
     page.get_by_text("Decoding", exact=True).click()
     page.locator("#controls").get_by_text("beam", exact=True).click()
-    beam = service.run(service.Settings("5 May 1999", "dates", beam_size=4))
+    beam = runs.run(runs.Settings("5 May 1999", "dates", beam_size=4))
     page.get_by_role("tab", name="n-best").click()
     page.wait_for_function("(n) => document.querySelectorAll('#rank input[type=radio]').length === n",
                            arg=len(beam.hypotheses), timeout=TIMEOUT_MS)
@@ -246,7 +247,7 @@ def test_presenter_mode_enlarges_the_page_and_the_plot(page):
 
 def test_compare_preset_plots_both_runs_and_their_difference(page):
     page.get_by_role("tab", name="Compare").click()
-    page.get_by_role("button", name=service.PRESETS["mask"]).click()
+    page.get_by_role("button", name=compare.PRESETS["mask"]).click()
     for root in ("#plot-a", "#plot-b", "#plot-diff"):
         page.wait_for_selector(f"{root} .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
     summary = page.locator("#compare-summary").inner_text()

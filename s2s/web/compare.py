@@ -1,0 +1,121 @@
+"""The Compare tab: two runs of the same text side by side, and the difference of their attention.
+
+Run A takes the Explore tab's settings, run B its own checkpoint, mask and forcing. A preset sets
+both for one lesson (forcing on vs off, bidirectional vs causal, attention vs none). The page keeps
+both results (`Kept`), so presenter mode or another layer re-plots them without running again.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, replace
+
+import plotly.graph_objects as go
+
+from .. import hub, tasks, viz
+from ..translator import Translation
+from . import examples, models, runs, views
+from .runs import Settings
+
+PRESETS = {
+    "forcing": "Teacher forcing on vs off",
+    "mask": "Bidirectional vs causal mask",
+    "attention": "reverse vs reverse-noattn, long input",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Settings for a side-by-side comparison: the text, run A (the Explore tab's) and run B."""
+
+    text: str
+    reference: str
+    a: Settings
+    b: Settings
+
+
+def preset(name: str, current: Settings) -> Preset:
+    """The comparison `name` (a key of PRESETS), starting from the Explore tab's settings. ValueError if impossible."""
+    text, reference = current.text, current.reference
+    if name == "attention":
+        missing = [n for n in ("reverse", "reverse-noattn") if n not in hub.list_bundled()]
+        if missing:
+            raise ValueError(f"This comparison needs the bundled checkpoints reverse and reverse-noattn; "
+                             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed yet.")
+        text, reference = max(tasks.examples("reverse"), key=lambda pair: len(pair[0]))
+        a = Settings(text, "reverse", "bidirectional", False, 1.0, reference, current.seed, 1)
+        return Preset(text, reference, a, replace(a, checkpoint="reverse-noattn"))
+    spec = models.web_spec(current.checkpoint)
+    if name == "forcing":
+        if not (reference or "").strip():
+            task = examples.bundled_tasks().get(spec)
+            if task not in tasks.TASKS:
+                raise ValueError("Type a reference first (the target text): teacher forcing feeds it to the decoder.")
+            text, reference = tasks.examples(task)[0]
+        a = Settings(text, spec, current.mask, True, 1.0, reference, current.seed, 1)
+        return Preset(text, reference, a, replace(a, forcing=False, ratio=0.0))
+    if name == "mask":
+        a = Settings(text, spec, "bidirectional", False, current.ratio, reference, current.seed, current.beam_size)
+        return Preset(text, reference, a, replace(a, mask="causal", beam_size=1))
+    raise ValueError(f"Unknown comparison {name!r}: choose one of {', '.join(PRESETS)}.")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Both results of a comparison, with the checkpoint each came from."""
+
+    names: tuple[str, str]
+    results: tuple[Translation, Translation]
+
+
+@dataclass(frozen=True)
+class Compared:
+    kept: Kept | None  # the page keeps it to re-plot without running again
+    a: go.Figure | None
+    b: go.Figure | None
+    difference: go.Figure | None
+    summary: str  # Markdown: both outputs, notes, or what went wrong
+    labels: tuple[str, str] = ("A", "B")  # what each run was: "A: dates, causal"
+
+
+def _describe(r: Translation, name: str) -> str:
+    forcing = f", forcing {r.teacher_forcing:g}" if r.teacher_forcing else ""
+    beam = f", beam {r.beam_size}" if r.beam_size > 1 else ""
+    return f"{name}, {r.mask}{forcing}{beam}"
+
+
+def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = False) -> Compared:
+    """Run A and B on the same text (runs.run); plot each and the difference of their weights (A − B)."""
+    results = []
+    for name, settings in (("A", a), ("B", b)):
+        try:
+            results.append(runs.run(settings))
+        except Exception as error:
+            return Compared(None, None, None, None, runs.problem(f"Run {name}: {runs.user_message(error)}"))
+    kept = Kept((models.web_spec(a.checkpoint), models.web_spec(b.checkpoint)), (results[0], results[1]))
+    return compare_view(kept, layer, presenter)
+
+
+def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False) -> Compared:
+    """Plot a kept comparison (no model run): A, B, A − B, and a summary of both outputs."""
+    if kept is None:
+        return Compared(None, None, None, None, "")
+    ra, rb = kept.results
+    da, db = _describe(ra, kept.names[0]), _describe(rb, kept.names[1])
+    try:
+        fig_a = viz.heatmap(ra, views.pick_layer(layer, ra), presenter=presenter)
+        fig_b = viz.heatmap(rb, views.pick_layer(layer, rb), presenter=presenter)
+    except Exception as error:
+        return Compared(None, None, None, None, runs.problem(runs.user_message(error)))
+    same = "the same output" if ra.text == rb.text else "**different outputs**"
+    lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>  \n"
+             f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>  \n→ {same}."]
+    lines += views.mask_notes(ra) + views.mask_notes(rb)
+    layer_a, layer_b = views.pick_layer(layer, ra), views.pick_layer(layer, rb)
+    shared = layer_a if layer_a == layer_b else "mean"
+    try:
+        diff = viz.difference(ra, rb, shared, labels=("A", "B"), presenter=presenter)
+    except Exception as error:
+        diff = None
+        lines.append(runs.problem(runs.user_message(error)))
+    return Compared(kept, fig_a, fig_b, diff, "\n\n".join(lines), (f"A: {da}", f"B: {db}"))

@@ -1,0 +1,52 @@
+"""The page's one-click examples: a few of each task's examples, each with the bundled checkpoint that shows it best.
+
+Examples come from the tasks the installed checkpoints were trained on (read from their
+config.json), so a checkpoint that is not installed never has an example that fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .. import checkpoint, hub, tasks
+from ..errors import S2SError
+
+
+def bundled_tasks() -> dict[str, str]:
+    """Bundled checkpoint -> its task, from config.json (a checkpoint that cannot be read is skipped)."""
+    found = {}
+    for name in hub.list_bundled():
+        try:
+            found[name] = checkpoint.read_config(hub.BUNDLED_DIR / name).get("task", "")
+        except S2SError:
+            continue
+    return found
+
+
+def _checkpoint_for(task: str, found: dict[str, str]) -> str | None:
+    """The checkpoint that shows a task best: the one named after it, else the first with attention."""
+    names = [name for name, t in found.items() if t == task]
+    if task in names:
+        return task
+    plain = [name for name in names if not name.endswith(("-noattn", "-causal"))]
+    return (plain or names or [None])[0]
+
+
+def examples() -> list[list[str]]:
+    """One-click examples for every task a bundled checkpoint was trained on: [source, reference, checkpoint].
+
+    The tasks take turns (a dates example, a reverse one, a toy-fr one, a dates one, ...), so that the
+    first few, all a small screen shows at once, cover every task.
+    """
+    found = bundled_tasks()
+    per_task = [[[source, target, name] for source, target in tasks.examples(task)]
+                for task in tasks.TASKS if (name := _checkpoint_for(task, found)) is not None]
+    return [row for turn in itertools.zip_longest(*per_task) for row in turn if row is not None]
+
+
+def example(source: object) -> list[str]:
+    """The example [source, reference, checkpoint] whose source is `source`."""
+    for row in examples():
+        if row[0] == source:
+            return row
+    raise ValueError("That example's checkpoint is not installed any more: reload the page.")

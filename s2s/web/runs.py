@@ -1,0 +1,141 @@
+"""One run of a model for the web app: a visitor's settings, their checks, the model call, and messages.
+
+`run` is the only function in the web app that runs a model: the Explore tab, the Compare tab and
+the public API all go through it. It checks every value a visitor sent before anything is paid for
+(text length, a checkpoint name that is not a server path, whole numbers), loads the checkpoint in
+this process, then decodes through a hook: on a ZeroGPU Space app.py passes spaces.GPU to
+`run_models_with`, and the decoding runs in a GPU worker process, which finds the model in its copy
+of the cache. `api_translate` adapts `run` to the public `translate` endpoint's parameters.
+
+What a visitor can act on is a ValueError or an S2SError; `user_message` turns any error into what
+to tell them (a bug becomes a generic message, and its traceback is logged).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+from .. import viz
+from ..errors import S2SError
+from ..translator import Translation
+from . import models
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 500  # longer text is refused before it reaches a tokenizer; every checkpoint reads fewer pieces
+GENERIC_ERROR = "Something went wrong on the server (it has been logged). Try again, or change the settings."
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One run, as the page's controls hold it (values not yet checked)."""
+
+    text: str
+    checkpoint: str
+    mask: str = "bidirectional"
+    forcing: bool = False
+    ratio: float = 1.0
+    reference: str = ""
+    seed: int | float | None = 0
+    beam_size: int | float = 1
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One run's values after the checks: plain and picklable, as a GPU worker process receives them.
+
+    The mask, the ratio's range, a reference for forcing and the beam size's range are checked by
+    the translator itself, with the same messages as in the library.
+    """
+
+    spec: str
+    text: str
+    mask: str
+    teacher_forcing: float
+    reference: str | None
+    seed: int
+    beam_size: int
+
+
+def _whole(value: object, what: str) -> int:
+    """A whole number from a form field (gradio sends 3.0 for 3); ValueError otherwise."""
+    if value is None or value == "":
+        raise ValueError(f"The {what} is empty: give a whole number.")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        raise ValueError(f"The {what} must be a whole number; got {value!r}.")
+    return int(value)
+
+
+def check(settings: Settings) -> Checked:
+    """The settings' values, checked in the order a visitor fixes them. Raises ValueError with a message."""
+    text = settings.text if isinstance(settings.text, str) else ""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"The input is too long: {len(text)} characters, at most {MAX_TEXT_CHARS} here.")
+    if not text.strip():
+        raise ValueError("The input is empty: type something to translate.")
+    ratio = settings.ratio if settings.forcing else 0.0
+    reference = settings.reference if isinstance(settings.reference, str) else ""
+    if len(reference) > MAX_TEXT_CHARS:
+        raise ValueError(f"The reference is too long: {len(reference)} characters, at most {MAX_TEXT_CHARS} here.")
+    seed = 0 if settings.seed in (None, "") else _whole(settings.seed, "seed")
+    beam_size = _whole(settings.beam_size, "beam size")
+    spec = models.web_spec(settings.checkpoint)
+    return Checked(spec, text, settings.mask, ratio, reference or None, seed, beam_size)
+
+
+def _decode(checked: Checked) -> Translation:
+    """The model call itself, on a model already in the cache: through the hook, it may run in another process."""
+    return models.MODELS.get(checked.spec).translator.translate(
+        checked.text, reference=checked.reference, teacher_forcing=checked.teacher_forcing, mask=checked.mask,
+        beam_size=checked.beam_size, seed=checked.seed)
+
+
+_decode_hooked: Callable[[Checked], Translation] = _decode  # what run calls; run_models_with replaces it
+
+
+def run_models_with(decorator: Callable[[Callable], Callable]) -> None:
+    """Run every model call through `decorator`: app.py passes spaces.GPU on a ZeroGPU Space."""
+    global _decode_hooked
+    _decode_hooked = decorator(_decode)
+
+
+def run(settings: Settings) -> Translation:
+    """Run the model with a visitor's settings: the one entry point. Raises ValueError/S2SError with a message.
+
+    The checkpoint is loaded here, in the serving process, so that a GPU worker finds it in the cache.
+    """
+    checked = check(settings)
+    models.MODELS.get(checked.spec)
+    return _decode_hooked(checked)
+
+
+def api_translate(text: str, checkpoint: str, mask: str, teacher_forcing: float, reference: str | None,
+                  seed: int | float, beam_size: int | float) -> tuple[str, go.Figure]:
+    """Translate `text` with a checkpoint; returns the output text and the attention heatmap.
+
+    teacher_forcing is the ratio of steps fed the reference (0 = off; the reference may then be empty).
+    """
+    # raises ValueError/S2SError on bad values: app.py turns them into errors for the client (this docstring is
+    # the API's description)
+    settings = Settings(text, checkpoint, mask, forcing=True, ratio=teacher_forcing, reference=reference or "",
+                        seed=seed, beam_size=beam_size)
+    result = run(settings)
+    return result.text, viz.heatmap(result)
+
+
+def user_message(error: BaseException) -> str:
+    """What to tell the visitor: an expected error's own message, else a generic one (and log the bug)."""
+    if isinstance(error, ValueError | S2SError):
+        return str(error)
+    log.error("unexpected error", exc_info=error)
+    return GENERIC_ERROR
+
+
+def problem(message: str) -> str:
+    """A message for the page's Markdown, shown as a problem (HTML-escaped: it may repeat what a visitor typed)."""
+    return f'<div class="s2s-problem">{html.escape(message)}</div>'

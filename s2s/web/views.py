@@ -1,0 +1,238 @@
+"""What the Explore tab shows: a fresh run's notes, then re-plots of the kept result.
+
+The page keeps the last result (a `Translation`), so moving the step slider, choosing a layer, a
+hypothesis or presenter mode calls a function here that re-plots it without running the model
+again. Every function takes the values the page's controls hold (a layer menu's "mean" or "1", a
+slider's float, a hypothesis rank as text) and accepts None for "no result yet".
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import plotly.graph_objects as go
+
+from .. import viz
+from ..translator import Translation
+from . import cards, examples, models, runs
+from .runs import Settings
+
+PLAY_SECONDS = 6.0  # a play-through of the decoding takes about this long...
+PLAY_DELAY_S = (0.15, 0.7)  # ...with at least/at most this pause between steps
+NO_CHECKPOINTS = ("No checkpoints are installed: train one (see the README), "
+                  "or list Hub checkpoints in S2S_HUB_CHECKPOINTS.")
+
+
+@dataclass(frozen=True)
+class Explored:
+    """One run for the Explore tab: the result (None after an error) and what to show right away."""
+
+    result: Translation | None
+    output: str
+    figure: go.Figure | None
+    status: str  # Markdown: the error, or notes such as a mask mismatch
+
+
+def explore(settings: Settings, layer: object = "mean", presenter: bool = False) -> Explored:
+    """The Explore tab after runs.run: the output, the whole figure and the notes; errors become the status."""
+    try:
+        result = runs.run(settings)
+        figure = viz.heatmap(result, pick_layer(layer, result), presenter=presenter)
+    except Exception as error:
+        return Explored(None, "", None, runs.problem(runs.user_message(error)))
+    return Explored(result, result.text, figure, notes(result))
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What the page opens with: the menus, the examples, and the first example already run."""
+
+    choices: list[str]  # the checkpoint menu
+    default: str | None  # the checkpoint chosen
+    examples: list[list[str]]  # [source, reference, checkpoint] rows
+    text: str
+    reference: str
+    explored: Explored
+    card: str
+    layers: list[tuple[str, str]]  # the layer menu
+
+
+def opening() -> Opening:
+    """The default checkpoint, its card and layers, and its first example translated (if it has one)."""
+    choices, default = models.checkpoint_choices(), models.default_checkpoint()
+    rows = examples.examples()
+    text, reference, _ = next((row for row in rows if row[2] == default), ["", "", default])
+    if default is None:
+        explored = Explored(None, "", None, NO_CHECKPOINTS)
+    elif not text:  # a Hub checkpoint only: no example to start with
+        explored = Explored(None, "", None, "")
+    else:
+        explored = explore(Settings(text, default, reference=reference))
+    card = cards.model_card(default) if default else ""
+    layers = models.layer_choices(default) if default else [("mean", "mean")]
+    return Opening(choices, default, rows, text, reference, explored, card, layers)
+
+
+# --- notes ------------------------------------------------------------------------------------------
+
+
+def notes(r: Translation) -> str:
+    """The status under a fresh run: mask notes, how much was forced, beam search."""
+    found = mask_notes(r)
+    if r.teacher_forcing > 0:
+        found.append(f"Teacher forcing at {r.teacher_forcing:g}: {int(r.forced.sum())} of {len(r.forced)} steps "
+                     "were fed the reference (▸) instead of the model's own previous output.")
+    if r.beam_size > 1:
+        found.append(f"Beam search kept {r.beam_size} hypotheses per step; the best is shown. "
+                     "The n-best tab lists them all.")
+    return "\n\n".join(note for note in found if note)
+
+
+def mask_notes(r: Translation) -> list[str]:
+    """What the mask means for this run: a mismatch with training, and a causal mask that cannot hide much."""
+    found = [mask_note(r.trained_mask, r.mask)]
+    if r.mask == "causal" and r.encoder == "bi":
+        found.append("This checkpoint's encoder reads the source both ways, so the states at pieces 0…t have "
+                     "already read the pieces after t right to left: the causal mask hides positions, not "
+                     "information. Compare with `reverse-causal`, whose encoder reads left to right only.")
+    return [note for note in found if note]
+
+
+def mask_note(trained_mask: str, mask: str) -> str:
+    """Markdown pointing out that the model runs with a mask it was not trained with, or ""."""
+    if mask == trained_mask:
+        return ""
+    if mask == "causal":
+        what = ("now output step t may only look at source pieces 0…t, which it never had to do in training: "
+                "watch the attention squeeze into the allowed triangle, and the output go wrong")
+    else:
+        what = ("now every step may look at the whole source, including pieces it never saw at that step in "
+                "training: the weights can land on pieces that carry no meaning for it")
+    return (f'<div class="s2s-note"><b>Mask mismatch</b>: this checkpoint was trained '
+            f"<b>{html.escape(trained_mask)}</b> and is run <b>{html.escape(mask)}</b>; {what}. "
+            "That mismatch is the lesson.</div>")
+
+
+# --- choosing what to plot --------------------------------------------------------------------------
+
+
+def hypothesis(result: Translation, rank: object = 1) -> Translation:
+    """Beam search's hypothesis of rank `rank` (1 = best); the result itself for a greedy one."""
+    hypotheses = result.hypotheses or [result]
+    try:
+        index = int(rank) - 1
+    except (TypeError, ValueError):
+        index = 0
+    return hypotheses[min(max(index, 0), len(hypotheses) - 1)]
+
+
+def hypothesis_note(result: Translation | None, rank: object = 1) -> str:
+    """The status while hypothesis `rank` is plotted: the run's notes, and which hypothesis unless the best."""
+    if result is None:
+        return ""
+    r = hypothesis(result, rank)
+    if not result.hypotheses or r is result.hypotheses[0]:
+        return notes(result)
+    return (f"Showing hypothesis {result.hypotheses.index(r) + 1} of {len(result.hypotheses)}: "
+            f"<code>{html.escape(r.text)}</code> (mean log p {r.score:.3f}; the best scored {result.score:.3f}).")
+
+
+def pick_layer(value: object, r: Translation) -> int | str:
+    """A layer menu value ("mean" or "0", "1", …) as viz takes it; a layer the model lacks falls back to the mean."""
+    if value in (None, "", "mean"):
+        return "mean"
+    try:
+        layer = int(value)
+    except (TypeError, ValueError):
+        return "mean"
+    return layer if 0 <= layer < r.num_layers else "mean"
+
+
+def _revealed(step: object, r: Translation) -> int | None:
+    """The step to reveal up to, or None (the whole map, no outline) at the last step."""
+    if step is None or isinstance(step, bool) or not isinstance(step, int | float) or math.isnan(step):
+        return None
+    step = int(step)
+    return None if step >= len(r.output_tokens) - 1 else max(step, 0)
+
+
+def last_step(result: Translation | None, rank: object = 1) -> int:
+    """The last step of the shown hypothesis: the step slider runs from 0 to it."""
+    return 0 if result is None else len(hypothesis(result, rank).output_tokens) - 1
+
+
+def ranks(result: Translation | None) -> list[str]:
+    """The hypothesis menu's choices: "1" (the best) to the number beam search kept."""
+    count = len(result.hypotheses) if result is not None and result.hypotheses else 1
+    return [str(rank) for rank in range(1, count + 1)]
+
+
+# --- re-plotting a kept result ----------------------------------------------------------------------
+
+
+def figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
+           presenter: bool = False) -> go.Figure | None:
+    """Re-plot a kept result (no model run): one hypothesis, one layer, revealed up to `step`."""
+    if result is None:
+        return None
+    r = hypothesis(result, rank)
+    return viz.heatmap(r, pick_layer(layer, r), _revealed(step, r), presenter=presenter)
+
+
+def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> go.Figure | None:
+    """Every layer side by side, and their mean."""
+    return None if result is None else viz.layer_grid(hypothesis(result, rank), presenter=presenter)
+
+
+def step_math(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None) -> str:
+    """The arithmetic of one step (Markdown); for the mean of layers it explains layer 0."""
+    if result is None:
+        return ""
+    r = hypothesis(result, rank)
+    last = len(r.output_tokens) - 1
+    chosen = pick_layer(layer, r)
+    shown = 0 if chosen == "mean" else chosen
+    step = last if _revealed(step, r) is None else _revealed(step, r)
+    text = viz.step_math(r, step, shown if r.num_layers else 0)
+    if chosen == "mean" and r.num_layers > 1:
+        text = (f"*The heatmap shows the mean of {r.num_layers} layers; each layer does its own arithmetic. "
+                "This is layer 0's (choose a layer to see another).*\n\n" + text)
+    return text
+
+
+def forcing_rows(result: Translation | None, rank: object = 1) -> list[list]:
+    """Fed token, forced or not, prediction and reference per step (viz.FORCING_COLUMNS)."""
+    return [] if result is None else viz.forcing_table(hypothesis(result, rank))
+
+
+def nbest_rows(result: Translation | None) -> list[list]:
+    """Beam search's hypotheses, best first (viz.NBEST_COLUMNS)."""
+    return [] if result is None else viz.nbest_table(result)
+
+
+class Frame(NamedTuple):
+    """One step of a play-through."""
+
+    figure: go.Figure
+    step: int
+    math: str  # the step's arithmetic
+
+
+def play(result: Translation | None, rank: object = 1, layer: object = "mean", presenter: bool = False,
+         delay: float | None = None) -> Iterator[Frame]:
+    """Decode again on screen: yields the figure revealed up to step k, k and its math, for k = 0…S-1."""
+    if result is None:
+        return
+    steps = len(hypothesis(result, rank).output_tokens)
+    if delay is None:
+        delay = min(max(PLAY_SECONDS / steps, PLAY_DELAY_S[0]), PLAY_DELAY_S[1])
+    for step in range(steps):
+        started = time.perf_counter()
+        yield Frame(figure(result, rank, layer, step, presenter), step, step_math(result, rank, layer, step))
+        if step < steps - 1:
+            time.sleep(max(0.0, delay - (time.perf_counter() - started)))

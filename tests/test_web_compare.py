@@ -1,0 +1,106 @@
+"""s2s.web.examples and s2s.web.compare: one-click examples, presets, and two runs side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2s import hub
+from s2s.web import compare, examples, models, runs
+from tests.conftest import make_bundled
+
+
+@pytest.fixture(scope="module")
+def bundled_dir(tmp_path_factory) -> Path:
+    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(autouse=True)
+def bundled(bundled_dir, monkeypatch) -> Path:
+    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    return bundled_dir
+
+
+def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
+    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+
+
+# --- examples, presets, compare, export -----------------------------------------------------------
+
+
+def test_examples_cover_each_task_with_its_own_checkpoint():
+    rows = examples.examples()
+    assert {row[2] for row in rows} == {"dates", "reverse"}  # toy-fr: no checkpoint, no examples
+    assert ["3 March 2021", "2021-03-03", "dates"] in rows
+    assert all(len(row) == 3 and row[0] and row[1] for row in rows)
+    assert [row[2] for row in rows[:4]] == ["dates", "reverse", "dates", "reverse"]  # the tasks take turns
+
+
+def test_an_example_is_found_by_its_source():
+    assert examples.example("3 March 2021") == ["3 March 2021", "2021-03-03", "dates"]
+    with pytest.raises(ValueError, match="not installed"):
+        examples.example("le chat noir")
+
+
+def test_examples_prefer_a_checkpoint_with_attention(bundled, tmp_path, monkeypatch):
+    only = tmp_path / "checkpoints"
+    for name in ("reverse-noattn", "reverse-x"):
+        (only / name).mkdir(parents=True)
+        (only / name / "config.json").write_text((bundled / "reverse" / "config.json").read_text())
+    monkeypatch.setattr(hub, "BUNDLED_DIR", only)
+    assert {row[2] for row in examples.examples()} == {"reverse-x"}
+
+
+def test_presets():
+    mask = compare.preset("mask", settings(mask="causal"))
+    assert (mask.a.mask, mask.b.mask, mask.a.checkpoint, mask.b.checkpoint) == ("bidirectional", "causal", "dates",
+                                                                                "dates")
+    forcing = compare.preset("forcing", settings(reference=""))
+    assert forcing.reference == "2021-03-03" and forcing.a.forcing and forcing.a.ratio == 1.0
+    assert not forcing.b.forcing
+    attention = compare.preset("attention", settings())
+    assert (attention.a.checkpoint, attention.b.checkpoint) == ("reverse", "reverse-noattn")
+    assert attention.text == "l e a r n i n g t o a l i g n a n d t r a n s l a t e"
+    with pytest.raises(ValueError, match="Unknown comparison"):
+        compare.preset("nope", settings())
+
+
+def test_the_attention_preset_says_what_is_missing(monkeypatch, bundled, tmp_path):
+    only = tmp_path / "checkpoints"
+    (only / "dates").mkdir(parents=True)
+    (only / "dates" / "config.json").write_text((bundled / "dates" / "config.json").read_text())
+    monkeypatch.setattr(hub, "BUNDLED_DIR", only)
+    with pytest.raises(ValueError, match="reverse and reverse-noattn are not installed"):
+        compare.preset("attention", settings())
+
+
+def test_compare_plots_both_runs_and_their_difference():
+    compared = compare.compare(settings(), settings(mask="causal"))
+    ra, rb = compared.kept.results
+    assert compared.kept.names == ("dates", "dates")
+    diff = np.array(compared.difference.data[0].z, dtype=float)
+    expected = _padded(ra.attention.mean(0), len(diff)) - _padded(rb.attention.mean(0), len(diff))
+    assert np.allclose(diff, expected, equal_nan=True, atol=1e-6)
+    assert compared.labels == ("A: dates, bidirectional", "B: dates, causal")
+    assert ra.text in compared.summary and "Mask mismatch" in compared.summary
+    view = compare.compare_view(compared.kept, presenter=True)
+    assert view.a.layout.font.size > compared.a.layout.font.size
+
+
+def _padded(weights: np.ndarray, steps: int) -> np.ndarray:
+    out = np.full((steps, weights.shape[1]), np.nan)
+    out[: len(weights)] = weights
+    return out
+
+
+def test_compare_says_which_run_failed_and_handles_a_model_without_attention():
+    failed = compare.compare(settings(), settings(checkpoint="nothere"))
+    assert failed.kept is None and failed.a is None and "Run B" in failed.summary
+    noattn = compare.compare(settings("a b c", checkpoint="reverse"), settings("a b c", checkpoint="reverse-noattn"))
+    assert noattn.a is not None and noattn.difference is not None  # a message figure: nothing to compare
+    assert "reverse-noattn" in noattn.summary

@@ -1,0 +1,166 @@
+"""s2s.web.models and s2s.web.cards: the model cache, the checkpoints a visitor may name, menus and cards."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from s2s import hub
+from s2s.errors import InvalidCheckpointName
+from s2s.web import cards, models, runs
+from tests.conftest import build_checkpoint, make_bundled
+from tests.fake_hub import FakeHub, use_fake_hub
+
+
+@pytest.fixture(scope="module")
+def bundled_dir(tmp_path_factory) -> Path:
+    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(autouse=True)
+def bundled(bundled_dir, monkeypatch) -> Path:
+    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    return bundled_dir
+
+
+def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
+    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+
+
+# --- checkpoints ------------------------------------------------------------------------------------
+
+
+def test_checkpoint_choices_are_the_bundled_ones_then_the_hub_list(monkeypatch):
+    assert models.checkpoint_choices() == ["dates", "dates-causal", "reverse", "reverse-noattn"]
+    monkeypatch.setenv("S2S_HUB_CHECKPOINTS", "org/a, org/b@v1, ../bad, dates")
+    assert models.checkpoint_choices() == ["dates", "dates-causal", "reverse", "reverse-noattn", "org/a", "org/b@v1"]
+    assert models.default_checkpoint() == "dates"
+
+
+@pytest.mark.parametrize("spec", ["../../etc", "/etc", "/etc/passwd", "~/x", "..", "a/b/c", "", "  ", None, 3,
+                                  "org/name@../x", "dates/../../etc"])
+def test_web_spec_refuses_paths_and_malformed_names(spec):
+    with pytest.raises(InvalidCheckpointName):
+        models.web_spec(spec)
+
+
+def test_web_spec_accepts_bundled_names_and_hub_ids():
+    assert models.web_spec(" dates ") == "dates"
+    assert models.web_spec("org/name") == "org/name"
+    assert models.web_spec("org/name@v1.0") == "org/name@v1.0"
+
+
+def test_a_checkpoint_folder_on_the_server_is_never_loaded_by_path(bundled, monkeypatch, tmp_path):
+    with pytest.raises(InvalidCheckpointName):
+        models.get_model(str(bundled / "dates"))  # an absolute path to a real checkpoint
+    # "org/name" is also a relative path: when such a folder exists, it must still be asked of the Hub
+    build_checkpoint(tmp_path / "org" / "name")
+    monkeypatch.chdir(tmp_path)
+    asked = []
+    monkeypatch.setattr(hub, "download", lambda repo_id, revision=None: asked.append(repo_id) or bundled / "dates")
+    models.get_model("org/name")
+    assert asked == ["org/name"]
+
+
+def test_a_hub_checkpoint_loads_and_has_a_card(bundled, monkeypatch, tmp_path):
+    files = {path.name: path.read_bytes() for path in (bundled / "dates").iterdir()}
+    with FakeHub() as server:
+        use_fake_hub(monkeypatch, server.url, tmp_path / "hf-cache")
+        server.add_commit("org/tiny", files)
+        loaded = models.get_model("org/tiny")
+        assert loaded.folder.is_relative_to(tmp_path / "hf-cache")
+        assert "**org/tiny**" in cards.model_card("org/tiny")
+        assert "exact match | 50.0% of 50" in cards.model_card("org/tiny")
+        problem = cards.model_card("org/missing")
+    assert "org/missing" in problem and "s2s-problem" in problem
+
+
+def test_model_card_lists_the_settings_and_metrics_and_escapes_what_the_folder_says(bundled, tmp_path, monkeypatch):
+    card = cards.model_card("dates")
+    for text in ("task *dates*", "scaled_dot", "trained mask | bidirectional", "hidden 32", "2 layers",
+                 "encoder | uni: reads the source left to right", "bridge | final: the decoder starts from",
+                 "exact match | 50.0% of 50", "2 epochs"):
+        assert text in card
+    assert "token accuracy" not in card  # not in this metrics.json
+    hostile = tmp_path / "checkpoints"
+    folder = build_checkpoint(hostile / "dates")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"task": "<img src=x onerror=alert(1)>"}))
+    (folder / "metrics.json").write_text('{"exact_match": "<b>1</b>", "epochs": [1]}')
+    monkeypatch.setattr(hub, "BUNDLED_DIR", hostile)
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(2, models.load))
+    card = cards.model_card("dates")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in card and "<img" not in card
+    assert "exact match" not in card and "epochs" not in card  # not numbers: left out
+
+
+def test_model_card_of_a_bad_name_is_a_message():
+    card = cards.model_card("../../etc")
+    assert "s2s-problem" in card and "not a checkpoint this app can load" in card
+
+
+def test_layer_choices_follow_the_checkpoint():
+    assert models.layer_choices("dates") == [("mean of layers", "mean"), ("layer 0", "0"), ("layer 1", "1")]
+    assert models.layer_choices("nope/nope@../") == [("mean of layers", "mean")]
+
+
+# --- the model cache ----------------------------------------------------------------------------------
+
+
+def test_cache_keeps_the_most_recently_used_models_only():
+    loads = []
+    cache = models.ModelCache(2, lambda spec: loads.append(spec) or spec.upper())
+    for spec in ("a", "b", "a", "c"):  # a is used again before c arrives, so b is evicted
+        cache.get(spec)
+    assert cache.loaded() == ["a", "c"]
+    assert cache.get("b") == "B"
+    assert loads == ["a", "b", "c", "b"]
+    assert cache.loaded() == ["c", "b"]
+
+
+def test_concurrent_requests_for_one_spec_load_it_once():
+    loads = []
+    started = threading.Event()
+
+    def slow_load(spec):
+        loads.append(spec)
+        started.set()
+        time.sleep(0.3)
+        return object()
+
+    cache = models.ModelCache(4, slow_load)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(cache.get, ["x"] * 8))
+    assert loads == ["x"]
+    assert all(model is got[0] for model in got)
+
+
+def test_a_failed_load_is_shared_then_retried():
+    calls = []
+
+    def flaky(spec):
+        calls.append(spec)
+        time.sleep(0.2)
+        if len(calls) == 1:
+            raise ValueError("not yet")
+        return spec
+
+    cache = models.ModelCache(4, flaky)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(cache.get, "x") for _ in range(4)]
+        errors = [future.exception() for future in futures]
+    assert len(calls) == 1 and all(isinstance(error, ValueError) for error in errors)
+    assert cache.get("x") == "x" and len(calls) == 2
+
+
+def test_prepare_loads_the_default_checkpoint():
+    models.prepare(threads=1)
+    assert models.MODELS.loaded() == ["dates"]

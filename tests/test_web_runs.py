@@ -1,0 +1,159 @@
+"""s2s.web.runs: one run's checks, the entry point, the API adapter and messages, as the Explore tab shows them."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2s import checkpoint, hub, viz
+from s2s.web import compare, models, runs, views
+from tests.conftest import build_checkpoint, make_bundled
+
+
+@pytest.fixture(scope="module")
+def bundled_dir(tmp_path_factory) -> Path:
+    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(autouse=True)
+def bundled(bundled_dir, monkeypatch) -> Path:
+    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    return bundled_dir
+
+
+def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
+    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+
+
+# --- explore ------------------------------------------------------------------------------------------
+
+
+def test_explore_returns_the_output_the_figure_and_the_result():
+    explored = views.explore(settings())
+    r = explored.result
+    assert explored.output == r.text and isinstance(explored.output, str)
+    assert explored.status == ""  # run with the mask it was trained with, no forcing: nothing to say
+    xaxis = explored.figure.layout.xaxis
+    assert list(xaxis.ticktext) == [viz.display_piece(p) for p in r.source_tokens]
+    assert r.attention.shape == (2, len(r.output_tokens), len(r.source_tokens))
+
+
+def test_a_mask_the_checkpoint_was_not_trained_with_is_pointed_out():
+    assert "Mask mismatch" in views.explore(settings(mask="causal")).status
+    note = views.explore(settings(checkpoint="dates-causal")).status
+    assert "trained <b>causal</b> and is run <b>bidirectional</b>" in note
+    assert views.explore(settings(checkpoint="dates-causal", mask="causal")).status == ""
+    assert views.mask_note("bidirectional", "bidirectional") == ""
+    assert "hides positions, not information" not in views.explore(settings(mask="causal")).status
+
+
+def test_causal_mask_over_a_bidirectional_encoder_is_explained(bundled, tmp_path, monkeypatch):
+    folder = build_checkpoint(bundled / "dates-bi", encoder="bi")
+    try:
+        monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+        assert "hides positions, not information" in views.explore(settings(checkpoint="dates-bi",
+                                                                              mask="causal")).status
+        assert "hides positions" not in views.explore(settings(checkpoint="dates-bi")).status
+        compared = compare.compare(settings(checkpoint="dates-bi"), settings(checkpoint="dates-bi", mask="causal"))
+        assert compared.summary.count("hides positions, not information") == 1
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    (dict(text=""), "The input is empty"),
+    (dict(text="   "), "The input is empty"),
+    (dict(text=None), "The input is empty"),
+    (dict(text="x" * (runs.MAX_TEXT_CHARS + 1)), "too long"),
+    (dict(text="1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5"), "too long"),  # > 48 pieces, < 500 chars
+    (dict(mask="sideways"), "Unknown mask"),
+    (dict(forcing=True, ratio=1.5, reference="2021-03-03"), "Teacher forcing must be a number from 0 to 1"),
+    (dict(forcing=True, ratio=float("nan"), reference="2021-03-03"), "Teacher forcing must be a number"),
+    (dict(forcing=True, ratio=1.0, reference=""), "needs a reference"),
+    (dict(forcing=True, ratio=0.5, reference="2021-03-03", beam_size=3), "Beam search decodes freely"),
+    (dict(seed=1.5), "The seed must be a whole number"),
+    (dict(beam_size=0), "The beam size must be a whole number from 1 to 16"),
+    (dict(beam_size=2.5), "The beam size must be a whole number"),
+    (dict(checkpoint="../../etc"), "not a checkpoint this app can load"),
+    (dict(checkpoint="nothere"), "not a checkpoint this app can load"),
+])
+def test_bad_values_become_a_message_not_an_exception(changes, message):
+    explored = views.explore(settings(**{"text": "3 March 2021", **changes}))
+    assert message in explored.status and "s2s-problem" in explored.status
+    assert explored.result is None and explored.figure is None and explored.output == ""
+
+
+def test_a_bug_becomes_a_generic_message_and_a_log_line(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(runs, "_decode_hooked", broken)
+    with caplog.at_level(logging.ERROR, logger="s2s.web.runs"):
+        explored = views.explore(settings())
+    assert runs.GENERIC_ERROR in explored.status and "secret" not in explored.status
+    assert any("secret internals" in str(record.exc_info[1]) for record in caplog.records)
+
+
+def test_messages_are_html_escaped():
+    status = views.explore(settings(checkpoint="<img src=x onerror=alert(1)>")).status
+    assert "<img" not in status and "&lt;img" in status
+
+
+def test_the_seed_may_be_empty_or_a_whole_float():
+    a = views.explore(settings(forcing=True, ratio=0.5, reference="2021-03-03", seed=None)).result
+    b = views.explore(settings(forcing=True, ratio=0.5, reference="2021-03-03", seed=0.0)).result
+    assert a.seed == b.seed == 0 and np.array_equal(a.forced, b.forced)
+
+
+def test_forcing_is_off_unless_ticked_whatever_the_ratio():
+    r = views.explore(settings(forcing=False, ratio=1.0, reference="2021-03-03")).result
+    assert r.teacher_forcing == 0 and not r.forced.any() and r.reference_tokens is None
+    r = views.explore(settings(forcing=True, ratio=1.0, reference="2021-03-03")).result
+    assert r.forced[1:].all()
+
+
+# --- the API ------------------------------------------------------------------------------------------
+
+
+def test_translate_returns_text_and_figure_and_raises_a_message_on_bad_values():
+    text, fig = runs.api_translate("3 March 2021", "dates", "bidirectional", 0, "", 0, 1)
+    assert isinstance(text, str) and fig.layout.xaxis.ticktext
+    text, _ = runs.api_translate("3 March 2021", "dates", "causal", 1.0, "2021-03-03", 0, 1.0)
+    assert isinstance(text, str)
+    with pytest.raises(ValueError, match="needs a reference"):
+        runs.api_translate("3 March 2021", "dates", "bidirectional", 0.5, None, 0, 1)
+    with pytest.raises(ValueError, match="not a checkpoint this app can load"):
+        runs.api_translate("3 March 2021", "/etc", "bidirectional", 0, "", 0, 1)
+    assert runs.user_message(ValueError("shown")) == "shown"
+    assert runs.user_message(KeyError("hidden")) == runs.GENERIC_ERROR
+
+
+def test_a_gpu_decorator_wraps_the_model_call(monkeypatch):
+    wrapped = []
+
+    def decorator(fn):
+        def run(*args, **kwargs):
+            wrapped.append(fn.__name__)
+            return fn(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(runs, "_decode_hooked", runs._decode_hooked)
+    runs.run_models_with(decorator)
+    runs.run(settings())
+    assert wrapped == ["_decode"]
+
+
+def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypatch):
+    broken = tmp_path / "checkpoints"
+    build_checkpoint(broken / "dates")
+    (broken / "dates" / checkpoint.WEIGHTS).write_bytes(b"not safetensors")
+    monkeypatch.setattr(hub, "BUNDLED_DIR", broken)
+    explored = views.explore(settings())
+    assert "corrupt" in explored.status and explored.result is None

@@ -1,0 +1,141 @@
+"""s2s.web.views and s2s.web.export: a kept result re-plotted, tabulated, played and exported without running again."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2s import hub, viz
+from s2s.web import export, models, runs, views
+from tests.conftest import make_bundled
+
+
+@pytest.fixture(scope="module")
+def bundled_dir(tmp_path_factory) -> Path:
+    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture(autouse=True)
+def bundled(bundled_dir, monkeypatch) -> Path:
+    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    return bundled_dir
+
+
+def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
+    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+
+
+# --- re-plotting a kept result ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def result():
+    return runs.run(settings())
+
+
+def test_step_reveals_rows_up_to_it_and_the_last_step_shows_everything(result):
+    last = len(result.output_tokens) - 1
+    z = np.array(views.figure(result, step=0).data[0].z, dtype=float)
+    assert not np.isnan(z[0]).any() and np.isnan(z[1:]).all()
+    assert len(views.figure(result, step=0).layout.shapes) == 1  # the current step's outline
+    whole = views.figure(result, step=last)
+    assert not np.isnan(np.array(whole.data[0].z, dtype=float)).any() and not whole.layout.shapes
+    assert len(views.figure(result, step=99).layout.shapes) == 0  # a slider left over from a longer output
+
+
+def test_layer_choice_changes_the_plotted_weights(result):
+    mean = np.array(views.figure(result, layer="mean").data[0].z, dtype=float)
+    first = np.array(views.figure(result, layer="0").data[0].z, dtype=float)
+    assert np.allclose(first, result.attention[0]) and np.allclose(mean, result.attention.mean(0))
+    assert np.allclose(np.array(views.figure(result, layer="7").data[0].z, dtype=float), mean)  # no layer 7
+
+
+def test_step_math_follows_the_step_and_layer(result):
+    assert "Step 0 of" in views.step_math(result, step=0)
+    assert "layer 1" in views.step_math(result, layer="1", step=0)
+    assert "mean of 2 layers" in views.step_math(result, layer="mean", step=0)
+    last = len(result.output_tokens) - 1
+    assert f"Step {last} of {last}" in views.step_math(result)
+
+
+def test_steps_rows_and_ranks_of_a_greedy_and_a_beam_result():
+    greedy = runs.run(settings())
+    assert views.ranks(greedy) == ["1"] and len(views.nbest_rows(greedy)) == 1
+    assert views.last_step(greedy) == len(greedy.output_tokens) - 1
+    assert len(views.forcing_rows(greedy)) == len(greedy.output_tokens)
+    beam = runs.run(settings(beam_size=3))
+    assert len(beam.hypotheses) > 1
+    assert views.ranks(beam) == [str(i) for i in range(1, len(beam.hypotheses) + 1)]
+    assert [row[1] for row in views.nbest_rows(beam)] == [h.text for h in beam.hypotheses]
+    assert views.ranks(None) == ["1"] and views.last_step(None) == 0
+    assert views.forcing_rows(None) == [] and views.nbest_rows(None) == []
+
+
+def test_choosing_a_hypothesis_plots_it():
+    beam = runs.run(settings(beam_size=3))
+    second = beam.hypotheses[1]
+    fig = views.figure(beam, "2")
+    assert list(fig.layout.yaxis.ticktext) == [viz.display_piece(p) for p in second.output_tokens]
+    assert "hypothesis 2 of" in views.hypothesis_note(beam, "2") and second.text in views.hypothesis_note(beam, "2")
+    assert "Beam search kept" in views.hypothesis_note(beam, "1")
+    assert views.hypothesis_note(runs.run(settings()), "1") == ""
+    assert views.last_step(beam, "2") == len(second.output_tokens) - 1
+    assert len(views.forcing_rows(beam, "2")) == len(second.output_tokens)
+    assert views.hypothesis(beam, 99) is beam.hypotheses[-1] and views.hypothesis(beam, "x") is beam.hypotheses[0]
+
+
+def test_play_yields_every_step_in_order(result):
+    frames = list(views.play(result, delay=0))
+    assert [step for _, step, _ in frames] == list(range(len(result.output_tokens)))
+    assert all(f"Step {step} of" in math for _, step, math in frames)
+    assert list(views.play(None)) == []
+
+
+def test_grid_and_figure_of_nothing_are_nothing(result):
+    assert views.figure(None) is None and views.grid(None) is None and views.step_math(None) == ""
+    assert len(views.grid(result).data) >= 3  # two layers and their mean
+
+
+def test_presenter_mode_changes_the_figure(result):
+    plain, big = views.figure(result), views.figure(result, presenter=True)
+    assert big.layout.font.size > plain.layout.font.size
+
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+def test_export_writes_csv_json_and_html(result, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    paths, message = export.export(result, layer="0")
+    assert message == "" and [Path(p).name for p in paths] == ["attention.csv", "attention.json", "heatmap.html"]
+    csv_text, json_text, page = (Path(p).read_text(encoding="utf-8") for p in paths)
+    assert csv_text.splitlines()[0].split(",")[1:] == [viz.display_piece(p, escape=False) for p in result.source_tokens]
+    assert json.loads(json_text)["output_tokens"] == result.output_tokens
+    assert "<html>" in page and "plotly" in page
+    assert export.export(None)[1].startswith("Nothing to export")
+
+
+def test_export_of_a_model_without_attention_is_a_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    r = runs.run(settings("a b c", checkpoint="reverse-noattn"))
+    paths, message = export.export(r)
+    assert paths == [] and "no attention" in message
+
+
+def test_old_exports_are_deleted(result, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    old = tmp_path / "exports" / "old"
+    old.mkdir(parents=True)
+    past = time.time() - export.EXPORT_TTL_S - 10
+    os.utime(old, (past, past))
+    export.export(result)
+    assert not old.exists()
