@@ -431,8 +431,8 @@ def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = N
     """One heatmap per layer and their mean, side by side in one row, sharing one colour bar.
 
     Each panel is named by its x-axis title, above its source pieces: subplot titles would sit
-    on top of those pieces. `title` and `row_scale` as in `heatmap` (the default title names the
-    mask and forcing; each row is scaled within its own panel).
+    on top of those pieces. `title` and `row_scale` as in `heatmap` (by default "causal · 2 layers
+    and their mean · no teacher forcing"; each row is scaled within its own panel).
     """
     if r.num_layers == 0:
         return _message(NO_ATTENTION, presenter)
@@ -441,7 +441,10 @@ def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = N
     xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
     panel = (1 - GRID_SPACING * (len(layers) - 1)) / len(layers)  # each panel's share of the width
     data, shapes = [], []
-    layout = _layout(style, len(r.output_tokens), _settings_text(r) if title is None else title, _notes(r))
+    if title is None:
+        mask, *rest = _settings_text(r).split(" · ")
+        title = " · ".join([mask, f"{r.num_layers} layers and their mean", *rest])
+    layout = _layout(style, len(r.output_tokens), title, _notes(r))
     for i, layer in enumerate(layers):
         x, y = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
         for trace in _attention_traces(r, layer, None, style, row_scale, coloraxis="coloraxis"):

@@ -127,7 +127,7 @@ def test_every_figure_has_a_title(plain, causal, tiny):
     forced = tiny.translate(DATE, reference="2021-03-03", teacher_forcing=0.5, seed=1)
     assert viz.heatmap(forced, layer=0).layout.title.text == "bidirectional · layer 0 · teacher forcing 0.5"
     assert viz.heatmap(causal).layout.title.text == "causal · mean of 2 layers · no teacher forcing"
-    assert viz.layer_grid(causal).layout.title.text == "causal · no teacher forcing"
+    assert viz.layer_grid(causal).layout.title.text == "causal · 2 layers and their mean · no teacher forcing"
     assert viz.heatmap(tiny.translate(DATE, beam_size=2)).layout.title.text == (
         "bidirectional · mean of 2 layers · beam search (2) · no teacher forcing")
     assert viz.difference(plain, causal, labels=("bi", "causal")).layout.title.text == (
