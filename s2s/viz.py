@@ -15,9 +15,11 @@ subset of HTML, so pieces go through `html.escape` before they reach a figure: a
 Axes are positional (x = 0..T-1 source pieces, y = 0..S-1 output steps) with the pieces as tick
 text: on a category axis plotly would merge repeated pieces (the two "0"s of "2021-03-03").
 
-Figures are sent to the browser on every keystroke, so they stay small: no plotly template
-(`template="none"` drops ~6 kB), float32 arrays (encoded as base64), no frames. They also avoid
-attributes newer than plotly.js 3 (the app's browser bundle is plotly.js 3.3.1).
+Figures are sent to the browser on every keystroke, so they stay small and cheap: built as plain
+dicts and wrapped once without plotly.py's validation (see "heatmap pieces"), no plotly template
+(an empty one drops ~6 kB), float32 arrays (encoded as base64), no frames. They also avoid
+attributes newer than plotly.js 3 (the app's browser bundle is plotly.js 3.3.1: title.font, never
+titlefont).
 
 Shapes: L layers, S output steps, T source pieces, H hidden size.
 """
