@@ -81,7 +81,7 @@ class ExploreControls:
         return [self.text, self.checkpoint, self.mask, self.forcing, self.ratio, self.reference, self.seed,
                 self.decoding, self.beam_size]
 
-    def show(self, preset: compare.Preset) -> dict:
+    def fill(self, preset: compare.Preset) -> dict:
         """A preset's text and run A in these controls (the beam size kept unless A uses beam search)."""
         a = preset.a
         shown = {self.text: preset.text, self.reference: preset.reference, self.checkpoint: a.checkpoint,
@@ -144,7 +144,7 @@ class CompareControls:
 
     @property
     def settings(self) -> list:
-        """Run B's own controls, in the order `read_compare` takes them after run A's."""
+        """Run B's own controls, in the order compare.run_b takes them."""
         return [self.checkpoint_b, self.mask_b, self.ratio_b]
 
     @property
@@ -165,6 +165,8 @@ class CompareControls:
 
 @dataclass(frozen=True)
 class Page:
+    """Every part of the page an event reads or writes."""
+
     presenter: gr.Checkbox
     explore: ExploreControls
     results: Results
@@ -179,14 +181,6 @@ def read_settings(text, checkpoint, mask, forcing, ratio, reference, seed, decod
     """The Explore tab's controls (ExploreControls.settings) as one run's settings."""
     return runs.Settings(text, checkpoint, mask, bool(forcing), ratio, reference or "", seed,
                          beam_size if decoding == "beam" else 1)
-
-
-def read_compare(*values) -> tuple[runs.Settings, runs.Settings]:
-    """Runs A and B from the Explore tab's controls and then CompareControls.settings."""
-    *controls, checkpoint_b, mask_b, ratio_b = values
-    a = read_settings(*controls)
-    ratio_b = ratio_b or 0.0
-    return a, runs.Settings(a.text, checkpoint_b, mask_b, ratio_b > 0, ratio_b, a.reference, a.seed, 1)
 
 
 def on_run(results: Results, *values) -> dict:
@@ -266,8 +260,9 @@ def on_example(explore: ExploreControls, sample) -> dict:
 
 
 def on_compare(controls: CompareControls, *values) -> dict:
-    *settings, layer, presenter = values
-    return controls.show(compare.compare(*read_compare(*settings), layer, presenter))
+    *settings, checkpoint_b, mask_b, ratio_b, layer, presenter = values
+    a = read_settings(*settings)
+    return controls.show(compare.compare(a, compare.run_b(a, checkpoint_b, mask_b, ratio_b), layer, presenter))
 
 
 def on_compare_view(controls: CompareControls, kept, layer, presenter) -> dict:
@@ -281,7 +276,7 @@ def on_preset(page: Page, name: str, *settings) -> dict:
     except Exception as error:
         gr.Warning(runs.user_message(error))
         return {}
-    return page.explore.show(preset) | page.compare.fill(preset)
+    return page.explore.fill(preset) | page.compare.fill(preset)
 
 
 def on_load(page: Page) -> dict:
@@ -461,9 +456,8 @@ def wire_compare(page: Page) -> None:
     compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter], c.outputs)
     gr.on([c.tab.select, c.run.click, c.checkpoint_b.input, c.mask_b.input, c.ratio_b.release], *compare_args, **LIVE)
     for name, button in c.presets.items():
-        button.click(partial(on_preset, page, name), e.settings,
-                     [e.text, e.reference, e.checkpoint, e.mask, e.forcing, e.ratio, e.decoding, e.beam_size,
-                      *c.settings], **PRIVATE).then(*compare_args, **LIVE)
+        button.click(partial(on_preset, page, name), e.settings, e.settings + c.settings, **PRIVATE
+                     ).then(*compare_args, **LIVE)
 
 
 def wire_presenter(page: Page) -> None:

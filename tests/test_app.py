@@ -9,12 +9,13 @@ import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from s2s import hub, viz
-from s2s.web import models, runs
+from s2s.web import models, runs, views
 from tests.conftest import make_bundled
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
@@ -136,3 +137,22 @@ def test_on_a_zerogpu_space_the_model_runs_through_spaces_gpu(served, monkeypatc
         monkeypatch.delenv("SPACES_ZERO_GPU")
         importlib.reload(app)
     assert calls == ["_decode"] and text == runs.run(runs.Settings("3 March 2021", "dates")).text
+
+
+def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_factory, monkeypatch):
+    import app
+
+    monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    with gr.Blocks():
+        page = app.layout(views.opening())
+    e, c = page.explore, page.compare
+    controls = ["3 March 2021", "dates", "causal", False, 1.0, "", 0, "beam", 4]  # ExploreControls.settings
+    updates = app.on_preset(page, "mask", *controls)
+    assert set(updates) <= set(e.settings + c.settings)  # the preset event's outputs
+    assert (updates[e.mask], updates[c.mask_b], updates[e.decoding], updates[e.beam_size]) == (
+        "bidirectional", "causal", "beam", 4)
+    assert e.seed not in updates  # left as it is
+    with pytest.warns(UserWarning, match="Unknown comparison"):
+        assert app.on_preset(page, "nope", *controls) == {}

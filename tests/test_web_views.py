@@ -33,6 +33,14 @@ def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
     return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
 
 
+def test_the_page_opens_on_the_default_checkpoint_with_its_first_example_run():
+    start = views.opening()
+    assert start.default == "dates" and start.choices[0] == "dates"
+    assert [start.text, start.reference, "dates"] == start.examples[0]
+    assert start.explored.result is not None and start.explored.output == start.explored.result.text
+    assert "**dates**" in start.card and start.layers[-1] == ("layer 1", "1")
+
+
 # --- re-plotting a kept result ---------------------------------------------------------------------
 
 

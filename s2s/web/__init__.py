@@ -14,6 +14,7 @@ message for the page (bugs are also logged with their traceback), so the app kee
 | `examples` | the one-click examples, drawn from the installed checkpoints' tasks |
 | `compare` | the Compare tab: presets, two runs and their difference |
 | `export` | the files a visitor downloads, and their clean-up |
+| `guard` | what one visitor may cost, before gradio sees a request: an ASGI middleware (body size, uploads, rate) |
 
 A result (`Translation`) is kept by the page, so moving the step slider, choosing a layer, a
 hypothesis or presenter mode re-plots it without running the model again.

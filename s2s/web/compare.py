@@ -34,6 +34,12 @@ class Preset:
     b: Settings
 
 
+def run_b(a: Settings, checkpoint: str, mask: str, ratio: float | None) -> Settings:
+    """Run B: run A's text, reference and seed with B's own checkpoint, mask and forcing ratio (0 or None: off)."""
+    ratio = ratio or 0.0
+    return Settings(a.text, checkpoint, mask, ratio > 0, ratio, a.reference, a.seed, 1)
+
+
 def preset(name: str, current: Settings) -> Preset:
     """The comparison `name` (a key of PRESETS), starting from the Explore tab's settings. ValueError if impossible."""
     text, reference = current.text, current.reference
