@@ -1,0 +1,142 @@
+"""Training against independent oracles: the forcing schedule by hand, real short runs, a task it must learn."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from s2s import decode, train
+from s2s.model import AttentionEDM, ModelConfig, build_model
+from s2s.tokenizer import EOS_ID, PAD_ID
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """These models are tiny: one thread is fastest, and far faster than two on a busy two-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def expected_ratio(epoch: int, epochs: int, start: float, end: float) -> float:
+    """The documented schedule: `start` at epoch 0, linear down to `end` at epoch epochs // 2, then held."""
+    halfway = max(1, epochs // 2)
+    if epoch >= halfway:
+        return end
+    return start + (end - start) * epoch / halfway
+
+
+@pytest.mark.parametrize(
+    "epochs, start, end, table",
+    [
+        (4, 1.0, 0.5, [1.0, 0.75, 0.5, 0.5]),
+        (10, 0.9, 0.3, [0.9, 0.78, 0.66, 0.54, 0.42, 0.3, 0.3, 0.3, 0.3, 0.3]),
+        (2, 1.0, 0.0, [1.0, 0.0]),
+        (1, 0.8, 0.2, [0.8]),
+        (6, 0.5, 0.5, [0.5] * 6),
+    ],
+)
+def test_forcing_ratio_follows_the_documented_schedule(epochs, start, end, table):
+    cfg = train.TrainConfig(epochs=epochs, forcing_start=start, forcing_end=end)
+    got = [train.forcing_ratio(epoch, cfg) for epoch in range(epochs)]
+    assert got == pytest.approx(table, abs=1e-9)
+    assert got == pytest.approx([expected_ratio(e, epochs, start, end) for e in range(epochs)], abs=1e-9)
+
+
+def test_forcing_ratio_for_many_settings():
+    for epochs in range(1, 25):
+        for start, end in ((1.0, 0.5), (1.0, 0.0), (0.7, 0.1)):
+            cfg = train.TrainConfig(epochs=epochs, forcing_start=start, forcing_end=end)
+            for epoch in range(epochs):
+                assert train.forcing_ratio(epoch, cfg) == pytest.approx(expected_ratio(epoch, epochs, start, end))
+
+
+def reversal_tsv(folder, letters="abcd") -> str:
+    path = folder / "reverse3.tsv"
+    path.write_text("".join(f"{' '.join(p)}\t{' '.join(reversed(p))}\n" for p in itertools.product(letters, repeat=3)))
+    return str(path)
+
+
+def short_run(folder, name: str, **settings) -> train.TrainConfig:
+    """A few epochs on three-letter reversals that never stop early (patience and target out of reach)."""
+    fields = dict(out=str(folder / name), data=reversal_tsv(folder), source_vocab=270, target_vocab=270,
+                  network=ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1, dropout=0.0),
+                  batch_size=16, epochs=4, patience=100, target_exact_match=2.0, val_size=8, seed=5)
+    return train.TrainConfig(**(fields | settings))
+
+
+def test_a_training_run_uses_the_schedule_every_epoch_and_scores_aligned_steps(tmp_path, monkeypatch):
+    """The loop must ask for each epoch's ratio (not epoch 0's), feed it to the model, and record it; and
+    the loss must see each batch's logits beside the whole target (step t against target[t])."""
+    used, scored = [], []
+    forward = AttentionEDM.forward
+
+    def recording_forward(self, source, lengths, target, **kwargs):
+        used.append(kwargs.get("teacher_forcing", 1.0))
+        logits = forward(self, source, lengths, target, **kwargs)
+        scored.append((logits, target))
+        return logits
+
+    loss = train.sequence_loss
+
+    def recording_loss(logits, target):
+        seen_logits, seen_target = scored[-1]
+        assert logits.shape == seen_logits.shape and torch.equal(logits, seen_logits) and torch.equal(
+            target, seen_target), "the loss must get the model's logits and the batch's target as they are (no shift)"
+        return loss(logits, target)
+
+    monkeypatch.setattr(AttentionEDM, "forward", recording_forward)
+    monkeypatch.setattr(train, "sequence_loss", recording_loss)
+    cfg = short_run(tmp_path, "schedule", epochs=4, forcing_start=1.0, forcing_end=0.4)
+    metrics = train.train(cfg)
+    table = [expected_ratio(e, 4, 1.0, 0.4) for e in range(4)]  # 1.0, 0.7, 0.4, 0.4
+    assert [h["forcing"] for h in metrics["history"]] == pytest.approx(table)
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4]
+    per_epoch = len(used) // 4
+    assert per_epoch >= 2 and len(used) == 4 * per_epoch
+    for epoch in range(4):
+        assert used[epoch * per_epoch : (epoch + 1) * per_epoch] == pytest.approx([table[epoch]] * per_epoch)
+    for logits, target in scored:
+        assert logits.shape[:2] == target.shape
+        assert ((target == EOS_ID).sum(1) == 1).all() and (target[:, 0] != PAD_ID).all()
+
+
+def weights_of(folder) -> bytes:
+    return (folder / "model.safetensors").read_bytes()
+
+
+def test_training_with_coin_flips_is_deterministic_for_a_seed(tmp_path):
+    """Forcing below 1 on every epoch, so every batch flips coins; the same seed, the same weights."""
+    settings = dict(epochs=3, forcing_start=0.6, forcing_end=0.2)
+    for name in ("a", "b"):
+        train.train(short_run(tmp_path, name, **settings))
+    train.train(short_run(tmp_path, "other-seed", seed=6, **settings))
+    train.train(short_run(tmp_path, "always-forced", epochs=3, forcing_start=1.0, forcing_end=1.0))
+    assert weights_of(tmp_path / "a") == weights_of(tmp_path / "b")
+    assert weights_of(tmp_path / "a") != weights_of(tmp_path / "other-seed")
+    assert weights_of(tmp_path / "a") != weights_of(tmp_path / "always-forced"), "the coins changed nothing"
+
+
+def test_a_tiny_model_learns_to_reverse_three_letters():
+    """sequence_loss + the model's forward, a few hundred milliseconds of Adam: exact match >= 90%.
+    A loss that scores step t against target[t +/- 1], or a forward fed the wrong pieces, cannot get there."""
+    torch.manual_seed(0)
+    letters = range(4, 10)
+    combos = list(itertools.product(letters, repeat=3))
+    source = torch.tensor([[*c, EOS_ID] for c in combos])
+    target = torch.tensor([[*reversed(c), EOS_ID] for c in combos])
+    lengths = torch.full((len(combos),), 4)
+    model = build_model(ModelConfig(10, 10, emb_size=16, hidden_size=32, num_layers=1, encoder="bi"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(120):
+        loss = train.sequence_loss(model(source, lengths, target, teacher_forcing=1.0), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    traces = decode.greedy(model, source, lengths, max_len=6)
+    exact = sum(trace.outputs == row.tolist() for trace, row in zip(traces, target)) / len(combos)
+    assert exact >= 0.9, f"exact match {exact:.1%} after training"
