@@ -39,7 +39,7 @@ LIMITS = {
     "num_layers": 4,
     "input_vocab_size": 16384,
     "output_vocab_size": 16384,
-    "max_source_len": 512,  # pieces a source may have (encoder length, attention map width)
+    "max_source_len": 256,  # pieces a source may have (encoder steps, attention map width)
     "max_target_len": 256,  # pieces a decode may produce (decoder steps, attention map height)
 }
 MAX_PARAMETERS = 20_000_000  # counted on a model built from config.json on the meta device: 80 MB in float32
