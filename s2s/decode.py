@@ -49,8 +49,13 @@ def greedy(
     reference: torch.Tensor | None = None,
     teacher_forcing: float = 0.0,
     generator: torch.Generator | None = None,
+    prefix: list[int] = (),
 ) -> list[Trace]:
     """Decode a batch: source (B, T), lengths (B,) -> one Trace per sequence.
+
+    `prefix` is an intervention for decoding without a reference: steps 1..len(prefix) are fed its
+    tokens whatever the model predicted (marked forced), and decoding goes on freely after them, so
+    the rows that follow show what one changed input does to the rest (exposure bias).
 
     Without a reference each sequence stops at its first EOS (or after max_len steps). With a
     reference (B, S) of ids ending in EOS and padded with PAD, every sequence runs exactly as
@@ -76,11 +81,13 @@ def greedy(
         log_probs.append(best)
         was_forced.append(forced)
         seen.append(out)
-        if reference is None:
+        if reference is None and t < len(prefix):
+            token, forced = torch.full_like(predicted, prefix[t]), torch.ones_like(done)
+        elif reference is None:
             done = done | (predicted == EOS_ID)
             if bool(done.all()):
                 break
-            token = predicted
+            token, forced = predicted, torch.zeros_like(done)
         else:
             reference_log_probs.append(log_p.gather(1, reference[:, t : t + 1]).squeeze(1))
             token, forced = choose_next(out.logits, reference[:, t], teacher_forcing, generator)
@@ -94,7 +101,7 @@ def greedy(
 
     traces = []
     for b in range(batch):
-        n = ref_lengths[b] if ref_lengths else _length_to_eos(out_ids[b])
+        n = ref_lengths[b] if ref_lengths else len(prefix) + _length_to_eos(out_ids[b][len(prefix):])
         trace = Trace(
             inputs=fed_ids[b][:n],
             outputs=out_ids[b][:n],

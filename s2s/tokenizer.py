@@ -67,5 +67,10 @@ class Tokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         return self.sp.decode([i for i in ids if i not in SPECIAL_PIECES])
 
+    def piece_id(self, piece: str) -> int | None:
+        """The id of a piece of the vocabulary, or None if it has no such piece."""
+        i = self.sp.piece_to_id(piece) if isinstance(piece, str) else self.sp.unk_id()
+        return None if i == self.sp.unk_id() and piece != SPECIAL_PIECES[UNK_ID] else i
+
     def pieces(self, ids: Iterable[int]) -> list[str]:
         return [self.sp.id_to_piece(int(i)) for i in ids]

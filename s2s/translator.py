@@ -99,11 +99,19 @@ class Translator:
         beam_size: int = 1,
         seed: int = 0,
         max_len: int | None = None,
+        prefix: list[str] | None = None,
     ) -> Translation:
-        """Translate one text. Bad arguments raise ValueError with a message a person can act on."""
+        """Translate one text. Bad arguments raise ValueError with a message a person can act on.
+
+        `prefix` (target pieces) is fed at steps 1, 2, ... whatever the model predicts there, and
+        decoding then goes on freely: change one piece the model wrote and see what follows.
+        """
         source_ids = self.encode_source(text)
         teacher_forcing = _check_ratio(teacher_forcing)
         max_len = self._check_settings(mask, beam_size, seed, max_len)
+        prefix_ids = self.encode_prefix(prefix or [], max_len)
+        if prefix_ids and (teacher_forcing > 0 or beam_size > 1):
+            raise ValueError("A changed piece is decoded on greedily: set teacher forcing to 0 and the beam size to 1.")
         reference_ids = None
         if teacher_forcing > 0:
             if reference is None or not str(reference).strip():
@@ -120,7 +128,7 @@ class Translator:
             generator = torch.Generator().manual_seed(int(seed))
             ref = torch.tensor([reference_ids], device=self.device) if reference_ids else None
             traces = decode.greedy(self.model, source, lengths, max_len=max_len, mask=mask, reference=ref,
-                                   teacher_forcing=teacher_forcing, generator=generator)
+                                   teacher_forcing=teacher_forcing, generator=generator, prefix=prefix_ids)
         settings = dict(mask=mask, teacher_forcing=teacher_forcing, seed=int(seed), beam_size=beam_size,
                         reference=reference if reference_ids else None)
         results = [self._translation(text, source_ids, trace, reference_ids, **settings) for trace in traces]
@@ -153,6 +161,16 @@ class Translator:
                 f"The input is too long: {len(ids)} pieces, and this checkpoint reads at most {limit}. "
                 "Shorten it."
             )
+        return ids
+
+    def encode_prefix(self, pieces: list[str], max_len: int) -> list[int]:
+        """Target pieces -> ids, refusing pieces the target vocabulary lacks and prefixes as long as max_len."""
+        if len(pieces) >= max_len:
+            raise ValueError(f"Too many pieces to feed: {len(pieces)}, fewer than {max_len} here.")
+        ids = [self.target_tokenizer.piece_id(piece) for piece in pieces]
+        unknown = [piece for piece, i in zip(pieces, ids) if i is None]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a piece this checkpoint writes: choose one from its outputs.")
         return ids
 
     def encode_reference(self, reference: str) -> list[int]:

@@ -58,3 +58,28 @@ def test_evaluate_measures_alignment_on_every_example(dates):
         hits += [mean[t].argmax() == year[t] for t in range(4)]
     assert result["n"] == 40
     assert result["alignment"]["layer mean"] == pytest.approx(np.mean(hits))
+
+
+def test_a_changed_piece_is_fed_and_decoding_goes_on_from_it(dates):
+    free = dates.translate("3 March 2021")
+    same = dates.translate("3 March 2021", prefix=free.output_tokens[:3])  # its own pieces: nothing changes
+    assert same.output_tokens == free.output_tokens
+    np.testing.assert_allclose(same.attention, free.attention, atol=1e-6)
+
+    changed = dates.translate("3 March 2021", prefix=["1", "9"])
+    assert changed.decoder_inputs[:3] == ["<s>", "1", "9"]
+    assert changed.forced.tolist()[:4] == [False, True, True, False]
+    # the oracle: teacher forcing with every fed piece as the reference gives the same rows
+    fed_after = changed.decoder_inputs[1:] + [changed.output_tokens[-1]]
+    rerun = dates.translate("3 March 2021", reference=dates.target_tokenizer.decode(
+        [dates.target_tokenizer.piece_id(p) for p in fed_after]), teacher_forcing=1.0)
+    assert rerun.decoder_inputs == changed.decoder_inputs
+    np.testing.assert_allclose(rerun.attention, changed.attention, atol=1e-5)
+    assert changed.output_tokens[3:] == rerun.output_tokens[3:]
+
+
+def test_a_piece_the_checkpoint_cannot_write_is_refused(dates):
+    with pytest.raises(ValueError, match="not a piece this checkpoint writes"):
+        dates.translate("3 March 2021", prefix=["Ω"])
+    with pytest.raises(ValueError, match="teacher forcing to 0"):
+        dates.translate("3 March 2021", prefix=["1"], beam_size=2)
