@@ -32,6 +32,10 @@ class Trace:
     contexts: np.ndarray | None = None  # (L, S, H)
     reference_probs: np.ndarray | None = None  # (S,) probability given to the reference token
     encoder_states: np.ndarray | None = None  # (L, T, H) the values attention averages
+    top_ids: np.ndarray | None = None  # (S, K) the K most probable tokens at each step, most probable first
+    top_probs: np.ndarray | None = None  # (S, K) their probabilities
+
+TOP_K = 5  # alternatives recorded per step: the output distribution's head, for the page's bar chart
 
 
 def _numpy(steps: list[torch.Tensor], dim: int) -> np.ndarray:
@@ -71,11 +75,12 @@ def greedy(
     token = torch.full((batch,), BOS_ID, dtype=torch.long, device=source.device)
     forced = torch.zeros(batch, dtype=torch.bool, device=source.device)
     done = torch.zeros(batch, dtype=torch.bool, device=source.device)
-    fed, produced, log_probs, was_forced, reference_log_probs, seen = [], [], [], [], [], []
+    fed, produced, log_probs, was_forced, reference_log_probs, seen, tops = [], [], [], [], [], [], []
     for t in range(steps):
         out, state = model.step(token, state, memory, memory.allowed(mask, t))
         log_p = torch.log_softmax(out.logits, dim=-1)  # (B, V)
         best, predicted = log_p.max(dim=-1)  # (B,), (B,)
+        tops.append(log_p.topk(min(TOP_K, log_p.shape[1]), dim=-1))  # (B, K) each
         fed.append(token)
         produced.append(predicted)
         log_probs.append(best)
@@ -98,6 +103,8 @@ def greedy(
     reference_probs = np.exp(_numpy(reference_log_probs, 1)) if reference is not None else None
     attention = _stack_attention(seen) if model.has_attention else None
     ref_lengths = (reference != PAD_ID).sum(1).tolist() if reference is not None else None
+    top_ids = torch.stack([ids for _, ids in tops], 1).cpu().numpy()  # (B, S, K)
+    top_probs = np.exp(_numpy([values for values, _ in tops], 1))  # (B, S, K)
 
     traces = []
     for b in range(batch):
@@ -110,6 +117,8 @@ def greedy(
             log_prob=float(probs[b, :n].sum()),
             reference_probs=reference_probs[b, :n] if reference_probs is not None else None,
             encoder_states=encoder_states[:, b, : int(lengths[b])],
+            top_ids=top_ids[b, :n],
+            top_probs=top_probs[b, :n],
         )
         if attention is not None:
             width = int(lengths[b])  # its own source pieces: the batch's padding columns are dropped
@@ -237,6 +246,10 @@ def _trace(h: Hypothesis, records: list[Step], has_attention: bool, encoder_stat
         log_prob=h.log_prob,
         encoder_states=encoder_states,
     )
+    tops = [torch.log_softmax(records[t].logits[row], -1).topk(min(TOP_K, records[t].logits.shape[-1]))
+            for t, row in enumerate(h.rows)]
+    trace.top_ids = torch.stack([ids for _, ids in tops]).cpu().numpy()  # (S, K)
+    trace.top_probs = np.exp(_numpy([values for values, _ in tops], 0))  # (S, K)
     if has_attention:
         trace.queries, trace.scores, trace.weights, trace.contexts = (
             _numpy([getattr(records[t], name)[:, row] for t, row in enumerate(h.rows)], 1)

@@ -54,6 +54,8 @@ class Translation:
     reference: str | None = None
     reference_tokens: list[str] | None = None  # the reference's pieces and EOS, one per step
     reference_probs: np.ndarray | None = None  # (S,) probability given to the reference piece
+    top_tokens: list[list[str]] | None = None  # per step, the most probable pieces, best first
+    top_probs: np.ndarray | None = None  # (S, K) their probabilities
     hypotheses: list[Translation] = field(default_factory=list)  # beam search's n-best, best first
 
     @property
@@ -221,6 +223,8 @@ class Translator:
             encoder=self.config.get("encoder", "uni"),
             reference_tokens=target.pieces(reference_ids) if reference_ids else None,
             reference_probs=trace.reference_probs,
+            top_tokens=[target.pieces(ids) for ids in trace.top_ids] if trace.top_ids is not None else None,
+            top_probs=trace.top_probs,
             **settings,
         )
 

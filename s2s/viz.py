@@ -176,8 +176,8 @@ def _layer_scores(r: Translation, layer: int | str) -> np.ndarray:
 # other number is a plain list, and colour scales are explicit stops (see `_colour_stops`).
 
 
-def _row_labels(r: Translation) -> list[str]:
-    """Output pieces for the y axis, with the marks of `_notes`.
+def _row_labels(r: Translation, rows_by_fed: bool = False) -> list[str]:
+    """Output pieces for the y axis, with the marks of `_notes`; with rows_by_fed, "fed → written".
 
     Forced steps get a grey ▸, steps that miss the reference a red ✗, and the steps decoded after the
     model's own </s> (teacher forcing runs on to the reference's length) a grey "(after ⟨eos⟩)".
@@ -187,6 +187,8 @@ def _row_labels(r: Translation) -> list[str]:
     end = r.end
     for t, piece in enumerate(r.output_tokens):
         label = display_piece(piece)
+        if rows_by_fed:
+            label = f"{display_piece(r.decoder_inputs[t])} → {label}"
         mismatch = t < len(reference) and piece != reference[t]
         if mismatch:
             label = f'<span style="color:{MISMATCH_COLOR}"><b>{label} {MISMATCH_MARK}</b></span>'
@@ -392,6 +394,7 @@ def heatmap(
     presenter: bool = False,
     title: str | None = None,
     row_scale: bool = False,
+    rows_by_fed: bool = False,
 ) -> go.Figure:
     """Attention weights: source pieces across, output steps down, colour fixed to 0..1.
 
@@ -401,8 +404,9 @@ def heatmap(
     the reference, and a dotted line with greyed labels the steps after the model's own </s>.
     `title` is plain text (escaped); None composes one (`default_title`), "" leaves it out.
     row_scale: colour each row by weight ÷ the row's largest weight, so that a flat row still shows
-    where it peaks (the colour bar says so; the hover keeps the true weight). A model without
-    attention gives a message.
+    where it peaks (the colour bar says so; the hover keeps the true weight). rows_by_fed: label
+    each row "fed piece → written piece", so rows fed the same piece can be told apart at a glance.
+    A model without attention gives a message.
     """
     if r.num_layers == 0:
         return _message(NO_ATTENTION, presenter)
@@ -412,7 +416,7 @@ def heatmap(
         step = _clamp_step(step, steps)
     shown = steps if step is None else step + 1
     style = _style(presenter)
-    xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
+    xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r, rows_by_fed), style)
     layout = dict(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, _title(title, r, layer), _notes(r)))
     shapes = _end_line(r, shown, style)
     if step is not None:
@@ -724,3 +728,101 @@ def figure_html(fig: go.Figure, *, title: str | None = None) -> str:
         shown = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
         title = html.unescape(re.sub(r"<[^>]*>", " ", shown)).strip() or "Attention heatmap"
     return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+
+# --- one step's arithmetic as a figure ----------------------------------------------------------------
+# For layer l at step t, with this model's real numbers (K = V: the keys and the values are both the
+# encoder states of layer l, one row per source piece, so the figure draws them once):
+#     scores   s = K q / √H          (T, H) @ (H,) -> (T,)      one score per source piece
+#     weights  w = softmax(s)        (T,)                       the heatmap's row t
+#     context  c = w V               (T,) @ (T, H) -> (H,)      row j of V scaled by w_j, rows added
+# q, V and c share one diverging scale (blue < 0 < red); the weights use the heatmap's; every number
+# is in its cell's hover. Beside them, the step's most probable next pieces.
+
+VALUE_SCALE = DIFFERENCE_SCALE  # diverging, white at 0
+
+
+def _grid(z: np.ndarray, x: str, y: str, hover: str, scale, zmid: float | None = 0.0, **extra) -> dict:
+    trace = dict(type="heatmap", z=z.astype(np.float32), xaxis=x, yaxis=y, colorscale=_stops(scale),
+                 showscale=False, hovertemplate=hover + "<extra></extra>", xgap=1, ygap=1, **extra)
+    if zmid is not None:
+        trace["zmid"] = zmid
+    return trace
+
+
+def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False) -> go.Figure:
+    """The arithmetic of `step` in `layer` (clamped like heatmap's step), drawn as small grids."""
+    if r.num_layers == 0:
+        return _message(NO_ATTENTION, presenter)
+    layer = _check_layer(r, layer)
+    if layer == "mean":
+        raise ValueError("step_figure draws one layer's arithmetic: pass a layer number, not 'mean'")
+    step = _clamp_step(step, len(r.output_tokens))
+    style = _style(presenter)
+    q, c = r.queries[layer, step], r.contexts[layer, step]  # (H,), (H,)
+    values = r.encoder_states[layer]  # (T, H)
+    w = r.attention[layer, step]  # (T,)
+    pieces = [display_piece(p) for p in r.source_tokens]
+    limit = float(np.abs(np.concatenate([q, c, values.ravel()])).max()) or 1.0
+    scale = dict(zmin=-limit, zmax=limit)
+    data = [
+        _grid(q[None], "x", "y", "q[%{x}] = %{z:.4f}", VALUE_SCALE, **scale),
+        _grid(w[:, None], "x2", "y2", "%{customdata}: w = %{z:.4f}", style.colorscale, zmid=None, zmin=0, zmax=1,
+              customdata=[[p] for p in pieces]),
+        _grid(values, "x3", "y2", "%{customdata}: v[%{x}] = %{z:.4f}", VALUE_SCALE,
+              customdata=[[p] * values.shape[1] for p in pieces], **scale),
+        _grid(c[None], "x3", "y4", "c[%{x}] = %{z:.4f}", VALUE_SCALE, **scale),
+    ]
+    layout = dict(
+        template=TEMPLATE, height=min(style.max_height, 260 + style.row_px * len(pieces)),
+        margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font), showlegend=False,
+        title=dict(text=html.escape(f"step {step} · layer {layer} · fed {r.decoder_inputs[step]} → wrote "
+                                    f"{r.output_tokens[step]}", quote=False), x=0.5, xanchor="center",
+                   font=dict(size=style.font + 1)),
+        xaxis=dict(domain=[0.14, 0.66], anchor="y", visible=False),
+        yaxis=dict(domain=[0.86, 0.94], visible=False),
+        xaxis2=dict(domain=[0.0, 0.1], anchor="y2", visible=False),
+        yaxis2=dict(domain=[0.14, 0.8], tickmode="array", tickvals=list(range(len(pieces))), ticktext=pieces,
+                    autorange="reversed", tickfont=dict(size=style.tick), automargin=True),
+        xaxis3=dict(domain=[0.14, 0.66], anchor="y2", visible=False),
+        yaxis4=dict(domain=[0.0, 0.08], anchor="x3", visible=False),
+        annotations=[_label("query q", 0.4, 0.95), _label("w = softmax(K q)", 0.05, 0.81),
+                     _label("keys = values V (a row per source piece)", 0.4, 0.81),
+                     _label("context c = w V", 0.4, 0.09)],
+    )
+    if r.top_tokens is not None and r.top_probs is not None:
+        top = [display_piece(p) for p in r.top_tokens[step]]
+        data.append(dict(type="bar", orientation="h", x=[float(p) for p in r.top_probs[step]], y=top,
+                         xaxis="x5", yaxis="y5", marker=dict(color=OUTLINE_COLOR),
+                         hovertemplate="%{y}: p = %{x:.4f}<extra></extra>"))
+        layout["xaxis5"] = dict(domain=[0.74, 1.0], anchor="y5", range=[0, 1], title=dict(text="probability"))
+        layout["yaxis5"] = dict(domain=[0.14, 0.8], anchor="x5", autorange="reversed", type="category",
+                                tickfont=dict(size=style.tick), automargin=True)
+        layout["annotations"].append(_label("next piece: the most probable", 0.87, 0.81))
+    return _figure(data, layout)
+
+
+def _label(text: str, x: float, y: float) -> dict:
+    return dict(text=text, x=x, y=y, xref="paper", yref="paper", showarrow=False, xanchor="center",
+                yanchor="bottom")
+
+
+# --- quality by source length -----------------------------------------------------------------------
+
+
+def quality_by_length(buckets: list[str], exact: dict[str, list[float | None]], counts: list[int], *,
+                      presenter: bool = False, title: str = "exact match by source length") -> go.Figure:
+    """One line per checkpoint: exact match (%) in each source-length bucket; the hover has the numbers."""
+    style = _style(presenter)
+    colours = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")  # ColorBrewer Dark2: colour-blind safe
+    data = [dict(type="scatter", mode="lines+markers", name=name, x=list(buckets),
+                 y=[None if v is None else round(100 * v, 1) for v in values],
+                 customdata=list(counts), line=dict(width=3, color=colours[i % len(colours)]),
+                 marker=dict(size=9), hovertemplate=f"{html.escape(name)}<br>%{{x}} letters: %{{y:.1f}}% "
+                                                    "exact (of %{customdata})<extra></extra>")
+            for i, (name, values) in enumerate(exact.items())]
+    layout = dict(template=TEMPLATE, height=360 if not presenter else 480, margin=dict(l=10, r=10, t=50, b=10),
+                  font=dict(size=style.font), legend=dict(orientation="h", y=-0.2),
+                  title=dict(text=html.escape(title, quote=False), x=0.5, xanchor="center"),
+                  xaxis=dict(title=dict(text="source length (letters)"), type="category", automargin=True),
+                  yaxis=dict(title=dict(text="exact match (%)"), range=[-3, 103], automargin=True))
+    return _figure(data, layout)

@@ -118,3 +118,20 @@ def test_hypotheses_are_ranked_by_mean_log_probability_best_first(tiny):
     assert means == sorted(means, reverse=True)
     assert r.hypotheses[0] is r
     assert [h.score for h in r.hypotheses] == pytest.approx(means, rel=1e-5)
+
+
+def test_the_recorded_alternatives_are_the_steps_most_probable_pieces(tiny):
+    """Top-k per step, for greedy and beam hypotheses alike, against the forced run's full distribution."""
+    source = torch.tensor([tiny.encode_source("21 September 1999")])
+    lengths = torch.tensor([source.shape[1]])
+    for h in decode.beam_search(tiny.model, source, lengths, beam_size=3, max_len=16):
+        target = torch.tensor([h.outputs])
+        logits = tiny.model(source, lengths, target, teacher_forcing=1.0)[0]  # (S, V)
+        probs = torch.softmax(logits, -1).detach().numpy()
+        for t in range(len(h.outputs)):
+            expected = np.argsort(-probs[t])[: h.top_ids.shape[1]]
+            assert list(h.top_ids[t]) == list(expected)
+            np.testing.assert_allclose(h.top_probs[t], probs[t][expected], rtol=1e-4, atol=1e-7)
+    greedy = decode.greedy(tiny.model, source, lengths, max_len=16)[0]
+    assert list(greedy.top_ids[:, 0]) == greedy.outputs
+    np.testing.assert_allclose(greedy.top_probs[:, 0], greedy.probs, rtol=1e-6)

@@ -1,0 +1,112 @@
+"""The six lessons: each sets every control of the page and says, to students, what to look at.
+
+A lesson is data: the Explore run (text, reference, checkpoint, mask, forcing), a second run for
+the Compare tab where the lesson is a comparison, and how to show the result (layer, step, row
+scaling, rows labelled by the piece fed or the piece written). app.py applies one with a click.
+What each text claims is checked against the bundled checkpoints by tests/test_lessons.py: a
+lesson whose checkpoint stops showing what it says fails there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import hub
+from .runs import Settings
+
+EXPLORE, COMPARE, STEP, WHY = "explore", "compare", "step", "why"  # where the lesson's result is shown
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    title: str
+    a: Settings  # the Explore tab's run (run A of a comparison)
+    look: str  # Markdown: what to look at, in the page's words
+    show: str = EXPLORE  # EXPLORE, COMPARE, STEP (the heatmap with one step's arithmetic) or WHY
+    b: Settings | None = None  # run B, for COMPARE
+    layer: str = "mean"  # "mean" or a layer number as text, as the layer menu holds it
+    step: int | None = None  # the step to reveal up to (None: the whole map)
+    row_scale: bool = False  # colours as weight / the row's largest weight
+    rows_by_fed: bool = False  # label rows by the piece fed in, not the piece written
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.checkpoint for s in (self.a, self.b) if s is not None))
+
+
+REVERSE_LONG = "t h e q u i c k b r o w n f o x j u m p s"  # 20 letters: past what no attention can hold
+REVERSE_LONG_REF = " ".join(REVERSE_LONG.split()[::-1])
+
+LESSONS = (
+    Lesson(
+        "aligns", "1 · Attention aligns",
+        Settings("the 21st of June, 1999", "dates", reference="1999-06-21"),
+        row_scale=True,
+        look="Each **row** is one piece the model writes, each **column** a piece of your date. The model writes "
+             "the year **first** (the top four rows) but reads it **last**: look at where those rows are darkest, "
+             "at the right end, on `1 9 9 9`. Colours are scaled per row (each row's strongest weight is darkest), "
+             "so even a weight of 0.2 shows; hover a cell for the true weight.",
+    ),
+    Lesson(
+        "why", "2 · Why attention",
+        Settings(REVERSE_LONG, "reverse", reference=REVERSE_LONG_REF),
+        show=COMPARE, b=Settings(REVERSE_LONG, "reverse-noattn", reference=REVERSE_LONG_REF),
+        look="Both models reverse 20 letters. **A** (`reverse`) attends: its rows draw the anti-diagonal, each "
+             "output letter reading one source letter, and it gets every letter right. **B** (`reverse-noattn`) "
+             "has no attention: the whole input must squeeze through the encoder's final state, and it loses "
+             "letters. The plot below counts it on fresh inputs: without attention, quality falls as inputs "
+             "grow; with a causal mask (`reverse-causal`) step *t* cannot see the last letter it must write first.",
+    ),
+    Lesson(
+        "forcing", "3 · Teacher forcing and exposure bias",
+        Settings(REVERSE_LONG, "reverse-noattn", forcing=True, ratio=1.0, reference=REVERSE_LONG_REF),
+        show=COMPARE, b=Settings(REVERSE_LONG, "reverse-noattn", reference=REVERSE_LONG_REF),
+        look="**A** is fed the right previous letter at every step (teacher forcing, ▸ rows): most of its "
+             "predictions match the reference. **B** is fed its *own* previous output, as at inference time: "
+             "one wrong letter is fed back and the errors that follow pile up (the red ✗ rows). Training "
+             "only with forcing never shows the model its own mistakes: that gap is *exposure bias*. Try it "
+             "yourself in the *Fed & predicted* tab: change the piece fed at one step and decode on.",
+    ),
+    Lesson(
+        "causal", "4 · Bidirectional vs causal",
+        Settings("the 21st of June, 1999", "dates", reference="1999-06-21"),
+        show=COMPARE, b=Settings("the 21st of June, 1999", "dates", mask="causal", reference="1999-06-21"),
+        look="**A** may look at the whole input at every step (bidirectional). **B** runs the same model with a "
+             "**causal** mask: step *t* may only see pieces 0…*t* (grey cells), so the first rows, which must "
+             "write the year, cannot see it, and the output goes wrong. This `dates` model's encoder reads both "
+             "ways, so its states at 0…*t* have already read the rest: a causal mask hides *positions*, not "
+             "*information*. `dates-causal`, trained causal with a left-to-right encoder, is the honest version.",
+    ),
+    Lesson(
+        "matrix", "5 · A weighted sum is a matrix product",
+        Settings("3 March 2021", "dates", reference="2021-03-03"),
+        show=STEP, layer="0", step=0,
+        look="One step's real arithmetic, for layer 0 at step 0 (move the step slider). The query **q** meets "
+             "every encoder state **k** (the rows of K): the scores are one product, s = K q. Softmax turns them "
+             "into the weights of the heatmap's row. The context is another product, c = w V: row *j* of V "
+             "scaled by w_j and the rows added. Hover the grids for the numbers.",
+    ),
+    Lesson(
+        "query", "6 · The notebook's query vs the standard one",
+        Settings("29 February 2000", "dates-seed", reference="2000-02-29"),
+        layer="0", rows_by_fed=True,
+        look="`dates-seed` keeps the notebook's query: a projection of the piece **fed in**, nothing else. Rows "
+             "are labelled by that fed piece here: every row fed `0` is the **same** row, and so is every row "
+             "fed `2`, wherever it comes in the output. The query cannot tell the first `0` from the third. "
+             "The standard query (the decoder's previous state, as in `dates`) knows where it is.",
+    ),
+)
+BY_KEY = {lesson.key: lesson for lesson in LESSONS}
+
+
+def lesson(key: object) -> Lesson:
+    """The lesson named `key`, if the checkpoints it needs are installed; ValueError with a message otherwise."""
+    if key not in BY_KEY:
+        raise ValueError(f"Unknown lesson {key!r}: choose one of {', '.join(BY_KEY)}.")
+    found = BY_KEY[key]
+    missing = [name for name in found.needs if name not in hub.list_bundled()]
+    if missing:
+        raise ValueError(f"This lesson needs the bundled checkpoint{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}, not installed here.")
+    return found

@@ -1,0 +1,106 @@
+"""Each lesson's claim, checked against what the bundled checkpoint actually does.
+
+The checks are written here from the lesson's text, on the model's raw output (tokens, attention,
+encoder states), not with the page's code: a lesson whose checkpoint stops showing what the text
+says fails here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import s2s
+from s2s import evaluate, tasks
+from s2s.web import lessons
+
+
+def run(settings):
+    model = s2s.load(settings.checkpoint)
+    return model.translate(settings.text, mask=settings.mask, reference=settings.reference or None,
+                           teacher_forcing=settings.ratio if settings.forcing else 0.0)
+
+
+def test_every_lesson_sets_an_installed_checkpoint_and_runs():
+    assert [lesson.key for lesson in lessons.LESSONS] == ["aligns", "why", "forcing", "causal", "matrix", "query"]
+    for lesson in lessons.LESSONS:
+        assert lessons.lesson(lesson.key) is lesson
+        for settings in (lesson.a, lesson.b):
+            if settings is not None:
+                assert run(settings).output_tokens
+
+
+def test_1_the_year_is_written_first_and_read_last():
+    r = run(lessons.BY_KEY["aligns"].a)
+    assert r.text == "1999-06-21"
+    june = r.source_tokens.index("▁June")
+    year = [j for j, piece in enumerate(r.source_tokens) if j > june and piece.lstrip("▁").isdigit()]
+    assert [r.source_tokens[j] for j in year] == ["1", "9", "9", "9"]
+    looked_at = r.attention.mean(0)[:4].argmax(-1)  # the four year rows, mean of layers (what the lesson shows)
+    assert set(looked_at) <= set(year), "the year rows look at the year"
+    assert min(year) > len(r.source_tokens) // 2, "the year is at the right end of the input"
+
+
+def test_2_attention_wins_on_long_inputs_by_50_points():
+    lesson = lessons.BY_KEY["why"]
+    assert run(lesson.a).text == lesson.a.reference
+    assert run(lesson.b).text != lesson.b.reference
+    pairs = [p for p in tasks.TASKS["reverse"].generate(600, seed=99) if 20 <= len(p[0].split()) <= 30][:120]
+    with_attention = evaluate.evaluate(s2s.load("reverse"), pairs, alignment=False)["exact_match"]
+    without = evaluate.evaluate(s2s.load("reverse-noattn"), pairs, alignment=False)["exact_match"]
+    assert with_attention - without >= 0.5
+
+
+def test_3_forcing_hides_errors_that_free_decoding_piles_up():
+    lesson = lessons.BY_KEY["forcing"]
+    forced, free = run(lesson.a), run(lesson.b)
+    reference = forced.reference_tokens
+    forced_right = np.mean([o == r for o, r in zip(forced.output_tokens, reference)])
+    free_right = np.mean([o == r for o, r in zip(free.output_tokens, reference)])
+    assert forced.forced[1:].all()
+    assert forced_right >= 0.85 and forced_right >= free_right + 0.15
+    assert free.text != lesson.b.reference
+
+
+def test_4_a_causal_mask_hides_the_future_and_the_year_is_lost():
+    lesson = lessons.BY_KEY["causal"]
+    both, causal = run(lesson.a), run(lesson.b)
+    assert both.text == lesson.a.reference and causal.text != lesson.a.reference
+
+    def future(r):  # (S, T): the source pieces after step t
+        steps, width = r.attention.shape[1:]
+        return np.arange(width)[None, :] > np.arange(steps)[:, None]
+
+    assert (causal.attention[:, future(causal)] == 0).all()
+    assert (both.attention[:, future(both)] > 0.01).any()
+
+
+def test_5_the_context_is_the_weights_times_the_encoder_states():
+    lesson = lessons.BY_KEY["matrix"]
+    r = run(lesson.a)
+    layer = int(lesson.layer)
+    for step in range(len(r.output_tokens)):
+        w, values = r.attention[layer, step].astype(np.float64), r.encoder_states[layer].astype(np.float64)
+        context = sum(w[j] * values[j] for j in range(len(w)))  # Σ_j w_j v_j, term by term
+        np.testing.assert_allclose(context, r.contexts[layer, step], atol=1e-5)
+        np.testing.assert_allclose(w @ values, context, atol=1e-9)  # = the matrix product w V
+
+
+def test_6_the_notebooks_query_repeats_rows_for_a_repeated_fed_piece():
+    lesson = lessons.BY_KEY["query"]
+    r = run(lesson.a)
+    assert lesson.rows_by_fed
+    fed = r.decoder_inputs
+    pairs = [(s, t) for s in range(len(fed)) for t in range(s + 1, len(fed)) if fed[s] == fed[t]]
+    assert len(pairs) >= 4, "the date repeats fed pieces"
+    for s, t in pairs:
+        np.testing.assert_allclose(r.attention[:, s], r.attention[:, t], atol=1e-6)
+    # the standard query (dates) knows where it is: the same fed pieces give different rows
+    standard = s2s.load("dates").translate(lesson.a.text)
+    assert standard.decoder_inputs == fed
+    assert max(np.abs(standard.attention[:, s] - standard.attention[:, t]).max() for s, t in pairs) > 0.05
+
+
+def test_an_unknown_lesson_is_a_message():
+    with pytest.raises(ValueError, match="Unknown lesson"):
+        lessons.lesson("nope")
