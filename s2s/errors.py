@@ -68,3 +68,7 @@ class HubUnreachable(HubError):
 
 class HubTimeout(HubError):
     """The Hub accepted the connection but did not answer in time."""
+
+
+class HubBusy(HubError):
+    """A Hub checkpoint is still loading in the background, or too many are: the request did not wait."""

@@ -34,7 +34,7 @@ def served(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-        patch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+        patch.setattr(models, "MODELS", models.new_cache())
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
         demo = app.build_demo()
         _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
@@ -113,7 +113,7 @@ def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
     import app
 
     monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     demo = app.build_demo()
     status = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "status")
@@ -143,7 +143,7 @@ def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_fact
     import app
 
     monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     with gr.Blocks():
         page = app.layout(views.opening())

@@ -52,7 +52,7 @@ def url(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-        patch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+        patch.setattr(models, "MODELS", models.new_cache())
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
         patch.setattr(views, "PLAY_SECONDS", 1.0)  # a quicker play-through: the steps, not the pace, are tested
         demo = app.build_demo()

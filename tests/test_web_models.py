@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from s2s import hub
-from s2s.errors import InvalidCheckpointName
+from s2s.errors import HubError, InvalidCheckpointName
 from s2s.web import cards, models, runs
 from tests.conftest import build_checkpoint, make_bundled
 from tests.fake_hub import FakeHub, use_fake_hub
@@ -26,7 +26,7 @@ def bundled_dir(tmp_path_factory) -> Path:
 def bundled(bundled_dir, monkeypatch) -> Path:
     """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
     monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     return bundled_dir
 
@@ -65,6 +65,7 @@ def test_a_checkpoint_folder_on_the_server_is_never_loaded_by_path(bundled, monk
     build_checkpoint(tmp_path / "org" / "name")
     monkeypatch.chdir(tmp_path)
     asked = []
+    monkeypatch.setattr(hub, "resolve_commit", lambda spec, **_: (spec.split("@")[0], "0" * 40))
     monkeypatch.setattr(hub, "download", lambda repo_id, revision=None: asked.append(repo_id) or bundled / "dates")
     models.get_model("org/name")
     assert asked == ["org/name"]
@@ -161,6 +162,49 @@ def test_a_failed_load_is_shared_then_retried():
     assert cache.get("x") == "x" and len(calls) == 2
 
 
-def test_prepare_loads_the_default_checkpoint():
+def test_prepare_loads_every_bundled_checkpoint_and_they_are_never_evicted(monkeypatch):
     models.prepare(threads=1)
-    assert models.MODELS.loaded() == ["dates"]
+    assert sorted(models.MODELS.loaded()) == ["dates", "dates-causal", "reverse", "reverse-noattn"]
+    loads = []
+    monkeypatch.setattr(models, "HUB_CACHE_SIZE", 1)
+    cache = models.ModelCache(1, lambda spec: loads.append(spec) or object(), pinned=lambda spec: spec.islower())
+    for spec in ["a", "b", "X", "Y", "a", "b", "X"]:  # a, b pinned; one unpinned model kept
+        cache.get(spec)
+    assert loads == ["a", "b", "X", "Y", "X"]
+    assert cache.loaded() == ["a", "b", "X"]
+
+
+def test_every_spelling_of_a_hub_commit_loads_one_model(bundled, monkeypatch, tmp_path):
+    files = {path.name: path.read_bytes() for path in (bundled / "dates").iterdir()}
+    with FakeHub() as server:
+        use_fake_hub(monkeypatch, server.url, tmp_path / "hf-cache")
+        commit = server.add_commit("org/tiny", files)
+        loads = []
+        real = models.checkpoint.load
+        monkeypatch.setattr(models.checkpoint, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
+        spellings = ["org/tiny", "Org/Tiny", "org/tiny@main", f"org/tiny@{commit}"]
+        got = [models.get_model(spec) for spec in spellings]
+    assert len(loads) == 1
+    assert len({id(loaded.translator) for loaded in got}) == 1
+    assert [loaded.spec for loaded in got] == spellings  # each keeps the name it was asked by (cards show it)
+
+
+def test_a_hanging_hub_never_holds_a_request_and_bundled_ones_go_on(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(models, "HUB_WAIT_S", 0.2)
+    monkeypatch.setattr(hub, "resolve_commit", lambda spec, **_: release.wait(10) and ("org/x", "0" * 40))
+    try:
+        started = time.perf_counter()
+        with pytest.raises(HubError, match="still loading from the Hub: try again"):
+            models.get_model("org/slow")
+        assert time.perf_counter() - started < 1.0
+        started = time.perf_counter()
+        assert models.get_model("dates").translator is not None  # bundled: served while the Hub hangs
+        assert time.perf_counter() - started < 1.0
+        for i in range(models.HUB_MAX_PENDING - 1):
+            with pytest.raises(HubError):
+                models.get_model(f"org/slow{i}")
+        with pytest.raises(HubError, match="Too many Hub checkpoints are loading"):
+            models.get_model("org/one-too-many")
+    finally:
+        release.set()

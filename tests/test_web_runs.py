@@ -23,7 +23,7 @@ def bundled_dir(tmp_path_factory) -> Path:
 def bundled(bundled_dir, monkeypatch) -> Path:
     """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
     monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     return bundled_dir
 
@@ -57,7 +57,7 @@ def test_a_mask_the_checkpoint_was_not_trained_with_is_pointed_out():
 def test_causal_mask_over_a_bidirectional_encoder_is_explained(bundled, tmp_path, monkeypatch):
     folder = build_checkpoint(bundled / "dates-bi", encoder="bi")
     try:
-        monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+        monkeypatch.setattr(models, "MODELS", models.new_cache())
         assert "hides positions, not information" in views.explore(settings(checkpoint="dates-bi",
                                                                               mask="causal")).status
         assert "hides positions" not in views.explore(settings(checkpoint="dates-bi")).status

@@ -24,7 +24,7 @@ def bundled_dir(tmp_path_factory) -> Path:
 def bundled(bundled_dir, monkeypatch) -> Path:
     """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
     monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(models.CACHE_SIZE, models.load))
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     return bundled_dir
 

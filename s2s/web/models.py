@@ -1,9 +1,15 @@
-"""The models the web app serves: a small cache shared by every visitor, and what a visitor may name.
+"""The models the web app serves: one copy of each, shared by every visitor, and what a visitor may name.
 
 Visitors name checkpoints: a bundled name or a Hub repo "org/name[@revision]", never a path on the
-server (`web_spec`). Loaded models live in a small LRU cache shared by every visitor (`MODELS`):
-a class asks for the same few checkpoints, and each holds no per-request state, so one copy serves
-everyone. The menus the page offers (checkpoints, layers) come from here too.
+server (`web_spec`). Loaded models hold no per-request state, so one copy serves everyone (`MODELS`):
+- every bundled checkpoint is loaded at start (`prepare`) and never evicted (12 MB in all), so a
+  class moving between them never waits for a reload;
+- Hub checkpoints share a small LRU (`HUB_CACHE_SIZE` models), keyed by the commit a spec names now
+  (`hub.resolve_commit`), so "Org/Name", "org/name@main" and "org/name@<sha>" load one copy;
+- a Hub checkpoint loads in its own small pool of threads (`HUB_WORKERS`), off the request path: a
+  request waits at most `HUB_WAIT_S` for it and otherwise gets "still loading, try again", so a
+  slow or hostile Hub never holds the worker slots that requests for bundled checkpoints use.
+The menus the page offers (checkpoints, layers) come from here too.
 """
 
 from __future__ import annotations
@@ -14,25 +20,29 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from .. import checkpoint, hub
-from ..errors import InvalidCheckpointName
+from ..errors import HubBusy, InvalidCheckpointName
 from ..translator import Translator
 
 log = logging.getLogger(__name__)
 
-CACHE_SIZE = 4  # models kept loaded; a class shares them
+HUB_CACHE_SIZE = int(os.environ.get("S2S_HUB_MODELS", "3"))  # Hub models kept loaded besides the bundled ones
+HUB_WORKERS = 2  # Hub checkpoints resolved, downloaded and loaded at once
+HUB_MAX_PENDING = 8  # Hub loads waiting or running; more are refused at once
+HUB_WAIT_S = float(os.environ.get("S2S_HUB_WAIT_S", "2"))  # how long a request waits for a Hub load
 DEFAULT_PREFERENCE = ("dates", "reverse", "toy-fr")
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A loaded checkpoint and the folder it came from (its README.md and metrics.json)."""
+    """A loaded checkpoint, the name it was asked by, and the folder it came from (README.md, metrics.json)."""
 
     spec: str
     folder: Path
@@ -40,20 +50,30 @@ class Loaded:
 
 
 class ModelCache:
-    """A thread-safe LRU cache of loaded models: the `size` most recently used are kept.
+    """A thread-safe cache of loaded models: pinned ones stay, the `size` most recently used others too.
 
     Several visitors asking for the same spec at once start one load and share its result; a
-    failed load is not cached, so the next request tries again.
+    failed load is not cached, so the next request tries again. Entries that share one model (two
+    spellings of one Hub commit) count once against `size` and are evicted together.
     """
 
-    def __init__(self, size: int, loader: Callable[[str], Loaded]):
+    def __init__(self, size: int, loader: Callable[[str], object], pinned: Callable[[str], bool] = lambda spec: False):
         self.size = size
         self._loader = loader
+        self._pinned = pinned
         self._lock = threading.Lock()
-        self._models: OrderedDict[str, Loaded] = OrderedDict()
+        self._models: OrderedDict[str, object] = OrderedDict()
         self._loading: dict[str, Future] = {}
 
-    def get(self, spec: str) -> Loaded:
+    def peek(self, spec: str):
+        """The loaded model of `spec`, or None; never loads."""
+        with self._lock:
+            if spec in self._models:
+                self._models.move_to_end(spec)
+                return self._models[spec]
+        return None
+
+    def get(self, spec: str):
         with self._lock:
             if spec in self._models:
                 self._models.move_to_end(spec)
@@ -74,10 +94,24 @@ class ModelCache:
         with self._lock:
             del self._loading[spec]
             self._models[spec] = loaded
-            while len(self._models) > self.size:
-                self._models.popitem(last=False)
+            self._evict()
         future.set_result(loaded)
         return loaded
+
+    def _evict(self) -> None:
+        """Drop the least recently used unpinned models (with every entry sharing them) beyond `size`."""
+        def model_of(value):
+            return getattr(value, "translator", value)
+
+        while True:
+            unpinned = [spec for spec in self._models if not self._pinned(spec)]
+            models = list(dict.fromkeys(id(model_of(self._models[spec])) for spec in unpinned))
+            if len(models) <= self.size:
+                return
+            oldest = models[0]
+            for spec in unpinned:
+                if id(model_of(self._models[spec])) == oldest:
+                    del self._models[spec]
 
     def loaded(self) -> list[str]:
         """Specs in the cache, least recently used first."""
@@ -107,29 +141,69 @@ def web_spec(spec: object) -> str:
     return spec
 
 
-def checkpoint_folder(spec: str) -> Path:
-    """The folder of a spec that passed web_spec: bundled, or downloaded from the Hub (cached)."""
-    if spec in hub.list_bundled():
-        return hub.BUNDLED_DIR / spec
-    return hub.download(*hub.parse_repo_spec(spec))
+def is_bundled(spec: str) -> bool:
+    return spec in hub.list_bundled()
 
 
 def load(spec: str) -> Loaded:
-    """Load a spec that passed web_spec, bypassing the cache (the cache's loader)."""
-    folder = checkpoint_folder(spec)
+    """Load a spec that passed web_spec, bypassing the cache (the cache's loader).
+
+    A Hub spec is first resolved to its commit; the model of that commit is loaded once, under the
+    key "repo@commit", and every spelling that names it gets the same model.
+    """
+    if not is_bundled(spec):
+        repo_id, commit = hub.resolve_commit(spec)
+        key = f"{repo_id}@{commit}"
+        if key != spec:
+            return replace(MODELS.get(key), spec=spec)
+    folder = hub.BUNDLED_DIR / spec if is_bundled(spec) else hub.download(*hub.parse_repo_spec(spec))
     device = os.environ.get("S2S_DEVICE") or None  # default: CUDA when there is one (a ZeroGPU Space)
     started = time.perf_counter()
     translator = checkpoint.load(folder, device=device)
-    log.info("loaded %s from %s in %.1f s", spec, folder, time.perf_counter() - started)
+    log.info("loaded %s in %.1f s", spec, time.perf_counter() - started)
     return Loaded(spec, folder, translator)
 
 
-MODELS = ModelCache(CACHE_SIZE, load)
+def new_cache() -> ModelCache:
+    """An empty cache with the app's rules: bundled checkpoints pinned, HUB_CACHE_SIZE Hub models besides."""
+    return ModelCache(HUB_CACHE_SIZE, load, pinned=is_bundled)
+
+
+MODELS = new_cache()
+_HUB_POOL = ThreadPoolExecutor(HUB_WORKERS, thread_name_prefix="s2s-hub")
+_hub_pending: dict[str, Future] = {}
+_hub_lock = threading.Lock()
 
 
 def get_model(spec: object) -> Loaded:
-    """The loaded checkpoint a visitor named (checked by web_spec); loads it if need be."""
-    return MODELS.get(web_spec(spec))
+    """The loaded checkpoint a visitor named (checked by web_spec); loads it if need be.
+
+    A bundled one loads here (from local disk, once). A Hub one loads in the Hub pool: this waits at
+    most HUB_WAIT_S, then raises HubBusy ("still loading, try again") while the load goes on.
+    """
+    spec = web_spec(spec)
+    if is_bundled(spec):
+        return MODELS.get(spec)
+    ready = MODELS.peek(spec)
+    if ready is not None:
+        return ready
+    with _hub_lock:
+        future = _hub_pending.get(spec)
+        if future is None:
+            if len(_hub_pending) >= HUB_MAX_PENDING:
+                raise HubBusy("Too many Hub checkpoints are loading right now: use a bundled one, or try again in "
+                              "a minute.")
+            future = _hub_pending[spec] = _HUB_POOL.submit(MODELS.get, spec)
+            future.add_done_callback(lambda _, spec=spec: _forget_pending(spec))
+    try:
+        return future.result(timeout=HUB_WAIT_S)
+    except FutureTimeout:
+        raise HubBusy(f"{spec} is still loading from the Hub: try again in a few seconds.") from None
+
+
+def _forget_pending(spec: str) -> None:
+    with _hub_lock:
+        _hub_pending.pop(spec, None)
 
 
 def checkpoint_choices() -> list[str]:
@@ -154,15 +228,14 @@ def layer_choices(spec: object) -> list[tuple[str, str]]:
 
 
 def prepare(threads: int | None = None) -> None:
-    """Get ready to serve: set torch's threads and load the default checkpoint, so the first keystroke is fast.
+    """Get ready to serve: set torch's threads and load every bundled checkpoint, so no request waits for one.
 
     One thread per request by default (S2S_THREADS): these models run one short sequence at a time,
     where more threads mostly wait on each other, and requests from a class run side by side.
     """
     torch.set_num_threads(threads or int(os.environ.get("S2S_THREADS", "1")))
-    default = default_checkpoint()
-    if default is not None:
+    for name in hub.list_bundled():
         try:
-            get_model(default)
+            MODELS.get(name)
         except Exception:  # the page still opens, and says what is wrong when the checkpoint is used
-            log.exception("could not preload %s", default)
+            log.exception("could not preload %s", name)
