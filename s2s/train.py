@@ -1,13 +1,30 @@
-"""Train a checkpoint on a built-in task or your own TSV.
+"""Train a checkpoint on a built-in task or your own TSV, on the CPU or a GPU with the same code.
 
     python -m s2s.train --task dates --model attention --score scaled_dot --mask bidirectional \
         --out checkpoints/dates
     python -m s2s.train --data pairs.tsv --out checkpoints/mine
+    python -m s2s.train --list-recipes                      # the bundled checkpoints' own settings
+    python -m s2s.train --recipe dates [--out-dir retrained] # retrain one of them (flags given override it)
+    python -m s2s.train --all --out-dir retrained            # retrain them all
 
 The settings below are the defaults; every one is a command-line flag of the same name.
-Batches hold sources of similar length (less padding, fewer wasted steps); teacher forcing
-starts at --forcing-start (1.0) and falls linearly to --forcing-end, so the model learns first from the
-reference and then from its own predictions, as it must at inference time.
+
+Speed. The pairs are tokenised once into padded tensors on the device, one block per source
+length, and each batch is a slice of one block: every source in a batch has the same length, so
+the encoder needs no packing (a packed LSTM's backward on the CPU zero-fills a full-size gradient
+at every time step). The loss is added up on the device and read every --log-every batches, so a
+GPU is never made to wait for the host. --batch-size 0 (the default) picks a size for the device
+(DEFAULT_BATCH); --lr is the rate for a batch of BASE_BATCH (64), scaled by sqrt(batch / 64)
+(--lr-scaling sqrt; linear or none also exist): Adam's update noise falls as the square root of
+the batch grows, so sqrt keeps the step's signal-to-noise where 64 had it. --amp runs the forward
+pass in bfloat16 on CUDA (a no-op on the CPU).
+
+Schedule. Teacher forcing starts at --forcing-start (1.0) and falls linearly to --forcing-end, so
+the model learns first from the reference and then from its own predictions, as it must at
+inference time. The learning rate halves when a validation figure stops improving for an epoch:
+--schedule plateau-token watches token accuracy, which moves from the first epoch on;
+plateau-exact (the bundled checkpoints') watches exact match, which sits at 0 early on, so that
+schedule halved the rate every other epoch before the model had learnt anything.
 """
 
 from __future__ import annotations
@@ -15,12 +32,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -29,6 +51,12 @@ from .evaluate import evaluate
 from .model import ModelConfig, build_model, check_mask
 from .tokenizer import EOS_ID, PAD_ID, Tokenizer
 from .translator import Translator
+
+BASE_BATCH = 64  # --lr is the rate for a batch of this size
+DEFAULT_BATCH = {"cpu": 256, "cuda": 512}  # --batch-size 0: examples per batch on each kind of device
+LR_SCALINGS = ("sqrt", "linear", "none")
+SCHEDULES = ("plateau-token", "plateau-exact")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -45,8 +73,10 @@ class TrainConfig:
     target_vocab: int = 320
     train_size: int = 40_000
     val_size: int = 1_000
-    batch_size: int = 64
-    lr: float = 3e-3
+    batch_size: int = 0  # 0: DEFAULT_BATCH of the device
+    lr: float = 3e-3  # for a batch of BASE_BATCH; other sizes scale it (lr_scaling)
+    lr_scaling: str = "sqrt"  # sqrt | linear | none
+    schedule: str = "plateau-token"  # halve the rate when this validation figure stalls: plateau-token | -exact
     epochs: int = 30
     patience: int = 4  # stop after this many epochs without a better validation exact match
     target_exact_match: float = 1.0  # stop as soon as validation reaches this
@@ -56,12 +86,39 @@ class TrainConfig:
     seed: int = 0
     resume: str | None = None  # a checkpoint folder to train further (its tokenizers and sizes are kept)
     threads: int = 0  # torch threads; 0 keeps torch's default
+    device: str = "auto"  # auto: CUDA when there is one
+    amp: bool = False  # bfloat16 autocast on CUDA; ignored on the CPU
+    log_every: int = 50  # batches between reads of the loss (each read waits for the device)
 
     def __post_init__(self) -> None:
         check_mask(self.mask)
+        for name, value, allowed in (("lr_scaling", self.lr_scaling, LR_SCALINGS),
+                                     ("schedule", self.schedule, SCHEDULES), ("device", self.device, DEVICES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.batch_size < 0 or self.log_every < 1:
+            raise ValueError("batch_size must be 0 (the device's default) or more, and log_every 1 or more")
 
 
 NETWORK_FLAGS = tuple(f for f in dataclasses.fields(ModelConfig) if f.default is not dataclasses.MISSING)
+
+
+def pick_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is present (use --device cpu or auto)")
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
+
+def batch_size_for(cfg: TrainConfig, device: torch.device) -> int:
+    return cfg.batch_size or DEFAULT_BATCH.get(device.type, BASE_BATCH)
+
+
+def scaled_lr(cfg: TrainConfig, batch_size: int) -> float:
+    """cfg.lr is the rate at BASE_BATCH; sqrt scaling multiplies it by sqrt(batch / BASE_BATCH)."""
+    ratio = batch_size / BASE_BATCH
+    return cfg.lr * {"sqrt": math.sqrt(ratio), "linear": ratio, "none": 1.0}[cfg.lr_scaling]
 
 
 def load_pairs(cfg: TrainConfig) -> tuple[list, list]:
@@ -84,28 +141,53 @@ def encode_pairs(pairs, source: Tokenizer, target: Tokenizer) -> list[tuple[list
     return [(source.encode(s) + [EOS_ID], target.encode(t) + [EOS_ID]) for s, t in pairs]
 
 
-def batches(examples, batch_size: int, rng: random.Random, device):
-    """Yield (source (B, T), lengths (B,), target (B, S)); every batch's sources have one length.
+class Block(NamedTuple):
+    """Every training example whose source has one length, tokenised and padded once, on the device."""
 
-    Equal lengths need no packing, and the backward pass of a packed LSTM on the CPU zero-fills
-    a full-size gradient at every time step: exact-length batches train several times faster.
-    """
+    sources: torch.Tensor  # (N, T) ids, no padding: all N sources have length T
+    targets: torch.Tensor  # (N, S) ids ending in EOS, padded with PAD to the longest target here
+    target_lengths: np.ndarray  # (N,) on the host: a batch's width is known without asking the device
+
+
+class Batch(NamedTuple):
+    source: torch.Tensor  # (B, T) on the device
+    lengths: torch.Tensor  # (B,) on the host, all T
+    target: torch.Tensor  # (B, S) on the device, S the longest target of the batch
+
+
+def to_blocks(examples, device) -> list[Block]:
+    """Group the examples by source length (in order of first appearance, as `batches` walks them)."""
     by_length: dict[int, list[int]] = {}
     for i, (source, _) in enumerate(examples):
         by_length.setdefault(len(source), []).append(i)
+    blocks = []
+    for members in by_length.values():
+        targets = [examples[i][1] for i in members]
+        width = max(len(t) for t in targets)
+        padded = [t + [PAD_ID] * (width - len(t)) for t in targets]
+        blocks.append(Block(torch.tensor([examples[i][0] for i in members], device=device),
+                            torch.tensor(padded, device=device), np.array([len(t) for t in targets])))
+    return blocks
+
+
+def batches(blocks: list[Block], batch_size: int, rng: random.Random) -> Iterator[Batch]:
+    """Yield the epoch's batches; every batch's sources have one length.
+
+    The order is drawn from `rng` exactly as the list-based loop before it drew it (shuffle each
+    length's examples, cut them into batches, shuffle the batches), so a seed gives the same batches.
+    """
     chunks = []
-    for group in by_length.values():
-        rng.shuffle(group)
-        chunks += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+    for b, block in enumerate(blocks):
+        order = list(range(len(block.target_lengths)))
+        rng.shuffle(order)
+        chunks += [(b, order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
     rng.shuffle(chunks)
-    for chunk in chunks:
-        sources, targets = [examples[i][0] for i in chunk], [examples[i][1] for i in chunk]
-        yield (_pad(sources).to(device), torch.tensor([len(s) for s in sources]), _pad(targets).to(device))
-
-
-def _pad(rows: list[list[int]]) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows])
+    for b, chunk in chunks:
+        block = blocks[b]
+        index = torch.tensor(chunk).to(block.sources.device, non_blocking=True)
+        width = int(block.target_lengths[chunk].max())
+        source = block.sources.index_select(0, index)  # (B, T)
+        yield Batch(source, torch.full((len(chunk),), source.shape[1]), block.targets.index_select(0, index)[:, :width])
 
 
 def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -222,84 +304,212 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device):
     return source_tok, target_tok, build_model(model_config).to(device), config, 0.0
 
 
+class Trainer:
+    """A training run, one step at a time: the loop of `train`, and of the web page's live training.
+
+    Holds the data (tokenised once, on the device), the model, Adam, the learning-rate schedule and
+    the run's random sources (batch order, teacher-forcing coins), all seeded from cfg.seed.
+    """
+
+    def __init__(self, cfg: TrainConfig, train_pairs=None, val_pairs=None):
+        random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.device = pick_device(cfg)
+        self.batch_size = batch_size_for(cfg, self.device)
+        self.cfg = cfg = dataclasses.replace(cfg, batch_size=self.batch_size)
+        if train_pairs is None:
+            train_pairs, val_pairs = load_pairs(cfg)
+        self.val_pairs = val_pairs
+        self.source_tok, self.target_tok, self.model, self.config, self.earlier_seconds = build_or_resume(
+            cfg, train_pairs, self.device)
+        self.blocks = to_blocks(encode_pairs(train_pairs, self.source_tok, self.target_tok), self.device)
+        self.examples = len(train_pairs)
+        self.lr = scaled_lr(cfg, self.batch_size)
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, **fused)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode="max", factor=0.5,
+                                                                    patience=1)
+        self.rng = random.Random(cfg.seed)
+        self.coins = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.translator = Translator(self.model, self.source_tok, self.target_tok, self.config, self.device)
+
+    def autocast(self):
+        """bfloat16 autocast on CUDA with --amp; nothing on the CPU."""
+        if self.cfg.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def steps(self, epoch: int) -> Iterator[tuple[int, torch.Tensor]]:
+        """Train one epoch; after each optimizer step yield (examples in the batch, its loss, detached on the
+        device: reading it with .item() makes the host wait for the device, so read it rarely)."""
+        self.model.train()
+        ratio = forcing_ratio(epoch, self.cfg)
+        for source, lengths, target in batches(self.blocks, self.batch_size, self.rng):
+            with self.autocast():
+                logits = self.model(source, lengths, target, teacher_forcing=ratio, mask=self.cfg.mask,
+                                    generator=self.coins)
+                loss = sequence_loss(logits, target)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            yield len(lengths), loss.detach()
+
+    def validate(self, alignment: bool = False) -> dict:
+        self.model.eval()
+        return evaluate(self.translator, self.val_pairs, mask=self.cfg.mask, alignment=alignment)
+
+    def end_epoch(self, val: dict) -> None:
+        """Let the schedule see the epoch's validation figure."""
+        self.scheduler.step(val["token_accuracy" if self.cfg.schedule == "plateau-token" else "exact_match"])
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """A copy of the weights (to keep the best epoch's)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train, keep the best epoch by validation exact match, write the checkpoint folder."""
-    random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    train_pairs, val_pairs = load_pairs(cfg)
-    source_tok, target_tok, model, config, earlier_seconds = build_or_resume(cfg, train_pairs, device)
-    examples = encode_pairs(train_pairs, source_tok, target_tok)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
-    rng, coins = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
-    translator = Translator(model, source_tok, target_tok, config, device)
-
+    run = Trainer(cfg)
+    cfg, device = run.cfg, run.device
     start, best, best_state, stale, history = time.time(), -1.0, None, 0, []
     for epoch in range(cfg.epochs):
-        model.train()
         ratio = forcing_ratio(epoch, cfg)
-        bar = tqdm(batches(examples, cfg.batch_size, rng, device), desc=f"epoch {epoch + 1}/{cfg.epochs} "
-                   f"forcing {ratio:.2f}", file=sys.stderr, leave=False, mininterval=10)
-        seen, tick = 0, time.time()
-        for source, lengths, target in bar:
-            logits = model(source, lengths, target, teacher_forcing=ratio, mask=cfg.mask, generator=coins)
-            loss = sequence_loss(logits, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            seen += len(lengths)
-            bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{seen / (time.time() - tick):.0f}")
-        model.eval()
-        val = evaluate(translator, val_pairs, mask=cfg.mask, alignment=False)
-        history.append({"epoch": epoch + 1, "forcing": ratio, "loss": loss.item(), **{
-            k: val[k] for k in ("exact_match", "token_accuracy")}})
-        print(f"epoch {epoch + 1}: loss {loss.item():.4f} val exact {val['exact_match']:.1%} "
-              f"token acc {val['token_accuracy']:.1%} ({(time.time() - start) / 60:.1f} min)", file=sys.stderr)
-        scheduler.step(val["exact_match"])
+        bar = tqdm(total=run.examples, desc=f"epoch {epoch + 1}/{cfg.epochs} forcing {ratio:.2f}", unit="ex",
+                   file=sys.stderr, leave=False, mininterval=10)
+        total, count, pending, tick = torch.zeros((), device=device), 0, 0, time.time()
+        for batch, (size, loss) in enumerate(run.steps(epoch), 1):
+            total += loss * size  # on the device: no wait
+            count, pending = count + size, pending + size
+            if batch % cfg.log_every == 0:
+                bar.update(pending)
+                bar.set_postfix(loss=f"{total.item() / count:.3f}", ex_per_s=f"{count / (time.time() - tick):.0f}")
+                pending = 0
+        bar.close()
+        epoch_loss, speed = total.item() / max(count, 1), count / (time.time() - tick)
+        val = run.validate()
+        history.append({"epoch": epoch + 1, "forcing": ratio, "loss": epoch_loss, "examples_per_s": round(speed),
+                        "lr": run.optimizer.param_groups[0]["lr"],
+                        **{k: val[k] for k in ("exact_match", "token_accuracy")}})
+        print(f"epoch {epoch + 1}: loss {epoch_loss:.4f} val exact {val['exact_match']:.1%} "
+              f"token acc {val['token_accuracy']:.1%} ({speed:.0f} ex/s, "
+              f"{(time.time() - start) / 60:.1f} min)", file=sys.stderr)
+        run.end_epoch(val)
         if val["exact_match"] > best:
-            best, stale = val["exact_match"], 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best, stale, best_state = val["exact_match"], 0, run.state()
         else:
             stale += 1
         if best >= cfg.target_exact_match or stale >= cfg.patience or time.time() - start > cfg.max_minutes * 60:
             break
 
-    train_seconds = time.time() - start + earlier_seconds
-    model.load_state_dict(best_state)
-    model.eval()
-    metrics = evaluate(translator, val_pairs, mask=cfg.mask)
+    train_seconds = time.time() - start + run.earlier_seconds
+    run.model.load_state_dict(best_state)
+    metrics = run.validate(alignment=True)
     metrics |= {"epochs": len(history), "train_seconds": round(train_seconds, 1), "history": history,
                 "device": torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
-                "parameters": sum(p.numel() for p in model.parameters()), "settings": dataclasses.asdict(cfg)}
-    checkpoint.save(cfg.out, model, source_tok, target_tok, config,
-                    card=model_card(cfg, config, metrics), metrics=metrics)
+                "parameters": sum(p.numel() for p in run.model.parameters()), "lr_used": run.lr,
+                "settings": settings_of(cfg)}
+    checkpoint.save(cfg.out, run.model, run.source_tok, run.target_tok, run.config,
+                    card=model_card(cfg, run.config, metrics), metrics=metrics)
     print(f"wrote {cfg.out}: validation exact match {metrics['exact_match']:.1%} in {train_seconds / 60:.1f} min",
           file=sys.stderr)
     return metrics
 
 
-def parse_args(argv=None) -> TrainConfig:
-    """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's)."""
+def settings_of(cfg: TrainConfig) -> dict:
+    """Every flag of the run, flat, as metrics.json records them (the network's beside the rest)."""
+    flat = dataclasses.asdict(cfg)
+    return {k: v for k, v in flat.items() if k != "network"} | {f.name: flat["network"][f.name] for f in NETWORK_FLAGS}
+
+
+def config_from_flags(values: dict) -> TrainConfig:
+    """A TrainConfig from flat flags (the command line's, a recipe's): the network's go into a ModelConfig."""
+    values = dict(values)
+    network = ModelConfig(0, 0, **{f.name: values.pop(f.name) for f in NETWORK_FLAGS if f.name in values})
+    return TrainConfig(**values, network=network)
+
+
+def _parser(suppress: bool = False) -> argparse.ArgumentParser:
+    """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's); with
+    `suppress`, a flag not given is absent from the result (to tell which flags override a recipe)."""
     parser = argparse.ArgumentParser(prog="python -m s2s.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
     own = [f for f in dataclasses.fields(TrainConfig) if f.name != "network"]
     for f, default in [(f, getattr(defaults, f.name)) for f in own] + [
             (f, getattr(defaults.network, f.name)) for f in NETWORK_FLAGS]:
-        kind = {"int": int, "float": float}.get(str(f.type), str)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default, help=f"default: {default}")
-    values = vars(parser.parse_args(argv))
-    network = ModelConfig(0, 0, **{f.name: values.pop(f.name) for f in NETWORK_FLAGS})
-    return TrainConfig(**values, network=network)
+        shown = argparse.SUPPRESS if suppress else default
+        flag = "--" + f.name.replace("_", "-")
+        if str(f.type) == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=shown, help=f"default: {default}")
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, type=kind, default=shown, help=f"default: {default}")
+    recipes = parser.add_argument_group("recipes: the bundled checkpoints' settings (s2s/recipes.py)")
+    recipes.add_argument("--recipe", default=argparse.SUPPRESS if suppress else None,
+                         help="retrain this bundled checkpoint with its own settings; flags given override them")
+    recipes.add_argument("--all", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                         help="retrain every recipe")
+    recipes.add_argument("--list-recipes", action="store_true", default=argparse.SUPPRESS if suppress else False)
+    recipes.add_argument("--out-dir", default=argparse.SUPPRESS if suppress else "retrained",
+                         help="where --recipe/--all write, one folder per recipe (default: retrained)")
+    recipes.add_argument("--overwrite-bundled", action="store_true",
+                         default=argparse.SUPPRESS if suppress else False,
+                         help="allow --out-dir to be the bundled checkpoints/ folder")
+    return parser
+
+
+RECIPE_FLAGS = ("recipe", "all", "list_recipes", "out_dir", "overwrite_bundled")
+
+
+def parse_args(argv=None) -> TrainConfig:
+    """The TrainConfig of a plain (non-recipe) command line."""
+    values = vars(_parser().parse_args(argv))
+    return config_from_flags({k: v for k, v in values.items() if k not in RECIPE_FLAGS})
+
+
+def recipe_runs(name: str, out_dir: str | Path, overrides: dict) -> list[TrainConfig]:
+    """The runs that retrain recipe `name` into out_dir/name, each stage with `overrides` (flags) applied."""
+    from .recipes import STAGE_OUTPUT, stages
+
+    out = str(Path(out_dir) / name)
+    runs = []
+    for stage in stages(name):
+        flags = stage | {"out": out} | overrides
+        if flags.get("resume") == STAGE_OUTPUT:
+            flags["resume"] = out
+        runs.append(config_from_flags(flags))
+    return runs
+
+
+def check_out_dir(out_dir: str | Path, allowed: bool) -> None:
+    """Refuse to write into the bundled checkpoints/ folder unless asked to."""
+    bundled = (Path(__file__).resolve().parent.parent / "checkpoints").resolve()
+    if Path(out_dir).resolve() == bundled and not allowed:
+        raise ValueError(f"--out-dir {out_dir} is the bundled checkpoints folder: pass --overwrite-bundled to "
+                         "replace them, or choose another folder")
 
 
 def main(argv=None) -> int:
-    cfg = parse_args(argv)
+    values = vars(_parser().parse_args(argv))
     try:
-        train(cfg)
+        if values["list_recipes"]:
+            from .recipes import RECIPES, describe
+
+            print("\n".join(describe(name) for name in RECIPES))
+            return 0
+        if values["recipe"] or values["all"]:
+            from .recipes import RECIPES
+
+            given = {k: v for k, v in vars(_parser(suppress=True).parse_args(argv)).items() if k not in RECIPE_FLAGS}
+            check_out_dir(values["out_dir"], values["overwrite_bundled"])
+            names = list(RECIPES) if values["all"] else [values["recipe"]]
+            runs = [run for name in names for run in recipe_runs(name, values["out_dir"], given)]
+        else:
+            runs = [parse_args(argv)]
+        for cfg in runs:
+            train(cfg)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

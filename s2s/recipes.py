@@ -1,0 +1,68 @@
+"""The bundled checkpoints' training settings, so that `python -m s2s.train --recipe NAME` retrains one.
+
+Each recipe is a tuple of stages; a stage is the flags of one `python -m s2s.train` run, exactly as
+that checkpoint's metrics.json records them under "settings" (tests/test_recipes.py checks every
+recorded one against the bundled files). Flags that did not exist when a checkpoint was trained
+are pinned to what the code did then: batches of 64 at the rate given (no scaling), the rate
+halved when validation exact match stalls (plateau-exact), on the CPU.
+
+`reverse` was trained in two runs. The second (`--resume` from the first's output, forcing held
+at 0.5, a lower rate) is recorded; the first is not, and its stage below is reconstructed: the
+flags of reverse-noattn and reverse-causal, trained the same day at the same sizes, with
+reverse's own model (bidirectional encoder, bidirectional mask) and the default 30-minute cap
+(the two runs took 42 minutes together, the second at most 16).
+"""
+
+from __future__ import annotations
+
+STAGE_OUTPUT = "{out}"  # a stage's --resume written like this means the previous stage's output folder
+
+# What the code did before these flags existed: the bundled checkpoints were trained so.
+BEFORE = {"lr_scaling": "none", "schedule": "plateau-exact", "device": "cpu", "amp": False}
+
+DATES = dict(task="dates", data=None, model="attention", score="scaled_dot", mask="bidirectional", emb_size=48,
+             hidden_size=96, num_layers=2, dropout=0.1, source_vocab=450, target_vocab=320, train_size=30000,
+             val_size=1000, batch_size=64, lr=0.003, epochs=10, patience=3, target_exact_match=0.998,
+             max_minutes=8.0, forcing_start=1.0, forcing_end=0.5, seed=0, resume=None, threads=1, **BEFORE)
+REVERSE = dict(task="reverse", data=None, model="attention", score="scaled_dot", query="state",
+               mask="bidirectional", bridge="final", encoder="bi", emb_size=64, hidden_size=128, num_layers=2,
+               dropout=0.1, source_vocab=320, target_vocab=320, train_size=50000, val_size=1000, batch_size=64,
+               lr=0.002, epochs=10, patience=4, target_exact_match=0.99, max_minutes=12.0, forcing_start=1.0,
+               forcing_end=0.5, seed=0, resume=None, threads=1, **BEFORE)
+
+RECIPES: dict[str, tuple[dict, ...]] = {
+    "dates": (DATES | dict(query="state", bridge="hidden", encoder="bi", target_exact_match=1.01),),
+    "dates-seed": (DATES | dict(query="input", bridge="final", encoder="uni"),),
+    "dates-causal": (DATES | dict(query="state", bridge="final", encoder="uni", mask="causal"),),
+    "reverse": (
+        REVERSE | dict(max_minutes=30.0),  # reconstructed: see the module docstring
+        REVERSE | dict(lr=0.001, patience=3, target_exact_match=0.995, max_minutes=16.0, forcing_start=0.5,
+                       resume=STAGE_OUTPUT),
+    ),
+    "reverse-causal": (REVERSE | dict(encoder="uni", mask="causal"),),
+    "reverse-noattn": (REVERSE | dict(model="edm"),),
+    "toy-fr": (dict(REVERSE, task="toy-fr", bridge="hidden", source_vocab=420, target_vocab=480, train_size=40000,
+                    lr=0.003, epochs=8, patience=2, target_exact_match=1.01),),
+}
+RECONSTRUCTED = {("reverse", 0)}  # stages whose flags were not recorded
+
+
+def stages(name: str) -> tuple[dict, ...]:
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def describe(name: str) -> str:
+    """One line per stage: the flags that differ from `python -m s2s.train`'s defaults."""
+    from .train import settings_of, TrainConfig  # noqa: I001 (train imports this module lazily)
+
+    defaults = settings_of(TrainConfig())
+    lines = []
+    for i, stage in enumerate(stages(name)):
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in stage.items()
+                         if v is not None and defaults.get(k) != v and k not in ("out", "resume"))
+        resume = " --resume <stage 1's output>" if stage.get("resume") else ""
+        note = " (reconstructed: not recorded)" if (name, i) in RECONSTRUCTED else ""
+        lines.append(f"{name}{f' stage {i + 1}' if len(stages(name)) > 1 else ''}:{resume} {flags}{note}")
+    return "\n".join(lines)
