@@ -1,24 +1,37 @@
-"""Benchmark: this project's model against a faithful copy of the seed notebook's, in one process.
+"""Benchmarks, each side by side in one process, interleaved round by round so that machine noise
+hits both sides alike; the figures are medians.
 
-    python -m s2s.bench [--rounds 15] [--threads 1]
+    python -m s2s.bench [--rounds 15] [--threads 1] [--case all|model|training] [--device cpu|cuda]
 
-Both sides run at the same sizes (emb 64, hidden 256, 2 layers, vocabulary 1000) on the same
-inputs, interleaved round by round so that machine noise hits both alike; the figures are
-medians and the ratios are seed / ours. One thread by default: the seed's per-call set-up
-spins threads and makes two-thread figures swing.
+model: this project's model against a faithful copy of the seed notebook's, at the same sizes
+(emb 64, hidden 256, 2 layers, vocabulary 1000) on the same inputs; the ratios are seed / ours.
+One thread by default: the seed's per-call set-up spins threads and makes two-thread figures swing.
+
+training: examples per second of `python -m s2s.train --task dates` at its default sizes (emb 64,
+hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per batch, batches of 64,
+the loss read every batch for the progress bar, Adam's default implementation) against
+`s2s.train.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
+every 50 batches, fused Adam), teacher forcing 0.75 (coins at every step, as in most epochs).
+With --device cuda both also run on the GPU, beside the CPU figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import random
 import statistics
+import sys
 import time
+from collections.abc import Callable
 
 import torch
+from tqdm import tqdm
 
+from . import train as train_module
 from .decode import greedy
 from .model import ModelConfig, build_model
+from .tokenizer import PAD_ID
 
 VOCAB, EMB, HIDDEN, LAYERS, TOKENS = 1000, 64, 256, 2, 30
 
@@ -71,14 +84,148 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+TRAIN_RATIO = 0.75  # teacher forcing in the training case: below 1, so every step flips coins
+TRAIN_EXAMPLES = 8_000  # dates pairs the training case cycles through
+
+
+class OldLoop:
+    """The training loop of s2s.train as it was before tensors were tokenised once, copied to measure against:
+    per batch, Python lists are padded into new tensors, and the loss is read (a host sync) for the bar."""
+
+    def __init__(self, examples, model, device, batch_size: int = 64, lr: float = 3e-3, seed: int = 0):
+        self.examples, self.model, self.device, self.batch_size = examples, model, torch.device(device), batch_size
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.rng, self.coins = random.Random(seed), torch.Generator().manual_seed(seed)
+
+    @staticmethod
+    def batches(examples, batch_size: int, rng: random.Random, device):
+        by_length: dict[int, list[int]] = {}
+        for i, (source, _) in enumerate(examples):
+            by_length.setdefault(len(source), []).append(i)
+        chunks = []
+        for group in by_length.values():
+            rng.shuffle(group)
+            chunks += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+        rng.shuffle(chunks)
+        for chunk in chunks:
+            sources, targets = [examples[i][0] for i in chunk], [examples[i][1] for i in chunk]
+            yield (OldLoop.pad(sources).to(device), torch.tensor([len(s) for s in sources]),
+                   OldLoop.pad(targets).to(device))
+
+    @staticmethod
+    def pad(rows: list[list[int]]) -> torch.Tensor:
+        width = max(len(r) for r in rows)
+        return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows])
+
+    def epoch(self):
+        """Yield after each batch, as the old loop stepped (tqdm bar, loss.item() every batch)."""
+        self.model.train()
+        bar = tqdm(self.batches(self.examples, self.batch_size, self.rng, self.device), file=sys.stderr,
+                   leave=False, mininterval=10, disable=True)
+        seen, tick = 0, time.time()
+        for source, lengths, target in bar:
+            logits = self.model(source, lengths, target, teacher_forcing=TRAIN_RATIO, mask="bidirectional",
+                                generator=self.coins)
+            loss = train_module.sequence_loss(logits, target)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            seen += len(lengths)
+            bar.set_postfix(loss=f"{loss.item():.3f}", ex_per_s=f"{seen / (time.time() - tick):.0f}")
+            yield len(lengths)
+
+
+def new_loop(trainer: train_module.Trainer, log_every: int = 50):
+    """Yield after each batch, as s2s.train.train steps: the loss summed on the device, read every log_every."""
+    epoch = 0
+    while True:
+        total, count = torch.zeros((), device=trainer.device), 0
+        for batch, (size, loss) in enumerate(trainer.steps(epoch), 1):
+            total += loss * size
+            count += size
+            if batch % log_every == 0:
+                total.item()
+            yield size
+        epoch += 1
+
+
+def cycle(make_epoch: Callable):
+    while True:
+        yield from make_epoch()
+
+
+def examples_per_second(stream, seconds: float, device: torch.device) -> float:
+    """Run batches from `stream` for about `seconds` (whole batches, the device drained) -> examples / s."""
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        count += next(stream)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return count / (time.perf_counter() - start)
+
+
+def training_sides(device: torch.device) -> dict[str, object]:
+    """The old loop and the new one on `device`, from the same data, tokenizers and initial weights."""
+    cfg = train_module.TrainConfig(train_size=TRAIN_EXAMPLES, val_size=8, forcing_start=TRAIN_RATIO,
+                                   forcing_end=TRAIN_RATIO, device=device.type)
+    trainer = train_module.Trainer(cfg)
+    examples = train_module.encode_pairs(train_module.load_pairs(cfg)[0], trainer.source_tok, trainer.target_tok)
+    old_model = build_model(trainer.model.config).to(device)
+    old_model.load_state_dict(trainer.model.state_dict())
+    old = OldLoop(examples, old_model, device)
+    return {"old": cycle(old.epoch), "new": new_loop(trainer), "batch": trainer.batch_size}
+
+
+def training_case(devices: list[torch.device], rounds: int, seconds: float) -> list[str]:
+    """Old and new training loops, interleaved, on each device: examples / s (medians) and new / old."""
+    sides = {d.type: training_sides(d) for d in devices}
+    for d in devices:  # warm-up
+        examples_per_second(sides[d.type]["old"], 1.0, d), examples_per_second(sides[d.type]["new"], 1.0, d)
+    figures = {(d.type, side): [] for d in devices for side in ("old", "new")}
+    for _ in range(rounds):
+        for d in devices:
+            for side in ("old", "new"):
+                figures[d.type, side].append(examples_per_second(sides[d.type][side], seconds, d))
+    lines = [f"{'training, dates sizes (emb 64, hidden 128, 2 layers), forcing 0.75':68} {'old':>10} {'new':>10} "
+             f"{'ratio':>7}"]
+    for d in devices:
+        old, new = (statistics.median(figures[d.type, side]) for side in ("old", "new"))
+        name = torch.cuda.get_device_name(d) if d.type == "cuda" else "CPU"
+        label = f"{name}: batch 64 -> {sides[d.type]['batch']}, examples/s"
+        lines.append(f"{label:68} {old:10.0f} {new:10.0f} {new / old:6.2f}x")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m s2s.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--case", choices=["all", "model", "training"], default="all")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda: the training case also runs on the GPU, beside the CPU figures")
+    parser.add_argument("--seconds", type=float, default=3.0, help="training case: seconds per side per round")
+    parser.add_argument("--train-rounds", type=int, default=5, help="training case: interleaved rounds")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), "
+          f"torch {torch.__version__}")
+    if args.case in ("all", "model"):
+        model_case(args.rounds)
+    if args.case in ("all", "training"):
+        devices = [torch.device("cpu")]
+        if args.device == "cuda":
+            if torch.cuda.is_available():
+                devices.append(torch.device("cuda"))
+            else:
+                print("--device cuda: no CUDA device is present here; CPU figures only")
+        print(f"{args.train_rounds} interleaved rounds of {args.seconds:g} s per side, medians")
+        print("\n".join(training_case(devices, args.train_rounds, args.seconds)))
 
+
+def model_case(rounds: int) -> None:
+    """This project's model against the seed notebook's: inference and one training step."""
     seed_model = SeedAttentionEDM(VOCAB, VOCAB, EMB, HIDDEN, LAYERS)
     ours = build_model(ModelConfig(VOCAB, VOCAB, query="input", score="scaled_dot", emb_size=EMB,
                                    hidden_size=HIDDEN, num_layers=LAYERS))
@@ -115,13 +262,12 @@ def main(argv=None) -> None:
     for seed_fn, our_fn in cases.values():  # warm-up
         seed_fn(), our_fn()
     times = {name: ([], []) for name in cases}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, (seed_fn, our_fn) in cases.items():
             times[name][0].append(timed(seed_fn))
             times[name][1].append(timed(our_fn))
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), "
-          f"torch {torch.__version__}, {args.rounds} interleaved rounds, medians")
+    print(f"model: {rounds} interleaved rounds, medians")
     print(f"{'case':52} {'seed':>10} {'ours':>10} {'speed-up':>9}")
     for name, (seed_times, our_times) in times.items():
         seed_ms, our_ms = 1000 * statistics.median(seed_times), 1000 * statistics.median(our_times)

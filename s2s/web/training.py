@@ -1,0 +1,381 @@
+"""Live training for the page's Train tab, without gradio: a bounded, cancellable run in a thread.
+
+A visitor fills a `TrainRequest` (a task or pasted TSV, the model's switches, a size, a probe
+sentence); `start(session_id, request)` checks it and the limits and starts a `LiveRun` in a
+background thread. The page then polls, every second or so:
+
+- `run.progress()`: a frozen `Progress` snapshot (epoch, step, examples/s, the loss curve and
+  validation accuracy points, a status line, done / cancelled / error);
+- `run.probes()`: the probe sentence translated with the weights of that moment, one
+  `Translation` every PROBE_EVERY_S seconds of training (attention included), oldest first.
+
+`run.cancel()` stops it at the next batch. When it is done, `run.translator()` is the trained
+model and `run.export_zip()` the checkpoint folder as zip bytes (`export_path()` writes it under
+EXPORT_DIR, which keeps at most EXPORT_KEEP files); both load back with `s2s.checkpoint.load`.
+
+Limits, so that training cannot take the server from the visitors who are only looking:
+one live run per visitor (keyed by the session id the page passes), at most MAX_RUNS at once on
+the server (env S2S_TRAIN_MAX_RUNS; default 1 on a CPU, 4 with CUDA), at most MAX_SECONDS of
+training each (env S2S_TRAIN_MAX_SECONDS, default 120), TRAIN_THREADS torch threads (env
+S2S_TRAIN_THREADS, default 1), pasted TSV of at most MAX_TSV_LINES lines. A refusal is a
+`TrainingRefused` (a ValueError) whose message the page can show as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import os
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import checkpoint
+from ..errors import one_line
+from ..model import ENCODERS, MASKS, QUERIES, ModelConfig
+from ..tasks import TASKS, _parse_tsv_line
+from ..train import TrainConfig, Trainer
+from ..translator import Translation, Translator
+
+TASK_CHOICES = ("dates", "reverse", "toy-fr", "tsv")
+SIZES = {  # the network of each size; small trains to a readable heatmap in about a minute on 2 CPUs
+    "small": dict(emb_size=32, hidden_size=64, num_layers=1),
+    "medium": dict(emb_size=64, hidden_size=128, num_layers=2),
+}
+MAX_TSV_LINES = 5_000
+MAX_TRAIN_SIZE = 40_000  # generated pairs a run may ask for
+DEFAULT_TRAIN_SIZE = 20_000
+VAL_SIZE = 200  # validation pairs, measured at every probe
+BATCH_SIZE = 128  # small enough for many updates in a minute, large enough to use the CPU well
+PROBE_EVERY_S = 3.0
+MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
+MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
+MAX_RUNS = int(os.environ.get("S2S_TRAIN_MAX_RUNS") or (4 if torch.cuda.is_available() else 1))
+MAX_SECONDS = float(os.environ.get("S2S_TRAIN_MAX_SECONDS") or 120)
+TRAIN_THREADS = int(os.environ.get("S2S_TRAIN_THREADS") or 1)
+EXPORT_DIR = Path(tempfile.gettempdir()) / "s2s-training"
+EXPORT_KEEP = 16  # exported zips kept in EXPORT_DIR, newest first
+
+
+class TrainingRefused(ValueError):
+    """A run was not started; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What a visitor asks to train. `check()` refuses anything outside the limits."""
+
+    task: str = "dates"  # dates | reverse | toy-fr | tsv (then `tsv` holds the pairs)
+    tsv: str = ""  # pasted source<TAB>target lines
+    attention: bool = True
+    query: str = "state"
+    mask: str = "bidirectional"
+    encoder: str = "bi"
+    size: str = "small"
+    probe: str = "the 21st of June, 1999"
+    seed: int = 0
+    train_size: int = DEFAULT_TRAIN_SIZE  # generated pairs (tasks only)
+    max_seconds: float = MAX_SECONDS  # at most MAX_SECONDS
+
+    def check(self) -> None:
+        for name, value, allowed in (("task", self.task, TASK_CHOICES), ("query", self.query, QUERIES),
+                                     ("mask", self.mask, MASKS), ("encoder", self.encoder, ENCODERS),
+                                     ("size", self.size, tuple(SIZES))):
+            if value not in allowed:
+                raise TrainingRefused(f"Unknown {name} {value!r}: choose one of {', '.join(allowed)}.")
+        if not self.probe.strip():
+            raise TrainingRefused("Type a probe sentence: it is translated every few seconds while the model learns.")
+        if not 1 <= self.train_size <= MAX_TRAIN_SIZE:
+            raise TrainingRefused(f"The training set may have 1 to {MAX_TRAIN_SIZE:,} pairs.")
+        if not 0 < self.max_seconds <= MAX_SECONDS:
+            raise TrainingRefused(f"A run may last at most {MAX_SECONDS:g} seconds.")
+        if self.task == "tsv":
+            pasted_pairs(self.tsv)
+
+    def config(self) -> TrainConfig:
+        """The TrainConfig of this run (the run is cut by time, not epochs: the forcing falls over 4)."""
+        network = ModelConfig(0, 0, model="attention" if self.attention else "edm", query=self.query,
+                              encoder=self.encoder, bridge="hidden" if self.attention else "final", dropout=0.0,
+                              **SIZES[self.size])
+        return TrainConfig(out="", task=self.task, network=network, mask=self.mask, train_size=self.train_size,
+                           val_size=VAL_SIZE, batch_size=BATCH_SIZE, epochs=8, seed=self.seed, device="auto")
+
+
+def pasted_pairs(text: str) -> list[tuple[str, str]]:
+    """The pairs of pasted source<TAB>target lines (blank and # lines skipped), at most MAX_TSV_LINES."""
+    lines = [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1)]
+    lines = [(n, line) for n, line in lines if line.strip() and not line.startswith("#")]
+    if len(lines) > MAX_TSV_LINES:
+        raise TrainingRefused(f"Paste at most {MAX_TSV_LINES:,} lines; these are {len(lines):,}.")
+    if len(lines) < 10:
+        raise TrainingRefused("Paste at least 10 source<TAB>target lines (one pair a line, a tab between).")
+    try:
+        return [_parse_tsv_line(line, f"line {n}") for n, line in lines]
+    except ValueError as error:
+        raise TrainingRefused(str(error)) from None
+
+
+def request_pairs(request: TrainRequest) -> tuple[list, list]:
+    """(train, validation) pairs: generated for a task (validation from another seed), or pasted and split."""
+    if request.task == "tsv":
+        pairs = pasted_pairs(request.tsv)
+        n_val = max(1, min(VAL_SIZE, len(pairs) // 10))
+        return pairs[n_val:], pairs[:n_val]
+    task = TASKS[request.task]
+    heldout = "heldout" if request.task == "toy-fr" else None
+    return task.generate(request.train_size, request.seed), task.generate(VAL_SIZE, request.seed + 1, split=heldout)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run for the page; every field is a plain value, safe to read from any thread."""
+
+    epoch: int  # epochs begun (1 during the first)
+    step: int  # optimizer steps taken
+    examples: int  # training examples seen
+    examples_per_s: float
+    seconds: float  # of training so far
+    loss: tuple[tuple[int, float], ...]  # (step, mean loss since the previous point)
+    accuracy: tuple[tuple[int, float, float], ...]  # (step, validation token accuracy, exact match)
+    status: str  # one line for a person
+    done: bool  # finished, cancelled or failed: nothing will change any more
+    cancelled: bool
+    error: str | None
+    probes: int  # how many probe translations there are
+
+
+class LiveRun:
+    """One visitor's training run, in a thread of its own. Read it with progress() and probes()."""
+
+    def __init__(self, request: TrainRequest, session_id: str = ""):
+        request.check()
+        self.request, self.session_id = request, session_id
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        self._probes: list[Translation] = []
+        self._trainer: Trainer | None = None
+        self._probing = 0.0
+        self._progress = Progress(0, 0, 0, 0.0, 0.0, (), (), "Starting: making the data and the tokenizers.",
+                                  False, False, None, 0)
+        self._thread = threading.Thread(target=self._run, name=f"s2s-train-{session_id[:16]}", daemon=True)
+
+    # --- what the page reads ---------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        with self._lock:
+            return self._progress
+
+    def probes(self) -> list[Translation]:
+        with self._lock:
+            return list(self._probes)
+
+    @property
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run is done (tests, scripts); True if it is."""
+        return self._finished.wait(timeout)
+
+    def translator(self) -> Translator | None:
+        """The trained model, once the run is done without error (None before)."""
+        if not self.done or self._trainer is None or self.progress().error:
+            return None
+        return self._trainer.translator
+
+    def export_zip(self) -> bytes:
+        """The checkpoint folder (config, weights, tokenizers, card, metrics) as zip bytes."""
+        trainer = self._finished_trainer()
+        with tempfile.TemporaryDirectory(prefix="s2s-live-") as folder:
+            checkpoint.save(folder, trainer.model, trainer.source_tok, trainer.target_tok, trainer.config,
+                            card=self._card(), metrics=self._metrics())
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(Path(folder).iterdir()):
+                    archive.write(path, path.name)
+        return buffer.getvalue()
+
+    def export_path(self) -> Path:
+        """export_zip() written to a fresh file under EXPORT_DIR (the oldest files beyond EXPORT_KEEP go)."""
+        data = self.export_zip()
+        EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+        path = EXPORT_DIR / f"s2s-{self.request.task}-{uuid.uuid4().hex[:12]}.zip"
+        path.write_bytes(data)
+        _prune(EXPORT_DIR, EXPORT_KEEP)
+        return path
+
+    # --- the training thread ---------------------------------------------------------------------------
+    def start(self) -> LiveRun:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        error = None
+        try:
+            torch.set_num_threads(TRAIN_THREADS)
+            self._train()
+        except Exception as exc:  # noqa: BLE001 (the page shows it; the server goes on)
+            error = one_line(str(exc)) or type(exc).__name__
+        finally:
+            self._finish(error)
+
+    def _train(self) -> None:
+        request = self.request
+        train_pairs, val_pairs = request_pairs(request)
+        trainer = self._trainer = Trainer(request.config(), train_pairs, val_pairs)
+        start = last_probe = time.monotonic()
+        step = examples = 0
+        self._probing = 0.0  # seconds spent on probes and validation, left out of examples/s
+        total, count = torch.zeros((), device=trainer.device), 0
+        self._probe(trainer, 0)
+        for epoch in itertools.count():
+            self._update(epoch=epoch + 1, status=f"Training: epoch {epoch + 1}.")
+            for size, loss in trainer.steps(epoch):
+                step, examples = step + 1, examples + size
+                total, count = total + loss * size, count + size  # on the device: read at each probe only
+                elapsed = time.monotonic() - start
+                if self._cancel.is_set() or elapsed >= request.max_seconds:
+                    self._add_loss(step, total.item() / count, examples, elapsed)
+                    return
+                if time.monotonic() - last_probe >= PROBE_EVERY_S:
+                    self._add_loss(step, total.item() / count, examples, elapsed)
+                    total, count = torch.zeros((), device=trainer.device), 0
+                    probe_start = time.monotonic()
+                    self._probe(trainer, step)
+                    trainer.model.train()
+                    last_probe = time.monotonic()
+                    self._probing += last_probe - probe_start
+
+    def _probe(self, trainer: Trainer, step: int) -> None:
+        """Translate the probe and measure validation with the weights of this moment."""
+        probe = trainer.translator.translate(self.request.probe, mask=self.request.mask)
+        val = trainer.validate()
+        with self._lock:
+            self._probes.append(probe)
+            self._progress = dataclasses.replace(
+                self._progress, probes=len(self._probes),
+                accuracy=self._progress.accuracy + ((step, val["token_accuracy"], val["exact_match"]),))
+
+    def _add_loss(self, step: int, loss: float, examples: int, seconds: float) -> None:
+        with self._lock:
+            points = self._progress.loss + ((step, loss),)
+            if len(points) > MAX_POINTS:
+                points = points[::2]
+            speed = examples / max(seconds - self._probing, 1e-9)
+            self._progress = dataclasses.replace(self._progress, step=step, examples=examples, seconds=seconds,
+                                                 examples_per_s=speed, loss=points)
+
+    def _update(self, **fields) -> None:
+        with self._lock:
+            self._progress = dataclasses.replace(self._progress, **fields)
+
+    def _finish(self, error: str | None) -> None:
+        trainer = self._trainer
+        if error is None and trainer is not None:
+            try:
+                trainer.model.eval()
+                self._probe(trainer, self._progress.step)
+            except Exception as exc:  # noqa: BLE001
+                error = one_line(str(exc)) or type(exc).__name__
+        cancelled = self._cancel.is_set()
+        p = self.progress()
+        if error:
+            status = f"Training failed: {error}"
+        elif cancelled:
+            status = f"Cancelled after {p.seconds:.0f} s ({p.step} steps)."
+        else:
+            best = p.accuracy[-1][2] if p.accuracy else 0.0
+            status = f"Done: {p.seconds:.0f} s, {p.step} steps, validation exact match {best:.0%}."
+        self._update(done=True, cancelled=cancelled, error=error, status=status)
+        self._finished.set()
+
+    def _finished_trainer(self) -> Trainer:
+        if not self.done or self._trainer is None or self.progress().error:
+            raise TrainingRefused("There is no trained model to export yet: wait until the run is done.")
+        return self._trainer
+
+    def _metrics(self) -> dict:
+        p = self.progress()
+        return {"live_training": True, "seconds": round(p.seconds, 1), "steps": p.step, "examples": p.examples,
+                "loss": [list(x) for x in p.loss], "accuracy": [list(x) for x in p.accuracy],
+                "request": {k: v for k, v in dataclasses.asdict(self.request).items() if k != "tsv"}}
+
+    def _card(self) -> str:
+        p, r = self.progress(), self.request
+        return (f"---\nlibrary_name: s2s-attention-explorer\ntags: [seq2seq, attention, lstm, live-training]\n"
+                f"license: mit\n---\n# live-{r.task}\n\nTrained live in the Seq2Seq Attention Explorer for "
+                f"{p.seconds:.0f} s ({p.step} steps, {p.examples:,} examples): size {r.size}, "
+                f"{'attention' if r.attention else 'no attention'}, query {r.query}, encoder {r.encoder}, "
+                f"mask {r.mask}, seed {r.seed}.\n")
+
+
+def _prune(folder: Path, keep: int) -> None:
+    files = sorted(folder.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in files[keep:]:
+        path.unlink(missing_ok=True)
+
+
+class Registry:
+    """The server's live runs, by visitor: one running run per visitor and MAX_RUNS running in all."""
+
+    def __init__(self, max_runs: int = MAX_RUNS):
+        self.max_runs = max_runs
+        self._runs: dict[str, LiveRun] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session_id: str, request: TrainRequest) -> LiveRun:
+        """Check the request and the limits, then start a run; TrainingRefused says why not."""
+        if not session_id:
+            raise TrainingRefused("No session: reload the page and try again.")
+        request.check()
+        with self._lock:
+            mine = self._runs.get(session_id)
+            if mine is not None and not mine.done:
+                raise TrainingRefused("You already have a training run going: wait for it to finish, or cancel it.")
+            running = sum(not run.done for run in self._runs.values())
+            if running >= self.max_runs:
+                raise TrainingRefused(f"The server is already training {running} model(s), its limit: "
+                                      "try again in a minute or two.")
+            run = LiveRun(request, session_id)
+            self._runs.pop(session_id, None)
+            self._runs[session_id] = run
+            self._forget_finished()
+            return run.start()
+
+    def get(self, session_id: str) -> LiveRun | None:
+        with self._lock:
+            return self._runs.get(session_id)
+
+    def cancel(self, session_id: str) -> bool:
+        """Cancel the visitor's run; False when there is none going."""
+        run = self.get(session_id)
+        if run is None or run.done:
+            return False
+        run.cancel()
+        return True
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(not run.done for run in self._runs.values())
+
+    def _forget_finished(self) -> None:
+        finished = [key for key, run in self._runs.items() if run.done]
+        for key in finished[: max(0, len(finished) - MAX_FINISHED)]:  # dicts keep insertion order: oldest first
+            del self._runs[key]
+
+
+RUNS = Registry()  # the app's registry
+
+
+def start(session_id: str, request: TrainRequest) -> LiveRun:
+    return RUNS.start(session_id, request)

@@ -1,0 +1,127 @@
+"""Live training for the Train tab (s2s/web/training.py): a run learns, is watched, limited, cancelled, exported."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from s2s import checkpoint
+from s2s.web import training
+from s2s.web.training import Registry, TrainingRefused, TrainRequest
+
+TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
+
+
+@pytest.fixture(autouse=True)
+def quick_probes(monkeypatch, tmp_path):
+    """Probes every 0.4 s (not every 3 s), exports in this test's own folder, threads put back afterwards."""
+    monkeypatch.setattr(training, "PROBE_EVERY_S", 0.4)
+    monkeypatch.setattr(training, "EXPORT_DIR", tmp_path / "exports")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_tiny_run_is_watched_learns_and_exports_a_checkpoint_that_loads(tmp_path):
+    runs = Registry(max_runs=1)
+    run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=5))
+    assert run.wait(30), "the run must stop at its time cap"
+    p = run.progress()
+    assert p.done and not p.cancelled and p.error is None, p.status
+    assert p.status.startswith("Done") and p.step > 0 and p.examples_per_s > 0 and p.epoch >= 1
+    probes = run.probes()
+    assert len(probes) >= 3 and p.probes == len(probes)
+    first, last = probes[0], probes[-1]
+    assert all(r.source_text == "3 March 2021" for r in probes)
+    assert first.attention.shape != last.attention.shape or not np.allclose(first.attention, last.attention), \
+        "the probe's attention must change as the weights do"
+    assert len(p.loss) >= 2 and p.loss[-1][1] < p.loss[0][1], p.loss
+    assert [s for s, _ in p.loss] == sorted(s for s, _ in p.loss)
+    assert len(p.accuracy) == len(probes)
+
+    assert run.translator() is not None and run.translator().translate("3 March 2021").output_tokens
+    folder = tmp_path / "unzipped"
+    zipfile.ZipFile(io.BytesIO(run.export_zip())).extractall(folder)
+    loaded = checkpoint.load(folder, device="cpu")
+    assert loaded.config["task"] == "dates" and loaded.config["model"] == "attention"
+    np.testing.assert_allclose(loaded.translate("3 March 2021").attention,
+                               run.translator().translate("3 March 2021").attention, atol=1e-6)
+    path = run.export_path()
+    assert path.parent == training.EXPORT_DIR and zipfile.is_zipfile(path)
+
+
+def test_one_run_per_visitor_and_a_global_limit_refuse_with_a_clear_message():
+    runs = Registry(max_runs=1)
+    run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=20))
+    try:
+        with pytest.raises(TrainingRefused, match="already have a training run"):
+            runs.start("visitor-a", TrainRequest(**TINY))
+        with pytest.raises(TrainingRefused, match="already training 1 model"):
+            runs.start("visitor-b", TrainRequest(**TINY))
+        assert runs.running() == 1
+    finally:
+        assert runs.cancel("visitor-a")
+    assert run.wait(15)
+    p = run.progress()
+    assert p.done and p.cancelled and p.status.startswith("Cancelled") and p.seconds < 15
+    assert not runs.cancel("visitor-a"), "nothing left to cancel"
+    other = runs.start("visitor-b", TrainRequest(**TINY, max_seconds=0.5))  # the slot is free again
+    assert other.wait(20) and runs.running() == 0
+
+
+def test_the_time_cap_stops_a_run():
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=1.0))
+    started = time.monotonic()
+    assert run.wait(20)
+    p = run.progress()
+    assert not p.cancelled and p.error is None and 1.0 <= p.seconds < 2.5, p
+    assert time.monotonic() - started < 15
+
+
+def test_cancel_before_any_step_still_ends_cleanly():
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=20))
+    run.cancel()
+    assert run.wait(20) and run.progress().cancelled
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(task="nope"), "Unknown task"),
+    (dict(size="huge"), "Unknown size"),
+    (dict(probe="  "), "probe"),
+    (dict(max_seconds=10_000), "at most"),
+    (dict(train_size=10**7), "1 to"),
+    (dict(task="tsv", tsv="a\tb\n" * 5), "at least 10"),
+    (dict(task="tsv", tsv="a\tb\n" * (training.MAX_TSV_LINES + 1)), "at most"),
+    (dict(task="tsv", tsv="a\tb\n" * 10 + "no tab here\n"), "line 11"),
+])
+def test_bad_requests_are_refused_before_anything_starts(fields, message):
+    with pytest.raises(TrainingRefused, match=message):
+        Registry().start("visitor-a", TrainRequest(**fields))
+    with pytest.raises(TrainingRefused, match="session"):
+        Registry().start("", TrainRequest())
+
+
+def test_pasted_pairs_train(tmp_path):
+    tsv = "".join(f"{' '.join(w)}\t{' '.join(reversed(w))}\n" for w in ("abc", "bca", "cab", "acb", "bac", "cba") * 4)
+    run = Registry().start("visitor-a", TrainRequest(task="tsv", tsv=tsv, probe="a b c", max_seconds=1.0))
+    assert run.wait(20) and run.progress().error is None, run.progress().status
+    assert run.translator().config["task"] == "tsv"
+
+
+def test_nothing_to_export_before_the_end():
+    run = training.LiveRun(TrainRequest(**TINY))  # never started
+    assert run.translator() is None
+    with pytest.raises(TrainingRefused, match="wait until the run is done"):
+        run.export_zip()
+
+
+def test_the_module_does_not_import_gradio():
+    code = "import sys, s2s.web.training; sys.exit('gradio' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
