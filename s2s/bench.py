@@ -181,7 +181,8 @@ def training_case(devices: list[torch.device], rounds: int, seconds: float) -> l
     """Old and new training loops, interleaved, on each device: examples / s (medians) and new / old."""
     sides = {d.type: training_sides(d) for d in devices}
     for d in devices:  # warm-up
-        examples_per_second(sides[d.type]["old"], 1.0, d), examples_per_second(sides[d.type]["new"], 1.0, d)
+        for side in ("old", "new"):
+            examples_per_second(sides[d.type][side], min(1.0, seconds), d)
     figures = {(d.type, side): [] for d in devices for side in ("old", "new")}
     for _ in range(rounds):
         for d in devices:
