@@ -25,6 +25,7 @@ import gradio as gr  # noqa: E402
 
 from s2s import viz  # noqa: E402
 from s2s.web import cards, compare, examples, export, models, runs, views  # noqa: E402
+from s2s.web.serving import Serving  # noqa: E402
 
 if os.environ.get("SPACES_ZERO_GPU"):
     runs.run_models_with(spaces.GPU)
@@ -49,6 +50,7 @@ means more.
 - **Beam search** keeps several hypotheses; the n-best tab lists them, and you can plot any of them.
 """
 ASSETS = Path(__file__).resolve().parent / "assets"
+SERVING = Serving.from_env()  # queue, sessions and per-client limits (s2s/web/serving.py)
 PRESENTER_JS = "(on) => { document.body.classList.toggle('presenter', on); }"
 HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", "n-best", "Export"  # results tabs
 PRIVATE = dict(api_visibility="private")
@@ -488,13 +490,14 @@ def build_demo() -> gr.Blocks:
         demo.load(partial(on_load, page), None, [page.explore.checkpoint, page.compare.checkpoint_b,
                                                  page.explore.examples], **PRIVATE)
         wire_api(page)
-    demo.queue(default_concurrency_limit=8, max_size=64)
+    SERVING.queue(demo)
     return demo
 
 
 def launch_options() -> dict:
-    """What demo.launch needs besides the address: the theme and the stylesheet."""
-    return dict(theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="pink"), css_paths=[ASSETS / "style.css"])
+    """What demo.launch needs besides the address: the theme, the stylesheet, and the limits for a class."""
+    return dict(theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="pink"), css_paths=[ASSETS / "style.css"],
+                **SERVING.launch_options())
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Benchmark: how long the app takes to answer, from a client's request to the heatmap back.
 
     python -m s2s.bench_app [--n 50] [--checkpoint dates] [--browser]
+    python -m s2s.bench_app --clients 100 --think 3 [--flood] [--calls 10000]   # load: see s2s/bench_load.py
 
 Starts `python app.py` in its own process on a free local port (as a Space runs it), calls the public
 `translate` endpoint with gradio_client for n varied inputs of the checkpoint's task, and prints the
@@ -139,7 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=50, help="measured calls (after 3 warm-up calls)")
     parser.add_argument("--checkpoint", default=None, help="bundled name or Hub repo (default: the app's default)")
     parser.add_argument("--browser", action="store_true", help="also time keystroke to heatmap in headless Chromium")
+    load = parser.add_argument_group("load (s2s/bench_load.py): a class, a flood, and the no-op ceiling")
+    load.add_argument("--clients", type=int, default=0, help="students in the class run (0: no load run)")
+    load.add_argument("--think", type=float, default=3.0, help="seconds between a student's requests, on average")
+    load.add_argument("--seconds", type=float, default=30.0, help="length of each load run")
+    load.add_argument("--concurrency", type=int, default=16, help="clients back to back in the capacity runs")
+    load.add_argument("--flood", action="store_true", help="also run the class with one flooding client")
+    load.add_argument("--calls", type=int, default=0, help="also measure the app's memory over this many calls")
     args = parser.parse_args(argv)
+    if args.clients:
+        from . import bench_load
+
+        return bench_load.run(args)
 
     from gradio_client import Client
 

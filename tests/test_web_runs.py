@@ -157,3 +157,22 @@ def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypat
     monkeypatch.setattr(hub, "BUNDLED_DIR", broken)
     explored = views.explore(settings())
     assert "corrupt" in explored.status and explored.result is None
+
+
+def test_a_repeated_run_is_served_from_the_models_recent_results(monkeypatch):
+    calls = []
+    real = runs._decode_hooked
+    monkeypatch.setattr(runs, "_decode_hooked", lambda checked: calls.append(checked) or real(checked))
+    first = runs.run(settings("11 April 2011"))
+    again = runs.run(settings("11 April 2011"))
+    other = runs.run(settings("11 April 2011", mask="causal"))
+    assert len(calls) == 2 and again is first and other is not first
+    models.MODELS = models.new_cache()  # a model loaded afresh starts with no results (monkeypatch restores)
+    runs.run(settings("11 April 2011"))
+    assert len(calls) == 3
+
+
+def test_beam_search_on_a_hub_checkpoint_is_bounded(monkeypatch):
+    monkeypatch.setattr(models, "get_model", lambda spec: models.MODELS.get("dates"))
+    with pytest.raises(ValueError, match="at most 4 hypotheses"):
+        runs.run(settings("11 April 2011", checkpoint="org/big", beam_size=8))

@@ -17,6 +17,7 @@ page's static files, its heartbeat and the streams of results do not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 WORK_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload",)
+API_CALL_PATH = "/gradio_api/call/"
 SLOW_DOWN = "Too many requests from your address: slow down and try again in a moment."
 TOO_LARGE = "The request is too large ({size} bytes; at most {limit} here): send less text."
 NO_UPLOADS = "Uploads are off on this server: the explorer reads only the text you type."
@@ -90,9 +92,13 @@ class Guard:
         limit = self.limits.max_body_bytes
         if declared is not None and declared > limit:
             return await _refuse(send, 413, TOO_LARGE.format(size=declared, limit=limit))
-        if scope.get("method") == "POST" and path.startswith(WORK_PATHS) and not self.buckets.take(self.client(scope)):
+        client = self.client(scope)
+        if scope.get("method") == "POST" and path.startswith(WORK_PATHS) and not self.buckets.take(client):
             return await _refuse(send, 429, SLOW_DOWN)
-        return await self.app(scope, _bounded(receive, limit), send)
+        receive = _bounded(receive, limit)
+        if scope.get("method") == "POST" and path.startswith(API_CALL_PATH):
+            scope, receive = await _with_client_session(scope, receive, client)
+        return await self.app(scope, receive, send)
 
     def client(self, scope) -> str:
         """The visitor's address: the trusted header's first entry, else the connection's."""
@@ -132,6 +138,44 @@ def _bounded(receive, limit: int):
         return message
 
     return bounded_receive
+
+
+async def _with_client_session(scope, receive, client: str):
+    """An API call without a session gets one per client: "api-" and a digest of the client's address.
+
+    gradio builds a session (a copy of every component's config: ~5 ms and ~140 KB for this page) for
+    each new session id, and each API call that names none is a new one. Calls from one client then
+    share one session, as a page's events do; the endpoint keeps no state in it. Returns the scope and
+    a receive that replays the (possibly rewritten) body.
+    """
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return scope, _replay([message], receive)
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and not payload.get("session_hash"):
+        payload["session_hash"] = "api-" + hashlib.sha256(client.encode()).hexdigest()[:20]
+        body = json.dumps(payload).encode()
+        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
+        scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
+    return scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _replay(messages: list[dict], receive):
+    """`messages` first, then whatever `receive` brings (a disconnect)."""
+    pending = list(messages)
+
+    async def replay():
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 async def _refuse(send, status: int, message: str) -> None:

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -37,16 +37,42 @@ HUB_CACHE_SIZE = int(os.environ.get("S2S_HUB_MODELS", "3"))  # Hub models kept l
 HUB_WORKERS = 2  # Hub checkpoints resolved, downloaded and loaded at once
 HUB_MAX_PENDING = 8  # Hub loads waiting or running; more are refused at once
 HUB_WAIT_S = float(os.environ.get("S2S_HUB_WAIT_S", "2"))  # how long a request waits for a Hub load
+RESULTS_PER_MODEL = 64  # recent results kept per loaded model (a few MB in all)
 DEFAULT_PREFERENCE = ("dates", "reverse", "toy-fr")
+
+
+class Recent:
+    """The `size` most recently asked results of one model, by the settings that made them (thread-safe)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A loaded checkpoint, the name it was asked by, and the folder it came from (README.md, metrics.json)."""
+    """A loaded checkpoint, the name it was asked by, the folder it came from (README.md, metrics.json), and
+    its recent results: decoding is deterministic, so a class asking for a lesson's input again gets the
+    result without a model run; they go when the model goes."""
 
     spec: str
     folder: Path
     translator: Translator
+    results: Recent = field(default_factory=lambda: Recent(RESULTS_PER_MODEL), compare=False, repr=False)
 
 
 class ModelCache:

@@ -27,6 +27,7 @@ from . import models
 
 log = logging.getLogger(__name__)
 
+MAX_HUB_BEAM = 4  # beam search on a checkpoint of unknown size costs up to beam x its decode: bounded
 MAX_TEXT_CHARS = 500  # longer text is refused before it reaches a tokenizer; every checkpoint reads fewer pieces
 GENERIC_ERROR = "Something went wrong on the server (it has been logged). Try again, or change the settings."
 
@@ -107,11 +108,22 @@ def run_models_with(decorator: Callable[[Callable], Callable]) -> None:
 def run(settings: Settings) -> Translation:
     """Run the model with a visitor's settings: the one entry point. Raises ValueError/S2SError with a message.
 
-    The checkpoint is loaded here, in the serving process, so that a GPU worker finds it in the cache.
+    The checkpoint is loaded here, in the serving process, so that a GPU worker finds it in the cache
+    (a Hub one in the Hub pool: see models.get_model). Decoding is deterministic for its settings (the
+    seed drives forcing), so a result asked for again, as a class does with a lesson's input, is served
+    from the model's recent results (models.Loaded.results) without running the model again.
     """
     checked = check(settings)
-    models.MODELS.get(checked.spec)
-    return _decode_hooked(checked)
+    loaded = models.get_model(checked.spec)
+    found = loaded.results.get(checked)
+    if found is not None:
+        return found
+    if checked.beam_size > MAX_HUB_BEAM and not models.is_bundled(checked.spec):
+        raise ValueError(f"Beam search on a Hub checkpoint keeps at most {MAX_HUB_BEAM} hypotheses here "
+                         "(its size is not known in advance): choose a smaller beam.")
+    result = _decode_hooked(checked)
+    loaded.results.put(checked, result)
+    return result
 
 
 def api_translate(text: str, checkpoint: str, mask: str, teacher_forcing: float, reference: str | None,

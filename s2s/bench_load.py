@@ -1,0 +1,267 @@
+"""Load benchmark: a class of students, a flooding client, and gradio's own ceiling, side by side.
+
+    python -m s2s.bench_app --clients 100 --think 3 [--seconds 30] [--flood] [--calls 10000]
+
+Launches `python app.py` and a no-op gradio app (the same queue, sessions and guard, one endpoint
+`translate` that returns its text reversed) on free local ports, and drives both with the same
+client over the same protocol (`POST /gradio_api/call/translate`, then its event stream), one after
+the other so they never share the CPUs:
+
+1. capacity: `--concurrency` clients calling back to back, for each server: requests/s, and the
+   app's share of the no-op ceiling;
+2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
+   checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
+   Space's proxy reports it): p50/p95/max, refused, errors;
+3. with `--flood`, the same class again while one more client keeps 150 requests in flight: the
+   students' p95 with and without the flood, and how the flooder was answered;
+4. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/gradio_api/call/translate"
+FLOOD_IN_FLIGHT = 150
+
+
+@dataclass
+class Tally:
+    """What one batch of requests got back."""
+
+    latencies: list[float] = field(default_factory=list)  # seconds, answered requests only
+    refused: int = 0  # "queue is full" or the guard's "slow down"
+    errors: int = 0  # anything else that is not an answer
+    seconds: float = 0.0
+
+    def line(self, name: str) -> str:
+        ms = sorted(1000 * s for s in self.latencies) or [float("nan")]
+        p95 = statistics.quantiles(ms, n=20)[18] if len(ms) > 1 else ms[0]
+        rate = len(self.latencies) / self.seconds if self.seconds else 0.0
+        return (f"{name:<34} {rate:7.1f} req/s   p50 {statistics.median(ms):7.0f} ms   p95 {p95:7.0f} ms   "
+                f"max {ms[-1]:7.0f} ms   refused {self.refused:5d}   errors {self.errors:4d}")
+
+    @property
+    def p95(self) -> float:
+        return statistics.quantiles(self.latencies, n=20)[18] if len(self.latencies) > 1 else float("nan")
+
+
+# --- the servers ----------------------------------------------------------------------------------------
+
+
+def noop_server(port: int) -> None:
+    """A gradio app with the explorer's serving rules and one endpoint that does nothing: the ceiling."""
+    import gradio as gr
+
+    from .web.serving import Serving
+
+    serving = Serving.from_env()
+    with gr.Blocks(analytics_enabled=False) as demo:
+        inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number(), gr.Textbox(), gr.Number(), gr.Number()]
+        outputs = [gr.Textbox(), gr.Textbox()]
+        gr.Button().click(lambda text, *rest: (text[::-1], ""), inputs, outputs, api_name="translate")
+    serving.queue(demo)
+    demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options())
+
+
+def start(command: list[str], port: int, log: Path, env: dict) -> subprocess.Popen:
+    import urllib.request
+
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError(f"{' '.join(command)} did not answer within 180 s")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- the client ---------------------------------------------------------------------------------------
+
+
+async def call(client, base: str, data: list, address: str, tally: Tally) -> None:
+    """One request over gradio's /call protocol, counted in `tally`."""
+    headers = {"x-forwarded-for": address}
+    started = time.perf_counter()
+    try:
+        posted = await client.post(base + API, json={"data": data}, headers=headers)
+        if posted.status_code != 200:
+            if posted.status_code == 429:
+                tally.refused += 1
+            else:
+                tally.errors += 1
+            return
+        event = ""
+        async with client.stream("GET", f"{base}{API}/{posted.json()['event_id']}", headers=headers) as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    if event == "complete":
+                        tally.latencies.append(time.perf_counter() - started)
+                    elif "queue is full" in line.lower():
+                        tally.refused += 1
+                    else:
+                        tally.errors += 1
+                    return
+        tally.errors += 1
+    except Exception:  # a dropped connection is an error of the server's, counted, not raised
+        tally.errors += 1
+
+
+def requests_for(rng: random.Random, mixed: bool) -> list:
+    """translate's inputs: dates only (the capacity runs), or a class's mix over the bundled checkpoints."""
+    from . import tasks
+
+    if not mixed:  # a fresh date each time: no request is a repeat the app could serve from its recent results
+        source, _ = tasks.TASKS["dates"].generate(1, rng.randrange(10**9))[0]
+        return [source, "dates", "bidirectional", 0, "", 0, 1]
+    name = rng.choice(["dates", "dates", "reverse", "toy-fr", "dates-seed", "dates-causal", "reverse-causal",
+                       "reverse-noattn"])
+    task = next(task for task in ("dates", "reverse", "toy-fr") if name.startswith(task))
+    source, target = tasks.TASKS[task].generate(1, rng.randrange(10**6))[0]
+    mask = "causal" if name.endswith("causal") or rng.random() < 0.15 else "bidirectional"
+    forcing = rng.choice([0, 0, 0, 1.0, 0.5])
+    beam = 4 if not forcing and rng.random() < 0.1 else 1
+    return [source, name, mask, forcing, target if forcing else "", rng.randrange(100), beam]
+
+
+async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = False) -> Tally:
+    """`clients` callers sending back to back for `seconds`."""
+    import httpx
+
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as client:
+        async def caller(i: int) -> None:
+            rng = random.Random(i)
+            while time.perf_counter() < deadline:
+                await call(client, base, requests_for(rng, mixed), f"10.1.{i // 250}.{i % 250}", tally)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(i) for i in range(clients)))
+        tally.seconds = time.perf_counter() - started
+    return tally
+
+
+async def students(base: str, count: int, think: float, seconds: float, flood: bool = False) -> tuple[Tally, Tally]:
+    """`count` students, each a request every `think` s on average (exponential gaps); with `flood`, one client
+    from one address keeps FLOOD_IN_FLIGHT requests in flight. Returns (students' tally, flooder's tally)."""
+    import httpx
+
+    tally, flooder = Tally(), Tally()
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=2000)) as client:
+        async def student(i: int) -> None:
+            rng = random.Random(1000 + i)
+            await asyncio.sleep(rng.uniform(0, think))
+            while time.perf_counter() < deadline:
+                await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}", tally)
+                await asyncio.sleep(rng.expovariate(1 / think))
+
+        async def flood_slot(i: int) -> None:
+            rng = random.Random(5000 + i)
+            while time.perf_counter() < deadline:
+                await call(client, base, requests_for(rng, mixed=True), "10.66.6.6", flooder)
+
+        tasks = [student(i) for i in range(count)] + ([flood_slot(i) for i in range(FLOOD_IN_FLIGHT)] if flood else [])
+        started = time.perf_counter()
+        await asyncio.gather(*tasks)
+        tally.seconds = flooder.seconds = time.perf_counter() - started
+    return tally, flooder
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def run(args) -> int:
+    from .bench_app import free_port, machine
+
+    print(f"machine: {machine()}")
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="0", S2S_CLIENT_HEADER="x-forwarded-for")
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        noop_port, app_port = free_port(), free_port()
+        noop = start([sys.executable, "-m", "s2s.bench_load", "--noop-server", str(noop_port)], noop_port,
+                     Path(folder) / "noop.log", env)
+        try:
+            asyncio.run(closed_loop(f"http://127.0.0.1:{noop_port}", args.concurrency, 3))  # warm-up
+            results["noop"] = asyncio.run(closed_loop(f"http://127.0.0.1:{noop_port}", args.concurrency,
+                                                      args.seconds))
+        finally:
+            noop.terminate()
+            noop.wait(timeout=30)
+        app = start([sys.executable, "app.py"], app_port, Path(folder) / "app.log",
+                    dict(env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(app_port)))
+        base = f"http://127.0.0.1:{app_port}"
+        try:
+            asyncio.run(closed_loop(base, args.concurrency, 3, mixed=True))  # warm-up: every checkpoint once
+            results["app"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds))
+            results["class"], _ = asyncio.run(students(base, args.clients, args.think, args.seconds))
+            if args.flood:
+                results["flooded"], results["flooder"] = asyncio.run(
+                    students(base, args.clients, args.think, args.seconds, flood=True))
+            if args.calls:
+                before = rss_mb(app.pid)
+                calls = Tally()
+                while calls.errors + calls.refused + len(calls.latencies) < args.calls:
+                    part = asyncio.run(closed_loop(base, args.concurrency, 5, mixed=True))
+                    calls.latencies += part.latencies
+                    calls.refused += part.refused
+                    calls.errors += part.errors
+                results["memory"] = (before, rss_mb(app.pid), len(calls.latencies) + calls.refused + calls.errors)
+        finally:
+            app.terminate()
+            app.wait(timeout=30)
+
+    noop, served = results["noop"], results["app"]
+    print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s each, same client and protocol")
+    print(noop.line("  no-op gradio endpoint (ceiling)"))
+    print(served.line("  /translate on dates"))
+    ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
+    print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%)")
+    print(f"class: {args.clients} students, a request every {args.think:g} s each on average, mixed settings")
+    print(results["class"].line("  students"))
+    print(f"  goal: 0 refused and p95 <= 1 s: "
+          f"{'met' if results['class'].refused == 0 and results['class'].p95 <= 1.0 else 'NOT met'}")
+    if args.flood:
+        print(f"flood: the same class while one address keeps {FLOOD_IN_FLIGHT} requests in flight")
+        print(results["flooded"].line("  students"))
+        print(results["flooder"].line("  flooder"))
+        change = results["flooded"].p95 / results["class"].p95
+        print(f"  students' p95 changed {change:.2f}x (goal < 2x)")
+    if args.calls:
+        before, after, calls = results["memory"]
+        print(f"memory: app RSS {before:.0f} MB after warm-up, {after:.0f} MB after {calls} more calls "
+              f"(+{after - before:.0f} MB; goal <= 100 MB)")
+    print(json.dumps({"ratio_to_noop": round(ratio, 3), "class_p95_s": round(results["class"].p95, 3),
+                      "class_refused": results["class"].refused}))
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--noop-server"]:
+        noop_server(int(sys.argv[2]))

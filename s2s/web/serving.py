@@ -1,0 +1,52 @@
+"""How the app is served to a class: queue, sessions, request limits. One source of truth for app.py and the
+load benchmark's no-op server, so both run under the same rules.
+
+Sized from `python -m s2s.bench_app --clients 100` on a 2-CPU machine (see the README):
+- `concurrency`: requests computed at once. The work is short (a few ms of model and figure) and holds
+  the GIL much of the time, so more threads than cores only queue inside Python; a few keep both cores
+  busy while one request waits on I/O.
+- `queue_size`: requests waiting. Large enough that a class never sees "queue is full" (100 students,
+  a request every 3 s each, is ~33 requests/s against a capacity of more); a flood from one client is
+  stopped earlier by its rate limit (`guard`), not by the queue.
+- `sessions`: gradio keeps per-session state (every API call is a session, ~140 KB each) for up to this
+  many sessions, least recently used first out; 10,000 (gradio's default) is over a GB. A page that
+  has been idle while more than this many other sessions were used loses its kept result (it then
+  works as if freshly loaded).
+- uploads: the page has none, so the largest upload allowed is 1 byte (and `guard` refuses the route).
+Each can be set from the environment (S2S_CONCURRENCY, S2S_QUEUE_SIZE, S2S_SESSIONS).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from starlette.middleware import Middleware
+
+from .guard import Guard, Limits
+
+
+@dataclass(frozen=True)
+class Serving:
+    concurrency: int = 2
+    queue_size: int = 512
+    sessions: int = 500
+    limits: Limits = Limits()
+
+    @classmethod
+    def from_env(cls) -> Serving:
+        env = os.environ
+        return cls(concurrency=int(env.get("S2S_CONCURRENCY", cls.concurrency)),
+                   queue_size=int(env.get("S2S_QUEUE_SIZE", cls.queue_size)),
+                   sessions=int(env.get("S2S_SESSIONS", cls.sessions)), limits=Limits.from_env())
+
+    def queue(self, demo):
+        """demo.queue(...) with these settings. gradio's queue also recomputes a pandas summary of every
+        event's timing after each event unless told otherwise (~10% of a request here): once per 1,000 will do."""
+        os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+        return demo.queue(default_concurrency_limit=self.concurrency, max_size=self.queue_size)
+
+    def launch_options(self) -> dict:
+        """demo.launch(**...): sessions, no uploads, and the guard in front of every request."""
+        return dict(state_session_capacity=self.sessions, max_file_size=1,
+                    app_kwargs=dict(middleware=[Middleware(Guard, limits=self.limits)]))
