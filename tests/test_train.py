@@ -117,3 +117,53 @@ def test_alignment_one_piece_to_the_right_is_counted_apart():
     r = FakeTranslation(src, out, shifted)
     assert not evaluate.alignment_hits(r, "reverse").any()
     assert evaluate.alignment_hits(r, "reverse", offset=1).all()
+
+
+def test_batch_size_and_learning_rate_follow_the_device():
+    import torch
+
+    cfg = train.TrainConfig()
+    assert train.batch_size_for(cfg, torch.device("cpu")) == train.DEFAULT_BATCH["cpu"]
+    assert train.batch_size_for(train.TrainConfig(batch_size=32), torch.device("cuda")) == 32
+    assert train.scaled_lr(cfg, 64) == pytest.approx(3e-3) and train.scaled_lr(cfg, 256) == pytest.approx(6e-3)
+    assert train.scaled_lr(train.TrainConfig(lr_scaling="linear"), 256) == pytest.approx(1.2e-2)
+    assert train.scaled_lr(train.TrainConfig(lr_scaling="none"), 256) == pytest.approx(3e-3)
+    with pytest.raises(ValueError, match="schedule"):
+        train.TrainConfig(schedule="cosine")
+
+
+TINY_RUN = ["--task", "dates", "--train-size", "200", "--val-size", "10", "--epochs", "1", "--emb-size", "8",
+            "--hidden-size", "8", "--num-layers", "1", "--seed", "2", "--threads", "1"]
+
+
+def test_amp_changes_nothing_on_the_cpu_and_metrics_record_what_ran(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("--amp is a no-op only on the CPU")
+    assert train.main([*TINY_RUN, "--out", str(tmp_path / "plain"), "--device", "cpu"]) == 0
+    assert train.main([*TINY_RUN, "--out", str(tmp_path / "amp"), "--device", "cpu", "--amp"]) == 0
+    weights = [(tmp_path / name / "model.safetensors").read_bytes() for name in ("plain", "amp")]
+    assert weights[0] == weights[1]
+    metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    settings = metrics["settings"]
+    assert settings["batch_size"] == train.DEFAULT_BATCH["cpu"] and settings["emb_size"] == 8  # resolved, flat
+    assert metrics["lr_used"] == pytest.approx(train.scaled_lr(train.TrainConfig(), settings["batch_size"]))
+    assert {"loss", "lr", "examples_per_s"} <= set(metrics["history"][0])
+
+
+def test_asking_for_cuda_without_it_is_a_one_line_error(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is here")
+    assert train.main([*TINY_RUN, "--out", str(tmp_path / "x"), "--device", "cuda"]) == 2
+    assert "no CUDA device is present" in capsys.readouterr().err
+
+
+def test_a_settings_record_trains_the_same_run_again(tmp_path):
+    """metrics.json's settings, fed back as flags, give the same weights (what recipes rely on)."""
+    assert train.main([*TINY_RUN, "--out", str(tmp_path / "a"), "--batch-size", "16"]) == 0
+    settings = json.loads((tmp_path / "a" / "metrics.json").read_text())["settings"]
+    assert train.train(train.config_from_flags(settings | {"out": str(tmp_path / "b")}))
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
