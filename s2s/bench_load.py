@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,8 +45,17 @@ class Tally:
     refused: int = 0  # "queue is full" or the guard's "slow down"
     errors: int = 0  # anything else that is not an answer
     seconds: float = 0.0
+    kinds: Counter = field(default_factory=Counter)  # what the errors were, briefly
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        self.kinds[what[:80]] += 1
 
     def line(self, name: str) -> str:
+        kinds = "; ".join(f"{n}x {what}" for what, n in self.kinds.most_common(3))
+        return self._line(name) + (f"\n{'':36}errors: {kinds}" if kinds else "")
+
+    def _line(self, name: str) -> str:
         ms = sorted(1000 * s for s in self.latencies) or [float("nan")]
         p95 = statistics.quantiles(ms, n=20)[18] if len(ms) > 1 else ms[0]
         rate = len(self.latencies) / self.seconds if self.seconds else 0.0
@@ -112,7 +122,7 @@ async def call(client, base: str, data: list, address: str, tally: Tally) -> Non
             if posted.status_code == 429:
                 tally.refused += 1
             else:
-                tally.errors += 1
+                tally.error(f"HTTP {posted.status_code}")
             return
         event = ""
         async with client.stream("GET", f"{base}{API}/{posted.json()['event_id']}", headers=headers) as stream:
@@ -125,11 +135,11 @@ async def call(client, base: str, data: list, address: str, tally: Tally) -> Non
                     elif "queue is full" in line.lower():
                         tally.refused += 1
                     else:
-                        tally.errors += 1
+                        tally.error(line)
                     return
-        tally.errors += 1
-    except Exception:  # a dropped connection is an error of the server's, counted, not raised
-        tally.errors += 1
+        tally.error("stream ended without a result")
+    except Exception as error:  # a dropped connection is an error of the server's, counted, not raised
+        tally.error(type(error).__name__)
 
 
 def requests_for(rng: random.Random, mixed: bool) -> list:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -46,7 +49,7 @@ def test_uploads_are_off():
 
 
 def test_a_flooding_client_is_told_to_slow_down_and_others_are_not():
-    client = client_for(Limits(rate=0.001, burst=5, client_header="x-forwarded-for"))
+    client = client_for(Limits(rate=0.001, burst=5, client_header="x-forwarded-for", refusal_delay=0))
     flood = [client.post("/gradio_api/queue/join", headers={"x-forwarded-for": "10.0.0.1"}).status_code
              for _ in range(8)]
     assert flood == [200] * 5 + [429] * 3
@@ -58,7 +61,7 @@ def test_a_flooding_client_is_told_to_slow_down_and_others_are_not():
 
 
 def test_the_address_header_is_trusted_only_when_configured():
-    client = client_for(Limits(rate=0.001, burst=2))  # no header: every request is the test client's address
+    client = client_for(Limits(rate=0.001, burst=2, refusal_delay=0))  # no header: one address
     codes = [client.post("/gradio_api/call/translate", headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
              for i in range(3)]
     assert codes == [200, 200, 429]
@@ -78,3 +81,28 @@ def test_limits_from_the_environment():
     limits = Limits.from_env({"S2S_RATE": "5", "S2S_BURST": "7", "S2S_MAX_BODY_BYTES": "2048"})
     assert (limits.rate, limits.burst, limits.max_body_bytes, limits.client_header) == (5.0, 7, 2048, None)
     assert Limits.from_env({"SPACE_ID": "org/space"}).client_header == "x-forwarded-for"
+
+
+def test_a_refusal_waits_so_that_retrying_at_once_costs_nothing():
+    client = client_for(Limits(rate=0.001, burst=1, refusal_delay=0.3))
+    assert client.post("/gradio_api/call/translate").status_code == 200
+    started = time.perf_counter()
+    assert client.post("/gradio_api/call/translate").status_code == 429
+    assert time.perf_counter() - started >= 0.3
+
+
+def test_an_api_call_without_a_session_gets_one_per_client():
+    seen = []
+
+    async def record(request):
+        seen.append(json.loads(await request.body()))
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/gradio_api/call/translate", record, methods=["POST"])])
+    client = TestClient(Guard(app, Limits(client_header="x-forwarded-for")))
+    for address in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):
+        client.post("/gradio_api/call/translate", json={"data": [1]}, headers={"x-forwarded-for": address})
+    client.post("/gradio_api/call/translate", json={"data": [2], "session_hash": "mine"})
+    sessions = [body["session_hash"] for body in seen]
+    assert sessions[0] == sessions[1] != sessions[2] and sessions[0].startswith("api-")
+    assert sessions[3] == "mine" and [body["data"] for body in seen] == [[1], [1], [1], [2]]

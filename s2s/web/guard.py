@@ -17,6 +17,7 @@ page's static files, its heartbeat and the streams of results do not.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -39,8 +40,9 @@ class Limits:
     """The per-client limits; `from_env` reads S2S_MAX_BODY_BYTES, S2S_RATE, S2S_BURST, S2S_CLIENT_HEADER."""
 
     max_body_bytes: int = 64 * 1024  # a 500-character text and its settings are about 2 KB of JSON
-    rate: float = 20.0  # requests per second that start work, per client (a fast typist makes about 10)
-    burst: int = 40
+    rate: float = 10.0  # requests per second that start work, per client (typing fast makes about 10)
+    burst: int = 30
+    refusal_delay: float = 1.0  # a "slow down" is sent after this long: a flood of retries then costs nothing
     client_header: str | None = None  # e.g. "x-forwarded-for" behind a proxy
 
     @classmethod
@@ -94,7 +96,7 @@ class Guard:
             return await _refuse(send, 413, TOO_LARGE.format(size=declared, limit=limit))
         client = self.client(scope)
         if scope.get("method") == "POST" and path.startswith(WORK_PATHS) and not self.buckets.take(client):
-            return await _refuse(send, 429, SLOW_DOWN)
+            return await _refuse(send, 429, SLOW_DOWN, delay=self.limits.refusal_delay)
         receive = _bounded(receive, limit)
         if scope.get("method") == "POST" and path.startswith(API_CALL_PATH):
             scope, receive = await _with_client_session(scope, receive, client)
@@ -178,7 +180,9 @@ def _replay(messages: list[dict], receive):
     return replay
 
 
-async def _refuse(send, status: int, message: str) -> None:
+async def _refuse(send, status: int, message: str, delay: float = 0.0) -> None:
+    if delay:
+        await asyncio.sleep(delay)  # costs no CPU; a client that retries at once retries once a second
     body = json.dumps({"error": message, "detail": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 429:
