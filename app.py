@@ -494,17 +494,18 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def launch_options() -> dict:
+def launch_options(demo: gr.Blocks) -> dict:
     """What demo.launch needs besides the address: the theme, the stylesheet, and the limits for a class."""
     return dict(theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="pink"), css_paths=[ASSETS / "style.css"],
-                **SERVING.launch_options())
+                **SERVING.launch_options(demo))
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     on_space = bool(os.environ.get("SPACE_ID")) or os.environ.get("SYSTEM") == "spaces"
     server_name = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
-    build_demo().launch(server_name=server_name, **launch_options())
+    demo = build_demo()
+    demo.launch(server_name=server_name, **launch_options(demo))
 
 
 if __name__ == "__main__":

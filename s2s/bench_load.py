@@ -82,7 +82,7 @@ def noop_server(port: int) -> None:
         outputs = [gr.Textbox(), gr.Textbox()]
         gr.Button().click(lambda text, *rest: (text[::-1], ""), inputs, outputs, api_name="translate")
     serving.queue(demo)
-    demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options())
+    demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options(demo))
 
 
 def start(command: list[str], port: int, log: Path, env: dict) -> subprocess.Popen:

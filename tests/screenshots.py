@@ -74,7 +74,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     demo = app.build_demo()
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                            **app.launch_options())
+                            **app.launch_options(demo))
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

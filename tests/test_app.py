@@ -38,7 +38,7 @@ def served(tmp_path_factory):
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
         demo = app.build_demo()
         _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                quiet=True, **app.launch_options())
+                                quiet=True, **app.launch_options(demo))
         try:
             yield url, Client(url, verbose=False)
         finally:

@@ -57,7 +57,7 @@ def url(tmp_path_factory):
         patch.setattr(views, "PLAY_SECONDS", 1.0)  # a quicker play-through: the steps, not the pace, are tested
         demo = app.build_demo()
         _, address, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                    quiet=True, **app.launch_options())
+                                    quiet=True, **app.launch_options(demo))
         try:
             yield address
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -106,3 +107,15 @@ def test_an_api_call_without_a_session_gets_one_per_client():
     sessions = [body["session_hash"] for body in seen]
     assert sessions[0] == sessions[1] != sessions[2] and sessions[0].startswith("api-")
     assert sessions[3] == "mine" and [body["data"] for body in seen] == [[1], [1], [1], [2]]
+
+
+def test_a_session_with_too_many_requests_waiting_is_told_to_wait():
+    waiting = {"page-1": 8, "page-2": 2}
+    app = Starlette(routes=[Route("/gradio_api/{rest:path}", echo, methods=["POST"])])
+    client = TestClient(Guard(app, Limits(max_in_flight=8, refusal_delay=0), in_flight=lambda s: waiting.get(s, 0)))
+    busy = client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "page-1"})
+    assert busy.status_code == 429 and "8 requests waiting" in busy.json()["error"]
+    assert client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "page-2"}).status_code == 200
+    # an API call without a session is its client's session, and is counted as one
+    waiting["api-" + hashlib.sha256(b"testclient").hexdigest()[:20]] = 8
+    assert client.post("/gradio_api/call/translate", json={"data": []}).status_code == 429

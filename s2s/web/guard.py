@@ -24,13 +24,16 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WORK_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload",)
 API_CALL_PATH = "/gradio_api/call/"
+QUEUE_JOIN_PATH = "/gradio_api/queue/join"
 SLOW_DOWN = "Too many requests from your address: slow down and try again in a moment."
 TOO_LARGE = "The request is too large ({size} bytes; at most {limit} here): send less text."
+TOO_MANY_WAITING = "You already have {n} requests waiting: wait for their answers before sending more."
 NO_UPLOADS = "Uploads are off on this server: the explorer reads only the text you type."
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen are forgotten (a full bucket is the same as none)
 
@@ -43,6 +46,7 @@ class Limits:
     rate: float = 10.0  # requests per second that start work, per client (typing fast makes about 10)
     burst: int = 30
     refusal_delay: float = 1.0  # a "slow down" is sent after this long: a flood of retries then costs nothing
+    max_in_flight: int = 8  # requests of one session waiting or running (a page has a few at most)
     client_header: str | None = None  # e.g. "x-forwarded-for" behind a proxy
 
     @classmethod
@@ -77,12 +81,18 @@ class TokenBuckets:
 
 
 class Guard:
-    """ASGI middleware: body size, uploads and per-client rate, for the app it wraps."""
+    """ASGI middleware: body size, uploads, per-client rate and per-session requests in flight.
 
-    def __init__(self, app, limits: Limits | None = None):
+    `in_flight(session)` says how many of a session's requests wait or run (app.py asks gradio's queue);
+    API calls without a session get one per client (`_with_client_session`), so a script flooding the
+    API is one session and meets the limit at once.
+    """
+
+    def __init__(self, app, limits: Limits | None = None, in_flight: Callable[[str], int] | None = None):
         self.app = app
         self.limits = limits or Limits.from_env()
         self.buckets = TokenBuckets(self.limits.rate, self.limits.burst)
+        self.in_flight = in_flight
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -98,8 +108,11 @@ class Guard:
         if scope.get("method") == "POST" and path.startswith(WORK_PATHS) and not self.buckets.take(client):
             return await _refuse(send, 429, SLOW_DOWN, delay=self.limits.refusal_delay)
         receive = _bounded(receive, limit)
-        if scope.get("method") == "POST" and path.startswith(API_CALL_PATH):
-            scope, receive = await _with_client_session(scope, receive, client)
+        if scope.get("method") == "POST" and path.startswith((API_CALL_PATH, QUEUE_JOIN_PATH)):
+            scope, receive, session = await _with_client_session(scope, receive, client)
+            if session and self.in_flight and self.in_flight(session) >= self.limits.max_in_flight:
+                message = TOO_MANY_WAITING.format(n=self.limits.max_in_flight)
+                return await _refuse(send, 429, message, delay=self.limits.refusal_delay)
         return await self.app(scope, receive, send)
 
     def client(self, scope) -> str:
@@ -148,13 +161,13 @@ async def _with_client_session(scope, receive, client: str):
     gradio builds a session (a copy of every component's config: ~5 ms and ~140 KB for this page) for
     each new session id, and each API call that names none is a new one. Calls from one client then
     share one session, as a page's events do; the endpoint keeps no state in it. Returns the scope and
-    a receive that replays the (possibly rewritten) body.
+    a receive that replays the (possibly rewritten) body, and the request's session (None if it has none).
     """
     chunks, more = [], True
     while more:
         message = await receive()
         if message["type"] != "http.request":
-            return scope, _replay([message], receive)
+            return scope, _replay([message], receive), None
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     body = b"".join(chunks)
@@ -162,12 +175,14 @@ async def _with_client_session(scope, receive, client: str):
         payload = json.loads(body)
     except ValueError:
         payload = None
-    if isinstance(payload, dict) and not payload.get("session_hash"):
-        payload["session_hash"] = "api-" + hashlib.sha256(client.encode()).hexdigest()[:20]
+    session = payload.get("session_hash") if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and not session and scope["path"].startswith(API_CALL_PATH):
+        session = payload["session_hash"] = "api-" + hashlib.sha256(client.encode()).hexdigest()[:20]
         body = json.dumps(payload).encode()
         headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
         scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
-    return scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+    message = {"type": "http.request", "body": body, "more_body": False}
+    return scope, _replay([message], receive), session if isinstance(session, str) else None
 
 
 def _replay(messages: list[dict], receive):

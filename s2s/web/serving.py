@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.middleware import Middleware
 
@@ -46,7 +47,14 @@ class Serving:
         os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
         return demo.queue(default_concurrency_limit=self.concurrency, max_size=self.queue_size)
 
-    def launch_options(self) -> dict:
+    def launch_options(self, demo) -> dict:
         """demo.launch(**...): sessions, no uploads, and the guard in front of every request."""
-        return dict(state_session_capacity=self.sessions, max_file_size=1,
-                    app_kwargs=dict(middleware=[Middleware(Guard, limits=self.limits)]))
+        guard = Middleware(Guard, limits=self.limits, in_flight=partial(waiting, demo))
+        return dict(state_session_capacity=self.sessions, max_file_size=1, app_kwargs=dict(middleware=[guard]))
+
+
+def waiting(demo, session: str) -> int:
+    """How many of `session`'s events gradio's queue holds, waiting or running (gradio 6's queue keeps them
+    per session; tests/test_app.py checks it against a real queue)."""
+    queue = getattr(demo, "_queue", None)
+    return len(getattr(queue, "pending_event_ids_session", {}).get(session, ()))
