@@ -11,13 +11,16 @@ training: examples per second of `python -m s2s.train --task dates` at its defau
 hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per batch, batches of 64,
 the loss read every batch for the progress bar, Adam's default implementation) against
 `s2s.train.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
-every 50 batches, fused Adam), teacher forcing 0.75 (coins at every step, as in most epochs).
-With --device cuda both also run on the GPU, beside the CPU figures.
+every 50 batches, fused Adam), teacher forcing 0.75 (coins at every step, as in most epochs), at the
+device's default batch and at each --train-batch (256 unless given). Larger batches give more
+examples/s but learn less per example (see s2s/train.py's docstring): the figures are throughput,
+not time to a trained model. With --device cuda every loop also runs on the GPU, beside the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import random
 import statistics
@@ -165,36 +168,42 @@ def examples_per_second(stream, seconds: float, device: torch.device) -> float:
     return count / (time.perf_counter() - start)
 
 
-def training_sides(device: torch.device) -> dict[str, object]:
-    """The old loop and the new one on `device`, from the same data, tokenizers and initial weights."""
+def training_sides(device: torch.device, batch_sizes: list[int]) -> dict[str, object]:
+    """The old loop, and the new one at the device's default batch and at each of `batch_sizes`, on `device`,
+    from the same data, tokenizers and initial weights."""
     cfg = train_module.TrainConfig(train_size=TRAIN_EXAMPLES, val_size=8, forcing_start=TRAIN_RATIO,
                                    forcing_end=TRAIN_RATIO, device=device.type)
     trainer = train_module.Trainer(cfg)
     examples = train_module.encode_pairs(train_module.load_pairs(cfg)[0], trainer.source_tok, trainer.target_tok)
     old_model = build_model(trainer.model.config).to(device)
     old_model.load_state_dict(trainer.model.state_dict())
-    old = OldLoop(examples, old_model, device)
-    return {"old": cycle(old.epoch), "new": new_loop(trainer), "batch": trainer.batch_size}
+    sides = {"old, batch 64": cycle(OldLoop(examples, old_model, device).epoch),
+             f"new, batch {trainer.batch_size} (default)": new_loop(trainer)}
+    for size in sorted(set(batch_sizes) - {trainer.batch_size}):
+        other = train_module.Trainer(dataclasses.replace(cfg, batch_size=size))
+        sides[f"new, batch {size}"] = new_loop(other)
+    return sides
 
 
-def training_case(devices: list[torch.device], rounds: int, seconds: float) -> list[str]:
-    """Old and new training loops, interleaved, on each device: examples / s (medians) and new / old."""
-    sides = {d.type: training_sides(d) for d in devices}
+def training_case(devices: list[torch.device], rounds: int, seconds: float, batch_sizes: list[int]) -> list[str]:
+    """The training loops, interleaved, on each device: examples / s (medians) and each against the old loop."""
+    sides = {d.type: training_sides(d, batch_sizes) for d in devices}
     for d in devices:  # warm-up
-        for side in ("old", "new"):
-            examples_per_second(sides[d.type][side], min(1.0, seconds), d)
-    figures = {(d.type, side): [] for d in devices for side in ("old", "new")}
+        for stream in sides[d.type].values():
+            examples_per_second(stream, min(1.0, seconds), d)
+    figures = {(d.type, name): [] for d in devices for name in sides[d.type]}
     for _ in range(rounds):
         for d in devices:
-            for side in ("old", "new"):
-                figures[d.type, side].append(examples_per_second(sides[d.type][side], seconds, d))
-    lines = [f"{'training, dates sizes (emb 64, hidden 128, 2 layers), forcing 0.75':68} {'old':>10} {'new':>10} "
-             f"{'ratio':>7}"]
+            for name, stream in sides[d.type].items():
+                figures[d.type, name].append(examples_per_second(stream, seconds, d))
+    lines = [f"{'training, dates sizes (emb 64, hidden 128, 2 layers), forcing 0.75':68} {'examples/s':>10} "
+             f"{'vs old':>7}"]
     for d in devices:
-        old, new = (statistics.median(figures[d.type, side]) for side in ("old", "new"))
-        name = torch.cuda.get_device_name(d) if d.type == "cuda" else "CPU"
-        label = f"{name}: batch 64 -> {sides[d.type]['batch']}, examples/s"
-        lines.append(f"{label:68} {old:10.0f} {new:10.0f} {new / old:6.2f}x")
+        device = torch.cuda.get_device_name(d) if d.type == "cuda" else "CPU"
+        old = statistics.median(figures[d.type, "old, batch 64"])
+        for name in sides[d.type]:
+            speed = statistics.median(figures[d.type, name])
+            lines.append(f"{f'{device}: {name}':68} {speed:10.0f} {speed / old:6.2f}x")
     return lines
 
 
@@ -207,6 +216,8 @@ def main(argv=None) -> None:
                         help="cuda: the training case also runs on the GPU, beside the CPU figures")
     parser.add_argument("--seconds", type=float, default=3.0, help="training case: seconds per side per round")
     parser.add_argument("--train-rounds", type=int, default=5, help="training case: interleaved rounds")
+    parser.add_argument("--train-batch", type=int, action="append", default=None,
+                        help="training case: also time the new loop at this batch size (repeatable; default 256)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -222,7 +233,8 @@ def main(argv=None) -> None:
             else:
                 print("--device cuda: no CUDA device is present here; CPU figures only")
         print(f"{args.train_rounds} interleaved rounds of {args.seconds:g} s per side, medians")
-        print("\n".join(training_case(devices, args.train_rounds, args.seconds)))
+        batch_sizes = args.train_batch if args.train_batch is not None else [256]
+        print("\n".join(training_case(devices, args.train_rounds, args.seconds, batch_sizes)))
 
 
 def model_case(rounds: int) -> None:

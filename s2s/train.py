@@ -13,11 +13,14 @@ Speed. The pairs are tokenised once into padded tensors on the device, one block
 length, and each batch is a slice of one block: every source in a batch has the same length, so
 the encoder needs no packing (a packed LSTM's backward on the CPU zero-fills a full-size gradient
 at every time step). The loss is added up on the device and read every --log-every batches, so a
-GPU is never made to wait for the host. --batch-size 0 (the default) picks a size for the device
-(DEFAULT_BATCH); --lr is the rate for a batch of BASE_BATCH (64), scaled by sqrt(batch / 64)
-(--lr-scaling sqrt; linear or none also exist): Adam's update noise falls as the square root of
-the batch grows, so sqrt keeps the step's signal-to-noise where 64 had it. --amp runs the forward
-pass in bfloat16 on CUDA (a no-op on the CPU).
+GPU is never made to wait for the host; Adam is fused. --batch-size 0 (the default) picks
+DEFAULT_BATCH for the device; --lr is the rate for a batch of BASE_BATCH (64), scaled by
+sqrt(batch / 64) (--lr-scaling sqrt; linear or none also exist): Adam's update noise falls as the
+square root of the batch grows. On the CPU the default stays 64: batches of 256 give about 1.5x
+the examples/s on 2 cores, but one epoch of dates (40,000 examples) then reaches 0.1% validation
+exact match (sqrt) or 1.8% (linear) where batches of 64 reach 90%; 128 reaches 19%. A GPU's time per
+step hardly grows with the batch, so there it is 512. --amp runs the forward pass in bfloat16 on
+CUDA (a no-op on the CPU).
 
 Schedule. Teacher forcing starts at --forcing-start (1.0) and falls linearly to --forcing-end, so
 the model learns first from the reference and then from its own predictions, as it must at
@@ -53,7 +56,7 @@ from .tokenizer import EOS_ID, PAD_ID, Tokenizer
 from .translator import Translator
 
 BASE_BATCH = 64  # --lr is the rate for a batch of this size
-DEFAULT_BATCH = {"cpu": 256, "cuda": 512}  # --batch-size 0: examples per batch on each kind of device
+DEFAULT_BATCH = {"cpu": 64, "cuda": 512}  # --batch-size 0: per kind of device (the CPU: see the docstring)
 LR_SCALINGS = ("sqrt", "linear", "none")
 SCHEDULES = ("plateau-token", "plateau-exact")
 DEVICES = ("auto", "cpu", "cuda")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s import bench
+from s2s import bench, train
 
 
 @pytest.fixture(autouse=True)
@@ -17,11 +17,14 @@ def small(monkeypatch):
 
 
 def test_training_case_prints_both_loops_and_their_ratio(capsys):
-    bench.main(["--case", "training", "--seconds", "0.2", "--train-rounds", "1", "--device", "cuda"])
+    bench.main(["--case", "training", "--seconds", "0.2", "--train-rounds", "1", "--device", "cuda",
+                "--train-batch", "128"])
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if line.startswith("CPU: batch 64 -> "))
-    old, new, ratio = line.split()[-3:]
-    assert float(old) > 0 and float(new) > 0 and ratio.endswith("x")
+    rows = {line.split(":")[1].rsplit(None, 2)[0].strip(): line.split()[-2:]
+            for line in out.splitlines() if line.startswith("CPU: ")}
+    assert set(rows) == {"old, batch 64", f"new, batch {train.DEFAULT_BATCH['cpu']} (default)", "new, batch 128"}
+    assert rows["old, batch 64"][1] == "1.00x"
+    assert all(float(speed) > 0 and ratio.endswith("x") for speed, ratio in rows.values())
     if not torch.cuda.is_available():
         assert "no CUDA device is present" in out
 
@@ -29,8 +32,6 @@ def test_training_case_prints_both_loops_and_their_ratio(capsys):
 def test_the_old_loop_draws_the_batches_the_new_one_draws():
     """The baseline copy and s2s.train.batches cut the same examples into the same batches for a seed."""
     import random
-
-    from s2s import train
 
     examples = [([5] * (1 + i % 4) + [2], [6] * (1 + i % 3) + [2]) for i in range(50)]
     old = list(bench.OldLoop.batches(examples, 8, random.Random(3), "cpu"))
