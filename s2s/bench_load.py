@@ -12,8 +12,9 @@ the other so they never share the CPUs:
 2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
    checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
    Space's proxy reports it): p50/p95/max, refused, errors;
-3. with `--flood`, the same class again while one more client keeps 150 requests in flight: the
-   students' p95 with and without the flood, and how the flooder was answered;
+3. with `--flood`, the same class again while one more client keeps 150 requests in flight (in its own
+   process at the lowest CPU priority, standing in for a machine elsewhere): the students' p95 with and
+   without the flood, and how the flooder was answered;
 4. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
 """
 
@@ -177,31 +178,62 @@ async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = Fal
     return tally
 
 
-async def students(base: str, count: int, think: float, seconds: float, flood: bool = False) -> tuple[Tally, Tally]:
-    """`count` students, each a request every `think` s on average (exponential gaps); with `flood`, one client
-    from one address keeps FLOOD_IN_FLIGHT requests in flight. Returns (students' tally, flooder's tally)."""
+async def students(base: str, count: int, think: float, seconds: float, seed: int = 1000) -> Tally:
+    """`count` students, each a request every `think` s on average (exponential gaps), each from its own address."""
     import httpx
 
-    tally, flooder = Tally(), Tally()
+    tally = Tally()
     deadline = time.perf_counter() + seconds
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=2000)) as client:
         async def student(i: int) -> None:
-            rng = random.Random(1000 + i)
+            rng = random.Random(seed + i)  # each run its own requests: none a repeat of the run before
             await asyncio.sleep(rng.uniform(0, think))
             while time.perf_counter() < deadline:
                 await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}", tally)
                 await asyncio.sleep(rng.expovariate(1 / think))
 
-        async def flood_slot(i: int) -> None:
+        started = time.perf_counter()
+        await asyncio.gather(*(student(i) for i in range(count)))
+        tally.seconds = time.perf_counter() - started
+    return tally
+
+
+async def flood(base: str, seconds: float) -> Tally:
+    """One address keeping FLOOD_IN_FLIGHT requests in flight, each sent again as soon as it is answered."""
+    import httpx
+
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=FLOOD_IN_FLIGHT)) as client:
+        async def slot(i: int) -> None:
             rng = random.Random(5000 + i)
             while time.perf_counter() < deadline:
-                await call(client, base, requests_for(rng, mixed=True), "10.66.6.6", flooder)
+                await call(client, base, requests_for(rng, mixed=True), "10.66.6.6", tally)
 
-        tasks = [student(i) for i in range(count)] + ([flood_slot(i) for i in range(FLOOD_IN_FLIGHT)] if flood else [])
         started = time.perf_counter()
-        await asyncio.gather(*tasks)
-        tally.seconds = flooder.seconds = time.perf_counter() - started
-    return tally, flooder
+        await asyncio.gather(*(slot(i) for i in range(FLOOD_IN_FLIGHT)))
+        tally.seconds = time.perf_counter() - started
+    return tally
+
+
+def flood_client(base: str, seconds: float) -> None:
+    """The flooder, in its own process at the lowest CPU priority: on one machine it stands in for a client on
+    another, so that what it costs the server is measured, not the CPU its own loop takes from the server."""
+    os.nice(19)
+    tally = asyncio.run(flood(base, seconds))
+    print(json.dumps(dict(latencies=tally.latencies, refused=tally.refused, errors=tally.errors,
+                          seconds=tally.seconds, kinds=dict(tally.kinds))))
+
+
+def flooded_class(base: str, args) -> tuple[Tally, Tally]:
+    flooder = subprocess.Popen([sys.executable, "-m", "s2s.bench_load", "--flood-client", base, str(args.seconds)],
+                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    time.sleep(2)  # the flood is on before the class starts
+    class_tally = asyncio.run(students(base, args.clients, args.think, args.seconds - 2, seed=20_000))
+    out, _ = flooder.communicate(timeout=args.seconds + 180)
+    data = json.loads(out.strip().splitlines()[-1])
+    flood_tally = Tally(data["latencies"], data["refused"], data["errors"], data["seconds"], Counter(data["kinds"]))
+    return class_tally, flood_tally
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -230,10 +262,9 @@ def run(args) -> int:
         try:
             asyncio.run(closed_loop(base, args.concurrency, 3, mixed=True))  # warm-up: every checkpoint once
             results["app"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds))
-            results["class"], _ = asyncio.run(students(base, args.clients, args.think, args.seconds))
+            results["class"] = asyncio.run(students(base, args.clients, args.think, args.seconds))
             if args.flood:
-                results["flooded"], results["flooder"] = asyncio.run(
-                    students(base, args.clients, args.think, args.seconds, flood=True))
+                results["flooded"], results["flooder"] = flooded_class(base, args)
             if args.calls:
                 before = rss_mb(app.pid)
                 calls = Tally()
@@ -275,3 +306,5 @@ def run(args) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--noop-server"]:
         noop_server(int(sys.argv[2]))
+    elif sys.argv[1:2] == ["--flood-client"]:
+        flood_client(sys.argv[2], float(sys.argv[3]))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 
 import pytest
@@ -92,30 +90,57 @@ def test_a_refusal_waits_so_that_retrying_at_once_costs_nothing():
     assert time.perf_counter() - started >= 0.3
 
 
-def test_an_api_call_without_a_session_gets_one_per_client():
-    seen = []
+class FakeQueue:
+    def __init__(self):
+        self.sessions, self.events = {}, set()
 
-    async def record(request):
-        seen.append(json.loads(await request.body()))
-        return JSONResponse({})
+    def waiting(self, session):
+        return self.sessions.get(session, 0)
 
-    app = Starlette(routes=[Route("/gradio_api/call/translate", record, methods=["POST"])])
-    client = TestClient(Guard(app, Limits(client_header="x-forwarded-for")))
-    for address in ("10.0.0.1", "10.0.0.1", "10.0.0.2"):
-        client.post("/gradio_api/call/translate", json={"data": [1]}, headers={"x-forwarded-for": address})
-    client.post("/gradio_api/call/translate", json={"data": [2], "session_hash": "mine"})
-    sessions = [body["session_hash"] for body in seen]
-    assert sessions[0] == sessions[1] != sessions[2] and sessions[0].startswith("api-")
-    assert sessions[3] == "mine" and [body["data"] for body in seen] == [[1], [1], [1], [2]]
+    def pending(self, event_id):
+        return event_id in self.events
 
 
-def test_a_session_with_too_many_requests_waiting_is_told_to_wait():
-    waiting = {"page-1": 8, "page-2": 2}
-    app = Starlette(routes=[Route("/gradio_api/{rest:path}", echo, methods=["POST"])])
-    client = TestClient(Guard(app, Limits(max_in_flight=8, refusal_delay=0), in_flight=lambda s: waiting.get(s, 0)))
+async def join(request):
+    """gradio's answer to a queued request: the new event's id."""
+    request.app.state.ids.append(1)
+    return JSONResponse({"event_id": f"e{len(request.app.state.ids)}"})
+
+
+def queue_client(queue: FakeQueue, **limits) -> TestClient:
+    app = Starlette(routes=[Route("/gradio_api/{rest:path}", join, methods=["POST"])])
+    app.state.ids = []
+    return TestClient(Guard(app, Limits(refusal_delay=0, client_header="x-forwarded-for", **limits), queue=queue))
+
+
+def test_a_visitor_with_too_many_requests_waiting_is_told_to_wait():
+    queue = FakeQueue()
+    client = queue_client(queue, max_in_flight=3)
+    queue.sessions = {"page-1": 3, "page-2": 2}
     busy = client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "page-1"})
-    assert busy.status_code == 429 and "8 requests waiting" in busy.json()["error"]
+    assert busy.status_code == 429 and "3 requests waiting" in busy.json()["error"]
     assert client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "page-2"}).status_code == 200
-    # an API call without a session is its client's session, and is counted as one
-    waiting["api-" + hashlib.sha256(b"testclient").hexdigest()[:20]] = 8
-    assert client.post("/gradio_api/call/translate", json={"data": []}).status_code == 429
+    # API calls without a session: the guard notes their event ids under the caller's address
+    api = {"x-forwarded-for": "10.0.0.7"}
+    ids = [client.post("/gradio_api/call/translate", json={"data": []}, headers=api).json()["event_id"]
+           for _ in range(3)]
+    queue.events = set(ids)  # all three still waiting
+    assert client.post("/gradio_api/call/translate", json={"data": []}, headers=api).status_code == 429
+    assert client.post("/gradio_api/call/translate", json={"data": []},
+                       headers={"x-forwarded-for": "10.0.0.8"}).status_code == 200  # another address
+    queue.events = {ids[0]}  # two answered
+    assert client.post("/gradio_api/call/translate", json={"data": []}, headers=api).status_code == 200
+
+
+def test_a_class_behind_one_address_is_many_visitors():
+    client = queue_client(FakeQueue(), rate=0.001, burst=2, address_rate=0.001, address_burst=100)
+    one_address = {"x-forwarded-for": "10.9.9.9"}
+    codes = [client.post("/gradio_api/queue/join", json={"data": [], "session_hash": f"student-{i}"},
+                         headers=one_address).status_code for i in range(50)]
+    assert codes == [200] * 50  # each page its own bucket
+    flood = [client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "one"},
+                         headers={"x-forwarded-for": "10.1.1.1"}).status_code for _ in range(3)]
+    assert flood == [200, 200, 429]
+    invented = [client.post("/gradio_api/queue/join", json={"data": [], "session_hash": f"x{i}"},
+                            headers=one_address).status_code for i in range(60)]
+    assert invented.count(429) == 10  # the address's own limit: 100 in all from 10.9.9.9

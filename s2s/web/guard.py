@@ -1,36 +1,36 @@
 """What one visitor may cost, enforced before gradio sees a request: an ASGI middleware.
 
-A public Space is shared by a class, so no single client may take it over:
+A public Space is shared by a class, so no single visitor may take it over:
 - a request body larger than `Limits.max_body_bytes` is refused (413) before it is read whole;
 - uploads are off (403): the page has no upload control, and the model needs no files;
-- each client may start at most `Limits.rate` requests per second, in bursts of `Limits.burst`
-  (a token bucket per client); above that it gets 429 with a message that says to slow down, at
-  once, instead of a place in the queue that would make every other visitor wait behind it.
+- each visitor may start at most `Limits.rate` requests per second, in bursts of `Limits.burst` (a
+  token bucket each), and have at most `Limits.max_in_flight` waiting or running; above either it gets
+  429 with a message that says to slow down or wait, instead of a place in the queue that would make
+  everyone else wait behind it. The answer comes after `Limits.refusal_delay`, so a client that
+  retries at once retries once a second, at no cost.
 
-A client is its address. Behind a proxy (a Hugging Face Space) every request comes from the proxy,
-so `Limits.client_header` names the header that carries the visitor's address (the first entry of
-X-Forwarded-For); it is trusted only when set, because anyone can send that header.
+A visitor is a page's session, or for an API call without one its address (see `Guard`). Behind a
+proxy (a Hugging Face Space) every request comes from the proxy, so `Limits.client_header` names the
+header that carries the visitor's address (the first entry of X-Forwarded-For); it is trusted only
+when set, because anyone can send that header.
 
-Only requests that start work count against the rate: joining the queue and the API's calls. The
-page's static files, its heartbeat and the streams of results do not.
+Only requests that start work count: joining the queue and the API's calls. The page's static files,
+its heartbeat and the streams of results do not. Nothing here changes a request: each call keeps its
+own session, so no call can ever see another's answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 WORK_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload",)
-API_CALL_PATH = "/gradio_api/call/"
-QUEUE_JOIN_PATH = "/gradio_api/queue/join"
 SLOW_DOWN = "Too many requests from your address: slow down and try again in a moment."
 TOO_LARGE = "The request is too large ({size} bytes; at most {limit} here): send less text."
 TOO_MANY_WAITING = "You already have {n} requests waiting: wait for their answers before sending more."
@@ -43,10 +43,12 @@ class Limits:
     """The per-client limits; `from_env` reads S2S_MAX_BODY_BYTES, S2S_RATE, S2S_BURST, S2S_CLIENT_HEADER."""
 
     max_body_bytes: int = 64 * 1024  # a 500-character text and its settings are about 2 KB of JSON
-    rate: float = 10.0  # requests per second that start work, per client (typing fast makes about 10)
+    rate: float = 10.0  # requests per second that start work, per visitor (typing fast makes about 10)
     burst: int = 30
     refusal_delay: float = 1.0  # a "slow down" is sent after this long: a flood of retries then costs nothing
-    max_in_flight: int = 8  # requests of one session waiting or running (a page has a few at most)
+    max_in_flight: int = 8  # requests of one visitor waiting or running (a page has a few at most)
+    address_rate: float = 60.0  # every visitor behind one address together (a class of 100 makes ~35/s)
+    address_burst: int = 200
     client_header: str | None = None  # e.g. "x-forwarded-for" behind a proxy
 
     @classmethod
@@ -81,18 +83,24 @@ class TokenBuckets:
 
 
 class Guard:
-    """ASGI middleware: body size, uploads, per-client rate and per-session requests in flight.
+    """ASGI middleware: body size, uploads, and what each visitor may have sent and still waiting.
 
-    `in_flight(session)` says how many of a session's requests wait or run (app.py asks gradio's queue);
-    API calls without a session get one per client (`_with_client_session`), so a script flooding the
-    API is one session and meets the limit at once.
+    Who a visitor is: a page (or a gradio_client) sends its session with every request, and is limited
+    by session, so a class behind one school address (one NAT) is 100 visitors, not one. An API call
+    without a session is limited by its address. Every address also has a coarse limit (`address_rate`)
+    that a whole class stays under, against a client that invents a session per request.
+
+    `queue` tells how many requests of a session wait or run, and whether an event still does
+    (app.py asks gradio's queue: `serving.QueueView`).
     """
 
-    def __init__(self, app, limits: Limits | None = None, in_flight: Callable[[str], int] | None = None):
+    def __init__(self, app, limits: Limits | None = None, queue=None):
         self.app = app
         self.limits = limits or Limits.from_env()
         self.buckets = TokenBuckets(self.limits.rate, self.limits.burst)
-        self.in_flight = in_flight
+        self.address_buckets = TokenBuckets(self.limits.address_rate, self.limits.address_burst)
+        self.queue = queue
+        self._events: dict[str, deque] = {}  # address -> ids of its session-less calls (the latest few)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -104,16 +112,45 @@ class Guard:
         limit = self.limits.max_body_bytes
         if declared is not None and declared > limit:
             return await _refuse(send, 413, TOO_LARGE.format(size=declared, limit=limit))
-        client = self.client(scope)
-        if scope.get("method") == "POST" and path.startswith(WORK_PATHS) and not self.buckets.take(client):
-            return await _refuse(send, 429, SLOW_DOWN, delay=self.limits.refusal_delay)
         receive = _bounded(receive, limit)
-        if scope.get("method") == "POST" and path.startswith((API_CALL_PATH, QUEUE_JOIN_PATH)):
-            scope, receive, session = await _with_client_session(scope, receive, client)
-            if session and self.in_flight and self.in_flight(session) >= self.limits.max_in_flight:
-                message = TOO_MANY_WAITING.format(n=self.limits.max_in_flight)
-                return await _refuse(send, 429, message, delay=self.limits.refusal_delay)
+        if scope.get("method") != "POST" or not path.startswith(WORK_PATHS):
+            return await self.app(scope, receive, send)
+        address = self.client(scope)
+        receive, session = await _session_of(receive)
+        if not self.address_buckets.take(address) or not self.buckets.take(session or f"address {address}"):
+            return await _refuse(send, 429, SLOW_DOWN, delay=self.limits.refusal_delay)
+        if self.waiting(session, address) >= self.limits.max_in_flight:
+            message = TOO_MANY_WAITING.format(n=self.limits.max_in_flight)
+            return await _refuse(send, 429, message, delay=self.limits.refusal_delay)
+        if session is None:
+            send = self._noting_events(send, address)
         return await self.app(scope, receive, send)
+
+    def waiting(self, session: str | None, address: str) -> int:
+        """Requests of this session (or, without one, of this address's session-less calls) waiting or running."""
+        if self.queue is None:
+            return 0
+        if session is not None:
+            return self.queue.waiting(session)
+        events = self._events.get(address, ())
+        return sum(1 for event in list(events) if self.queue.pending(event))
+
+    def _noting_events(self, send, address: str):
+        """`send`, noting the event id gradio answers a session-less call with, under the caller's address."""
+        async def noting(message):
+            if message.get("type") == "http.response.body":
+                try:
+                    event = json.loads(message.get("body", b"") or b"null")
+                except ValueError:
+                    event = None
+                if isinstance(event, dict) and isinstance(event.get("event_id"), str):
+                    events = self._events.setdefault(address, deque(maxlen=4 * self.limits.max_in_flight))
+                    events.append(event["event_id"])
+                    while len(self._events) > MAX_CLIENTS:
+                        self._events.pop(next(iter(self._events)))
+            await send(message)
+
+        return noting
 
     def client(self, scope) -> str:
         """The visitor's address: the trusted header's first entry, else the connection's."""
@@ -155,19 +192,13 @@ def _bounded(receive, limit: int):
     return bounded_receive
 
 
-async def _with_client_session(scope, receive, client: str):
-    """An API call without a session gets one per client: "api-" and a digest of the client's address.
-
-    gradio builds a session (a copy of every component's config: ~5 ms and ~140 KB for this page) for
-    each new session id, and each API call that names none is a new one. Calls from one client then
-    share one session, as a page's events do; the endpoint keeps no state in it. Returns the scope and
-    a receive that replays the (possibly rewritten) body, and the request's session (None if it has none).
-    """
+async def _session_of(receive):
+    """Read the request's JSON body: (a receive that replays it, its "session_hash" or None)."""
     chunks, more = [], True
     while more:
         message = await receive()
         if message["type"] != "http.request":
-            return scope, _replay([message], receive), None
+            return _replay([message], receive), None
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     body = b"".join(chunks)
@@ -176,13 +207,8 @@ async def _with_client_session(scope, receive, client: str):
     except ValueError:
         payload = None
     session = payload.get("session_hash") if isinstance(payload, dict) else None
-    if isinstance(payload, dict) and not session and scope["path"].startswith(API_CALL_PATH):
-        session = payload["session_hash"] = "api-" + hashlib.sha256(client.encode()).hexdigest()[:20]
-        body = json.dumps(payload).encode()
-        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
-        scope = dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
-    message = {"type": "http.request", "body": body, "more_body": False}
-    return scope, _replay([message], receive), session if isinstance(session, str) else None
+    replay = _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+    return replay, session if isinstance(session, str) and session else None
 
 
 def _replay(messages: list[dict], receive):

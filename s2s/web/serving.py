@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import partial
 
 from starlette.middleware import Middleware
 
@@ -49,12 +48,23 @@ class Serving:
 
     def launch_options(self, demo) -> dict:
         """demo.launch(**...): sessions, no uploads, and the guard in front of every request."""
-        guard = Middleware(Guard, limits=self.limits, in_flight=partial(waiting, demo))
+        guard = Middleware(Guard, limits=self.limits, queue=QueueView(demo))
         return dict(state_session_capacity=self.sessions, max_file_size=1, app_kwargs=dict(middleware=[guard]))
 
 
-def waiting(demo, session: str) -> int:
-    """How many of `session`'s events gradio's queue holds, waiting or running (gradio 6's queue keeps them
-    per session; tests/test_app.py checks it against a real queue)."""
-    queue = getattr(demo, "_queue", None)
-    return len(getattr(queue, "pending_event_ids_session", {}).get(session, ()))
+@dataclass(frozen=True)
+class QueueView:
+    """What the guard asks of gradio's queue (gradio 6 keeps its events by id and by session; the
+    browser tests and tests/test_app.py run it against a real queue)."""
+
+    demo: object
+
+    def waiting(self, session: str) -> int:
+        """Events of `session` waiting or running."""
+        queue = getattr(self.demo, "_queue", None)
+        return len(getattr(queue, "pending_event_ids_session", {}).get(session, ()))
+
+    def pending(self, event_id: str) -> bool:
+        """Whether the event is still waiting or running."""
+        queue = getattr(self.demo, "_queue", None)
+        return event_id in getattr(queue, "event_ids_to_events", {})
