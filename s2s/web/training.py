@@ -16,8 +16,9 @@ EXPORT_DIR, which keeps at most EXPORT_KEEP files); both load back with `s2s.che
 Limits, so that training cannot take the server from the visitors who are only looking:
 one live run per visitor (keyed by the session id the page passes), at most MAX_RUNS at once on
 the server (env S2S_TRAIN_MAX_RUNS; default 1 on a CPU, 4 with CUDA), at most MAX_SECONDS of
-training each (env S2S_TRAIN_MAX_SECONDS, default 120), TRAIN_THREADS torch threads (env
-S2S_TRAIN_THREADS, default 1), pasted TSV of at most MAX_TSV_LINES lines. A refusal is a
+training each (env S2S_TRAIN_MAX_SECONDS, default 120; making the data and tokenizers, a second or
+two, comes before), TRAIN_THREADS torch threads (env S2S_TRAIN_THREADS, default 1; torch's thread
+setting is the process's, and the app serves with 1 too), pasted TSV of at most MAX_TSV_LINES lines. A refusal is a
 `TrainingRefused` (a ValueError) whose message the page can show as it is.
 """
 
@@ -281,6 +282,8 @@ class LiveRun:
 
     def _finish(self, error: str | None) -> None:
         trainer = self._trainer
+        if trainer is not None:
+            trainer.blocks = []  # the tokenised training data: a finished run keeps only its model
         if error is None and trainer is not None:
             try:
                 trainer.model.eval()
