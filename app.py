@@ -24,7 +24,7 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come bef
 import gradio as gr  # noqa: E402
 
 from s2s import viz  # noqa: E402
-from s2s.web import cards, compare, examples, export, models, runs, views  # noqa: E402
+from s2s.web import by_length, cards, compare, examples, export, lessons, models, runs, views  # noqa: E402
 from s2s.web.serving import Serving  # noqa: E402
 
 if os.environ.get("SPACES_ZERO_GPU"):
@@ -76,6 +76,9 @@ class ExploreControls:
     decoding: gr.Radio
     beam_size: gr.Slider
     card: gr.Markdown
+    hint: gr.Markdown  # what input the checkpoint expects
+    reference_source: gr.State  # the source an example or a lesson set the reference for
+    display: gr.CheckboxGroup  # how the maps are drawn (views.DISPLAY_OPTIONS); the Results read it too
 
     @property
     def settings(self) -> list:
@@ -90,7 +93,7 @@ class ExploreControls:
                  self.mask: a.mask, self.forcing: a.forcing, self.ratio: a.ratio, self.decoding: "greedy"}
         if a.beam_size > 1:
             shown |= {self.decoding: "beam", self.beam_size: a.beam_size}
-        return shown
+        return shown | {self.reference_source: preset.text}
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,11 @@ class Results:
     view: gr.State  # the results tab on screen
     output: gr.Textbox
     layer: gr.Radio
+    display: gr.CheckboxGroup  # views.DISPLAY_OPTIONS
     status: gr.Markdown
     tabs: dict  # results tab name -> gr.Tab
     plot: gr.Plot
+    step_plot: gr.Plot  # the step's arithmetic, drawn beside the map
     step: gr.Slider
     play: gr.Button
     stop: gr.Button
@@ -118,7 +123,7 @@ class Results:
     @property
     def tab_outputs(self) -> list:
         """What the results tabs other than the heatmap show, each drawn only while its tab is on screen."""
-        return [self.math, self.grid, self.forcing_table, self.nbest]
+        return [self.math, self.step_plot, self.grid, self.forcing_table, self.nbest]
 
     def show(self, explored: views.Explored) -> dict:
         """A fresh run in the output, the heatmap, the kept result and the status."""
@@ -143,6 +148,9 @@ class CompareControls:
     plot_b: gr.Plot
     plot_diff: gr.Plot
     kept: gr.State  # compare.Kept: re-plotted without running again
+    measure: gr.Button  # quality by source length, measured on fresh examples
+    by_length: gr.Plot
+    lesson_text: gr.Markdown  # what to look at, when a lesson is a comparison
 
     @property
     def settings(self) -> list:
@@ -170,6 +178,9 @@ class Page:
     """Every part of the page an event reads or writes."""
 
     presenter: gr.Checkbox
+    lessons: dict  # a key of lessons.BY_KEY -> its button
+    lesson_texts: tuple  # what to look at, for the lesson chosen: (in Explore, in Compare)
+    tabs: gr.Tabs
     explore: ExploreControls
     results: Results
     compare: CompareControls
@@ -186,14 +197,15 @@ def read_settings(text, checkpoint, mask, forcing, ratio, reference, seed, decod
 
 
 def on_run(results: Results, *values) -> dict:
-    *controls, layer, presenter = values
-    return results.show(views.explore(read_settings(*controls), layer, presenter))
+    *controls, layer, presenter, display = values
+    return results.show(views.explore(read_settings(*controls), layer, presenter, display))
 
 
 def tab_contents(results: Results, view, result, rank, layer, step, presenter) -> dict:
     """What the visible results tab shows; the hidden tabs are left alone, so a keystroke sends and draws less."""
     if view == HEATMAP:
-        return {results.math: views.step_math(result, rank, layer, step)}
+        return {results.math: views.step_math(result, rank, layer, step),
+                results.step_plot: views.step_figure(result, rank, layer, step, presenter)}
     if view == GRID:
         return {results.grid: views.grid(result, rank, presenter)}
     if view == FED:
@@ -211,21 +223,22 @@ def on_details(results: Results, result, layer, view, presenter) -> dict:
             **tab_contents(results, view, result, "1", layer, None, presenter)}
 
 
-def on_view(results: Results, result, rank, layer, step, presenter) -> dict:
-    return {results.plot: views.figure(result, rank, layer, step, presenter),
-            results.math: views.step_math(result, rank, layer, step)}
+def on_view(results: Results, result, rank, layer, step, presenter, display) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter, display),
+            results.math: views.step_math(result, rank, layer, step),
+            results.step_plot: views.step_figure(result, rank, layer, step, presenter)}
 
 
-def on_hypothesis(results: Results, result, rank, layer, view, presenter) -> dict:
+def on_hypothesis(results: Results, result, rank, layer, view, presenter, display) -> dict:
     last = views.last_step(result, rank)
-    return {results.plot: views.figure(result, rank, layer, None, presenter),
+    return {results.plot: views.figure(result, rank, layer, None, presenter, display),
             results.status: views.hypothesis_note(result, rank),
             results.step: gr.Slider(maximum=max(last, 1), value=last),
             **tab_contents(results, view, result, rank, layer, None, presenter)}
 
 
-def on_presenter(results: Results, result, rank, layer, step, view, presenter) -> dict:
-    return {results.plot: views.figure(result, rank, layer, step, presenter),
+def on_presenter(results: Results, result, rank, layer, step, view, presenter, display) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter, display),
             **tab_contents(results, view, result, rank, layer, step, presenter)}
 
 
@@ -233,9 +246,10 @@ def on_tab(results: Results, view, result, rank, layer, step, presenter) -> dict
     return {results.view: view, **tab_contents(results, view, result, rank, layer, step, presenter)}
 
 
-def on_play(results: Results, result, rank, layer, presenter):
-    for frame in views.play(result, rank, layer, presenter):
-        yield {results.plot: frame.figure, results.step: frame.step, results.math: frame.math}
+def on_play(results: Results, result, rank, layer, presenter, display):
+    for frame in views.play(result, rank, layer, presenter, display=display):
+        yield {results.plot: frame.figure, results.step: frame.step, results.math: frame.math,
+               results.step_plot: frame.arithmetic}
 
 
 def on_export(result, rank, layer, presenter):
@@ -249,7 +263,8 @@ def on_checkpoint(page: Page, spec, layer) -> dict:
     """A new checkpoint: its card, and its layers in the layer menu (the chosen one kept if it has it)."""
     choices = models.layer_choices(spec)
     kept = layer if layer in dict(choices).values() else "mean"
-    return {page.explore.card: cards.model_card(spec), page.results.layer: gr.Radio(choices=choices, value=kept)}
+    return {page.explore.card: cards.model_card(spec), page.results.layer: gr.Radio(choices=choices, value=kept),
+            page.explore.hint: views.input_hint(spec)}
 
 
 def on_example(explore: ExploreControls, sample) -> dict:
@@ -258,7 +273,17 @@ def on_example(explore: ExploreControls, sample) -> dict:
     except ValueError as error:
         gr.Warning(str(error))
         return {}
-    return {explore.text: source, explore.reference: reference, explore.checkpoint: checkpoint}
+    return {explore.text: source, explore.reference: reference, explore.checkpoint: checkpoint,
+            explore.reference_source: source}
+
+
+def on_source(explore: ExploreControls, text, reference, reference_source) -> dict:
+    """A typed source clears the reference an example or a lesson set for another source (and says so)."""
+    if reference and reference_source and text != reference_source:
+        gr.Info("The reference belonged to the example, not to what you typed: it was cleared. Type a reference "
+                "for your input to use teacher forcing.")
+        return {explore.reference: "", explore.reference_source: None}
+    return {}
 
 
 def on_compare(controls: CompareControls, *values) -> dict:
@@ -279,6 +304,39 @@ def on_preset(page: Page, name: str, *settings) -> dict:
         gr.Warning(runs.user_message(error))
         return {}
     return page.explore.fill(preset) | page.compare.fill(preset)
+
+
+def on_lesson(page: Page, key: str) -> dict:
+    """Every control a lesson sets, its text, and the tab that shows it; on failure say why and change nothing."""
+    try:
+        lesson = lessons.lesson(key)
+    except ValueError as error:
+        gr.Warning(str(error))
+        return {}
+    e, r, c, a = page.explore, page.results, page.compare, lesson.a
+    display = [option for option, on in zip(views.DISPLAY_OPTIONS, (lesson.row_scale, lesson.rows_by_fed)) if on]
+    updates = {e.text: a.text, e.reference: a.reference, e.reference_source: a.text, e.checkpoint: a.checkpoint,
+               e.mask: a.mask, e.forcing: a.forcing, e.ratio: a.ratio, e.decoding: "greedy",
+               r.layer: gr.Radio(choices=models.layer_choices(a.checkpoint), value=lesson.layer),
+               r.display: display, **dict.fromkeys(page.lesson_texts, f"**{lesson.title}.** {lesson.look}"),
+               page.tabs: gr.Tabs(selected="compare" if lesson.show == lessons.COMPARE else "explore")}
+    if lesson.b is not None:
+        b = lesson.b
+        updates |= {c.checkpoint_b: b.checkpoint, c.mask_b: b.mask, c.ratio_b: b.ratio if b.forcing else 0.0}
+    return updates
+
+
+def on_measure(controls: CompareControls, presenter) -> dict:
+    """Quality by source length for the reverse family (a few seconds the first time, then cached)."""
+    try:
+        measured = by_length.measure("reverse")
+    except ValueError as error:
+        gr.Warning(str(error))
+        return {}
+    title = (f"exact match by source length: {len(measured.names)} reverse checkpoints, "
+             f"{sum(measured.counts)} fresh inputs")
+    return {controls.by_length: viz.quality_by_length(list(measured.buckets), dict(measured.exact),
+                                                     list(measured.counts), presenter=bool(presenter), title=title)}
 
 
 def on_load(page: Page) -> dict:
@@ -308,26 +366,31 @@ translate = client_errors(runs.api_translate)  # the public API endpoint
 # --- layout -------------------------------------------------------------------------------------------
 
 
-def header() -> gr.Checkbox:
+def header() -> tuple[gr.Checkbox, dict]:
+    """One line: the title, the six lessons (one click each from the landing page), presenter mode."""
     with gr.Row(elem_id="header"):
-        with gr.Column(scale=4, min_width=300):
-            gr.Markdown(f"# {TITLE}\n{INTRO}", elem_id="intro")
-            with gr.Accordion("What am I looking at?", open=False, elem_id="explainer"):
-                gr.Markdown(EXPLAINER)
-        return gr.Checkbox(label="Presenter mode", info="large type, colour-blind-safe colours", scale=0,
-                           min_width=180, elem_id="presenter")
+        gr.Markdown(f"# {TITLE}", elem_id="intro")
+        presenter = gr.Checkbox(label="Presenter mode", scale=0, min_width=170, elem_id="presenter")
+    with gr.Row(elem_id="lessons"):
+        buttons = {lesson.key: gr.Button(lesson.title, size="sm", elem_id=f"lesson-{lesson.key}", min_width=60)
+                   for lesson in lessons.LESSONS}
+    return presenter, buttons
 
 
 def explore_controls(start: views.Opening) -> ExploreControls:
     with gr.Column(scale=1, min_width=300, elem_id="controls"):
         text = gr.Textbox(label="Source text", value=start.text, lines=1, max_length=runs.MAX_TEXT_CHARS,
-                          autofocus=True, elem_id="source", placeholder="Type here, e.g. 3rd of March 2021")
+                          autofocus=True, elem_id="source", placeholder="Type here, e.g. 3rd of March 2021",
+                          info=f"at most {runs.MAX_TEXT_CHARS} characters")
+        hint = gr.Markdown(views.input_hint(start.default) if start.default else "", elem_id="hint")
         samples = gr.Dataset(label="Examples: a click picks the checkpoint too", layout="gallery",
                              components=["textbox"], samples=[[row[0]] for row in start.examples],
                              samples_per_page=6, elem_id="examples")
         checkpoint = gr.Dropdown(start.choices, value=start.default, label="Checkpoint", allow_custom_value=True,
                                  info="bundled, or a Hub repo org/name", elem_id="checkpoint")
         mask = gr.Radio(["bidirectional", "causal"], value="bidirectional", label="Attention mask", elem_id="mask")
+        display = gr.CheckboxGroup(list(views.DISPLAY_OPTIONS), value=list(views.DEFAULT_DISPLAY),
+                                   label="Display (the hover keeps the true weight)", elem_id="display")
         with gr.Accordion("Teacher forcing", open=False):
             forcing = gr.Checkbox(label="Feed the reference to the decoder", elem_id="forcing")
             reference = gr.Textbox(label="Reference (target text)", value=start.reference, lines=1,
@@ -342,28 +405,32 @@ def explore_controls(start: views.Opening) -> ExploreControls:
                 beam_size = gr.Slider(1, 16, value=4, step=1, label="Beam size", min_width=160)
         with gr.Accordion("About this checkpoint", open=False):
             card = gr.Markdown(start.card, elem_id="card")
+        with gr.Accordion("What am I looking at?", open=False, elem_id="explainer"):
+            gr.Markdown(f"{INTRO}\n{EXPLAINER}")
     return ExploreControls(text, samples, checkpoint, mask, forcing, reference, ratio, seed, decoding, beam_size,
-                           card)
+                           card, hint, gr.State(start.text if start.reference else None), display)
 
 
-def results_panel(start: views.Opening) -> Results:
+def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
     first = start.explored.result
     last = views.last_step(first)
-    with gr.Column(scale=2, min_width=340, elem_id="results"):
-        with gr.Row():
+    with gr.Column(scale=3, min_width=340, elem_id="results"):
+        with gr.Row(elem_id="result-row"):
             output = gr.Textbox(label="Output", value=start.explored.output, interactive=False, scale=2,
-                                min_width=200, elem_id="output")
+                                min_width=160, elem_id="output")
             layer = gr.Radio(start.layers, value="mean", label="Layer", scale=3, min_width=200, elem_id="layer")
         status = gr.Markdown(start.explored.status, elem_id="status")
         with gr.Tabs():
             with gr.Tab(HEATMAP) as heatmap_tab:
-                plot = gr.Plot(start.explored.figure, show_label=False, elem_id="heatmap")
+                with gr.Row(elem_id="map-row"):
+                    plot = gr.Plot(start.explored.figure, show_label=False, elem_id="heatmap", scale=3)
+                    step_plot = gr.Plot(views.step_figure(first), show_label=False, elem_id="step-plot", scale=2)
                 with gr.Row(elem_id="stepper"):
                     step = gr.Slider(0, max(last, 1), value=last, step=1, label="Step",
                                      info="move to reveal the decoding row by row", min_width=220, elem_id="step")
                     play = gr.Button("▶ Play", scale=0, min_width=90, elem_id="play")
                     stop = gr.Button("■ Stop", scale=0, min_width=90, variant="stop", elem_id="stop")
-                with gr.Accordion("The arithmetic of this step", open=True):
+                with gr.Accordion("The arithmetic of this step, in numbers", open=False):
                     math = gr.Markdown(views.step_math(first), elem_id="step-math")
             with gr.Tab(GRID) as grid_tab:
                 grid = gr.Plot(show_label=False, elem_id="grid")
@@ -382,12 +449,13 @@ def results_panel(start: views.Opening) -> Results:
                 export_button = gr.Button("Prepare downloads", elem_id="export")
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False)
     tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, FED: fed_tab, NBEST: nbest_tab, EXPORT: export_tab}
-    return Results(gr.State(first), gr.State(HEATMAP), output, layer, status, tabs, plot, step, play, stop, math,
-                   grid, forcing_table, nbest, rank, export_button, files)
+    return Results(gr.State(first), gr.State(HEATMAP), output, layer, display, status, tabs, plot, step_plot, step,
+                   play, stop, math, grid, forcing_table, nbest, rank, export_button, files)
 
 
 def compare_tab(start: views.Opening) -> CompareControls:
     with gr.Tab("Compare", id="compare") as tab:
+        lesson_text = gr.Markdown(elem_classes=["lesson-text"])
         gr.Markdown("Run **A** uses the Explore tab's settings; run **B** the same text with its own checkpoint, "
                     "mask and forcing. The third map is A − B: red where A attends more.")
         with gr.Row():
@@ -408,19 +476,27 @@ def compare_tab(start: views.Opening) -> CompareControls:
                 plot_b = gr.Plot(show_label=False, elem_id="plot-b")
         gr.Markdown("**A − B**")
         plot_diff = gr.Plot(show_label=False, elem_id="plot-diff")
+        with gr.Row():
+            gr.Markdown("**Why attention, in numbers**: exact match by input length for `reverse`, `reverse-noattn` "
+                        "and `reverse-causal`, each on the same fresh inputs (a few seconds the first time).")
+            measure = gr.Button("Measure", scale=0, min_width=120, elem_id="measure")
+        by_length_plot = gr.Plot(show_label=False, elem_id="by-length")
     return CompareControls(tab, presets, checkpoint_b, mask_b, ratio_b, run, summary, label_a, plot_a, label_b,
-                           plot_b, plot_diff, gr.State(None))
+                           plot_b, plot_diff, gr.State(None), measure, by_length_plot, lesson_text)
 
 
 def layout(start: views.Opening) -> Page:
-    presenter = header()
-    with gr.Tabs(elem_id="main-tabs"):
+    presenter, buttons = header()
+    with gr.Tabs(elem_id="main-tabs") as tabs:
         with gr.Tab("Explore", id="explore"):
             with gr.Row(elem_id="explore-row"):
-                explore = explore_controls(start)
-                results = results_panel(start)
+                with gr.Column(scale=1, min_width=300):
+                    explore_text = gr.Markdown(elem_id="lesson-text", elem_classes=["lesson-text"])
+                    explore = explore_controls(start)
+                results = results_panel(start, explore.display)
         compared = compare_tab(start)
-    return Page(presenter, explore, results, compared, gr.Button(visible=False))
+    return Page(presenter, buttons, (explore_text, compared.lesson_text), tabs, explore, results, compared,
+                gr.Button(visible=False))
 
 
 # --- wiring -------------------------------------------------------------------------------------------
@@ -429,22 +505,26 @@ def layout(start: views.Opening) -> Page:
 def wire_explore(page: Page) -> None:
     """Typing and every run setting run the model; the results then follow, without running it again."""
     e, r = page.explore, page.results
-    playing = r.play.click(partial(on_play, r), [r.result, r.rank, r.layer, page.presenter], [r.plot, r.step, r.math],
-                           show_progress="hidden", concurrency_limit=16, **PRIVATE)
+    playing = r.play.click(partial(on_play, r), [r.result, r.rank, r.layer, page.presenter, r.display],
+                           [r.plot, r.step, r.math, r.step_plot], show_progress="hidden", concurrency_limit=16,
+                           **PRIVATE)
     r.stop.click(None, cancels=[playing], **PRIVATE)
     # .change, not .input: in gradio 6.31 a Textbox's .input misses deletions and pastes. Examples and
     # presets set the controls, and these events then run the model, at most twice with always_last.
-    changed = gr.on([control.change for control in e.settings] + [e.text.submit], partial(on_run, r),
-                    e.settings + [r.layer, page.presenter], [r.output, r.plot, r.result, r.status], cancels=[playing],
-                    **LIVE)
+    changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
+                    partial(on_run, r), e.settings + [r.layer, page.presenter, r.display],
+                    [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
     changed.then(partial(on_details, r), [r.result, r.layer, r.view, page.presenter], [r.step, r.rank, *r.tab_outputs],
                  **LIVE)
-    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer], **LIVE)
-    e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint], **PRIVATE)
+    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer, e.hint], **LIVE)
+    e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint, e.reference_source],
+                     **PRIVATE)
+    e.text.change(partial(on_source, e), [e.text, e.reference, e.reference_source], [e.reference, e.reference_source],
+                  **LIVE)
 
-    gr.on([r.layer.input, r.step.input], partial(on_view, r), [r.result, r.rank, r.layer, r.step, page.presenter],
-          [r.plot, r.math], **LIVE)
-    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter],
+    gr.on([r.layer.change, r.step.input], partial(on_view, r),
+          [r.result, r.rank, r.layer, r.step, page.presenter, r.display], [r.plot, r.math, r.step_plot], **LIVE)
+    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display],
                  [r.plot, r.status, r.step, *r.tab_outputs], **LIVE)
     for name, tab in r.tabs.items():
         tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter],
@@ -458,15 +538,30 @@ def wire_compare(page: Page) -> None:
     compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter], c.outputs)
     gr.on([c.tab.select, c.run.click, c.checkpoint_b.input, c.mask_b.input, c.ratio_b.release], *compare_args, **LIVE)
     for name, button in c.presets.items():
-        button.click(partial(on_preset, page, name), e.settings, e.settings + c.settings, **PRIVATE
-                     ).then(*compare_args, **LIVE)
+        button.click(partial(on_preset, page, name), e.settings, e.settings + c.settings + [e.reference_source],
+                     **PRIVATE).then(*compare_args, **LIVE)
+    c.measure.click(partial(on_measure, c), [page.presenter], [c.by_length], **PRIVATE)
+
+
+def wire_lessons(page: Page) -> None:
+    """A lesson sets every control, then shows its run (and, for a comparison, both runs)."""
+    c, e, r = page.compare, page.explore, page.results
+    outputs = e.settings + [e.reference_source, r.layer, r.display, *page.lesson_texts, page.tabs] + c.settings
+    compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter], c.outputs)
+    for key, button in page.lessons.items():
+        chosen = button.click(partial(on_lesson, page, key), None, outputs, **PRIVATE)
+        if lessons.BY_KEY[key].show == lessons.COMPARE:
+            chosen = chosen.then(*compare_args, **LIVE)
+        if key == "why":
+            chosen.then(partial(on_measure, c), [page.presenter], [c.by_length], **PRIVATE)
 
 
 def wire_presenter(page: Page) -> None:
     """Presenter mode restyles the page (in the browser) and re-plots what is shown."""
     r, c = page.results, page.compare
     page.presenter.change(None, page.presenter, None, js=PRESENTER_JS, **PRIVATE)
-    page.presenter.change(partial(on_presenter, r), [r.result, r.rank, r.layer, r.step, r.view, page.presenter],
+    page.presenter.change(partial(on_presenter, r),
+                          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display],
                           [r.plot, *r.tab_outputs], **LIVE
                           ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter], c.outputs, **LIVE)
 
@@ -486,6 +581,7 @@ def build_demo() -> gr.Blocks:
         page = layout(start)
         wire_explore(page)
         wire_compare(page)
+        wire_lessons(page)
         wire_presenter(page)
         demo.load(partial(on_load, page), None, [page.explore.checkpoint, page.compare.checkpoint_b,
                                                  page.explore.examples], **PRIVATE)

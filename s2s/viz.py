@@ -33,6 +33,7 @@ import json
 import math
 import numbers
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,14 +307,15 @@ def _layout(style: Style, rows: int, title: str, notes: list[str]) -> dict:
     layout = dict(
         template=TEMPLATE,
         autosize=True,
-        height=min(style.max_height, 140 + title_px + style.row_px * rows + notes_px),
-        margin=dict(l=10, r=10, t=30, b=10 + notes_px),
+        height=min(style.max_height, 100 + title_px + style.row_px * rows + notes_px),
+        margin=dict(l=10, r=10, t=30 + title_px, b=10 + notes_px),  # the title above the source pieces
         font=dict(size=style.font),
         hoverlabel=dict(font=dict(size=style.tick + 2)),
     )
     if title:
         layout["title"] = dict(text=html.escape(title, quote=False), font=dict(size=style.font + 1), x=0.5,
-                               xanchor="center", yref="paper", y=1, yanchor="bottom", automargin=True)
+                               xanchor="center", yref="container", y=1, yanchor="top", pad=dict(t=4),
+                               automargin=True)
     if notes:
         layout["annotations"] = [dict(text="<br>".join(notes), xref="paper", yref="paper", x=0, y=0, yanchor="top",
                                       yshift=-6, xanchor="left", align="left", showarrow=False)]
@@ -373,12 +375,13 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(dict(data=data, layout=layout), _validate=False)
 
 
-def _message(text: str, presenter: bool = False) -> go.Figure:
+def message(text: str, presenter: bool = False) -> go.Figure:
     """A figure holding only a centred message (a model without attention, nothing to compare)."""
     style = _style(presenter)
     layout = dict(template=TEMPLATE, height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
                   yaxis=dict(visible=False),
-                  annotations=[dict(text=html.escape(text, quote=False), x=0.5, y=0.5, xref="paper", yref="paper",
+                  annotations=[dict(text="<br>".join(textwrap.wrap(html.escape(text, quote=False), 56)), x=0.5,
+                                    y=0.5, xref="paper", yref="paper",
                                     showarrow=False, font=dict(size=style.font))])
     return _figure([], layout)
 
@@ -409,7 +412,7 @@ def heatmap(
     A model without attention gives a message.
     """
     if r.num_layers == 0:
-        return _message(NO_ATTENTION, presenter)
+        return message(NO_ATTENTION, presenter)
     layer = _check_layer(r, layer)
     steps = len(r.output_tokens)
     if step is not None:
@@ -441,7 +444,7 @@ def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = N
     and their mean · no teacher forcing"; each row is scaled within its own panel).
     """
     if r.num_layers == 0:
-        return _message(NO_ATTENTION, presenter)
+        return message(NO_ATTENTION, presenter)
     style = _style(presenter)
     layers: list[int | str] = [*range(r.num_layers), "mean"]
     xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
@@ -494,7 +497,7 @@ def difference(
             f"({len(a.source_tokens)} vs {len(b.source_tokens)} pieces): compare checkpoints with the same tokenizer."
         )
     if a.num_layers == 0 or b.num_layers == 0:
-        return _message("Nothing to compare: " + NO_ATTENTION, presenter)
+        return message("Nothing to compare: " + NO_ATTENTION, presenter)
     layer_a, layer_b = _check_layer(a, layer), _check_layer(b, layer)
     style = _style(presenter)
     steps, width = max(len(a.output_tokens), len(b.output_tokens)), len(a.source_tokens)
@@ -752,7 +755,7 @@ def _grid(z: np.ndarray, x: str, y: str, hover: str, scale, zmid: float | None =
 def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False) -> go.Figure:
     """The arithmetic of `step` in `layer` (clamped like heatmap's step), drawn as small grids."""
     if r.num_layers == 0:
-        return _message(NO_ATTENTION, presenter)
+        return message(NO_ATTENTION, presenter)
     layer = _check_layer(r, layer)
     if layer == "mean":
         raise ValueError("step_figure draws one layer's arithmetic: pass a layer number, not 'mean'")
@@ -772,32 +775,35 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
               customdata=[[p] * values.shape[1] for p in pieces], **scale),
         _grid(c[None], "x3", "y4", "c[%{x}] = %{z:.4f}", VALUE_SCALE, **scale),
     ]
+    rows = len(pieces)
+    height = min(style.max_height, 330 + style.row_px * rows)
+    grid_top, grid_bottom = 0.84, 0.44  # w and V; q above them, c and the next-piece bars below
     layout = dict(
-        template=TEMPLATE, height=min(style.max_height, 260 + style.row_px * len(pieces)),
-        margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font), showlegend=False,
+        template=TEMPLATE, height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
+        showlegend=False,
         title=dict(text=html.escape(f"step {step} · layer {layer} · fed {r.decoder_inputs[step]} → wrote "
                                     f"{r.output_tokens[step]}", quote=False), x=0.5, xanchor="center",
                    font=dict(size=style.font + 1)),
-        xaxis=dict(domain=[0.14, 0.66], anchor="y", visible=False),
-        yaxis=dict(domain=[0.86, 0.94], visible=False),
-        xaxis2=dict(domain=[0.0, 0.1], anchor="y2", visible=False),
-        yaxis2=dict(domain=[0.14, 0.8], tickmode="array", tickvals=list(range(len(pieces))), ticktext=pieces,
+        xaxis=dict(domain=[0.22, 1.0], anchor="y", visible=False),
+        yaxis=dict(domain=[0.89, 0.94], visible=False),
+        xaxis2=dict(domain=[0.0, 0.18], anchor="y2", visible=False),
+        yaxis2=dict(domain=[grid_bottom, grid_top], tickmode="array", tickvals=list(range(rows)), ticktext=pieces,
                     autorange="reversed", tickfont=dict(size=style.tick), automargin=True),
-        xaxis3=dict(domain=[0.14, 0.66], anchor="y2", visible=False),
-        yaxis4=dict(domain=[0.0, 0.08], anchor="x3", visible=False),
-        annotations=[_label("query q", 0.4, 0.95), _label("w = softmax(K q)", 0.05, 0.81),
-                     _label("keys = values V (a row per source piece)", 0.4, 0.81),
-                     _label("context c = w V", 0.4, 0.09)],
+        xaxis3=dict(domain=[0.22, 1.0], anchor="y2", visible=False),
+        yaxis4=dict(domain=[0.34, 0.39], anchor="x3", visible=False),
+        annotations=[_label("query q", 0.61, 0.945), _label("w", 0.09, grid_top + 0.005),
+                     _label("keys = values V (a row per source piece)", 0.61, grid_top + 0.005),
+                     _label("context c = w V", 0.61, 0.395)],
     )
     if r.top_tokens is not None and r.top_probs is not None:
         top = [display_piece(p) for p in r.top_tokens[step]]
         data.append(dict(type="bar", orientation="h", x=[float(p) for p in r.top_probs[step]], y=top,
                          xaxis="x5", yaxis="y5", marker=dict(color=OUTLINE_COLOR),
                          hovertemplate="%{y}: p = %{x:.4f}<extra></extra>"))
-        layout["xaxis5"] = dict(domain=[0.74, 1.0], anchor="y5", range=[0, 1], title=dict(text="probability"))
-        layout["yaxis5"] = dict(domain=[0.14, 0.8], anchor="x5", autorange="reversed", type="category",
+        layout["xaxis5"] = dict(domain=[0.22, 1.0], anchor="y5", range=[0, 1], tickfont=dict(size=style.tick - 2))
+        layout["yaxis5"] = dict(domain=[0.0, 0.26], anchor="x5", autorange="reversed", type="category",
                                 tickfont=dict(size=style.tick), automargin=True)
-        layout["annotations"].append(_label("next piece: the most probable", 0.87, 0.81))
+        layout["annotations"].append(_label("the next piece: the most probable, with p", 0.61, 0.265))
     return _figure(data, layout)
 
 

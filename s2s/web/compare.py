@@ -72,6 +72,7 @@ class Kept:
 
     names: tuple[str, str]
     results: tuple[Translation, Translation]
+    reference: str | None = None  # the target text both should write, when the page has one
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,21 @@ def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = 
             results.append(runs.run(settings))
         except Exception as error:
             return Compared(None, None, None, None, runs.problem(f"Run {name}: {runs.user_message(error)}"))
-    kept = Kept((models.web_spec(a.checkpoint), models.web_spec(b.checkpoint)), (results[0], results[1]))
+    kept = Kept((models.web_spec(a.checkpoint), models.web_spec(b.checkpoint)), (results[0], results[1]),
+                a.reference.strip() or None)
     return compare_view(kept, layer, presenter)
+
+
+def verdict(r: Translation, reference: str | None) -> str:
+    """ " ✓ matches the reference", or where it first goes wrong; "" without a reference."""
+    if not reference:
+        return ""
+    if r.text == reference:
+        return " ✓ matches the reference"
+    wrong = next((i for i, (a, b) in enumerate(zip(r.text, reference)) if a != b), min(len(r.text), len(reference)))
+    return (f" ✗ differs from the reference from character {wrong + 1} on "
+            f"(<code>{html.escape(r.text[wrong:wrong + 12])}</code> where the reference has "
+            f"<code>{html.escape(reference[wrong:wrong + 12])}</code>)")
 
 
 def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False) -> Compared:
@@ -114,8 +128,9 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     except Exception as error:
         return Compared(None, None, None, None, runs.problem(runs.user_message(error)))
     same = "the same output" if ra.text == rb.text else "**different outputs**"
-    lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>  \n"
-             f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>  \n→ {same}."]
+    lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>{verdict(ra, kept.reference)}  \n"
+             f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>{verdict(rb, kept.reference)}  \n"
+             f"→ {same}."]
     lines += views.mask_notes(ra) + views.mask_notes(rb)
     layer_a, layer_b = views.pick_layer(layer, ra), views.pick_layer(layer, rb)
     shared = layer_a if layer_a == layer_b else "mean"

@@ -59,7 +59,7 @@ LESSONS = (
              "grow; with a causal mask (`reverse-causal`) step *t* cannot see the last letter it must write first.",
     ),
     Lesson(
-        "forcing", "3 · Teacher forcing and exposure bias",
+        "forcing", "3 · Exposure bias",
         Settings(REVERSE_LONG, "reverse-noattn", forcing=True, ratio=1.0, reference=REVERSE_LONG_REF),
         show=COMPARE, b=Settings(REVERSE_LONG, "reverse-noattn", reference=REVERSE_LONG_REF),
         look="**A** is fed the right previous letter at every step (teacher forcing, ▸ rows): most of its "
@@ -69,7 +69,7 @@ LESSONS = (
              "yourself in the *Fed & predicted* tab: change the piece fed at one step and decode on.",
     ),
     Lesson(
-        "causal", "4 · Bidirectional vs causal",
+        "causal", "4 · Causal mask",
         Settings("the 21st of June, 1999", "dates", reference="1999-06-21"),
         show=COMPARE, b=Settings("the 21st of June, 1999", "dates", mask="causal", reference="1999-06-21"),
         look="**A** may look at the whole input at every step (bidirectional). **B** runs the same model with a "
@@ -79,7 +79,7 @@ LESSONS = (
              "*information*. `dates-causal`, trained causal with a left-to-right encoder, is the honest version.",
     ),
     Lesson(
-        "matrix", "5 · A weighted sum is a matrix product",
+        "matrix", "5 · A matrix product",
         Settings("3 March 2021", "dates", reference="2021-03-03"),
         show=STEP, layer="0", step=0,
         look="One step's real arithmetic, for layer 0 at step 0 (move the step slider). The query **q** meets "
@@ -88,7 +88,7 @@ LESSONS = (
              "scaled by w_j and the rows added. Hover the grids for the numbers.",
     ),
     Lesson(
-        "query", "6 · The notebook's query vs the standard one",
+        "query", "6 · The notebook's query",
         Settings("29 February 2000", "dates-seed", reference="2000-02-29"),
         layer="0", rows_by_fed=True,
         look="`dates-seed` keeps the notebook's query: a projection of the piece **fed in**, nothing else. Rows "

@@ -17,13 +17,16 @@ from typing import NamedTuple
 
 import plotly.graph_objects as go
 
-from .. import viz
+from .. import tasks, viz
 from ..translator import Translation
 from . import cards, examples, models, runs
 from .runs import Settings
 
 PLAY_SECONDS = 6.0  # a play-through of the decoding takes about this long...
 PLAY_DELAY_S = (0.15, 0.7)  # ...with at least/at most this pause between steps
+SCALE_ROWS, ROWS_BY_FED = "scale each row to its largest weight", "label rows by the piece fed in"
+DISPLAY_OPTIONS = (SCALE_ROWS, ROWS_BY_FED)  # the page's display checkboxes, as views take them
+DEFAULT_DISPLAY = (SCALE_ROWS,)  # weights of 0.2 are the lesson, and they are pale on a fixed 0-1 scale
 NO_CHECKPOINTS = ("No checkpoints are installed: train one (see the README), "
                   "or list Hub checkpoints in S2S_HUB_CHECKPOINTS.")
 
@@ -38,14 +41,21 @@ class Explored:
     status: str  # Markdown: the error, or notes such as a mask mismatch
 
 
-def explore(settings: Settings, layer: object = "mean", presenter: bool = False) -> Explored:
+def explore(settings: Settings, layer: object = "mean", presenter: bool = False,
+            display: object = ()) -> Explored:
     """The Explore tab after runs.run: the output, the whole figure and the notes; errors become the status."""
     try:
         result = runs.run(settings)
-        figure = viz.heatmap(result, pick_layer(layer, result), presenter=presenter)
+        figure = viz.heatmap(result, pick_layer(layer, result), presenter=presenter, **heatmap_display(display))
     except Exception as error:
         return Explored(None, "", None, runs.problem(runs.user_message(error)))
-    return Explored(result, result.text, figure, notes(result))
+    return Explored(result, result.text, figure, notes(result) + input_notes(result, settings.checkpoint))
+
+
+def heatmap_display(display: object) -> dict:
+    """The display checkboxes' values as viz.heatmap's keywords."""
+    chosen = set(display) if isinstance(display, list | tuple | set) else set()
+    return dict(row_scale=SCALE_ROWS in chosen, rows_by_fed=ROWS_BY_FED in chosen)
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def opening() -> Opening:
     elif not text:  # a Hub checkpoint only: no example to start with
         explored = Explored(None, "", None, "")
     else:
-        explored = explore(Settings(text, default, reference=reference))
+        explored = explore(Settings(text, default, reference=reference), display=DEFAULT_DISPLAY)
     card = cards.model_card(default) if default else ""
     layers = models.layer_choices(default) if default else [("mean", "mean")]
     return Opening(choices, default, rows, text, reference, explored, card, layers)
@@ -91,6 +101,37 @@ def notes(r: Translation) -> str:
         found.append(f"Beam search kept {r.beam_size} hypotheses per step; the best is shown. "
                      "The n-best tab lists them all.")
     return "\n\n".join(note for note in found if note)
+
+
+def input_notes(r: Translation, spec: str) -> str:
+    """Plain notes when an input is outside what the checkpoint was trained on (unknown pieces, bytes, length)."""
+    found = []
+    try:
+        config = models.get_model(spec).translator.config
+    except Exception:
+        return ""
+    task = config.get("task")
+    if any(piece.startswith("<0x") for piece in r.source_tokens):
+        found.append("Some of your input is not in this checkpoint's vocabulary: it was read byte by byte "
+                     "(the <0x..> pieces), which the model never saw in training.")
+    if "<unk>" in r.source_tokens:
+        found.append("Some of your input is unknown to this checkpoint (⟨unk⟩).")
+    if task == "reverse" and " " not in r.source_text.strip() and len(r.source_text.strip()) > 1:
+        found.append("This checkpoint reverses letters separated by spaces: try `a b c d`, not `abcd`.")
+    trained = tasks.TASKS[task].max_source_len if task in tasks.TASKS else None
+    if trained and len(r.source_text) > trained:
+        found.append(f"Your input is longer than anything this checkpoint was trained on ({len(r.source_text)} "
+                     f"characters; at most {trained} in training): expect it to go wrong.")
+    return "".join(f'\n\n<div class="s2s-note">{html.escape(note)}</div>' for note in found)
+
+
+def input_hint(spec: object) -> str:
+    """What input a checkpoint expects, from its task (shown under the text box)."""
+    try:
+        task = models.get_model(spec).translator.config.get("task")
+    except Exception:
+        return ""
+    return f"*Expects*: {html.escape(tasks.TASKS[task].description)}" if task in tasks.TASKS else ""
 
 
 def mask_notes(r: Translation) -> list[str]:
@@ -176,12 +217,28 @@ def ranks(result: Translation | None) -> list[str]:
 
 
 def figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
-           presenter: bool = False) -> go.Figure | None:
+           presenter: bool = False, display: object = ()) -> go.Figure | None:
     """Re-plot a kept result (no model run): one hypothesis, one layer, revealed up to `step`."""
     if result is None:
         return None
     r = hypothesis(result, rank)
-    return viz.heatmap(r, pick_layer(layer, r), _revealed(step, r), presenter=presenter)
+    return viz.heatmap(r, pick_layer(layer, r), _revealed(step, r), presenter=presenter, **heatmap_display(display))
+
+
+def step_figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
+                presenter: bool = False) -> go.Figure | None:
+    """The shown step's arithmetic as grids, for the layer on the map (the mean has none of its own)."""
+    if result is None:
+        return None
+    r = hypothesis(result, rank)
+    chosen = pick_layer(layer, r)
+    if r.num_layers == 0:
+        return viz.step_figure(r, 0, 0, presenter=presenter)
+    if chosen == "mean":
+        return viz.message(f"The map shows the mean of {r.num_layers} layers, and each layer does its own "
+                           "arithmetic: choose a layer above to see its query, keys, values and context.", presenter)
+    shown = _revealed(step, r)
+    return viz.step_figure(r, last_step(result, rank) if shown is None else shown, chosen, presenter=presenter)
 
 
 def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> go.Figure | None:
@@ -221,10 +278,11 @@ class Frame(NamedTuple):
     figure: go.Figure
     step: int
     math: str  # the step's arithmetic
+    arithmetic: go.Figure | None  # the same, drawn (step_figure)
 
 
 def play(result: Translation | None, rank: object = 1, layer: object = "mean", presenter: bool = False,
-         delay: float | None = None) -> Iterator[Frame]:
+         delay: float | None = None, display: object = ()) -> Iterator[Frame]:
     """Decode again on screen: yields the figure revealed up to step k, k and its math, for k = 0…S-1."""
     if result is None:
         return
@@ -233,6 +291,7 @@ def play(result: Translation | None, rank: object = 1, layer: object = "mean", p
         delay = min(max(PLAY_SECONDS / steps, PLAY_DELAY_S[0]), PLAY_DELAY_S[1])
     for step in range(steps):
         started = time.perf_counter()
-        yield Frame(figure(result, rank, layer, step, presenter), step, step_math(result, rank, layer, step))
+        yield Frame(figure(result, rank, layer, step, presenter, display), step,
+                    step_math(result, rank, layer, step), step_figure(result, rank, layer, step, presenter))
         if step < steps - 1:
             time.sleep(max(0.0, delay - (time.perf_counter() - started)))
