@@ -51,7 +51,9 @@ means more.
 """
 ASSETS = Path(__file__).resolve().parent / "assets"
 SERVING = Serving.from_env()  # queue, sessions and per-client limits (s2s/web/serving.py)
-PRESENTER_JS = "(on) => { document.body.classList.toggle('presenter', on); }"
+# Presenter mode: larger type everywhere, and the map scrolled into view once it is redrawn larger.
+PRESENTER_JS = ("(on) => { document.body.classList.toggle('presenter', on); if (on) setTimeout(() => "
+                "document.querySelector('#heatmap')?.scrollIntoView({block: 'nearest'}), 800); }")
 HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", "n-best", "Export"  # results tabs
 PRIVATE = dict(api_visibility="private")
 # The events that follow typing: the latest value wins, and no spinner flashes on every key.
@@ -115,6 +117,9 @@ class Results:
     math: gr.Markdown
     grid: gr.Plot
     forcing_table: gr.Dataframe
+    change_step: gr.Number  # an intervention: feed another piece at this step...
+    change_piece: gr.Textbox  # ...this one...
+    change: gr.Button  # ...and decode on
     nbest: gr.Dataframe
     rank: gr.Radio
     export: gr.Button
@@ -201,6 +206,12 @@ def on_run(results: Results, *values) -> dict:
     return results.show(views.explore(read_settings(*controls), layer, presenter, display))
 
 
+def on_intervene(results: Results, *values) -> dict:
+    """Feed another piece at a step of the kept result and decode on: the new run replaces the kept one."""
+    *controls, result, step, piece, layer, presenter, display = values
+    return results.show(views.intervene(read_settings(*controls), result, step, piece, layer, presenter, display))
+
+
 def tab_contents(results: Results, view, result, rank, layer, step, presenter) -> dict:
     """What the visible results tab shows; the hidden tabs are left alone, so a keystroke sends and draws less."""
     if view == HEATMAP:
@@ -272,7 +283,7 @@ def on_example(explore: ExploreControls, sample) -> dict:
         source, reference, checkpoint = examples.example(sample[0])
     except ValueError as error:
         gr.Warning(str(error))
-        return {}
+        return {explore.text: gr.skip()}  # nothing changes (gradio needs a key)
     return {explore.text: source, explore.reference: reference, explore.checkpoint: checkpoint,
             explore.reference_source: source}
 
@@ -283,7 +294,7 @@ def on_source(explore: ExploreControls, text, reference, reference_source) -> di
         gr.Info("The reference belonged to the example, not to what you typed: it was cleared. Type a reference "
                 "for your input to use teacher forcing.")
         return {explore.reference: "", explore.reference_source: None}
-    return {}
+    return {explore.reference: gr.skip()}  # nothing changes (gradio needs a key)
 
 
 def on_compare(controls: CompareControls, *values) -> dict:
@@ -302,7 +313,7 @@ def on_preset(page: Page, name: str, *settings) -> dict:
         preset = compare.preset(name, read_settings(*settings))
     except Exception as error:
         gr.Warning(runs.user_message(error))
-        return {}
+        return {page.explore.text: gr.skip()}  # nothing changes (gradio needs a key)
     return page.explore.fill(preset) | page.compare.fill(preset)
 
 
@@ -312,7 +323,7 @@ def on_lesson(page: Page, key: str) -> dict:
         lesson = lessons.lesson(key)
     except ValueError as error:
         gr.Warning(str(error))
-        return {}
+        return {page.explore.text: gr.skip()}  # nothing changes (gradio needs a key)
     e, r, c, a = page.explore, page.results, page.compare, lesson.a
     display = [option for option, on in zip(views.DISPLAY_OPTIONS, (lesson.row_scale, lesson.rows_by_fed)) if on]
     updates = {e.text: a.text, e.reference: a.reference, e.reference_source: a.text, e.checkpoint: a.checkpoint,
@@ -332,7 +343,7 @@ def on_measure(controls: CompareControls, presenter) -> dict:
         measured = by_length.measure("reverse")
     except ValueError as error:
         gr.Warning(str(error))
-        return {}
+        return {controls.by_length: gr.skip()}  # nothing changes (gradio needs a key)
     title = (f"exact match by source length: {len(measured.names)} reverse checkpoints, "
              f"{sum(measured.counts)} fresh inputs")
     return {controls.by_length: viz.quality_by_length(list(measured.buckets), dict(measured.exact),
@@ -439,6 +450,12 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                             "under teacher forcing) and what it predicted.")
                 forcing_table = gr.Dataframe(views.forcing_rows(first), headers=viz.FORCING_COLUMNS,
                                              interactive=False, wrap=True, elem_id="forcing-table")
+                with gr.Row(elem_id="intervene"):
+                    change_step = gr.Number(1, precision=0, minimum=1, label="Step", min_width=90, scale=0,
+                                            elem_id="change-step")
+                    change_piece = gr.Textbox(label="Feed this piece there instead", min_width=160,
+                                              elem_id="change-piece", placeholder="e.g. 9")
+                    change = gr.Button("Feed it and decode on", scale=0, min_width=180, elem_id="change")
             with gr.Tab(NBEST) as nbest_tab:
                 nbest = gr.Dataframe(views.nbest_rows(first), headers=viz.NBEST_COLUMNS, interactive=False,
                                      wrap=True, elem_id="nbest")
@@ -450,7 +467,8 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False)
     tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, FED: fed_tab, NBEST: nbest_tab, EXPORT: export_tab}
     return Results(gr.State(first), gr.State(HEATMAP), output, layer, display, status, tabs, plot, step_plot, step,
-                   play, stop, math, grid, forcing_table, nbest, rank, export_button, files)
+                   play, stop, math, grid, forcing_table, change_step, change_piece, change, nbest, rank,
+                   export_button, files)
 
 
 def compare_tab(start: views.Opening) -> CompareControls:
@@ -530,6 +548,11 @@ def wire_explore(page: Page) -> None:
         tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter],
                    [r.view, *r.tab_outputs], **LIVE)
     r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter], r.files, **PRIVATE)
+    r.change.click(partial(on_intervene, r),
+                   e.settings + [r.result, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
+                   [r.output, r.plot, r.result, r.status], **PRIVATE
+                   ).then(partial(on_details, r), [r.result, r.layer, r.view, page.presenter],
+                          [r.step, r.rank, *r.tab_outputs], **LIVE)
 
 
 def wire_compare(page: Page) -> None:

@@ -101,7 +101,7 @@ class Style:
 
 PLAIN = Style(font=13, tick=12, row_px=22, outline=2.5, gap=1, colorscale=WEIGHT_SCALE, max_height=760,
               end_line=1.5)
-PRESENTER = Style(font=22, tick=20, row_px=36, outline=5, gap=2, colorscale=PRESENTER_SCALE, max_height=1000,
+PRESENTER = Style(font=20, tick=18, row_px=28, outline=5, gap=2, colorscale=PRESENTER_SCALE, max_height=460,
                   end_line=3)
 
 
@@ -776,7 +776,7 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
         _grid(c[None], "x3", "y4", "c[%{x}] = %{z:.4f}", VALUE_SCALE, **scale),
     ]
     rows = len(pieces)
-    height = min(style.max_height, 330 + style.row_px * rows)
+    height = min(380 if style is PLAIN else 460, 220 + (style.row_px * 2 // 3) * rows)  # beside the map at 720 px
     grid_top, grid_bottom = 0.84, 0.44  # w and V; q above them, c and the next-piece bars below
     layout = dict(
         template=TEMPLATE, height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),

@@ -44,6 +44,7 @@ class Settings:
     reference: str = ""
     seed: int | float | None = 0
     beam_size: int | float = 1
+    prefix: tuple[str, ...] = ()  # pieces fed at steps 1, 2, … whatever the model wrote (an intervention)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Checked:
     reference: str | None
     seed: int
     beam_size: int
+    prefix: tuple[str, ...] = ()
 
 
 def _whole(value: object, what: str) -> int:
@@ -86,14 +88,17 @@ def check(settings: Settings) -> Checked:
     seed = 0 if settings.seed in (None, "") else _whole(settings.seed, "seed")
     beam_size = _whole(settings.beam_size, "beam size")
     spec = models.web_spec(settings.checkpoint)
-    return Checked(spec, text, settings.mask, ratio, reference or None, seed, beam_size)
+    prefix = tuple(settings.prefix) if isinstance(settings.prefix, list | tuple) else ()
+    if not all(isinstance(piece, str) for piece in prefix):
+        raise ValueError("The pieces to feed must be text.")
+    return Checked(spec, text, settings.mask, ratio, reference or None, seed, beam_size, prefix)
 
 
 def _decode(checked: Checked) -> Translation:
     """The model call itself, on a model already in the cache: through the hook, it may run in another process."""
     return models.MODELS.get(checked.spec).translator.translate(
         checked.text, reference=checked.reference, teacher_forcing=checked.teacher_forcing, mask=checked.mask,
-        beam_size=checked.beam_size, seed=checked.seed)
+        beam_size=checked.beam_size, seed=checked.seed, prefix=list(checked.prefix) or None)
 
 
 _decode_hooked: Callable[[Checked], Translation] = _decode  # what run calls; run_models_with replaces it

@@ -12,7 +12,7 @@ import html
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import plotly.graph_objects as go
@@ -50,6 +50,38 @@ def explore(settings: Settings, layer: object = "mean", presenter: bool = False,
     except Exception as error:
         return Explored(None, "", None, runs.problem(runs.user_message(error)))
     return Explored(result, result.text, figure, notes(result) + input_notes(result, settings.checkpoint))
+
+
+def intervene(settings: Settings, result: Translation | None, step: object, piece: object, layer: object = "mean",
+              presenter: bool = False, display: object = ()) -> Explored:
+    """Feed `piece` at `step` instead of what the model wrote before it, then decode on freely (no forcing).
+
+    Steps 1..step-1 are fed the model's own outputs, as before, so the rows up to the change are the same;
+    the rows after it show what one different input does to the rest: exposure bias, caused on purpose.
+    """
+    if result is None:
+        return Explored(None, "", None, runs.problem("Translate something first."))
+    try:
+        at = int(step)
+    except (TypeError, ValueError):
+        at = 0
+    last = len(result.output_tokens) - 1
+    if not 1 <= at <= last:
+        return Explored(None, "", None, runs.problem(f"Choose a step from 1 to {last}: step 0 is always fed ⟨bos⟩."))
+    piece = piece.strip() if isinstance(piece, str) else ""
+    if not piece:
+        return Explored(None, "", None, runs.problem("Type the piece to feed (one of the checkpoint's pieces)."))
+    own = tuple(result.output_tokens[: at - 1])
+    changed = replace(settings, forcing=False, ratio=0.0, beam_size=1, prefix=(*own, piece))
+    explored = explore(changed, layer, presenter, display)
+    if explored.result is None:
+        return explored
+    was = result.decoder_inputs[at] if at < len(result.decoder_inputs) else "?"
+    note = (f'<div class="s2s-note">Step {at} was fed <code>{html.escape(piece)}</code> instead of '
+            f"<code>{html.escape(was)}</code> (▸); every row after it is what the model did with that. "
+            f"Its output went from <code>{html.escape(result.text)}</code> to "
+            f"<code>{html.escape(explored.result.text)}</code>.</div>")
+    return replace(explored, status=note + ("\n\n" + explored.status if explored.status else ""))
 
 
 def heatmap_display(display: object) -> dict:

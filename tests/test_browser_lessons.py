@@ -1,0 +1,195 @@
+"""Each lesson from the landing page, in a real headless Chromium at 1280×720, on the bundled checkpoints.
+
+A click on a lesson must set every control it names, show its result in the tab it names with its
+title, keep the whole map on screen (presenter mode too), and the picture must show what the
+lesson's text claims: the checks read the numbers plotly drew in the page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import s2s
+from s2s.web import lessons, models, views
+from tests.test_app import free_port
+from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_skip, pieces
+
+TIMEOUT_MS = 60_000
+VIEWPORT = {"width": 1280, "height": 720}
+# The drawn figure of a plot: its traces' z (as nested lists), names, y values, and the title text.
+# Weights reach plotly as float32 base64 ({dtype: "f4", bdata, shape: "rows,cols"}), decoded here.
+DRAWN = """(root) => { const g = document.querySelector(`${root} .js-plotly-plot`); if (!g) return null;
+  const rows = (z) => {
+    if (!z) return null;
+    if (!z.bdata) return Array.from(z, (row) => Array.from(row));
+    const bytes = Uint8Array.from(atob(z.bdata), (c) => c.charCodeAt(0));
+    const values = new Float32Array(bytes.buffer), [n, m] = String(z.shape).split(",").map(Number);
+    return Array.from({length: n}, (_, r) => Array.from(values.slice(r * m, (r + 1) * m)));
+  };
+  return {title: g.layout.title && g.layout.title.text,
+          traces: g.data.map((t) => ({z: rows(t.z), y: t.y && Array.from(t.y), x: t.x && Array.from(t.x),
+                                      name: t.name || ""})),
+          ticks: Array.from(document.querySelectorAll(`${root} .xtick text`)).map((t) => t.textContent)}; }"""
+
+YTICKS = "(root) => Array.from(document.querySelectorAll(`${root} .ytick text`)).map((t) => t.textContent)"
+
+
+@pytest.fixture(scope="module")
+def url():
+    chromium_or_skip()
+    import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "MODELS", models.new_cache())
+        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+        demo = app.build_demo()
+        _, address, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **app.launch_options(demo))
+        try:
+            yield address
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, url, request):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png")
+    context.close()
+
+
+def choose(page, key: str):
+    """Click lesson `key` and wait until its map shows its source's pieces; returns (lesson, plot selector)."""
+    lesson = lessons.BY_KEY[key]
+    root = "#plot-a" if lesson.show == lessons.COMPARE else "#heatmap"
+    want = pieces(s2s.load(lesson.a.checkpoint).translate(lesson.a.text).source_tokens)
+    page.click(f"#lesson-{key}")
+    page.wait_for_function(f"(want) => {{ const d = ({DRAWN})('{root}'); "
+                           "return d && JSON.stringify(d.ticks) === JSON.stringify(want); }",
+                           arg=want, timeout=TIMEOUT_MS)
+    return lesson, root
+
+
+def drawn(page, root: str) -> dict:
+    return page.evaluate(DRAWN, root)
+
+
+def on_screen(page, selector: str) -> None:
+    box = page.locator(selector).bounding_box()
+    assert box and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"] + 1, (selector, box)
+
+
+def controls_show(page, lesson) -> None:
+    a = lesson.a
+    assert page.locator("#source textarea, #source input").first.input_value() == a.text
+    assert page.locator("#checkpoint input").first.input_value() == a.checkpoint
+    assert page.locator("#mask").get_by_label(a.mask, exact=True).is_checked()
+    assert page.locator("#lesson-text").inner_text().strip().startswith(lesson.title)
+
+
+def test_1_attention_aligns_the_year_rows_look_at_the_year(page):
+    lesson, root = choose(page, "aligns")
+    controls_show(page, lesson)
+    assert page.locator("#display").get_by_label(views.SCALE_ROWS).is_checked()
+    figure = drawn(page, root)
+    assert "bidirectional" in figure["title"] and "mean of 2 layers" in figure["title"]
+    weights = np.array(figure["traces"][0]["z"], dtype=float)  # row-scaled: each row's peak is 1
+    year = [j for j, piece in enumerate(figure["ticks"]) if piece in "1999" and j > figure["ticks"].index("·June")]
+    assert set(weights[:4].argmax(1)) <= set(year)
+    on_screen(page, root)
+
+
+def test_2_why_attention_reverse_beats_no_attention_on_long_inputs(page):
+    lesson, root = choose(page, "why")
+    assert page.locator("#checkpoint input").first.input_value() == "reverse"
+    page.wait_for_function(f"() => ({DRAWN})('#by-length') && ({DRAWN})('#by-length').traces.length === 3",
+                           timeout=120_000)
+    lines = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in drawn(page, "#by-length")["traces"]}
+    long = ["21-25", "26-30"]
+    assert all(lines["reverse"][b] - lines["reverse-noattn"][b] >= 50 for b in long)
+    summary = page.locator("#compare-summary").inner_text()
+    assert "✓ matches the reference" in summary and "✗ differs from the reference" in summary
+
+
+def test_3_forcing_hides_what_free_decoding_gets_wrong(page):
+    lesson = lessons.BY_KEY["forcing"]
+    page.click("#lesson-forcing")
+    page.wait_for_function("() => document.querySelector('#compare-summary').innerText.includes('forcing 1')",
+                           timeout=TIMEOUT_MS)
+    controls_show(page, lesson)
+    summary = page.locator("#compare-summary").inner_text().splitlines()
+
+    def written(run: str) -> list[str]:  # "A (checkpoint, …): s p m … ✗ differs …" -> the letters written
+        line = next(line for line in summary if line.startswith(f"{run} ("))
+        return line.split("): ", 1)[1].split(" ✗")[0].split(" ✓")[0].split()
+
+    forced, free, reference = written("A"), written("B"), lesson.a.reference.split()
+    right = [sum(a == b for a, b in zip(letters, reference)) / len(reference) for letters in (forced, free)]
+    assert right[0] >= 0.85 and right[0] >= right[1] + 0.15, right
+
+
+def test_4_a_causal_mask_greys_the_future(page):
+    lesson, root = choose(page, "causal")
+    page.wait_for_function(f"() => ({DRAWN})('#plot-b') && ({DRAWN})('#plot-b').traces.length === 2",
+                           timeout=TIMEOUT_MS)
+    masked = np.array(drawn(page, "#plot-b")["traces"][1]["z"], dtype=float)  # 1 where the mask forbids
+    steps, width = masked.shape
+    future = np.arange(width)[None, :] > np.arange(steps)[:, None]
+    assert np.array_equal(np.nan_to_num(masked) == 1, future)
+    assert "causal" in drawn(page, "#plot-b")["title"]
+
+
+def test_5_the_step_is_drawn_beside_the_map_for_the_layer_shown(page):
+    lesson, root = choose(page, "matrix")
+    page.wait_for_function(f"() => ({DRAWN})('#step-plot') && ({DRAWN})('#step-plot').traces.length >= 4",
+                           timeout=TIMEOUT_MS)
+    figure = drawn(page, "#step-plot")
+    assert "layer 0" in figure["title"]
+    w, values, context = (np.array(figure["traces"][i]["z"], dtype=float) for i in (1, 2, 3))
+    np.testing.assert_allclose(w[:, 0] @ values, context[0], atol=1e-4)  # c = w V, from what is drawn
+    on_screen(page, root)
+    on_screen(page, "#step-plot")
+
+
+def test_6_the_notebooks_query_repeats_rows_for_the_same_fed_piece(page):
+    lesson, root = choose(page, "query")
+    assert page.locator("#display").get_by_label(views.ROWS_BY_FED).is_checked()
+    labels = page.evaluate(YTICKS, "#heatmap")
+    fed = [label.split(" → ")[0] for label in labels]
+    weights = np.array(drawn(page, root)["traces"][0]["z"], dtype=float)
+    same = [(s, t) for s in range(len(fed)) for t in range(s + 1, len(fed)) if fed[s] == fed[t]]
+    assert len(same) >= 4
+    for s, t in same:
+        np.testing.assert_allclose(weights[s], weights[t], atol=1e-4)
+
+
+def test_presenter_mode_keeps_the_map_on_screen_and_zero_light(page):
+    choose(page, "aligns")
+    page.locator("#presenter input").check()
+    page.wait_for_function("() => document.body.classList.contains('presenter')", timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => ({DRAWN})('#heatmap').traces[0] && "
+                           "document.querySelector('#heatmap .js-plotly-plot').layout.font.size >= 20",
+                           timeout=TIMEOUT_MS)
+    scale = page.evaluate("() => document.querySelector('#heatmap .js-plotly-plot').data[0].colorscale[0][1]")
+    red, green, blue = (int(v) / 255 for v in re.findall(r"\d+", scale)[:3])  # "rgb(255,255,217)"
+    assert 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.85, scale  # weight 0 is light
+    page.wait_for_timeout(1200)  # the page scrolls the larger map into view
+    on_screen(page, "#heatmap")
