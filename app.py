@@ -278,6 +278,11 @@ def on_checkpoint(page: Page, spec, layer) -> dict:
             page.explore.hint: views.input_hint(spec)}
 
 
+def on_checkpoint_chosen(explore: ExploreControls, spec) -> dict:
+    """A checkpoint the visitor picks runs with the mask it was trained with (a mismatch is then a choice)."""
+    return {explore.mask: models.trained_mask(spec) or gr.skip()}
+
+
 def on_example(explore: ExploreControls, sample) -> dict:
     try:
         source, reference, checkpoint = examples.example(sample[0])
@@ -535,6 +540,7 @@ def wire_explore(page: Page) -> None:
     changed.then(partial(on_details, r), [r.result, r.layer, r.view, page.presenter], [r.step, r.rank, *r.tab_outputs],
                  **LIVE)
     e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer, e.hint], **LIVE)
+    e.checkpoint.input(partial(on_checkpoint_chosen, e), [e.checkpoint], [e.mask], **LIVE)
     e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint, e.reference_source],
                      **PRIVATE)
     e.text.change(partial(on_source, e), [e.text, e.reference, e.reference_source], [e.reference, e.reference_source],

@@ -19,6 +19,7 @@ from .tokenizer import EOS_ID, PAD_ID, SPECIAL_PIECES, Tokenizer
 EOS_PIECE = SPECIAL_PIECES[EOS_ID]
 
 MAX_BEAM_SIZE = 16
+MAX_SEED = 2**63  # what torch.Generator.manual_seed takes
 
 
 @dataclass
@@ -156,6 +157,7 @@ class Translator:
         """Source text -> ids ending in EOS, refusing empty and over-long input."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("The input is empty: type something to translate.")
+        _check_encodable(text, "input")
         ids = self.source_tokenizer.encode(text) + [EOS_ID]
         limit = self.config["max_source_len"]
         if len(ids) > limit:
@@ -176,6 +178,7 @@ class Translator:
         return ids
 
     def encode_reference(self, reference: str) -> list[int]:
+        _check_encodable(reference, "reference")
         ids = self.target_tokenizer.encode(reference) + [EOS_ID]
         limit = self.config["max_target_len"]
         if len(ids) > limit:
@@ -187,8 +190,8 @@ class Translator:
             raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or not 1 <= beam_size <= MAX_BEAM_SIZE:
             raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-            raise ValueError(f"The seed must be a whole number; got {seed!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < MAX_SEED:
+            raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED - 1}; got {seed!r}.")
         limit = self.config["max_target_len"]
         if max_len is None:
             return limit
@@ -227,6 +230,16 @@ class Translator:
             top_probs=trace.top_probs,
             **settings,
         )
+
+
+def _check_encodable(text: str, what: str) -> None:
+    """Text the tokenizer can read: a lone surrogate (half of a UTF-16 pair) is not a character."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        raise ValueError(f"The {what} holds U+{ord(bad):04X}, half of a character (a lone surrogate), at position "
+                         f"{error.start + 1}: remove it or paste the text again.") from None
 
 
 def output_length(pieces: list[str]) -> int:

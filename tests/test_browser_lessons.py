@@ -193,3 +193,15 @@ def test_presenter_mode_keeps_the_map_on_screen_and_zero_light(page):
     assert 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.85, scale  # weight 0 is light
     page.wait_for_timeout(1200)  # the page scrolls the larger map into view
     on_screen(page, "#heatmap")
+
+
+def test_choosing_a_causal_checkpoint_chooses_its_mask(page):
+    box = page.locator("#checkpoint").get_by_role("combobox")
+    box.fill("reverse-causal")
+    box.press("Enter")
+    checked = "document.querySelector('#mask input[type=radio]:checked')?.closest('label')?.innerText.trim()"
+    page.wait_for_function(f"() => {checked} === 'causal'", timeout=TIMEOUT_MS)
+    # the run with the checkpoint's own mask replaces the one made before the mask followed: no mismatch left
+    page.wait_for_function("() => document.querySelector('#output textarea, #output input').value !== '' && "
+                           "!document.querySelector('#status').innerText.includes('Mask mismatch')",
+                           timeout=TIMEOUT_MS)

@@ -83,3 +83,15 @@ def test_a_piece_the_checkpoint_cannot_write_is_refused(dates):
         dates.translate("3 March 2021", prefix=["Ω"])
     with pytest.raises(ValueError, match="teacher forcing to 0"):
         dates.translate("3 March 2021", prefix=["1"], beam_size=2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(seed=2**64), "seed must be a whole number from 0"),
+    (dict(seed=-1), "seed must be a whole number from 0"),
+    (dict(text="a\ud800b"), "lone surrogate"),
+    (dict(reference="x\udfffy", teacher_forcing=1.0), "lone surrogate"),
+])
+def test_values_the_library_cannot_take_are_clear_value_errors(dates, kwargs, message):
+    text = kwargs.pop("text", "3 March 2021")
+    with pytest.raises(ValueError, match=message):
+        dates.translate(text, **kwargs)

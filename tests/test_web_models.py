@@ -208,3 +208,9 @@ def test_a_hanging_hub_never_holds_a_request_and_bundled_ones_go_on(monkeypatch)
             models.get_model("org/one-too-many")
     finally:
         release.set()
+
+
+def test_the_trained_mask_of_a_checkpoint():
+    assert models.trained_mask("dates") == "bidirectional"
+    assert models.trained_mask("dates-causal") == "causal"
+    assert models.trained_mask("../../etc") is None

@@ -243,6 +243,14 @@ def default_checkpoint() -> str | None:
     return next((name for name in DEFAULT_PREFERENCE if name in choices), choices[0] if choices else None)
 
 
+def trained_mask(spec: object) -> str | None:
+    """The mask a checkpoint was trained with, or None if it cannot load."""
+    try:
+        return get_model(spec).translator.config.get("trained_mask", "bidirectional")
+    except Exception:
+        return None
+
+
 def layer_choices(spec: object) -> list[tuple[str, str]]:
     """The layer menu for a checkpoint: the mean, then each layer ("mean" alone if it cannot load)."""
     choices = [("mean of layers", "mean")]
