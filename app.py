@@ -446,7 +446,7 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                                      info="move to reveal the decoding row by row", min_width=220, elem_id="step")
                     play = gr.Button("▶ Play", scale=0, min_width=90, elem_id="play")
                     stop = gr.Button("■ Stop", scale=0, min_width=90, variant="stop", elem_id="stop")
-                with gr.Accordion("The arithmetic of this step, in numbers", open=False):
+                with gr.Accordion("The arithmetic of this step, in numbers", open=True):
                     math = gr.Markdown(views.step_math(first), elem_id="step-math")
             with gr.Tab(GRID) as grid_tab:
                 grid = gr.Plot(show_label=False, elem_id="grid")

@@ -101,7 +101,7 @@ class Style:
 
 PLAIN = Style(font=13, tick=12, row_px=22, outline=2.5, gap=1, colorscale=WEIGHT_SCALE, max_height=760,
               end_line=1.5)
-PRESENTER = Style(font=20, tick=18, row_px=28, outline=5, gap=2, colorscale=PRESENTER_SCALE, max_height=460,
+PRESENTER = Style(font=20, tick=18, row_px=28, outline=5, gap=2, colorscale=PRESENTER_SCALE, max_height=560,
                   end_line=3)
 
 

@@ -2,9 +2,9 @@
 
     python -m tests.screenshots          # writes assets/screenshots/*.png (needs /usr/bin/chromium)
 
-Three pictures, each skipped with a note when its checkpoint is not installed: the Explore tab on
-toy-fr (adjectives move behind the noun), a step of the dates model with its arithmetic, and the
-Compare tab with dates run bidirectional vs causal.
+Each skipped with a note when a checkpoint it needs is not installed: the Explore tab on toy-fr
+(adjectives move behind the noun), the Compare tab with dates run bidirectional vs causal, and one
+picture per lesson (lesson-<key>.png), each as a click on the lesson shows it at 1280×720.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from playwright.sync_api import Page, sync_playwright
 
 from s2s.web import models, runs
 from s2s.web.compare import PRESETS
+from s2s.web.lessons import LESSONS
 from tests.test_app import free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, type_source
+from tests.test_browser_lessons import choose as show_lesson
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "screenshots"
 TIMEOUT_MS = 30_000
@@ -45,13 +47,14 @@ def explore(page: Page) -> None:
     page.screenshot(path=OUT / "explore.png", clip={"x": 0, "y": 0, "width": 1280, "height": 900})
 
 
-def step(page: Page) -> None:
-    choose(page, "dates", "the 3rd of March, 2021")
-    page.locator("#step input[type=range]").fill("1")
-    page.wait_for_function("() => document.querySelector('#step-math').innerText.includes('Step 1 of')",
-                           timeout=TIMEOUT_MS)
-    wait_for_plot(page)
-    page.locator("#results").screenshot(path=OUT / "step.png")
+def lesson_shot(key: str):
+    def take(page: Page) -> None:
+        page.set_viewport_size({"width": 1280, "height": 720})
+        show_lesson(page, key)
+        page.wait_for_timeout(1500)  # the second map of a comparison, the by-length plot
+        page.screenshot(path=OUT / f"lesson-{key}.png")
+
+    return take
 
 
 def compare(page: Page) -> None:
@@ -62,7 +65,8 @@ def compare(page: Page) -> None:
     page.locator("#main-tabs").screenshot(path=OUT / "compare.png")
 
 
-SHOTS = {"explore.png": (explore, ["toy-fr"]), "step.png": (step, ["dates"]), "compare.png": (compare, ["dates"])}
+SHOTS = {"explore.png": (explore, ["toy-fr"]), "compare.png": (compare, ["dates"])} | {
+    f"lesson-{lesson.key}.png": (lesson_shot(lesson.key), list(lesson.needs)) for lesson in LESSONS}
 
 
 def main() -> int:

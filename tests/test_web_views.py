@@ -101,9 +101,10 @@ def test_choosing_a_hypothesis_plots_it():
 
 
 def test_play_yields_every_step_in_order(result):
-    frames = list(views.play(result, delay=0))
-    assert [step for _, step, _ in frames] == list(range(len(result.output_tokens)))
-    assert all(f"Step {step} of" in math for _, step, math in frames)
+    frames = list(views.play(result, layer="1", delay=0))
+    assert [frame.step for frame in frames] == list(range(len(result.output_tokens)))
+    assert all(f"Step {frame.step} of" in frame.math for frame in frames)
+    assert all(f"step {frame.step} · layer 1" in frame.arithmetic.layout.title.text for frame in frames)
     assert list(views.play(None)) == []
 
 
