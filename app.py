@@ -606,7 +606,9 @@ def build_demo() -> gr.Blocks:
     """The whole page, with the default checkpoint loaded and a first example already translated."""
     models.prepare()
     start = views.opening()
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600), analytics_enabled=False) as demo:
+    # gradio's copies of downloads are cleared on the exports' own schedule (s2s/web/export.py)
+    every = export.EXPORT_TTL_S
+    with gr.Blocks(title=TITLE, delete_cache=(every, every), analytics_enabled=False) as demo:
         page = layout(start)
         wire_explore(page)
         wire_compare(page)

@@ -718,19 +718,21 @@ def _numbers(a: np.ndarray) -> list:
     return [_numbers(x) for x in a]
 
 
-def figure_html(fig: go.Figure, *, title: str | None = None) -> str:
-    """A standalone HTML page with plotly.js inlined: it opens offline, with no script fetched.
+def figure_html(fig: go.Figure, *, title: str | None = None, plotly_js: str | None = None) -> str:
+    """A standalone HTML page of the figure, that opens offline.
 
-    That is why it weighs about 4.6 MB: almost all of it is plotly.js itself (the figure is a few
-    kB). Fetching plotly.js from a CDN would make it ~10 kB but blank without a network, which this
-    app promises never to need. The page's <title> is `title` or the figure's title (or "Attention
-    heatmap"); the modebar's PNG download is named "attention-heatmap.png", at twice the resolution.
+    By default plotly.js is inlined (about 4.6 MB, almost all of the page). With `plotly_js`, a file
+    name such as "plotly.min.js", the page loads plotly.js from that file beside it instead, and
+    weighs a few kB: the app serves one shared copy with every export. The page's <title> is `title`
+    or the figure's title (or "Attention heatmap"); the modebar's PNG download is named
+    "attention-heatmap.png", at twice the resolution.
     """
-    page = fig.to_html(include_plotlyjs=True, full_html=True, config=PLOT_CONFIG)
+    page = fig.to_html(include_plotlyjs=plotly_js or True, full_html=True, config=PLOT_CONFIG, div_id="heatmap")
     if title is None:
         shown = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
         title = html.unescape(re.sub(r"<[^>]*>", " ", shown)).strip() or "Attention heatmap"
     return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
+
 
 # --- one step's arithmetic as a figure ----------------------------------------------------------------
 # For layer l at step t, with this model's real numbers (K = V: the keys and the values are both the

@@ -122,15 +122,40 @@ def test_presenter_mode_changes_the_figure(result):
 # --- export ---------------------------------------------------------------------------------------
 
 
-def test_export_writes_csv_json_and_html(result, tmp_path, monkeypatch):
+def test_export_writes_csv_json_and_a_small_html_page_with_a_shared_plotly(result, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
     paths, message = export.export(result, layer="0")
-    assert message == "" and [Path(p).name for p in paths] == ["attention.csv", "attention.json", "heatmap.html"]
-    csv_text, json_text, page = (Path(p).read_text(encoding="utf-8") for p in paths)
+    assert message == "" and [Path(p).name for p in paths] == ["attention.csv", "attention.json", "heatmap.html",
+                                                               export.PLOTLY_JS]
+    csv_text, json_text, page = (Path(p).read_text(encoding="utf-8") for p in paths[:3])
     assert csv_text.splitlines()[0].split(",")[1:] == [viz.display_piece(p, escape=False) for p in result.source_tokens]
     assert json.loads(json_text)["output_tokens"] == result.output_tokens
-    assert "<html>" in page and "plotly" in page
+    assert "<html>" in page and f'src="{export.PLOTLY_JS}"' in page
+    assert sum(Path(p).stat().st_size for p in paths[:3]) < 200_000  # was 4.8 MB, plotly.js inlined
+    assert Path(paths[3]).stat().st_size > 1_000_000 and "Plotly" in Path(paths[3]).read_text()[:5000]
     assert export.export(None)[1].startswith("Nothing to export")
+
+
+def test_the_same_export_twice_is_stored_once(result, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    first, again, other = export.export(result), export.export(result), export.export(result, layer="0")
+    assert first.paths == again.paths and first.paths[0] != other.paths[0]
+    assert first.paths[3] == other.paths[3]  # one plotly.js for all
+    assert len([f for f in (tmp_path / "exports").iterdir() if f.is_dir()]) == 2
+
+
+def test_exports_beyond_the_budget_go_oldest_first(result, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    folders = [Path(export.export(result, layer=layer).paths[0]).parent for layer in ("mean", "0", "1")]
+    for age, folder in zip((30, 20, 10), folders):
+        os.utime(folder, (time.time() - age, time.time() - age))
+    size = sum(f.stat().st_size for f in folders[0].iterdir())
+    monkeypatch.setattr(export, "EXPORT_BUDGET_BYTES", int(2.5 * size))
+    export.prune()
+    assert [folder.is_dir() for folder in folders] == [False, True, True]
+    export.prune(now=time.time() + export.EXPORT_TTL_S + 60)  # past their lifetime: all go
+    assert not any(folder.is_dir() for folder in folders)
+    assert (tmp_path / "exports" / export.PLOTLY_JS).is_file()
 
 
 def test_export_of_a_model_without_attention_is_a_message(tmp_path, monkeypatch):

@@ -1,24 +1,34 @@
-"""The files a visitor downloads from the Explore tab, and their clean-up.
+"""The files a visitor downloads from the Explore tab, kept small, shared and bounded on disk.
 
-Each export is written to a fresh folder under EXPORT_DIR; the page copies the files into its own
-cache at once, so folders older than EXPORT_TTL_S are deleted at the next export.
+A class exporting the same lesson must not fill the disk, so:
+- the heatmap page loads plotly.js from one shared file (PLOTLY_JS, written once) instead of
+  inlining its 4.6 MB, so an export is tens of kB;
+- an export's folder is named by the digest of its files, so the same export twice is stored once
+  (gradio, which copies downloads into its own cache, names its copies by content too);
+- folders older than EXPORT_TTL_S, and the oldest beyond EXPORT_BUDGET_BYTES in all, are deleted at
+  each export (app.py has gradio clear its own copies on the same schedule).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import NamedTuple
+
+from plotly.offline import get_plotlyjs
 
 from .. import viz
 from ..translator import Translation
 from . import runs, views
 
-EXPORT_TTL_S = 3600  # exported files older than this are deleted at the next export
+EXPORT_TTL_S = 600  # an export is downloaded at once; ten minutes is plenty
+EXPORT_BUDGET_BYTES = 50 * 2**20  # all exports together, the shared plotly.js aside
 EXPORT_DIR = Path(tempfile.gettempdir()) / "s2s-exports"
+PLOTLY_JS = "plotly.min.js"  # the shared file every heatmap.html loads
 
 
 class Exported(NamedTuple):
@@ -28,7 +38,7 @@ class Exported(NamedTuple):
 
 def export(result: Translation | None, rank: object = 1, layer: object = "mean",
            presenter: bool = False) -> Exported:
-    """Write attention.csv, attention.json and heatmap.html of the shown result."""
+    """attention.csv, attention.json and heatmap.html of the shown result, and the plotly.js the page loads."""
     if result is None:
         return Exported([], "Nothing to export yet: translate something first.")
     r = views.hypothesis(result, rank)
@@ -37,26 +47,65 @@ def export(result: Translation | None, rank: object = 1, layer: object = "mean",
         files = {
             "attention.csv": viz.attention_csv(r, chosen),
             "attention.json": viz.attention_json(r),
-            "heatmap.html": viz.figure_html(viz.heatmap(r, chosen, presenter=presenter)),
+            "heatmap.html": viz.figure_html(viz.heatmap(r, chosen, presenter=presenter), plotly_js=PLOTLY_JS),
         }
     except Exception as error:
         return Exported([], runs.user_message(error))
-    _prune_exports()
-    folder = EXPORT_DIR / uuid.uuid4().hex
-    folder.mkdir(parents=True)
+    folder = _store(files)
+    prune()
+    return Exported([str(folder / name) for name in files] + [str(_plotly_js())], "")
+
+
+def _store(files: dict[str, str]) -> Path:
+    """The folder holding exactly these files, named by their digest: written once, touched after."""
+    digest = hashlib.sha256()
     for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return Exported([str(folder / name) for name in files], "")
+        digest.update(name.encode() + b"\0" + text.encode("utf-8") + b"\0")
+    folder = EXPORT_DIR / digest.hexdigest()[:32]
+    if folder.is_dir():
+        os.utime(folder)
+        return folder
+    partial = EXPORT_DIR / f".{folder.name}.{os.getpid()}.partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (partial / name).write_text(text, encoding="utf-8")
+    try:
+        partial.rename(folder)
+    except OSError:  # another request stored the same export meanwhile
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
 
 
-def _prune_exports() -> None:
-    """Delete exports older than EXPORT_TTL_S (the page has copied them into its own cache long before)."""
+def _plotly_js() -> Path:
+    path = EXPORT_DIR / PLOTLY_JS
+    if not path.is_file():
+        EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(get_plotlyjs(), encoding="utf-8")
+        partial.replace(path)
+    return path
+
+
+def prune(now: float | None = None) -> None:
+    """Delete export folders older than EXPORT_TTL_S, then the oldest until all fit in EXPORT_BUDGET_BYTES."""
     if not EXPORT_DIR.is_dir():
         return
-    cutoff = time.time() - EXPORT_TTL_S
+    now = time.time() if now is None else now
+    folders = []
     for folder in EXPORT_DIR.iterdir():
         try:
-            if folder.stat().st_mtime < cutoff:
+            if not folder.is_dir():
+                continue
+            when = folder.stat().st_mtime
+            if when < now - EXPORT_TTL_S:
                 shutil.rmtree(folder, ignore_errors=True)
+            else:
+                folders.append((when, sum(f.stat().st_size for f in folder.iterdir()), folder))
         except OSError:
             continue
+    total = sum(size for _, size, _ in folders)
+    for _, size, folder in sorted(folders, key=lambda item: item[0]):
+        if total <= EXPORT_BUDGET_BYTES:
+            break
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= size
