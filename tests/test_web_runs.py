@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from s2s import checkpoint, hub, viz
+from s2s.errors import S2SError
 from s2s.web import compare, models, runs, views
 from tests.conftest import build_checkpoint, make_bundled
 
@@ -176,3 +178,21 @@ def test_beam_search_on_a_hub_checkpoint_is_bounded(monkeypatch):
     monkeypatch.setattr(models, "get_model", lambda spec: models.MODELS.get("dates"))
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         runs.run(settings("11 April 2011", checkpoint="org/big", beam_size=8))
+
+
+@pytest.mark.parametrize("bad", [
+    dict(text=""), dict(text=None), dict(text="x" * 501), dict(text="a\ud800b"), dict(checkpoint="../../etc"),
+    dict(checkpoint=""), dict(checkpoint=None), dict(mask="sideways"), dict(mask=None), dict(teacher_forcing=2),
+    dict(teacher_forcing="abc"), dict(teacher_forcing=float("nan")), dict(teacher_forcing=1, reference=""),
+    dict(seed="abc"), dict(seed=2**64), dict(seed=-1), dict(seed=1.5), dict(beam_size=None), dict(beam_size=0),
+    dict(beam_size=99), dict(beam_size="4"), dict(beam_size=1e30), dict(teacher_forcing=0.5, reference="x" * 501),
+])
+def test_every_bad_api_value_gets_a_message_a_person_can_act_on(bad):
+    values = dict(text="3 March 2021", checkpoint="dates", mask="bidirectional", teacher_forcing=0, reference="",
+                  seed=0, beam_size=1) | bad
+    with pytest.raises((ValueError, S2SError)) as raised:
+        runs.api_translate(**values)
+    message = runs.user_message(raised.value)
+    assert message != runs.GENERIC_ERROR and len(message) > 20 and "\n" not in message
+    for server_path in (str(hub.BUNDLED_DIR.resolve()), str(Path.cwd()), tempfile.gettempdir()):
+        assert server_path not in message
