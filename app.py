@@ -24,7 +24,7 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come bef
 import gradio as gr  # noqa: E402
 
 from s2s import viz  # noqa: E402
-from s2s.web import by_length, cards, compare, examples, export, lessons, models, runs, views  # noqa: E402
+from s2s.web import by_length, cards, compare, examples, export, lessons, models, runs, training, views  # noqa: E402
 from s2s.web.serving import Serving  # noqa: E402
 
 if os.environ.get("SPACES_ZERO_GPU"):
@@ -179,6 +179,36 @@ class CompareControls:
 
 
 @dataclass(frozen=True)
+class TrainControls:
+    """The Train tab: a small model trained live, its curves, its probe's attention, then used in Explore."""
+
+    tab: gr.Tab
+    task: gr.Radio
+    tsv: gr.Textbox
+    attention: gr.Checkbox
+    query: gr.Radio
+    mask: gr.Radio
+    encoder: gr.Radio
+    size: gr.Radio
+    probe: gr.Textbox
+    start: gr.Button
+    cancel: gr.Button
+    status: gr.Markdown
+    curves: gr.Plot
+    probe_plot: gr.Plot  # the probe's attention with the weights of now (or of the snapshot replayed)
+    replay: gr.Slider  # snapshots of the probe's attention, from the first to the last
+    use: gr.Button  # the trained model in Explore
+    export: gr.Button
+    files: gr.File
+    timer: gr.Timer  # polls the run once a second while it trains
+
+    @property
+    def request(self) -> list:
+        """The controls a training.TrainRequest is read from, in its order."""
+        return [self.task, self.tsv, self.attention, self.query, self.mask, self.encoder, self.size, self.probe]
+
+
+@dataclass(frozen=True)
 class Page:
     """Every part of the page an event reads or writes."""
 
@@ -189,6 +219,7 @@ class Page:
     explore: ExploreControls
     results: Results
     compare: CompareControls
+    train: TrainControls
     api: gr.Button  # hidden: carries the public `translate` endpoint
 
 
@@ -508,6 +539,41 @@ def compare_tab(start: views.Opening) -> CompareControls:
                            plot_b, plot_diff, gr.State(None), measure, by_length_plot, lesson_text)
 
 
+def train_tab() -> TrainControls:
+    with gr.Tab("Train", id="train") as tab:
+        gr.Markdown("Train a small model here and watch its attention being learned: the probe below is translated "
+                    f"every few seconds. A run lasts at most {training.MAX_SECONDS:g} s; one run per visitor.")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                task = gr.Radio(list(training.TASK_CHOICES), value="dates", label="Task", elem_id="train-task",
+                                info="tsv: paste source<TAB>target lines below")
+                tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv")
+                probe = gr.Textbox("the 21st of June, 1999", label="Probe: translated as it learns",
+                                   elem_id="train-probe")
+                with gr.Row():
+                    attention = gr.Checkbox(True, label="attention", min_width=100)
+                    size = gr.Radio(list(training.SIZES), value="small", label="Size", min_width=160)
+                with gr.Row():
+                    query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140)
+                    encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140)
+                mask = gr.Radio(["bidirectional", "causal"], value="bidirectional", label="Mask in training")
+                with gr.Row():
+                    start = gr.Button("Train", variant="primary", elem_id="train-start")
+                    cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
+                status = gr.Markdown(elem_id="train-status")
+            with gr.Column(scale=2, min_width=340):
+                curves = gr.Plot(show_label=False, elem_id="train-curves")
+                probe_plot = gr.Plot(show_label=False, elem_id="train-probe-plot")
+                replay = gr.Slider(0, 1, value=0, step=1, label="Replay the probe's attention, snapshot by snapshot",
+                                   elem_id="train-replay")
+                with gr.Row():
+                    use = gr.Button("Use it in Explore", elem_id="train-use")
+                    export_button = gr.Button("Export the checkpoint (zip)", elem_id="train-export")
+                files = gr.File(label="Checkpoint", interactive=False)
+    return TrainControls(tab, task, tsv, attention, query, mask, encoder, size, probe, start, cancel, status, curves,
+                         probe_plot, replay, use, export_button, files, gr.Timer(1.0, active=False))
+
+
 def layout(start: views.Opening) -> Page:
     presenter, buttons = header()
     with gr.Tabs(elem_id="main-tabs") as tabs:
@@ -518,7 +584,8 @@ def layout(start: views.Opening) -> Page:
                     explore = explore_controls(start)
                 results = results_panel(start, explore.display)
         compared = compare_tab(start)
-    return Page(presenter, buttons, (explore_text, compared.lesson_text), tabs, explore, results, compared,
+        trained = train_tab()
+    return Page(presenter, buttons, (explore_text, compared.lesson_text), tabs, explore, results, compared, trained,
                 gr.Button(visible=False))
 
 
@@ -585,6 +652,77 @@ def wire_lessons(page: Page) -> None:
             chosen.then(partial(on_measure, c), [page.presenter], [c.by_length], **PRIVATE)
 
 
+def wire_train(page: Page) -> None:
+    """Train starts a run for this visitor; a timer polls it; the finished model goes to Explore or a zip.
+
+    The handlers are closures, not partials: gradio passes gr.Request only to a function whose own
+    signature asks for it, and the visitor's session is what limits them to one run.
+    """
+    t, e = page.train, page.explore
+    shown = [t.status, t.curves, t.probe_plot, t.replay, t.timer]
+
+    def started(request: gr.Request, task, tsv, attention, query, mask, encoder, size, probe):
+        ask = training.TrainRequest(task=task, tsv=tsv or "", attention=bool(attention), query=query, mask=mask,
+                                    encoder=encoder, size=size, probe=probe or "")
+        try:
+            training.start(request.session_hash or "", ask)
+        except ValueError as error:
+            return {t.status: runs.problem(str(error)), t.timer: gr.Timer(active=False)}
+        return {t.status: "Starting…", t.timer: gr.Timer(active=True)}
+
+    def polled(request: gr.Request, presenter):
+        run = training.RUNS.get(request.session_hash or "")
+        if run is None:
+            return {t.timer: gr.Timer(active=False)}
+        progress, probes = run.progress(), run.probes()
+        last = max(len(probes) - 1, 0)
+        return {t.status: progress.status,
+                t.curves: viz.training_curves(list(progress.loss), list(progress.accuracy), presenter=presenter),
+                t.probe_plot: viz.heatmap(probes[-1], title=f"the probe after {progress.step} steps",
+                                          presenter=presenter) if probes else gr.skip(),
+                t.replay: gr.Slider(maximum=max(last, 1), value=last),
+                t.timer: gr.Timer(active=not progress.done)}
+
+    def replayed(request: gr.Request, snapshot, presenter):
+        run = training.RUNS.get(request.session_hash or "")
+        probes = run.probes() if run is not None else []
+        if not probes:
+            return {t.probe_plot: gr.skip()}
+        k = min(max(int(snapshot or 0), 0), len(probes) - 1)
+        return {t.probe_plot: viz.heatmap(probes[k], title=f"the probe, snapshot {k + 1} of {len(probes)}",
+                                          presenter=presenter)}
+
+    def cancelled(request: gr.Request):
+        stopped = training.RUNS.cancel(request.session_hash or "")
+        return {t.status: "Cancelling…" if stopped else "No run going."}
+
+    def used(request: gr.Request):
+        run = training.RUNS.get(request.session_hash or "")
+        translator = run.translator() if run is not None else None
+        if translator is None:
+            gr.Warning("No trained model yet: train one and let it finish (or cancel it).")
+            return {t.status: gr.skip()}
+        name = models.add_trained(request.session_hash or "", translator, training.EXPORT_DIR)
+        return {e.checkpoint: gr.Dropdown(choices=[*models.checkpoint_choices(), name], value=name),
+                e.text: run.request.probe, e.reference: "", e.forcing: False, e.mask: run.request.mask,
+                page.tabs: gr.Tabs(selected="explore")}
+
+    def exported(request: gr.Request):
+        run = training.RUNS.get(request.session_hash or "")
+        try:
+            return {t.files: str(run.export_path()) if run is not None else None}
+        except ValueError as error:
+            gr.Warning(str(error))
+            return {t.files: None}
+
+    t.start.click(started, t.request, [t.status, t.timer], **PRIVATE)
+    t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
+    t.replay.release(replayed, [t.replay, page.presenter], [t.probe_plot], **PRIVATE)
+    t.cancel.click(cancelled, None, [t.status], **PRIVATE)
+    t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE)
+    t.export.click(exported, None, [t.files], **PRIVATE)
+
+
 def wire_presenter(page: Page) -> None:
     """Presenter mode restyles the page (in the browser) and re-plots what is shown."""
     r, c = page.results, page.compare
@@ -613,6 +751,7 @@ def build_demo() -> gr.Blocks:
         wire_explore(page)
         wire_compare(page)
         wire_lessons(page)
+        wire_train(page)
         wire_presenter(page)
         demo.load(partial(on_load, page), None, [page.explore.checkpoint, page.compare.checkpoint_b,
                                                  page.explore.examples], **PRIVATE)

@@ -834,3 +834,26 @@ def quality_by_length(buckets: list[str], exact: dict[str, list[float | None]], 
                   xaxis=dict(title=dict(text="source length (letters)"), type="category", automargin=True),
                   yaxis=dict(title=dict(text="exact match (%)"), range=[-3, 103], automargin=True))
     return _figure(data, layout)
+
+
+# --- a training run's curves ------------------------------------------------------------------------
+
+
+def training_curves(loss: list[tuple[int, float]], accuracy: list[tuple[int, float, float]], *,
+                    presenter: bool = False, title: str = "learning") -> go.Figure:
+    """Loss (left axis) and validation accuracy (right axis, %) by optimizer step, as a run reports them."""
+    style = _style(presenter)
+    data = [dict(type="scatter", mode="lines", name="training loss", x=[s for s, _ in loss], y=[v for _, v in loss],
+                 line=dict(color="#7570b3", width=2), hovertemplate="step %{x}: loss %{y:.3f}<extra></extra>"),
+            dict(type="scatter", mode="lines+markers", name="validation: tokens right", yaxis="y2",
+                 x=[s for s, _, _ in accuracy], y=[round(100 * t, 1) for _, t, _ in accuracy],
+                 line=dict(color="#1b9e77", width=2), hovertemplate="step %{x}: %{y:.1f}% of pieces<extra></extra>"),
+            dict(type="scatter", mode="lines+markers", name="validation: exact match", yaxis="y2",
+                 x=[s for s, _, _ in accuracy], y=[round(100 * e, 1) for _, _, e in accuracy],
+                 line=dict(color="#d95f02", width=2), hovertemplate="step %{x}: %{y:.1f}% exact<extra></extra>")]
+    layout = dict(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
+                  title=dict(text=html.escape(title, quote=False), x=0.5, xanchor="center"),
+                  legend=dict(orientation="h", y=-0.25), xaxis=dict(title=dict(text="step"), automargin=True),
+                  yaxis=dict(title=dict(text="loss"), rangemode="tozero", automargin=True),
+                  yaxis2=dict(title=dict(text="%"), overlaying="y", side="right", range=[0, 100], automargin=True))
+    return _figure(data, layout)

@@ -207,3 +207,31 @@ def test_choosing_a_causal_checkpoint_chooses_its_mask(page):
     page.wait_for_function("() => document.querySelector('#output textarea, #output input').value !== '' && "
                            "!document.querySelector('#status').innerText.includes('Mask mismatch')",
                            timeout=TIMEOUT_MS)
+
+
+def test_train_a_small_model_watch_it_learn_then_use_it_in_explore(page):
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-start").click()
+    seen, deadline = [], 100
+    for _ in range(deadline):  # the probe is redrawn every few seconds: collect distinct maps
+        figure = drawn(page, "#train-probe-plot")
+        z = figure and figure["traces"] and figure["traces"][0]["z"]
+        if z and (not seen or z != seen[-1]):
+            seen.append(z)
+        if len(seen) >= 3:
+            break
+        page.wait_for_timeout(1000)
+    assert len(seen) >= 3, "the probe's attention changed fewer than three times"
+    page.wait_for_function(f"() => ({DRAWN})('#train-curves').traces[0].y.length >= 3", timeout=TIMEOUT_MS)
+    loss = drawn(page, "#train-curves")["traces"][0]["y"]
+    assert loss[-1] < loss[0]
+    page.locator("#train-cancel").click()
+    page.wait_for_function("() => /Cancelled|Done/.test(document.querySelector('#train-status').innerText)",
+                           timeout=TIMEOUT_MS)
+    page.locator("#train-use").click()
+    page.wait_for_function("() => document.querySelector('#checkpoint input').value.startsWith('trained-')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#output textarea, #output input').value.length > 0 && "
+                           "document.querySelector('#source textarea, #source input').value === "
+                           "'the 21st of June, 1999'", timeout=TIMEOUT_MS)
+    assert "s2s-problem" not in page.locator("#status").inner_html()

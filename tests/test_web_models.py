@@ -214,3 +214,18 @@ def test_the_trained_mask_of_a_checkpoint():
     assert models.trained_mask("dates") == "bidirectional"
     assert models.trained_mask("dates-causal") == "causal"
     assert models.trained_mask("../../etc") is None
+
+
+def test_a_model_trained_in_the_page_is_named_and_kept_for_explore(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "_trained", models.OrderedDict())
+    translator = models.get_model("dates").translator
+    name = models.add_trained("session-a", translator, tmp_path)
+    assert name.startswith(models.TRAINED_PREFIX) and models.web_spec(name) == name
+    assert models.get_model(name).translator is translator
+    assert models.add_trained("session-a", translator, tmp_path) == name  # one name per visitor
+    for i in range(models.MAX_TRAINED):
+        models.add_trained(f"other-{i}", translator, tmp_path)
+    with pytest.raises(InvalidCheckpointName, match="no longer kept"):
+        models.get_model(name)
+    with pytest.raises(InvalidCheckpointName):
+        models.web_spec("trained-../x")

@@ -14,8 +14,10 @@ The menus the page offers (checkpoints, layers) come from here too.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -154,7 +156,7 @@ def web_spec(spec: object) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidCheckpointName("Choose a checkpoint: a bundled name or a Hub repo 'org/name'.")
     spec = spec.strip()
-    if spec in hub.list_bundled():
+    if spec in hub.list_bundled() or re.fullmatch(TRAINED_PREFIX + "[0-9a-f]{8}", spec):
         return spec
     try:
         hub.parse_repo_spec(spec)
@@ -201,6 +203,23 @@ _hub_pending: dict[str, Future] = {}
 _hub_lock = threading.Lock()
 
 
+TRAINED_PREFIX = "trained-"  # the names of models trained in the page's Train tab
+MAX_TRAINED = 8  # models trained in the page kept for Explore and Compare, oldest dropped first
+_trained: OrderedDict[str, Loaded] = OrderedDict()
+_trained_lock = threading.Lock()
+
+
+def add_trained(session_id: str, translator: Translator, folder: Path) -> str:
+    """Make a model trained in the Train tab usable in Explore and Compare; returns the name it goes by."""
+    name = TRAINED_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()[:8]
+    with _trained_lock:
+        _trained.pop(name, None)
+        _trained[name] = Loaded(name, folder, translator)
+        while len(_trained) > MAX_TRAINED:
+            _trained.popitem(last=False)
+    return name
+
+
 def get_model(spec: object) -> Loaded:
     """The loaded checkpoint a visitor named (checked by web_spec); loads it if need be.
 
@@ -210,6 +229,11 @@ def get_model(spec: object) -> Loaded:
     spec = web_spec(spec)
     if is_bundled(spec):
         return MODELS.get(spec)
+    if spec.startswith(TRAINED_PREFIX):
+        with _trained_lock:
+            if spec in _trained:
+                return _trained[spec]
+        raise InvalidCheckpointName(f"{spec} is no longer kept: train it again in the Train tab.")
     ready = MODELS.peek(spec)
     if ready is not None:
         return ready
