@@ -24,6 +24,7 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come bef
 import gradio as gr  # noqa: E402
 
 from s2s import viz  # noqa: E402
+from s2s.model import MASKS  # noqa: E402
 from s2s.web import by_length, cards, compare, examples, export, lessons, models, runs, training, views  # noqa: E402
 from s2s.web.serving import Serving  # noqa: E402
 
@@ -435,7 +436,7 @@ def explore_controls(start: views.Opening) -> ExploreControls:
                              samples_per_page=6, elem_id="examples")
         checkpoint = gr.Dropdown(start.choices, value=start.default, label="Checkpoint", allow_custom_value=True,
                                  info="bundled, or a Hub repo org/name", elem_id="checkpoint")
-        mask = gr.Radio(["bidirectional", "causal"], value="bidirectional", label="Attention mask", elem_id="mask")
+        mask = gr.Radio(list(MASKS), value="bidirectional", label="Attention mask", elem_id="mask")
         display = gr.CheckboxGroup(list(views.DISPLAY_OPTIONS), value=list(views.DEFAULT_DISPLAY),
                                    label="Display (the hover keeps the true weight)", elem_id="display")
         with gr.Accordion("Teacher forcing", open=False):
@@ -517,7 +518,7 @@ def compare_tab(start: views.Opening) -> CompareControls:
         with gr.Row():
             checkpoint_b = gr.Dropdown(start.choices, value=start.default, label="B: checkpoint",
                                        allow_custom_value=True, min_width=200)
-            mask_b = gr.Radio(["bidirectional", "causal"], value="causal", label="B: mask", min_width=200)
+            mask_b = gr.Radio(list(MASKS), value="causal", label="B: mask", min_width=200)
             ratio_b = gr.Slider(0, 1, value=0, step=0.05, label="B: teacher forcing (0 = off)", min_width=200)
             run = gr.Button("Compare", variant="primary", scale=0, min_width=120)
         summary = gr.Markdown(elem_id="compare-summary")
@@ -556,7 +557,7 @@ def train_tab() -> TrainControls:
                 with gr.Row():
                     query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140)
                     encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140)
-                mask = gr.Radio(["bidirectional", "causal"], value="bidirectional", label="Mask in training")
+                mask = gr.Radio(list(MASKS), value="bidirectional", label="Mask in training")
                 with gr.Row():
                     start = gr.Button("Train", variant="primary", elem_id="train-start")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel")

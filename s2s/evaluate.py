@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .model import MASKS
 from .tokenizer import EOS_ID
 from .translator import Translation, Translator
 
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("checkpoints", nargs="+", help="bundled names, folders or Hub repo ids")
     parser.add_argument("--n", type=int, default=2000, help="fresh examples to generate (default 2000)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed, never one used in training")
-    parser.add_argument("--mask", choices=["bidirectional", "causal"], help="default: each checkpoint's own")
+    parser.add_argument("--mask", choices=MASKS, help="default: each checkpoint's own")
     parser.add_argument("--compare", action="store_true", help="print exact match by length, side by side")
     parser.add_argument("--data", help="evaluate on a TSV of source<TAB>target lines instead of the task")
     args = parser.parse_args(argv)
