@@ -1,20 +1,24 @@
 """The web service without gradio: what the page does, as plain functions over plain values.
 
 app.py lays out the page and wires each event to a function here. These functions take the values
-the page's components hold and return plain values, Markdown and plotly figures; none imports gradio.
+the page's components hold and return plain values, Markdown and plotly figures; none imports gradio
+but `serving`, which says how gradio serves the page.
 Those the page calls never raise: a bad value, a checkpoint that cannot load or a bug becomes a
 message for the page (bugs are also logged with their traceback), so the app keeps serving.
 
 | module | what it owns |
 |---|---|
-| `models` | the shared model cache; which checkpoints a visitor may name (never a server path); the menus |
+| `models` | the shared models (bundled pinned, Hub ones by commit in their own pool, trained in the page); names |
 | `runs` | one run's `Settings`, their checks, `run` (the only function that runs a model), the API adapter, messages |
 | `views` | what the Explore tab shows of a kept result: notes, hypotheses, figures, step math, tables, play |
 | `cards` | the model card shown in the page |
 | `examples` | the one-click examples, drawn from the installed checkpoints' tasks |
 | `compare` | the Compare tab: presets, two runs and their difference |
 | `export` | the files a visitor downloads, and their clean-up |
+| `lessons`, `by_length` | the six lessons as data; quality by input length, measured on demand |
+| `training` | a bounded, cancellable training run for the Train tab |
 | `guard` | what one visitor may cost, before gradio sees a request: an ASGI middleware (body size, uploads, rate) |
+| `serving` | how gradio serves the page to a class: queue, sessions (made cheap to create), the guard |
 
 A result (`Translation`) is kept by the page, so moving the step slider, choosing a layer, a
 hypothesis or presenter mode re-plots it without running the model again.

@@ -14,13 +14,19 @@ Sized from `python -m s2s.bench_app --clients 100` on a 2-CPU machine (see the R
   works as if freshly loaded).
 - uploads: the page has none, so the largest upload allowed is 1 byte (and `guard` refuses the route).
 Each can be set from the environment (S2S_CONCURRENCY, S2S_QUEUE_SIZE, S2S_SESSIONS).
+
+This is the one module of s2s/web that knows gradio (its queue, its launch options, its sessions).
 """
 
 from __future__ import annotations
 
 import os
+from copy import copy
 from dataclasses import dataclass
 
+import gradio
+from gradio import state_holder
+from gradio.state_holder import SessionState as GradioSession  # taken before lazy_session_configs replaces it
 from starlette.middleware import Middleware
 
 from .guard import Guard, Limits
@@ -44,6 +50,7 @@ class Serving:
         """demo.queue(...) with these settings. gradio's queue also recomputes a pandas summary of every
         event's timing after each event unless told otherwise (~10% of a request here): once per 1,000 will do."""
         os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+        lazy_session_configs()
         return demo.queue(default_concurrency_limit=self.concurrency, max_size=self.queue_size)
 
     def launch_options(self, demo) -> dict:
@@ -68,3 +75,45 @@ class QueueView:
         """Whether the event is still waiting or running."""
         queue = getattr(self.demo, "_queue", None)
         return event_id in getattr(queue, "event_ids_to_events", {})
+
+
+# --- gradio's sessions, made cheap to create ----------------------------------------------------------
+# Every API call without a session is a new session to gradio, and gradio 6.31 builds each new session a
+# copy of every component's config (for deep links) at once: for this page (~150 components) that was
+# the largest single cost of a /translate call, measured with py-spy. Only deep links read that copy,
+# so LazySession builds it when first read. It is installed for the gradio version it was written
+# against (requirements.txt pins it); tests/test_serving.py checks that it gives what gradio's does.
+
+GRADIO_VERSION = "6.31.0"
+
+
+def lazy_session_configs() -> bool:
+    """Make gradio build a session's config copy on first use; True if installed (the pinned gradio)."""
+    if gradio.__version__ != GRADIO_VERSION:
+        return False
+    state_holder.SessionState = LazySession
+    return True
+
+
+class LazySession(GradioSession):
+    """gradio's SessionState, with `config_values` computed when first read instead of at creation."""
+
+    def __init__(self, blocks):
+        self.blocks_config = copy(blocks.default_config)
+        self._blocks = blocks
+        self._config_values = None
+        self.state_data = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    @property
+    def config_values(self) -> dict:
+        if self._config_values is None:
+            self._config_values = {k: self.blocks_config.config_for_block(k, [], v)
+                                   for k, v in self.blocks_config.blocks.items() if k in self._blocks.blocks}
+        return self._config_values
+
+    @config_values.setter
+    def config_values(self, value: dict) -> None:
+        self._config_values = value

@@ -1,0 +1,30 @@
+"""How the app is served: gradio's sessions made cheap to create, with the same content when read."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+from gradio import state_holder
+
+from s2s.web import serving
+
+
+def test_a_new_session_builds_its_config_copy_only_when_read_and_the_same_as_gradios():
+    assert serving.lazy_session_configs()
+    assert state_holder.SessionState is serving.LazySession
+    with gr.Blocks() as demo:
+        boxes = [gr.Textbox(f"value {i}", label=f"box {i}") for i in range(150)]
+        gr.Button().click(lambda x: x, boxes[0], boxes[1])
+    started = time.perf_counter()
+    sessions = [state_holder.SessionState(demo) for _ in range(50)]
+    lazy_ms = (time.perf_counter() - started) / 50 * 1000
+    started = time.perf_counter()
+    eager = [serving.GradioSession(demo) for _ in range(50)]
+    eager_ms = (time.perf_counter() - started) / 50 * 1000
+    print(f"a new session: {lazy_ms:.2f} ms lazily, {eager_ms:.2f} ms as gradio builds it")
+    assert sessions[0]._config_values is None  # nothing built yet
+    assert list(sessions[0].components) == list(eager[0].components)  # ...and the same when read
+    sessions[1][boxes[2]._id] = gr.Textbox("changed")  # an update before the first read
+    eager[1][boxes[2]._id] = gr.Textbox("changed")
+    assert sessions[1].config_values[boxes[2]._id] == eager[1].config_values[boxes[2]._id]
