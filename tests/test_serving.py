@@ -23,7 +23,9 @@ def test_a_new_session_builds_its_config_copy_only_when_read_and_the_same_as_gra
     eager = [serving.GradioSession(demo) for _ in range(50)]
     eager_ms = (time.perf_counter() - started) / 50 * 1000
     print(f"a new session: {lazy_ms:.2f} ms lazily, {eager_ms:.2f} ms as gradio builds it")
-    assert sessions[0]._config_values is None  # nothing built yet
+    assert dict.__len__(sessions[0].config_values) == 0  # nothing built yet
+    sessions[0].config_values[boxes[3]._id]  # one read builds one entry
+    assert dict.__len__(sessions[0].config_values) == 1
     assert list(sessions[0].components) == list(eager[0].components)  # ...and the same when read
     sessions[1][boxes[2]._id] = gr.Textbox("changed")  # an update before the first read
     eager[1][boxes[2]._id] = gr.Textbox("changed")

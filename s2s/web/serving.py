@@ -96,24 +96,54 @@ def lazy_session_configs() -> bool:
 
 
 class LazySession(GradioSession):
-    """gradio's SessionState, with `config_values` computed when first read instead of at creation."""
+    """gradio's SessionState, whose per-component config copy is built a component at a time, when read."""
 
     def __init__(self, blocks):
         self.blocks_config = copy(blocks.default_config)
-        self._blocks = blocks
-        self._config_values = None
+        ids = [k for k in self.blocks_config.blocks if k in blocks.blocks]
+        self.config_values = LazyConfigs(self.blocks_config, ids)
         self.state_data = {}
         self._state_ttl = {}
         self.is_closed = False
         self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
 
-    @property
-    def config_values(self) -> dict:
-        if self._config_values is None:
-            self._config_values = {k: self.blocks_config.config_for_block(k, [], v)
-                                   for k, v in self.blocks_config.blocks.items() if k in self._blocks.blocks}
-        return self._config_values
 
-    @config_values.setter
-    def config_values(self, value: dict) -> None:
-        self._config_values = value
+class LazyConfigs(dict):
+    """{component id: its config}, each entry made from the session's blocks the first time it is read."""
+
+    def __init__(self, blocks_config, ids: list[int]):
+        super().__init__()
+        self._blocks_config, self._ids = blocks_config, dict.fromkeys(ids)
+
+    def _fill(self, key) -> None:
+        if not dict.__contains__(self, key) and key in self._ids:
+            dict.__setitem__(self, key, self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key]))
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self._ids
+
+    def __getitem__(self, key):
+        self._fill(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def _ordered(self) -> dict:
+        """Every entry, in the components' order (as gradio's eager copy has them)."""
+        for key in self._ids:
+            self._fill(key)
+        keys = [*self._ids, *dict.keys(self)]
+        return {key: dict.__getitem__(self, key) for key in keys if dict.__contains__(self, key)}
+
+    def items(self):
+        return self._ordered().items()
+
+    def values(self):
+        return self._ordered().values()
+
+    def __iter__(self):
+        return iter(self._ordered())
+
+    def __len__(self) -> int:
+        return len(self._ordered())
