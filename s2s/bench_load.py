@@ -11,8 +11,9 @@ the other so they never share the CPUs:
    app's share of the no-op ceiling;
 2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
    checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
-   Space's proxy reports it): p50/p95/max, refused, errors;
-3. with `--flood`, the same class again while one more client keeps 150 requests in flight (in its own
+   Space's proxy reports it) and with its own session, as a page has: p50/p95/max, refused, errors;
+3. with `--flood`, the same class again while one more client, a script with no session, keeps 150
+   requests in flight (in its own
    process at the lowest CPU priority, standing in for a machine elsewhere): the students' p95 with and
    without the flood, and how the flooder was answered;
 4. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
@@ -113,12 +114,14 @@ def rss_mb(pid: int) -> float:
 # --- the client ---------------------------------------------------------------------------------------
 
 
-async def call(client, base: str, data: list, address: str, tally: Tally) -> None:
-    """One request over gradio's /call protocol, counted in `tally`."""
+async def call(client, base: str, data: list, address: str, tally: Tally, session: str | None = None) -> None:
+    """One request over gradio's /call protocol, counted in `tally`. A client with a `session` sends it, as
+    gradio_client and the page do (one request at a time each, so no call can read another's answer)."""
     headers = {"x-forwarded-for": address}
+    body = {"data": data} | ({"session_hash": session} if session else {})
     started = time.perf_counter()
     try:
-        posted = await client.post(base + API, json={"data": data}, headers=headers)
+        posted = await client.post(base + API, json=body, headers=headers)
         if posted.status_code != 200:
             if posted.status_code == 429:
                 tally.refused += 1
@@ -170,7 +173,8 @@ async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = Fal
         async def caller(i: int) -> None:
             rng = random.Random(i)
             while time.perf_counter() < deadline:
-                await call(client, base, requests_for(rng, mixed), f"10.1.{i // 250}.{i % 250}", tally)
+                await call(client, base, requests_for(rng, mixed), f"10.1.{i // 250}.{i % 250}", tally,
+                           session=f"capacity-{i}")
 
         started = time.perf_counter()
         await asyncio.gather(*(caller(i) for i in range(clients)))
@@ -189,7 +193,8 @@ async def students(base: str, count: int, think: float, seconds: float, seed: in
             rng = random.Random(seed + i)  # each run its own requests: none a repeat of the run before
             await asyncio.sleep(rng.uniform(0, think))
             while time.perf_counter() < deadline:
-                await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}", tally)
+                await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}", tally,
+                           session=f"student-{seed}-{i}")
                 await asyncio.sleep(rng.expovariate(1 / think))
 
         started = time.perf_counter()

@@ -48,7 +48,7 @@ def test_uploads_are_off():
 
 
 def test_a_flooding_client_is_told_to_slow_down_and_others_are_not():
-    client = client_for(Limits(rate=0.001, burst=5, client_header="x-forwarded-for", refusal_delay=0))
+    client = client_for(Limits(api_rate=0.001, api_burst=5, client_header="x-forwarded-for", refusal_delay=0))
     flood = [client.post("/gradio_api/queue/join", headers={"x-forwarded-for": "10.0.0.1"}).status_code
              for _ in range(8)]
     assert flood == [200] * 5 + [429] * 3
@@ -60,7 +60,7 @@ def test_a_flooding_client_is_told_to_slow_down_and_others_are_not():
 
 
 def test_the_address_header_is_trusted_only_when_configured():
-    client = client_for(Limits(rate=0.001, burst=2, refusal_delay=0))  # no header: one address
+    client = client_for(Limits(api_rate=0.001, api_burst=2, refusal_delay=0))  # no header: one address
     codes = [client.post("/gradio_api/call/translate", headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
              for i in range(3)]
     assert codes == [200, 200, 429]
@@ -83,7 +83,7 @@ def test_limits_from_the_environment():
 
 
 def test_a_refusal_waits_so_that_retrying_at_once_costs_nothing():
-    client = client_for(Limits(rate=0.001, burst=1, refusal_delay=0.3))
+    client = client_for(Limits(api_rate=0.001, api_burst=1, refusal_delay=0.3))
     assert client.post("/gradio_api/call/translate").status_code == 200
     started = time.perf_counter()
     assert client.post("/gradio_api/call/translate").status_code == 429

@@ -4,7 +4,7 @@ A public Space is shared by a class, so no single visitor may take it over:
 - a request body larger than `Limits.max_body_bytes` is refused (413) before it is read whole;
 - uploads are off (403): the page has no upload control, and the model needs no files;
 - each visitor may start at most `Limits.rate` requests per second, in bursts of `Limits.burst` (a
-  token bucket each), and have at most `Limits.max_in_flight` waiting or running; above either it gets
+  token bucket each; an API call without a session, a script's, `Limits.api_rate`), and have at most `Limits.max_in_flight` waiting or running; above either it gets
   429 with a message that says to slow down or wait, instead of a place in the queue that would make
   everyone else wait behind it. The answer comes after `Limits.refusal_delay`, so a client that
   retries at once retries once a second, at no cost.
@@ -46,6 +46,8 @@ class Limits:
     rate: float = 10.0  # requests per second that start work, per visitor (typing fast makes about 10)
     burst: int = 30
     refusal_delay: float = 1.0  # a "slow down" is sent after this long: a flood of retries then costs nothing
+    api_rate: float = 2.0  # an API call without a session (a script): requests per second, per address
+    api_burst: int = 10
     max_in_flight: int = 8  # requests of one visitor waiting or running (a page has a few at most)
     address_rate: float = 60.0  # every visitor behind one address together (a class of 100 makes ~35/s)
     address_burst: int = 200
@@ -98,6 +100,7 @@ class Guard:
         self.app = app
         self.limits = limits or Limits.from_env()
         self.buckets = TokenBuckets(self.limits.rate, self.limits.burst)
+        self.api_buckets = TokenBuckets(self.limits.api_rate, self.limits.api_burst)
         self.address_buckets = TokenBuckets(self.limits.address_rate, self.limits.address_burst)
         self.queue = queue
         self._events: dict[str, deque] = {}  # address -> ids of its session-less calls (the latest few)
@@ -117,7 +120,8 @@ class Guard:
             return await self.app(scope, receive, send)
         address = self.client(scope)
         receive, session = await _session_of(receive)
-        if not self.address_buckets.take(address) or not self.buckets.take(session or f"address {address}"):
+        visitor = self.buckets.take(session) if session else self.api_buckets.take(address)
+        if not self.address_buckets.take(address) or not visitor:
             return await _refuse(send, 429, SLOW_DOWN, delay=self.limits.refusal_delay)
         if self.waiting(session, address) >= self.limits.max_in_flight:
             message = TOO_MANY_WAITING.format(n=self.limits.max_in_flight)
