@@ -4,8 +4,8 @@ A public Space is shared by a class, so no single visitor may take it over:
 - a request body larger than `Limits.max_body_bytes` is refused (413) before it is read whole;
 - uploads are off (403): the page has no upload control, and the model needs no files;
 - each visitor may start at most `Limits.rate` requests per second, in bursts of `Limits.burst` (a
-  token bucket each; an API call without a session, a script's, `Limits.api_rate`), and have at most `Limits.max_in_flight` waiting or running; above either it gets
-  429 with a message that says to slow down or wait, instead of a place in the queue that would make
+  token bucket each; a script's API calls without a session, `Limits.api_rate`), and have at most
+  `Limits.max_in_flight` waiting or running; above either it gets 429 with a message that says to slow down or wait, instead of a place in the queue that would make
   everyone else wait behind it. The answer comes after `Limits.refusal_delay`, so a client that
   retries at once retries once a second, at no cost.
 
