@@ -5,9 +5,10 @@ A public Space is shared by a class, so no single visitor may take it over:
 - uploads are off (403): the page has no upload control, and the model needs no files;
 - each visitor may start at most `Limits.rate` requests per second, in bursts of `Limits.burst` (a
   token bucket each; a script's API calls without a session, `Limits.api_rate`), and have at most
-  `Limits.max_in_flight` waiting or running; above either it gets 429 with a message that says to slow down or wait, instead of a place in the queue that would make
-  everyone else wait behind it. The answer comes after `Limits.refusal_delay`, so a client that
-  retries at once retries once a second, at no cost.
+  `Limits.max_in_flight` waiting or running; above either it gets 429 with a message that says to
+  slow down or wait, instead of a place in the queue that would make everyone else wait behind it.
+  The answer comes after `Limits.refusal_delay`, so a client that retries at once retries once a
+  second, at no cost.
 
 A visitor is a page's session, or for an API call without one its address (see `Guard`). Behind a
 proxy (a Hugging Face Space) every request comes from the proxy, so `Limits.client_header` names the
