@@ -76,19 +76,23 @@ def summary(name: str, seconds: list[float]) -> str:
 def serve(port: int, log: Path) -> subprocess.Popen:
     """`python app.py` on 127.0.0.1:port; returns once the page answers."""
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="0")
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
+    return start([sys.executable, "app.py"], port, log, env)
+
+
+def start(command: list[str], port: int, log: Path, env: dict) -> subprocess.Popen:
+    """Run `command` (a server on 127.0.0.1:port) from the repository root; returns once it answers."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
                 return process
         except OSError:
             time.sleep(0.5)
     process.terminate()
-    raise RuntimeError(f"app.py did not answer within 180 s:\n{log.read_text()[-2000:]}")
+    raise RuntimeError(f"{' '.join(command)} did not answer within 180 s:\n{log.read_text()[-2000:]}")
 
 
 # In the page: note when the next key changes the text, and when the heatmap's x tick labels become `want`.

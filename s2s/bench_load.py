@@ -87,23 +87,6 @@ def noop_server(port: int) -> None:
     demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options(demo))
 
 
-def start(command: list[str], port: int, log: Path, env: dict) -> subprocess.Popen:
-    import urllib.request
-
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError(f"{' '.join(command)} did not answer within 180 s")
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -245,7 +228,7 @@ def flooded_class(base: str, args) -> tuple[Tally, Tally]:
 
 
 def run(args) -> int:
-    from .bench_app import free_port, machine
+    from .bench_app import free_port, machine, start
 
     print(f"machine: {machine()}")
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="0", S2S_CLIENT_HEADER="x-forwarded-for")

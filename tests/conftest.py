@@ -78,3 +78,49 @@ def torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def bundled_dir(tmp_path_factory) -> Path:
+    """A checkpoints/ folder of tiny checkpoints (make_bundled), shared by the web service's tests."""
+    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
+
+
+@pytest.fixture
+def bundled(bundled_dir, monkeypatch) -> Path:
+    """The web service sees only the tiny checkpoints, with an empty model cache and no Hub list."""
+    from s2s import hub
+    from s2s.web import models
+
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    return bundled_dir
+
+
+def web_settings(text: str = "3 March 2021", **changes):
+    """One run's settings for the web service, on the tiny `dates` unless told otherwise."""
+    from s2s.web import runs
+
+    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, far faster than on two of a busy two-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def plain(tiny):
+    """The tiny checkpoint's translation of a date, decoded freely with the bidirectional mask."""
+    return tiny.translate("3 March 2021")
+
+
+@pytest.fixture(scope="module")
+def causal(tiny):
+    """The same date with the causal mask."""
+    return tiny.translate("3 March 2021", mask="causal")

@@ -15,7 +15,7 @@ import pytest
 import s2s
 from s2s.web import lessons, models, views
 from tests.test_app import free_port
-from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS, chromium_or_skip, pieces
+from tests.test_browser import ARTIFACTS, browser, chromium_or_skip, pieces  # noqa: F401 (browser is a fixture)
 
 TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1280, "height": 720}
@@ -54,18 +54,8 @@ def url():
             demo.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(browser, url, request):
+def page(browser, url, request):  # noqa: F811 (the fixture imported above)
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.goto(url)

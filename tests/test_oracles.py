@@ -24,13 +24,7 @@ QUERIES = ("input", "state")
 IN_VOCAB, OUT_VOCAB, EMB, HIDDEN, LAYERS = 13, 11, 5, 6, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These models are tiny: one thread is fastest, and far faster than two on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def tiny_model(seed: int = 0, **settings):

@@ -20,13 +20,7 @@ IN_VOCAB, OUT_VOCAB = 12, 10
 FAST = settings(max_examples=40, deadline=None, database=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These models are tiny: one thread is fastest, and far faster than two on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @functools.cache

@@ -11,14 +11,7 @@ from s2s import decode, train
 from s2s.model import AttentionEDM, ModelConfig, build_model
 from s2s.tokenizer import EOS_ID, PAD_ID
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These models are tiny: one thread is fastest, and far faster than two on a busy two-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def expected_ratio(epoch: int, epochs: int, start: float, end: float) -> float:

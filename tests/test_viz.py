@@ -20,16 +20,6 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def plain(tiny) -> Translation:
-    return tiny.translate(DATE)
-
-
-@pytest.fixture(scope="module")
-def causal(tiny) -> Translation:
-    return tiny.translate(DATE, mask="causal")
-
-
-@pytest.fixture(scope="module")
 def forced(tiny) -> Translation:
     return tiny.translate(DATE, reference="2021-03-03", teacher_forcing=1.0)
 

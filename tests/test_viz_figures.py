@@ -18,16 +18,6 @@ DATE = "3 March 2021"
 
 
 @pytest.fixture(scope="module")
-def plain(tiny) -> Translation:
-    return tiny.translate(DATE)
-
-
-@pytest.fixture(scope="module")
-def causal(tiny) -> Translation:
-    return tiny.translate(DATE, mask="causal")
-
-
-@pytest.fixture(scope="module")
 def after_end(tiny) -> Translation:
     """Forced on past the model's own </s>: the model ends at step 4, the reference runs to step 10."""
     r = tiny.translate(DATE, reference="2021-03-03", teacher_forcing=0.5, seed=1)

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from s2s import hub
-from s2s.web import compare, examples, models, runs
-from tests.conftest import make_bundled
+from s2s.web import compare, examples
+from tests.conftest import web_settings
 
-
-@pytest.fixture(scope="module")
-def bundled_dir(tmp_path_factory) -> Path:
-    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
-
-
-@pytest.fixture(autouse=True)
-def bundled(bundled_dir, monkeypatch) -> Path:
-    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
-    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
-    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-    return bundled_dir
-
-
-def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
-    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
+settings = web_settings
 
 
 # --- examples, presets, compare, export -----------------------------------------------------------

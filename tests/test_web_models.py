@@ -6,33 +6,17 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from s2s import hub
 from s2s.errors import HubError, InvalidCheckpointName
-from s2s.web import cards, models, runs
-from tests.conftest import build_checkpoint, make_bundled
+from s2s.web import cards, models
+from tests.conftest import build_checkpoint, web_settings
 from tests.fake_hub import FakeHub, use_fake_hub
 
-
-@pytest.fixture(scope="module")
-def bundled_dir(tmp_path_factory) -> Path:
-    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
-
-
-@pytest.fixture(autouse=True)
-def bundled(bundled_dir, monkeypatch) -> Path:
-    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
-    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
-    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-    return bundled_dir
-
-
-def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
-    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
+settings = web_settings
 
 
 # --- checkpoints ------------------------------------------------------------------------------------

@@ -13,25 +13,10 @@ import pytest
 from s2s import checkpoint, hub, viz
 from s2s.errors import S2SError
 from s2s.web import compare, models, runs, views
-from tests.conftest import build_checkpoint, make_bundled
+from tests.conftest import build_checkpoint, web_settings
 
-
-@pytest.fixture(scope="module")
-def bundled_dir(tmp_path_factory) -> Path:
-    return make_bundled(tmp_path_factory.mktemp("checkpoints"))
-
-
-@pytest.fixture(autouse=True)
-def bundled(bundled_dir, monkeypatch) -> Path:
-    """Each test sees only the tiny checkpoints, with an empty model cache and no Hub list."""
-    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
-    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-    return bundled_dir
-
-
-def settings(text: str = "3 March 2021", **changes) -> runs.Settings:
-    return runs.Settings(text, changes.pop("checkpoint", "dates"), **changes)
+pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
+settings = web_settings
 
 
 # --- explore ------------------------------------------------------------------------------------------
