@@ -284,17 +284,6 @@ def test_any_unicode_is_input_not_an_error(tiny, text):
     assert "<unk>" not in r.source_tokens
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-def test_cpu_and_cuda_agree(tiny_checkpoint_dir):
-    cpu = checkpoint.load(tiny_checkpoint_dir, device="cpu")
-    gpu = checkpoint.load(tiny_checkpoint_dir, device="cuda")
-    for kwargs in (dict(), dict(mask="causal"), dict(beam_size=3),
-                   dict(reference="2021-03-03", teacher_forcing=0.5, seed=3)):
-        a, b = cpu.translate("3 March 2021", **kwargs), gpu.translate("3 March 2021", **kwargs)
-        assert a.output_tokens == b.output_tokens
-        np.testing.assert_allclose(a.attention, b.attention, atol=1e-4)
-
-
 @torch.no_grad()
 def test_hidden_bridge_starts_the_decoder_with_an_empty_cell():
     """bridge="hidden": the encoder's final h is the first query, but the cell starts empty."""

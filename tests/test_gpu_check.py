@@ -1,0 +1,30 @@
+"""python -m s2s.gpu_check, the CUDA parity check, on the CPU: it finds differences, and says when it cannot run.
+
+The comparison itself runs on a GPU machine (no GPU here or in CI); these tests check that the
+comparison can fail, so a parity run that prints "0 differences" means something.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from s2s import checkpoint, gpu_check, tasks
+from tests.conftest import build_checkpoint
+
+
+def test_the_same_model_twice_has_no_differences_and_another_has_some(tiny_checkpoint_dir, tmp_path):
+    texts = tasks.TASKS["dates"].generate(3, seed=5)
+    a, b = checkpoint.load(tiny_checkpoint_dir, device="cpu"), checkpoint.load(tiny_checkpoint_dir, device="cpu")
+    assert gpu_check.differences(a, b, texts) == []
+    other = checkpoint.load(build_checkpoint(tmp_path / "other", seed=9), device="cpu")
+    assert len(gpu_check.differences(a, other, texts)) > 0
+    with torch.no_grad():  # the same pieces, attention nudged beyond the tolerance: still a difference
+        for parameter in b.model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 1e-2)
+    assert any("attention" in d or "vs" in d for d in gpu_check.differences(a, b, texts))
+
+
+def test_without_cuda_it_says_so_and_does_not_pass(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main(["--n", "1"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
