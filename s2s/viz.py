@@ -380,7 +380,7 @@ def message(text: str, presenter: bool = False) -> go.Figure:
     style = _style(presenter)
     layout = dict(template=TEMPLATE, height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
                   yaxis=dict(visible=False),
-                  annotations=[dict(text="<br>".join(textwrap.wrap(html.escape(text, quote=False), 56)), x=0.5,
+                  annotations=[dict(text="<br>".join(textwrap.wrap(html.escape(text, quote=False), 40)), x=0.5,
                                     y=0.5, xref="paper", yref="paper",
                                     showarrow=False, font=dict(size=style.font))])
     return _figure([], layout)
