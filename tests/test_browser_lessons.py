@@ -80,7 +80,21 @@ def choose(page, key: str):
     page.wait_for_function(f"(want) => {{ const d = ({DRAWN})('{root}'); "
                            "return d && JSON.stringify(d.ticks) === JSON.stringify(want); }",
                            arg=want, timeout=TIMEOUT_MS)
+    page.wait_for_function("(want) => document.querySelector('#checkpoint input').value === want",
+                           arg=lesson.a.checkpoint, timeout=TIMEOUT_MS)
+    settled(page, root)
     return lesson, root
+
+
+def settled(page, root: str) -> None:
+    """Wait until the map stops changing: a lesson sets several controls, and each may redraw it."""
+    before = None
+    for _ in range(30):
+        now = drawn(page, root)
+        if now == before:
+            return
+        before = now
+        page.wait_for_timeout(700)
 
 
 def drawn(page, root: str) -> dict:
