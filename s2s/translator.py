@@ -77,6 +77,12 @@ class Translation:
         return self.log_prob / max(len(self.output_tokens), 1)
 
 
+def check_seed(seed: object) -> None:
+    """A seed drives the forcing coins: a whole number in [0, MAX_SEED). ValueError with a message otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < MAX_SEED:
+        raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED - 1}; got {seed!r}.")
+
+
 class Translator:
     """A loaded checkpoint. One object serves every user at once: it holds no per-request state."""
 
@@ -190,8 +196,7 @@ class Translator:
             raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or not 1 <= beam_size <= MAX_BEAM_SIZE:
             raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < MAX_SEED:
-            raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED - 1}; got {seed!r}.")
+        check_seed(seed)
         limit = self.config["max_target_len"]
         if max_len is None:
             return limit

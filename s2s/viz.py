@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+import plotly.io
+from _plotly_utils.utils import is_skipped_key, to_typed_array_spec
 
 from .translator import Translation
 
@@ -169,7 +171,7 @@ def _layer_scores(r: Translation, layer: int | str) -> np.ndarray:
 
 # --- heatmap pieces ---------------------------------------------------------------------------------
 #
-# The figures are plain dicts wrapped once with go.Figure(d, _validate=False): building them object by
+# The figures are plain dicts kept as `Figure`s, written to JSON straight from the dict: building them object by
 # object (go.Heatmap, update_layout, add_shape) validated every attribute and cost 10-15 ms a figure, more
 # than the model's 3-5 ms (`python -m s2s.bench_viz` times both). Validation is what the tests do instead:
 # tests/test_viz.py passes every figure's dict through a validating go.Figure. So, built by hand: the
@@ -370,12 +372,61 @@ def default_title(r: Translation, layer: int | str = "mean") -> str:
     return " · ".join([mask, _layer_text(r, layer), *rest])
 
 
-def _figure(data: list[dict], layout: dict) -> go.Figure:
-    """The one place a figure object is made: from finished dicts, without plotly.py's validation."""
-    return go.Figure(dict(data=data, layout=layout), _validate=False)
+class Figure:
+    """A plotly figure kept as its finished dict; plotly's objects are made only if something asks for them.
+
+    gradio's Plot sends a plotly figure as `figure.to_json()`, which here writes the dict straight out,
+    arrays as plotly's base64 typed arrays: the same JSON as `go.Figure(d).to_json()` (tests/test_viz_figures.py
+    checks every figure), without building and copying plotly's object tree, which cost ~1.3 ms a request
+    (~15% of a loaded server's Python time, py-spy). Anything else (`.layout`, `.data`, `.to_dict()`,
+    `.to_html()`, `.update_layout()`) is the plotly `go.Figure` made from the dict on first use.
+    """
+
+    def __init__(self, figure: dict):
+        self._dict = figure
+        self._plotly: go.Figure | None = None
+
+    @property
+    def plotly(self) -> Figure:
+        """The figure as plotly's objects (made once, then used by every later call, changes included)."""
+        if self._plotly is None:
+            self._plotly = go.Figure(self._dict, _validate=False)
+        return self._plotly
+
+    def to_json(self) -> str:
+        if self._plotly is not None:  # made, and perhaps changed since: plotly writes it
+            return self._plotly.to_json()
+        return plotly.io.to_json(_typed_arrays(self._dict), validate=False)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_dict", "_plotly"):  # copy and pickle look for these: not plotly's
+            raise AttributeError(name)
+        return getattr(self.plotly, name)
+
+    def _repr_html_(self) -> str:  # a notebook shows it as it shows plotly's
+        return self.plotly._repr_html_()
+
+    def _repr_mimebundle_(self, *args, **kwargs):
+        return self.plotly._repr_mimebundle_(*args, **kwargs)
 
 
-def message(text: str, presenter: bool = False) -> go.Figure:
+def _typed_arrays(value):
+    """A copy of a figure's dict with its numeric numpy arrays as plotly.js typed arrays, as plotly.py writes them."""
+    if isinstance(value, dict):
+        return {k: v if is_skipped_key(k) else _typed_arrays(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_typed_arrays(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_typed_array_spec(value)
+    return value
+
+
+def _figure(data: list[dict], layout: dict) -> Figure:
+    """The one place a figure is made: from finished dicts, without plotly.py's validation."""
+    return Figure(dict(data=data, layout=layout))
+
+
+def message(text: str, presenter: bool = False) -> Figure:
     """A figure holding only a centred message (a model without attention, nothing to compare)."""
     style = _style(presenter)
     layout = dict(template=TEMPLATE, height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
@@ -398,7 +449,7 @@ def heatmap(
     title: str | None = None,
     row_scale: bool = False,
     rows_by_fed: bool = False,
-) -> go.Figure:
+) -> Figure:
     """Attention weights: source pieces across, output steps down, colour fixed to 0..1.
 
     layer: 0-based layer or "mean" (mean over layers). step: show rows 0..step only, outlining
@@ -436,7 +487,7 @@ def _title(title: str | None, r: Translation, layer: int | str) -> str:
 
 
 def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = None,
-               row_scale: bool = False) -> go.Figure:
+               row_scale: bool = False) -> Figure:
     """One heatmap per layer and their mean, side by side in one row, sharing one colour bar.
 
     Each panel is named by its x-axis title, above its source pieces: subplot titles would sit
@@ -484,7 +535,7 @@ def difference(
     labels: tuple[str, str] = ("A", "B"),
     presenter: bool = False,
     title: str | None = None,
-) -> go.Figure:
+) -> Figure:
     """Weights of a minus weights of b, on -1..1: red where a attends more, blue where b does.
 
     Both must read the same source pieces (ValueError otherwise). Outputs of different lengths
@@ -718,7 +769,7 @@ def _numbers(a: np.ndarray) -> list:
     return [_numbers(x) for x in a]
 
 
-def figure_html(fig: go.Figure, *, title: str | None = None, plotly_js: str | None = None) -> str:
+def figure_html(fig: Figure | go.Figure, *, title: str | None = None, plotly_js: str | None = None) -> str:
     """A standalone HTML page of the figure, that opens offline.
 
     By default plotly.js is inlined (about 4.6 MB, almost all of the page). With `plotly_js`, a file
@@ -754,7 +805,7 @@ def _grid(z: np.ndarray, x: str, y: str, hover: str, scale, zmid: float | None =
     return trace
 
 
-def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False) -> go.Figure:
+def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False) -> Figure:
     """The arithmetic of `step` in `layer` (clamped like heatmap's step), drawn as small grids."""
     if r.num_layers == 0:
         return message(NO_ATTENTION, presenter)
@@ -818,7 +869,7 @@ def _label(text: str, x: float, y: float) -> dict:
 
 
 def quality_by_length(buckets: list[str], exact: dict[str, list[float | None]], counts: list[int], *,
-                      presenter: bool = False, title: str = "exact match by source length") -> go.Figure:
+                      presenter: bool = False, title: str = "exact match by source length") -> Figure:
     """One line per checkpoint: exact match (%) in each source-length bucket; the hover has the numbers."""
     style = _style(presenter)
     colours = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a")  # ColorBrewer Dark2: colour-blind safe
@@ -840,7 +891,7 @@ def quality_by_length(buckets: list[str], exact: dict[str, list[float | None]], 
 
 
 def training_curves(loss: list[tuple[int, float]], accuracy: list[tuple[int, float, float]], *,
-                    presenter: bool = False, title: str = "learning") -> go.Figure:
+                    presenter: bool = False, title: str = "learning") -> Figure:
     """Loss (left axis) and validation accuracy (right axis, %) by optimizer step, as a run reports them."""
     style = _style(presenter)
     data = [dict(type="scatter", mode="lines", name="training loss", x=[s for s, _ in loss], y=[v for _, v in loss],

@@ -174,3 +174,26 @@ def test_after_end_labels_stay_text(after_end):
     r = dataclasses.replace(after_end, output_tokens=outputs)
     label = viz.heatmap(r).layout.yaxis.ticktext[6]
     assert "&lt;b&gt;" in label and re.sub(r"<[^>]+>", "", label).count("after") == 1
+
+
+def test_every_figure_is_sent_as_plotly_itself_would_write_it(causal, plain, after_end):
+    """gradio sends figure.to_json(): written from the dict, it must equal plotly.py's own writing of the figure."""
+    import json
+
+    figures = [viz.heatmap(causal), viz.heatmap(causal, layer=1, step=2, presenter=True, row_scale=True),
+               viz.heatmap(after_end, rows_by_fed=True), viz.layer_grid(causal), viz.difference(plain, causal),
+               viz.step_figure(causal, 2, 1), viz.message("nothing to compare", presenter=True),
+               viz.quality_by_length(["1-5", "6-10"], {"a": [1.0, 0.25], "b": [0.5, None]}, [10, 20]),
+               viz.training_curves([(1, 2.5), (2, 1.25)], [(1, 0.1, 0.2), (2, 0.5, 0.75)])]
+    for fig in figures:
+        sent = json.loads(fig.to_json())
+        plotly_own = json.loads(go.Figure(fig._dict, _validate=False).to_json())  # plotly's object tree, then JSON
+        assert sent == plotly_own
+        assert any(isinstance(t.get("z"), dict) and set(t["z"]) >= {"dtype", "bdata"} for t in sent["data"]) or \
+            not any("z" in t for t in sent["data"])  # weights travel as typed arrays, not decimals
+
+
+def test_a_figure_changed_through_plotly_is_sent_as_changed(plain):
+    fig = viz.heatmap(plain)
+    fig.update_layout(title_text="changed")  # made into plotly's objects on first use, then kept
+    assert '"changed"' in fig.to_json() and fig.layout.title.text == "changed"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, replace
 
-import plotly.graph_objects as go
-
 from .. import hub, tasks, viz
 from ..translator import Translation
 from . import examples, models, runs, views
@@ -78,9 +76,9 @@ class Kept:
 @dataclass(frozen=True)
 class Compared:
     kept: Kept | None  # the page keeps it to re-plot without running again
-    a: go.Figure | None
-    b: go.Figure | None
-    difference: go.Figure | None
+    a: viz.Figure | None
+    b: viz.Figure | None
+    difference: viz.Figure | None
     summary: str  # Markdown: both outputs, notes, or what went wrong
     labels: tuple[str, str] = ("A", "B")  # what each run was: "A: dates, causal"
 

@@ -156,7 +156,7 @@ def web_spec(spec: object) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidCheckpointName("Choose a checkpoint: a bundled name or a Hub repo 'org/name'.")
     spec = spec.strip()
-    if spec in hub.list_bundled() or re.fullmatch(TRAINED_PREFIX + "[0-9a-f]{8}", spec):
+    if hub.is_bundled(spec) or re.fullmatch(TRAINED_PREFIX + "[0-9a-f]{8}", spec):
         return spec
     try:
         hub.parse_repo_spec(spec)
@@ -170,7 +170,7 @@ def web_spec(spec: object) -> str:
 
 
 def is_bundled(spec: str) -> bool:
-    return spec in hub.list_bundled()
+    return hub.is_bundled(spec)
 
 
 def load(spec: str) -> Loaded:

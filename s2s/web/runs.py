@@ -16,14 +16,12 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-
-import plotly.graph_objects as go
+from dataclasses import dataclass, replace
 
 from .. import viz
 from ..errors import S2SError
-from ..translator import Translation
-from . import models
+from ..translator import Translation, check_seed
+from . import batching, models
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +84,7 @@ def check(settings: Settings) -> Checked:
     if len(reference) > MAX_TEXT_CHARS:
         raise ValueError(f"The reference is too long: {len(reference)} characters, at most {MAX_TEXT_CHARS} here.")
     seed = 0 if settings.seed in (None, "") else _whole(settings.seed, "seed")
+    check_seed(seed)  # here too: a greedy run joins a batch (s2s/web/batching.py), which takes no seed
     beam_size = _whole(settings.beam_size, "beam size")
     spec = models.web_spec(settings.checkpoint)
     prefix = tuple(settings.prefix) if isinstance(settings.prefix, list | tuple) else ()
@@ -95,10 +94,30 @@ def check(settings: Settings) -> Checked:
 
 
 def _decode(checked: Checked) -> Translation:
-    """The model call itself, on a model already in the cache: through the hook, it may run in another process."""
+    """The model call itself, on a model already in the cache: through the hook, it may run in another process.
+
+    A plain greedy decode (no forcing, beam or fed pieces) joins the requests decoding the same checkpoint
+    and mask at the same moment, in one batch (s2s/web/batching.py); the rest run alone.
+    """
+    if checked.teacher_forcing == 0 and checked.beam_size == 1 and not checked.prefix:
+        result = _BATCHER.translate((checked.spec, checked.mask), checked.text)
+        return replace(result, seed=checked.seed)  # the seed drives only forcing; it is reported as sent
     return models.MODELS.get(checked.spec).translator.translate(
         checked.text, reference=checked.reference, teacher_forcing=checked.teacher_forcing, mask=checked.mask,
         beam_size=checked.beam_size, seed=checked.seed, prefix=list(checked.prefix) or None)
+
+
+def _decode_batch(key: batching.Key, texts: list[str]) -> list[Translation]:
+    spec, mask = key
+    return models.MODELS.get(spec).translator.translate_batch(texts, mask=mask)
+
+
+def _decode_alone(key: batching.Key, text: str) -> Translation:
+    spec, mask = key
+    return models.MODELS.get(spec).translator.translate(text, mask=mask)
+
+
+_BATCHER = batching.Batcher(_decode_batch, _decode_alone)
 
 
 _decode_hooked: Callable[[Checked], Translation] = _decode  # what run calls; run_models_with replaces it
@@ -132,7 +151,7 @@ def run(settings: Settings) -> Translation:
 
 
 def api_translate(text: str, checkpoint: str, mask: str, teacher_forcing: float, reference: str | None,
-                  seed: int | float, beam_size: int | float) -> tuple[str, go.Figure]:
+                  seed: int | float, beam_size: int | float) -> tuple[str, viz.Figure]:
     """Translate `text` with a checkpoint; returns the output text and the attention heatmap.
 
     teacher_forcing is the ratio of steps fed the reference (0 = off; the reference may then be empty).

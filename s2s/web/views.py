@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-import plotly.graph_objects as go
-
 from .. import tasks, viz
 from ..translator import Translation
 from . import cards, examples, models, runs
@@ -37,7 +35,7 @@ class Explored:
 
     result: Translation | None
     output: str
-    figure: go.Figure | None
+    figure: viz.Figure | None
     status: str  # Markdown: the error, or notes such as a mask mismatch
 
 
@@ -249,7 +247,7 @@ def ranks(result: Translation | None) -> list[str]:
 
 
 def figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
-           presenter: bool = False, display: object = ()) -> go.Figure | None:
+           presenter: bool = False, display: object = ()) -> viz.Figure | None:
     """Re-plot a kept result (no model run): one hypothesis, one layer, revealed up to `step`."""
     if result is None:
         return None
@@ -258,7 +256,7 @@ def figure(result: Translation | None, rank: object = 1, layer: object = "mean",
 
 
 def step_figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
-                presenter: bool = False) -> go.Figure | None:
+                presenter: bool = False) -> viz.Figure | None:
     """The shown step's arithmetic as grids, for the layer on the map (the mean has none of its own)."""
     if result is None:
         return None
@@ -273,7 +271,7 @@ def step_figure(result: Translation | None, rank: object = 1, layer: object = "m
     return viz.step_figure(r, last_step(result, rank) if shown is None else shown, chosen, presenter=presenter)
 
 
-def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> go.Figure | None:
+def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> viz.Figure | None:
     """Every layer side by side, and their mean."""
     return None if result is None else viz.layer_grid(hypothesis(result, rank), presenter=presenter)
 
@@ -307,10 +305,10 @@ def nbest_rows(result: Translation | None) -> list[list]:
 class Frame(NamedTuple):
     """One step of a play-through."""
 
-    figure: go.Figure
+    figure: viz.Figure
     step: int
     math: str  # the step's arithmetic
-    arithmetic: go.Figure | None  # the same, drawn (step_figure)
+    arithmetic: viz.Figure | None  # the same, drawn (step_figure)
 
 
 def play(result: Translation | None, rank: object = 1, layer: object = "mean", presenter: bool = False,
