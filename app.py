@@ -25,11 +25,11 @@ import gradio as gr  # noqa: E402
 
 from s2s import viz  # noqa: E402
 from s2s.model import MASKS  # noqa: E402
-from s2s.web import by_length, cards, compare, examples, export, lessons, models, runs, training, views  # noqa: E402
+from s2s.web import by_length, cards, compare, examples, export, lessons, models, ordering, runs, training, views  # noqa: E402
 from s2s.web.serving import Serving  # noqa: E402
 
-if os.environ.get("SPACES_ZERO_GPU"):
-    runs.run_models_with(spaces.GPU)
+if os.environ.get("SPACES_ZERO_GPU"):  # training gets the GPU for as long as its request allows; typing, the CPU
+    training.train_with(spaces.GPU(duration=training.gpu_seconds))
 
 TITLE = "Seq2Seq Attention Explorer"
 INTRO = ("Type something: a real LSTM encoder-decoder translates it as you type, and the heatmap shows "
@@ -233,9 +233,14 @@ def read_settings(text, checkpoint, mask, forcing, ratio, reference, seed, decod
                          beam_size if decoding == "beam" else 1)
 
 
-def on_run(results: Results, *values) -> dict:
+def on_run(results: Results, page: str, *values) -> dict:
+    """Run the model on the page's settings; an answer a newer run of the page has overtaken is dropped."""
     *controls, layer, presenter, display = values
-    return results.show(views.explore(read_settings(*controls), layer, presenter, display))
+    ticket = ordering.RUNS.ticket(page)
+    shown = results.show(views.explore(read_settings(*controls), layer, presenter, display))
+    if not ordering.RUNS.is_latest(page, ticket):
+        return {component: gr.skip() for component in shown}
+    return shown
 
 
 def on_intervene(results: Results, *values) -> dict:
@@ -602,8 +607,11 @@ def wire_explore(page: Page) -> None:
     r.stop.click(None, cancels=[playing], **PRIVATE)
     # .change, not .input: in gradio 6.31 a Textbox's .input misses deletions and pastes. Examples and
     # presets set the controls, and these events then run the model, at most twice with always_last.
+    def run(request: gr.Request, *values) -> dict:  # gradio passes the Request to a leading parameter only
+        return on_run(r, request.session_hash or "", *values)
+
     changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
-                    partial(on_run, r), e.settings + [r.layer, page.presenter, r.display],
+                    run, e.settings + [r.layer, page.presenter, r.display],
                     [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
     changed.then(partial(on_details, r), [r.result, r.layer, r.view, page.presenter], [r.step, r.rank, *r.tab_outputs],
                  **LIVE)

@@ -15,7 +15,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from s2s import hub, viz
-from s2s.web import models, runs, views
+from s2s.web import models, runs, training, views
 from tests.conftest import make_bundled
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
@@ -120,23 +120,33 @@ def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
     assert "No checkpoints are installed" in status.value
 
 
-def test_on_a_zerogpu_space_the_model_runs_through_spaces_gpu(served, monkeypatch):
-    """SPACES_ZERO_GPU set: app.py imports `spaces` and wraps the model call with spaces.GPU."""
+def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(served, monkeypatch):
+    """SPACES_ZERO_GPU set: app.py imports `spaces`; the model calls of typing never go through spaces.GPU
+    (a keystroke must not wait in ZeroGPU's queue), training does, with a duration from its request."""
     import app
 
     calls = []
+
+    def gpu(fn=None, duration=60):
+        def decorator(function):
+            calls.append((function.__name__, duration))
+            return function
+        return decorator if fn is None else decorator(fn)
+
     fake = types.ModuleType("spaces")
-    fake.GPU = lambda fn: lambda *args, **kwargs: calls.append(fn.__name__) or fn(*args, **kwargs)
+    fake.GPU = gpu
     monkeypatch.setitem(sys.modules, "spaces", fake)
     monkeypatch.setenv("SPACES_ZERO_GPU", "1")
-    monkeypatch.setattr(runs, "_decode_hooked", runs._decode_hooked)  # put back afterwards
+    monkeypatch.setattr(training, "_train_hooked", None)  # put back afterwards
     importlib.reload(app)
     try:
         text, _ = app.translate("29 March 2023", "dates", "bidirectional", 0, "", 0, 1)
     finally:
         monkeypatch.delenv("SPACES_ZERO_GPU")
         importlib.reload(app)
-    assert calls == ["_decode"] and text == runs.run(runs.Settings("29 March 2023", "dates")).text
+    assert calls == [("train_events", training.gpu_seconds)]
+    assert text == runs.run(runs.Settings("29 March 2023", "dates")).text
+    assert models.MODELS.get("dates").translator.device.type == "cpu"
 
 
 def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_factory, monkeypatch):

@@ -121,19 +121,26 @@ def step_math(page) -> str:
 
 
 def move_step(page, step: int) -> None:
-    """Move the step slider until the step math shows `step`: typing's last update (always_last may run a
-    keystroke's events twice) can arrive after the move and put the slider back on the last step."""
+    """Move the step slider until the step math shows `step` and the map outlines that row, and both stay.
+
+    Typing queues a run per keystroke, and gradio's always_last does not always fold them: runs of the
+    final text can still arrive a second or two after the last key (each answers with the same cached
+    result), and each puts the slider back on the last step. So the move is repeated until it holds.
+    """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    for _ in range(3):
+    moved = (f"(k) => document.querySelector('#step-math').innerText.includes(`Step ${{k}} of`) && "
+             f"({GRAPH})('#heatmap').shapes === 1")
+    for _ in range(8):
         page.locator("#step input[type=range]").fill(str(step))
         try:
-            page.wait_for_function("(k) => document.querySelector('#step-math').innerText.includes(`Step ${k} of`)",
-                                   arg=step, timeout=TIMEOUT_MS // 3)
-            return
+            page.wait_for_function(moved, arg=step, timeout=TIMEOUT_MS // 3)
         except PlaywrightTimeout:
             continue
-    raise AssertionError(f"the step math never showed step {step}")
+        page.wait_for_timeout(1500)  # a late run of the typed text would undo the move within this
+        if page.evaluate(moved, step):
+            return
+    raise AssertionError(f"the step math and the map never stayed on step {step}")
 
 
 def test_typing_updates_the_heatmap_live(page):
@@ -166,8 +173,7 @@ def test_the_step_slider_reveals_rows_and_explains_the_step(page):
     page.wait_for_function("(last) => document.querySelector('#step input[type=range]').max == last", arg=last,
                            timeout=TIMEOUT_MS)
     assert f"Step {last} of {last}" in step_math(page)
-    move_step(page, 0)
-    page.wait_for_function(f"() => ({GRAPH})('#heatmap').shapes === 1", timeout=TIMEOUT_MS)  # the outlined row
+    move_step(page, 0)  # the step math says step 0 and the map outlines its row
     page.locator("#layer").get_by_text("layer 1").click()
     page.wait_for_function("() => document.querySelector('#step-math').innerText.includes('layer 1')",
                            timeout=TIMEOUT_MS)

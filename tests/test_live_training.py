@@ -125,3 +125,65 @@ def test_nothing_to_export_before_the_end():
 def test_the_module_does_not_import_gradio():
     code = "import sys, s2s.web.training; sys.exit('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# --- on a ZeroGPU Space: the run in a GPU worker process, its events streamed back ----------------------
+
+
+def _worker(fn, args, queue) -> None:
+    """The GPU worker process: every event pickled back through the queue, then None (or the error)."""
+    try:
+        for event in fn(*args):
+            queue.put(event)
+        queue.put(None)
+    except Exception as error:  # noqa: BLE001 (sent to the parent, as ZeroGPU does)
+        queue.put(error)
+
+
+class FakeZeroGPU:
+    """`spaces.GPU` as ZeroGPU runs a generator function: in another process, each yielded item pickled back.
+
+    (ZeroGPU forks; a spawned process is used here, which is stricter: everything crosses by pickle.)
+    """
+
+    def __init__(self):
+        self.durations: list[int] = []
+        self.pids: list[int] = []
+
+    def GPU(self, fn=None, duration=60):  # noqa: N802 (spaces' own name)
+        def decorator(function):
+            def run(*args):
+                import multiprocessing
+
+                self.durations.append(duration(*args) if callable(duration) else duration)
+                context = multiprocessing.get_context("spawn")
+                queue = context.Queue()
+                worker = context.Process(target=_worker, args=(function, args, queue), daemon=True)
+                worker.start()
+                self.pids.append(worker.pid)
+                while (item := queue.get(timeout=120)) is not None:
+                    if isinstance(item, Exception):
+                        raise item
+                    yield item
+                worker.join(10)
+            return run
+        return decorator if fn is None else decorator(fn)
+
+
+def test_on_zerogpu_the_run_happens_in_a_gpu_worker_and_the_page_still_watches_it(monkeypatch):
+    zero = FakeZeroGPU()
+    monkeypatch.setattr(training, "_train_hooked", None)  # put back afterwards
+    training.train_with(zero.GPU(duration=training.gpu_seconds))
+    request = TrainRequest(**TINY, max_seconds=4)
+    run = Registry(max_runs=1).start("visitor-z", request)
+    assert run.wait(120), run.progress().status
+    p = run.progress()
+    assert p.done and p.error is None, p.status
+    assert zero.durations == [request.max_seconds + 30] and zero.pids and zero.pids[0] != __import__("os").getpid()
+    probes = run.probes()
+    assert len(probes) >= 3 and len(p.loss) >= 2 and p.step > 0
+    # the model came back as checkpoint files: on the page's CPU it writes what the worker's last probe wrote
+    here = run.translator().translate(request.probe, mask=request.mask)
+    assert here.output_tokens == probes[-1].output_tokens
+    np.testing.assert_allclose(here.attention, probes[-1].attention, atol=1e-6)
+    assert zipfile.ZipFile(io.BytesIO(run.export_zip())).namelist()  # and exports as the local run does

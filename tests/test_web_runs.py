@@ -81,7 +81,7 @@ def test_a_bug_becomes_a_generic_message_and_a_log_line(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(runs, "_decode_hooked", broken)
+    monkeypatch.setattr(runs, "_decode", broken)
     with caplog.at_level(logging.ERROR, logger="s2s.web.runs"):
         explored = views.explore(settings())
     assert runs.GENERIC_ERROR in explored.status and "secret" not in explored.status
@@ -122,21 +122,6 @@ def test_translate_returns_text_and_figure_and_raises_a_message_on_bad_values():
     assert runs.user_message(KeyError("hidden")) == runs.GENERIC_ERROR
 
 
-def test_a_gpu_decorator_wraps_the_model_call(monkeypatch):
-    wrapped = []
-
-    def decorator(fn):
-        def run(*args, **kwargs):
-            wrapped.append(fn.__name__)
-            return fn(*args, **kwargs)
-        return run
-
-    monkeypatch.setattr(runs, "_decode_hooked", runs._decode_hooked)
-    runs.run_models_with(decorator)
-    runs.run(settings())
-    assert wrapped == ["_decode"]
-
-
 def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypatch):
     broken = tmp_path / "checkpoints"
     build_checkpoint(broken / "dates")
@@ -148,8 +133,8 @@ def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypat
 
 def test_a_repeated_run_is_served_from_the_models_recent_results(monkeypatch):
     calls = []
-    real = runs._decode_hooked
-    monkeypatch.setattr(runs, "_decode_hooked", lambda checked: calls.append(checked) or real(checked))
+    real = runs._decode
+    monkeypatch.setattr(runs, "_decode", lambda checked: calls.append(checked) or real(checked))
     first = runs.run(settings("11 April 2011"))
     again = runs.run(settings("11 April 2011"))
     other = runs.run(settings("11 April 2011", mask="causal"))

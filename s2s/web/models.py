@@ -41,6 +41,11 @@ HUB_MAX_PENDING = 8  # Hub loads waiting or running; more are refused at once
 HUB_WAIT_S = float(os.environ.get("S2S_HUB_WAIT_S", "2"))  # how long a request waits for a Hub load
 RESULTS_PER_MODEL = 64  # recent results kept per loaded model (a few MB in all)
 DEFAULT_PREFERENCE = ("dates", "reverse", "toy-fr")
+# Where the page's models run (S2S_DEVICE overrides): the CPU, even on a GPU machine. The page decodes one
+# short sequence at a time (or a few, batched), where a GPU only adds launches and waits: on an H200 a single
+# translate was 1.5-2.3x slower on CUDA than on the same machine's CPU (issue figures, README "Speed").
+# Batched work that pays on a GPU (evaluation, training, the Train tab) places itself.
+SERVE_DEVICE = "cpu"
 
 
 class Recent:
@@ -185,7 +190,7 @@ def load(spec: str) -> Loaded:
         if key != spec:
             return replace(MODELS.get(key), spec=spec)
     folder = hub.BUNDLED_DIR / spec if is_bundled(spec) else hub.download(*hub.parse_repo_spec(spec))
-    device = os.environ.get("S2S_DEVICE") or None  # default: CUDA when there is one (a ZeroGPU Space)
+    device = os.environ.get("S2S_DEVICE") or SERVE_DEVICE
     started = time.perf_counter()
     translator = checkpoint.load(folder, device=device)
     log.info("loaded %s in %.1f s", spec, time.perf_counter() - started)

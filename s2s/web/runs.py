@@ -2,20 +2,19 @@
 
 `run` is the only function in the web app that runs a model: the Explore tab, the Compare tab and
 the public API all go through it. It checks every value a visitor sent before anything is paid for
-(text length, a checkpoint name that is not a server path, whole numbers), loads the checkpoint in
-this process, then decodes through a hook: on a ZeroGPU Space app.py passes spaces.GPU to
-`run_models_with`, and the decoding runs in a GPU worker process, which finds the model in its copy
-of the cache. `api_translate` adapts `run` to the public `translate` endpoint's parameters.
+(text length, a checkpoint name that is not a server path, whole numbers), loads the checkpoint, then
+decodes, here in the serving process: one short sequence at a time is fastest on a CPU, even where there
+is a GPU (s2s/web/models.py places the models), so a ZeroGPU Space never queues a keystroke for its GPU.
+`api_translate` adapts `run` to the public `translate` endpoint's parameters.
 
 What a visitor can act on is a ValueError or an S2SError; `user_message` turns any error into what
 to tell them (a bug becomes a generic message, and its traceback is logged).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: gradio reads the endpoint's type hints on every call, and
+# hints kept as strings are parsed again each time (~0.1 ms a request; evaluated once at import instead).
 import html
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .. import viz
@@ -94,7 +93,7 @@ def check(settings: Settings) -> Checked:
 
 
 def _decode(checked: Checked) -> Translation:
-    """The model call itself, on a model already in the cache: through the hook, it may run in another process.
+    """The model call itself, on a model already in the cache.
 
     A plain greedy decode (no forcing, beam or fed pieces) joins the requests decoding the same checkpoint
     and mask at the same moment, in one batch (s2s/web/batching.py); the rest run alone.
@@ -120,22 +119,13 @@ def _decode_alone(key: batching.Key, text: str) -> Translation:
 _BATCHER = batching.Batcher(_decode_batch, _decode_alone)
 
 
-_decode_hooked: Callable[[Checked], Translation] = _decode  # what run calls; run_models_with replaces it
-
-
-def run_models_with(decorator: Callable[[Callable], Callable]) -> None:
-    """Run every model call through `decorator`: app.py passes spaces.GPU on a ZeroGPU Space."""
-    global _decode_hooked
-    _decode_hooked = decorator(_decode)
-
-
 def run(settings: Settings) -> Translation:
     """Run the model with a visitor's settings: the one entry point. Raises ValueError/S2SError with a message.
 
-    The checkpoint is loaded here, in the serving process, so that a GPU worker finds it in the cache
-    (a Hub one in the Hub pool: see models.get_model). Decoding is deterministic for its settings (the
-    seed drives forcing), so a result asked for again, as a class does with a lesson's input, is served
-    from the model's recent results (models.Loaded.results) without running the model again.
+    The checkpoint is loaded first (a Hub one in the Hub pool: see models.get_model). Decoding is
+    deterministic for its settings (the seed drives forcing), so a result asked for again, as a class does
+    with a lesson's input, is served from the model's recent results (models.Loaded.results) without
+    running the model again.
     """
     checked = check(settings)
     loaded = models.get_model(checked.spec)
@@ -145,7 +135,7 @@ def run(settings: Settings) -> Translation:
     if checked.beam_size > MAX_HUB_BEAM and not models.is_bundled(checked.spec):
         raise ValueError(f"Beam search on a Hub checkpoint keeps at most {MAX_HUB_BEAM} hypotheses here "
                          "(its size is not known in advance): choose a smaller beam.")
-    result = _decode_hooked(checked)
+    result = _decode(checked)
     loaded.results.put(checked, result)
     return result
 

@@ -24,15 +24,18 @@ setting is the process's, and the app serves with 1 too), pasted TSV of at most 
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import io
 import itertools
+import json
 import os
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +155,115 @@ class Progress:
     probes: int  # how many probe translations there are
 
 
+# --- a run as a stream of events ---------------------------------------------------------------------
+# The training itself is a generator of plain, picklable events; a LiveRun applies them to what the page
+# reads. Elsewhere it runs in the LiveRun's thread. On a ZeroGPU Space app.py passes spaces.GPU, with a
+# duration computed from the request (`gpu_seconds`), to `train_with`: the generator then runs in
+# ZeroGPU's GPU worker process and its events stream back. The trained model comes back as checkpoint
+# files (safetensors, JSON, sentencepiece, never a pickle), loaded on the CPU for Explore and Compare.
+
+
+@dataclass(frozen=True)
+class Epoch:
+    number: int  # 1, 2, ...
+
+
+@dataclass(frozen=True)
+class Loss:
+    step: int
+    loss: float  # mean over the batches since the last Loss
+    examples: int
+    seconds: float  # since training began, probes included
+    training_seconds: float  # the same, probes and validation left out: what examples/s is measured over
+
+
+@dataclass(frozen=True)
+class Probe:
+    step: int
+    translation: Translation  # the probe sentence, with the weights of this moment
+    token_accuracy: float  # validation, at this moment
+    exact_match: float
+
+
+@dataclass(frozen=True)
+class Trained:
+    files: dict[str, bytes]  # the checkpoint folder by file name (no card or metrics: the page writes them)
+
+
+Event = Epoch | Loss | Probe | Trained
+
+
+def _never() -> bool:
+    return False
+
+
+def train_events(request: TrainRequest, stop: Callable[[], bool] = _never) -> Iterator[Event]:
+    """Train as `request` asks, for at most request.max_seconds (or until `stop()`), as a stream of events:
+    a Probe first, Epoch and Loss as it goes, a Probe every PROBE_EVERY_S s, then a last Probe and Trained."""
+    torch.set_num_threads(TRAIN_THREADS)
+    train_pairs, val_pairs = request_pairs(request)
+    trainer = Trainer(request.config(), train_pairs, val_pairs)
+    yield _probe(trainer, request, 0)
+    start = last_probe = time.monotonic()
+    probing = 0.0  # seconds spent on probes and validation
+    step = examples = 0
+    total, count = torch.zeros((), device=trainer.device), 0
+    over = False  # stopped, or out of time
+    for epoch in itertools.count():
+        yield Epoch(epoch + 1)
+        for size, loss in trainer.steps(epoch):
+            step, examples = step + 1, examples + size
+            total, count = total + loss * size, count + size  # on the device: read at each probe only
+            elapsed = time.monotonic() - start
+            over = stop() or elapsed >= request.max_seconds
+            due = time.monotonic() - last_probe >= PROBE_EVERY_S  # a loss point and a probe
+            if over or due:
+                yield Loss(step, total.item() / count, examples, elapsed, elapsed - probing)
+                total, count = torch.zeros((), device=trainer.device), 0
+            if over:
+                break
+            if due:
+                probe_start = time.monotonic()
+                probe = _probe(trainer, request, step)
+                trainer.model.train()
+                last_probe = time.monotonic()
+                probing += last_probe - probe_start
+                yield probe
+        if over:
+            break
+    trainer.blocks = []  # the tokenised training data: not needed any more
+    yield _probe(trainer, request, step)
+    yield Trained(_checkpoint_files(trainer))
+
+
+def _probe(trainer: Trainer, request: TrainRequest, step: int) -> Probe:
+    """Translate the probe and measure validation with the weights of this moment."""
+    trainer.model.eval()
+    translation = trainer.translator.translate(request.probe, mask=request.mask)
+    val = trainer.validate()
+    return Probe(step, translation, val["token_accuracy"], val["exact_match"])
+
+
+def _checkpoint_files(trainer: Trainer) -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory(prefix="s2s-live-") as folder:
+        checkpoint.save(folder, trainer.model, trainer.source_tok, trainer.target_tok, trainer.config)
+        return {path.name: path.read_bytes() for path in sorted(Path(folder).iterdir())}
+
+
+_train_hooked: Callable[[TrainRequest], Iterator[Event]] | None = None  # set on a ZeroGPU Space
+
+
+def train_with(decorator: Callable[[Callable], Callable]) -> None:
+    """Run every training through `decorator`: app.py passes spaces.GPU(duration=gpu_seconds) on ZeroGPU."""
+    global _train_hooked
+    _train_hooked = decorator(train_events)
+
+
+def gpu_seconds(request: TrainRequest, *_) -> int:
+    """The GPU time to ask ZeroGPU for: the run's own limit, plus making the data, the probes and the export."""
+    return int(request.max_seconds) + 30
+
+
 class LiveRun:
     """One visitor's training run, in a thread of its own. Read it with progress() and probes()."""
 
@@ -162,11 +274,14 @@ class LiveRun:
         self._cancel = threading.Event()
         self._finished = threading.Event()
         self._probes: list[Translation] = []
-        self._trainer: Trainer | None = None
-        self._probing = 0.0
+        self._files: dict[str, bytes] | None = None  # the trained checkpoint, once there
+        self._translator: Translator | None = None
+        self._training_seconds = 0.0
         self._progress = Progress(0, 0, 0, 0.0, 0.0, (), (), "Starting: making the data and the tokenizers.",
                                   False, False, None, 0)
-        self._thread = threading.Thread(target=self._run, name=f"s2s-train-{session_id[:16]}", daemon=True)
+        # the page's request context goes with the thread (ZeroGPU reads it to attribute GPU time)
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),
+                                        name=f"s2s-train-{session_id[:16]}", daemon=True)
 
     # --- what the page reads ---------------------------------------------------------------------------
     def progress(self) -> Progress:
@@ -189,21 +304,21 @@ class LiveRun:
         return self._finished.wait(timeout)
 
     def translator(self) -> Translator | None:
-        """The trained model, once the run is done without error (None before)."""
-        if not self.done or self._trainer is None or self.progress().error:
+        """The trained model, on the CPU, once the run is done without error (None before)."""
+        if not self.done or self.progress().error:
             return None
-        return self._trainer.translator
+        return self._translator
 
     def export_zip(self) -> bytes:
         """The checkpoint folder (config, weights, tokenizers, card, metrics) as zip bytes."""
-        trainer = self._finished_trainer()
-        with tempfile.TemporaryDirectory(prefix="s2s-live-") as folder:
-            checkpoint.save(folder, trainer.model, trainer.source_tok, trainer.target_tok, trainer.config,
-                            card=self._card(), metrics=self._metrics())
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in sorted(Path(folder).iterdir()):
-                    archive.write(path, path.name)
+        if not self.done or self._files is None or self.progress().error:
+            raise TrainingRefused("There is no trained model to export yet: wait until the run is done.")
+        files = {**self._files, checkpoint.CARD: self._card().encode(),
+                 checkpoint.METRICS: (json.dumps(self._metrics(), indent=2) + "\n").encode()}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in sorted(files):
+                archive.writestr(name, files[name])
         return buffer.getvalue()
 
     def export_path(self) -> Path:
@@ -222,74 +337,53 @@ class LiveRun:
 
     def _run(self) -> None:
         error = None
+        if _train_hooked is None:
+            events = train_events(self.request, stop=self._cancel.is_set)
+        else:  # in another process: cancelling closes the stream
+            events = _train_hooked(self.request)
         try:
-            torch.set_num_threads(TRAIN_THREADS)
-            self._train()
+            for event in events:
+                self._apply(event)
+                if self._cancel.is_set() and _train_hooked is not None:
+                    break
         except Exception as exc:  # noqa: BLE001 (the page shows it; the server goes on)
             error = one_line(str(exc)) or type(exc).__name__
         finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
             self._finish(error)
 
-    def _train(self) -> None:
-        request = self.request
-        train_pairs, val_pairs = request_pairs(request)
-        trainer = self._trainer = Trainer(request.config(), train_pairs, val_pairs)
-        start = last_probe = time.monotonic()
-        step = examples = 0
-        self._probing = 0.0  # seconds spent on probes and validation, left out of examples/s
-        total, count = torch.zeros((), device=trainer.device), 0
-        self._probe(trainer, 0)
-        for epoch in itertools.count():
-            self._update(epoch=epoch + 1, status=f"Training: epoch {epoch + 1}.")
-            for size, loss in trainer.steps(epoch):
-                step, examples = step + 1, examples + size
-                total, count = total + loss * size, count + size  # on the device: read at each probe only
-                elapsed = time.monotonic() - start
-                if self._cancel.is_set() or elapsed >= request.max_seconds:
-                    self._add_loss(step, total.item() / count, examples, elapsed)
-                    return
-                if time.monotonic() - last_probe >= PROBE_EVERY_S:
-                    self._add_loss(step, total.item() / count, examples, elapsed)
-                    total, count = torch.zeros((), device=trainer.device), 0
-                    probe_start = time.monotonic()
-                    self._probe(trainer, step)
-                    trainer.model.train()
-                    last_probe = time.monotonic()
-                    self._probing += last_probe - probe_start
-
-    def _probe(self, trainer: Trainer, step: int) -> None:
-        """Translate the probe and measure validation with the weights of this moment."""
-        probe = trainer.translator.translate(self.request.probe, mask=self.request.mask)
-        val = trainer.validate()
-        with self._lock:
-            self._probes.append(probe)
-            self._progress = dataclasses.replace(
-                self._progress, probes=len(self._probes),
-                accuracy=self._progress.accuracy + ((step, val["token_accuracy"], val["exact_match"]),))
-
-    def _add_loss(self, step: int, loss: float, examples: int, seconds: float) -> None:
-        with self._lock:
-            points = self._progress.loss + ((step, loss),)
-            if len(points) > MAX_POINTS:
-                points = points[::2]
-            speed = examples / max(seconds - self._probing, 1e-9)
-            self._progress = dataclasses.replace(self._progress, step=step, examples=examples, seconds=seconds,
-                                                 examples_per_s=speed, loss=points)
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, Epoch):
+            self._update(epoch=event.number, status=f"Training: epoch {event.number}.")
+        elif isinstance(event, Loss):
+            with self._lock:
+                points = self._progress.loss + ((event.step, event.loss),)
+                if len(points) > MAX_POINTS:
+                    points = points[::2]
+                speed = event.examples / max(event.training_seconds, 1e-9)
+                self._progress = dataclasses.replace(self._progress, step=event.step, examples=event.examples,
+                                                     seconds=event.seconds, examples_per_s=speed, loss=points)
+        elif isinstance(event, Probe):
+            with self._lock:
+                self._probes.append(event.translation)
+                accuracy = self._progress.accuracy + ((event.step, event.token_accuracy, event.exact_match),)
+                self._progress = dataclasses.replace(self._progress, probes=len(self._probes), accuracy=accuracy)
+        elif isinstance(event, Trained):
+            self._files = event.files
+            with tempfile.TemporaryDirectory(prefix="s2s-live-") as folder:
+                for name, data in event.files.items():
+                    (Path(folder) / name).write_bytes(data)
+                self._translator = checkpoint.load(folder, device="cpu")  # every file read into memory here
 
     def _update(self, **fields) -> None:
         with self._lock:
             self._progress = dataclasses.replace(self._progress, **fields)
 
     def _finish(self, error: str | None) -> None:
-        trainer = self._trainer
-        if trainer is not None:
-            trainer.blocks = []  # the tokenised training data: a finished run keeps only its model
-        if error is None and trainer is not None:
-            try:
-                trainer.model.eval()
-                self._probe(trainer, self._progress.step)
-            except Exception as exc:  # noqa: BLE001
-                error = one_line(str(exc)) or type(exc).__name__
+        if error is None and self._translator is None and not self._cancel.is_set():
+            error = "the run ended without a model"
         cancelled = self._cancel.is_set()
         p = self.progress()
         if error:
@@ -301,11 +395,6 @@ class LiveRun:
             status = f"Done: {p.seconds:.0f} s, {p.step} steps, validation exact match {best:.0%}."
         self._update(done=True, cancelled=cancelled, error=error, status=status)
         self._finished.set()
-
-    def _finished_trainer(self) -> Trainer:
-        if not self.done or self._trainer is None or self.progress().error:
-            raise TrainingRefused("There is no trained model to export yet: wait until the run is done.")
-        return self._trainer
 
     def _metrics(self) -> dict:
         p = self.progress()
