@@ -90,6 +90,22 @@ def test_a_refusal_waits_so_that_retrying_at_once_costs_nothing():
     assert time.perf_counter() - started >= 0.3
 
 
+def test_an_address_that_keeps_being_refused_waits_longer_for_each_refusal():
+    limits = Limits(api_rate=0.001, api_burst=1, refusal_delay=0.05, refusals_rate=0.001, refusals_burst=2,
+                    persistent_factor=8, client_header="x-forwarded-for")
+    client = client_for(limits)
+    flooder, other = {"x-forwarded-for": "10.6.6.6"}, {"x-forwarded-for": "10.7.7.7"}
+    assert client.post("/gradio_api/call/translate", headers=flooder).status_code == 200
+    waits = []
+    for _ in range(4):
+        started = time.perf_counter()
+        assert client.post("/gradio_api/call/translate", headers=flooder).status_code == 429
+        waits.append(time.perf_counter() - started)
+    assert all(0.05 <= w < 0.3 for w in waits[:2]), waits  # the first refusals: the usual delay
+    assert all(w >= 0.4 for w in waits[2:]), waits  # then 8 times as long
+    assert client.post("/gradio_api/call/translate", headers=other).status_code == 200  # others are not held
+
+
 class FakeQueue:
     def __init__(self):
         self.sessions, self.events = {}, set()

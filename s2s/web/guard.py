@@ -8,7 +8,9 @@ A public Space is shared by a class, so no single visitor may take it over:
   `Limits.max_in_flight` waiting or running; above either it gets 429 with a message that says to
   slow down or wait, instead of a place in the queue that would make everyone else wait behind it.
   The answer comes after `Limits.refusal_delay`, so a client that retries at once retries once a
-  second, at no cost.
+  second; an address refused more than about once a second (`Limits.refusals_rate`) waits
+  `Limits.persistent_factor` times as long for each further answer, so that a flood's retries, not only
+  its work, stop costing the class (each refusal still costs the server ~2.6 ms of HTTP handling).
 
 A visitor is a page's session, or for an API call without one its address (see `Guard`). Behind a
 proxy (a Hugging Face Space) every request comes from the proxy, so `Limits.client_header` names the
@@ -47,6 +49,9 @@ class Limits:
     rate: float = 10.0  # requests per second that start work, per visitor (typing fast makes about 10)
     burst: int = 30
     refusal_delay: float = 1.0  # a "slow down" is sent after this long: a flood of retries then costs nothing
+    refusals_rate: float = 1.0  # refusals per second an address gets at refusal_delay (bursts of refusals_burst)
+    refusals_burst: int = 10
+    persistent_factor: float = 10.0  # beyond that, each refusal waits this many times refusal_delay
     api_rate: float = 2.0  # an API call without a session (a script): requests per second, per address
     api_burst: int = 10
     max_in_flight: int = 8  # requests of one visitor waiting or running (a page has a few at most)
@@ -103,6 +108,7 @@ class Guard:
         self.buckets = TokenBuckets(self.limits.rate, self.limits.burst)
         self.api_buckets = TokenBuckets(self.limits.api_rate, self.limits.api_burst)
         self.address_buckets = TokenBuckets(self.limits.address_rate, self.limits.address_burst)
+        self.refusal_buckets = TokenBuckets(self.limits.refusals_rate, self.limits.refusals_burst)
         self.queue = queue
         self._events: dict[str, deque] = {}  # address -> ids of its session-less calls (the latest few)
 
@@ -123,13 +129,20 @@ class Guard:
         receive, session = await _session_of(receive)
         visitor = self.buckets.take(session) if session else self.api_buckets.take(address)
         if not self.address_buckets.take(address) or not visitor:
-            return await _refuse(send, 429, SLOW_DOWN, delay=self.limits.refusal_delay)
+            return await _refuse(send, 429, SLOW_DOWN, delay=self.refusal_delay(address))
         if self.waiting(session, address) >= self.limits.max_in_flight:
             message = TOO_MANY_WAITING.format(n=self.limits.max_in_flight)
-            return await _refuse(send, 429, message, delay=self.limits.refusal_delay)
+            return await _refuse(send, 429, message, delay=self.refusal_delay(address))
         if session is None:
             send = self._noting_events(send, address)
         return await self.app(scope, receive, send)
+
+    def refusal_delay(self, address: str) -> float:
+        """How long this refusal waits: refusal_delay, or persistent_factor times it for an address that keeps
+        being refused (a flood's connections are then held, at no CPU cost, instead of answered and resent)."""
+        if self.refusal_buckets.take(address):
+            return self.limits.refusal_delay
+        return self.limits.refusal_delay * self.limits.persistent_factor
 
     def waiting(self, session: str | None, address: str) -> int:
         """Requests of this session (or, without one, of this address's session-less calls) waiting or running."""
