@@ -110,10 +110,30 @@ def wait_for_ticks(page, axis: str, labels: list[str], root: str = "#heatmap") -
                            arg=labels, timeout=TIMEOUT_MS)
 
 
+# Resolves once nothing under `root` has changed for `ms` (or after 20 s, whatever the page does).
+QUIET = """([root, ms]) => new Promise(resolve => {
+  let last = performance.now();
+  const started = last;
+  const observer = new MutationObserver(() => { last = performance.now(); });
+  observer.observe(document.querySelector(root), {subtree: true, childList: true, attributes: true,
+                                                  characterData: true});
+  const check = () => {
+    const now = performance.now();
+    if (now - last >= ms || now - started > 20000) { observer.disconnect(); resolve(now - last >= ms); }
+    else setTimeout(check, 100);
+  };
+  check();
+})"""
+
+
 def type_source(page, text: str) -> None:
+    """Type `text` key by key, then wait until the map has stopped changing: gradio's always_last does not
+    always fold a keystroke's runs, so runs of the final text can still redraw the map a second or two
+    after the last key, and would undo a step move or cancel a play-through started meanwhile."""
     box = page.locator("#source").get_by_role("textbox")
     box.fill("")
     box.press_sequentially(text, delay=30)
+    page.evaluate(QUIET, ["#heatmap", 1500])
 
 
 def step_math(page) -> str:
