@@ -166,3 +166,16 @@ def test_every_bad_api_value_gets_a_message_a_person_can_act_on(bad):
     assert message != runs.GENERIC_ERROR and len(message) > 20 and "\n" not in message
     for server_path in (str(hub.BUNDLED_DIR.resolve()), str(Path.cwd()), tempfile.gettempdir()):
         assert server_path not in message
+
+
+def test_a_model_trained_in_the_page_runs_in_explore_greedy_forced_and_batched(tmp_path):
+    """The Train tab's "Use it in Explore" names the model trained-<hex>: every kind of run must find it.
+    (It once went to the checkpoint cache, which read the name as a Hub repo and refused it.)"""
+    translator = models.get_model("dates-causal").translator  # any loaded model stands in for a trained one
+    name = models.add_trained("a-visitor", translator, tmp_path)
+    greedy = runs.run(settings("9 June 2012", checkpoint=name))
+    assert greedy.text == translator.translate("9 June 2012").text
+    forced = runs.run(settings("9 June 2012", checkpoint=name, forcing=True, ratio=0.5, reference="2012-06-09"))
+    alone = translator.translate("9 June 2012", reference="2012-06-09", teacher_forcing=0.5, seed=0)
+    assert forced.output_tokens == alone.output_tokens
+    assert "s2s-problem" not in views.explore(settings("9 June 2012", checkpoint=name)).status

@@ -101,19 +101,19 @@ def _decode(checked: Checked) -> Translation:
     if checked.teacher_forcing == 0 and checked.beam_size == 1 and not checked.prefix:
         result = _BATCHER.translate((checked.spec, checked.mask), checked.text)
         return replace(result, seed=checked.seed)  # the seed drives only forcing; it is reported as sent
-    return models.MODELS.get(checked.spec).translator.translate(
+    return models.get_model(checked.spec).translator.translate(
         checked.text, reference=checked.reference, teacher_forcing=checked.teacher_forcing, mask=checked.mask,
         beam_size=checked.beam_size, seed=checked.seed, prefix=list(checked.prefix) or None)
 
 
 def _decode_batch(key: batching.Key, texts: list[str]) -> list[Translation]:
     spec, mask = key
-    return models.MODELS.get(spec).translator.translate_batch(texts, mask=mask)
+    return models.get_model(spec).translator.translate_batch(texts, mask=mask)
 
 
 def _decode_alone(key: batching.Key, text: str) -> Translation:
     spec, mask = key
-    return models.MODELS.get(spec).translator.translate(text, mask=mask)
+    return models.get_model(spec).translator.translate(text, mask=mask)
 
 
 _BATCHER = batching.Batcher(_decode_batch, _decode_alone)
