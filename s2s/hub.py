@@ -96,27 +96,21 @@ def list_bundled() -> list[str]:
     return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "config.json").is_file())
 
 
-_bundled_seen: tuple[tuple[Path, int], frozenset[str]] | None = None  # (folder, its mtime) -> names listed then
+_bundled_names: frozenset[str] = frozenset()  # the last listing of checkpoints/
 
 
 def is_bundled(name: str) -> bool:
-    """Whether `name` is a bundled checkpoint, at the cost of one stat while checkpoints/ is unchanged.
+    """Whether `name` is a bundled checkpoint, at the cost of one stat (its config.json).
 
     The web app asks this several times per request; listing the folder each time cost a class's
-    server ~10% of its time (py-spy). A folder added or removed changes the folder's mtime, and a name
-    not in the last listing is always looked up again, so a checkpoint is never missed.
+    server ~10% of its time (py-spy). A name is looked for in the last listing (so it is a folder of
+    checkpoints/, never a path), which is made again whenever a name is not in it; then its config.json
+    must still be there.
     """
-    global _bundled_seen
-    try:
-        key = (BUNDLED_DIR, BUNDLED_DIR.stat().st_mtime_ns)
-    except OSError:
-        return False
-    seen = _bundled_seen
-    if seen is not None and seen[0] == key and name in seen[1]:
-        return True
-    names = frozenset(list_bundled())
-    _bundled_seen = (key, names)
-    return name in names
+    global _bundled_names
+    if name not in _bundled_names:
+        _bundled_names = frozenset(list_bundled())
+    return name in _bundled_names and (BUNDLED_DIR / name / "config.json").is_file()
 
 
 def hub_checkpoints() -> list[str]:

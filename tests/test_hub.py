@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -288,3 +289,18 @@ def test_command_line_errors_without_a_traceback():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_is_bundled_sees_checkpoints_come_and_go_and_never_takes_a_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path / "checkpoints")
+    (tmp_path / "checkpoints").mkdir()
+    assert not hub.is_bundled("late")
+    (tmp_path / "checkpoints" / "late").mkdir()
+    assert not hub.is_bundled("late")  # a folder without its config is not a checkpoint yet
+    (tmp_path / "checkpoints" / "late" / "config.json").write_text("{}")
+    assert hub.is_bundled("late")
+    shutil.rmtree(tmp_path / "checkpoints" / "late")
+    assert not hub.is_bundled("late")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "config.json").write_text("{}")
+    assert not hub.is_bundled("../elsewhere") and not hub.is_bundled(str(tmp_path / "elsewhere"))

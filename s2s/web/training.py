@@ -157,7 +157,7 @@ class Progress:
 
 # --- a run as a stream of events ---------------------------------------------------------------------
 # The training itself is a generator of plain, picklable events; a LiveRun applies them to what the page
-# reads. Elsewhere it runs in the LiveRun's thread. On a ZeroGPU Space app.py passes spaces.GPU, with a
+# reads. Usually it runs in the LiveRun's own thread. On a ZeroGPU Space app.py passes spaces.GPU, with a
 # duration computed from the request (`gpu_seconds`), to `train_with`: the generator then runs in
 # ZeroGPU's GPU worker process and its events stream back. The trained model comes back as checkpoint
 # files (safetensors, JSON, sentencepiece, never a pickle), loaded on the CPU for Explore and Compare.
@@ -276,7 +276,6 @@ class LiveRun:
         self._probes: list[Translation] = []
         self._files: dict[str, bytes] | None = None  # the trained checkpoint, once there
         self._translator: Translator | None = None
-        self._training_seconds = 0.0
         self._progress = Progress(0, 0, 0, 0.0, 0.0, (), (), "Starting: making the data and the tokenizers.",
                                   False, False, None, 0)
         # the page's request context goes with the thread (ZeroGPU reads it to attribute GPU time)
