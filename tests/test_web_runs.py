@@ -134,7 +134,7 @@ def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypat
 def test_a_repeated_run_is_served_from_the_models_recent_results(monkeypatch):
     calls = []
     real = runs._decode
-    monkeypatch.setattr(runs, "_decode", lambda checked: calls.append(checked) or real(checked))
+    monkeypatch.setattr(runs, "_decode", lambda checked, translator: calls.append(checked) or real(checked, translator))
     first = runs.run(settings("11 April 2011"))
     again = runs.run(settings("11 April 2011"))
     other = runs.run(settings("11 April 2011", mask="causal"))

@@ -18,14 +18,14 @@ differently; tests/test_batching.py checks ≤ 1e-6). Packing keeps other texts'
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from ..translator import Translation
 
 MAX_BATCH = 32  # texts in one decode: a batch costs about as long as its longest text, and its memory grows with it
 
-Key = tuple[str, str]  # (checkpoint spec, mask): what texts must share to be decoded in one batch
+Key = Hashable  # what texts must share to be decoded in one batch: (the model's translator, mask) in runs.py
 DecodeBatch = Callable[[Key, list[str]], list[Translation]]
 DecodeOne = Callable[[Key, str], Translation]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from .. import viz
 from ..errors import S2SError
-from ..translator import Translation, check_seed
+from ..translator import Translation, Translator, check_seed
 from . import batching, models
 
 log = logging.getLogger(__name__)
@@ -92,28 +92,28 @@ def check(settings: Settings) -> Checked:
     return Checked(spec, text, settings.mask, ratio, reference or None, seed, beam_size, prefix)
 
 
-def _decode(checked: Checked) -> Translation:
-    """The model call itself, on a model already in the cache.
+def _decode(checked: Checked, translator: Translator) -> Translation:
+    """The model call itself, with the checkpoint's loaded translator.
 
-    A plain greedy decode (no forcing, beam or fed pieces) joins the requests decoding the same checkpoint
+    A plain greedy decode (no forcing, beam or fed pieces) joins the requests decoding with the same model
     and mask at the same moment, in one batch (s2s/web/batching.py); the rest run alone.
     """
     if checked.teacher_forcing == 0 and checked.beam_size == 1 and not checked.prefix:
-        result = _BATCHER.translate((checked.spec, checked.mask), checked.text)
+        result = _BATCHER.translate((translator, checked.mask), checked.text)
         return replace(result, seed=checked.seed)  # the seed drives only forcing; it is reported as sent
-    return models.get_model(checked.spec).translator.translate(
+    return translator.translate(
         checked.text, reference=checked.reference, teacher_forcing=checked.teacher_forcing, mask=checked.mask,
         beam_size=checked.beam_size, seed=checked.seed, prefix=list(checked.prefix) or None)
 
 
-def _decode_batch(key: batching.Key, texts: list[str]) -> list[Translation]:
-    spec, mask = key
-    return models.get_model(spec).translator.translate_batch(texts, mask=mask)
+def _decode_batch(key: tuple[Translator, str], texts: list[str]) -> list[Translation]:
+    translator, mask = key
+    return translator.translate_batch(texts, mask=mask)
 
 
-def _decode_alone(key: batching.Key, text: str) -> Translation:
-    spec, mask = key
-    return models.get_model(spec).translator.translate(text, mask=mask)
+def _decode_alone(key: tuple[Translator, str], text: str) -> Translation:
+    translator, mask = key
+    return translator.translate(text, mask=mask)
 
 
 _BATCHER = batching.Batcher(_decode_batch, _decode_alone)
@@ -135,7 +135,7 @@ def run(settings: Settings) -> Translation:
     if checked.beam_size > MAX_HUB_BEAM and not models.is_bundled(checked.spec):
         raise ValueError(f"Beam search on a Hub checkpoint keeps at most {MAX_HUB_BEAM} hypotheses here "
                          "(its size is not known in advance): choose a smaller beam.")
-    result = _decode(checked)
+    result = _decode(checked, loaded.translator)
     loaded.results.put(checked, result)
     return result
 
