@@ -2,8 +2,9 @@
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
 
-This file lays out the page and wires its events; what each event does is in s2s/web (no gradio
-there). Each part of the page is built by one function that returns its components as a frozen
+This file lays out the page and wires its events; what each event does is in s2s/web (the handlers
+there use no gradio; s2s/web/liveplot.py is the heatmap's component, s2s/web/serving.py the serving
+rules). Each part of the page is built by one function that returns its components as a frozen
 dataclass (`ExploreControls`, `Results`, `CompareControls`, together a `Page`), and handlers return
 a dict {component: value}, so no output list has to match a tuple by position.
 The same file runs as a Hugging Face Space (it binds 0.0.0.0 there). The one public API endpoint
@@ -26,6 +27,7 @@ import gradio as gr  # noqa: E402
 from s2s import viz  # noqa: E402
 from s2s.model import MASKS  # noqa: E402
 from s2s.web import by_length, cards, compare, examples, export, lessons, models, ordering, runs, training, views  # noqa: E402
+from s2s.web.liveplot import LivePlot  # noqa: E402
 from s2s.web.serving import Serving  # noqa: E402
 
 if os.environ.get("SPACES_ZERO_GPU"):  # training gets the GPU for as long as its request allows; typing, the CPU
@@ -110,8 +112,8 @@ class Results:
     display: gr.CheckboxGroup  # views.DISPLAY_OPTIONS
     status: gr.Markdown
     tabs: dict  # results tab name -> gr.Tab
-    plot: gr.Plot
-    step_plot: gr.Plot  # the step's arithmetic, drawn beside the map
+    plot: LivePlot  # the heatmap: redrawn in place on every keystroke
+    step_plot: LivePlot  # the step's arithmetic, drawn beside the map
     step: gr.Slider
     play: gr.Button
     stop: gr.Button
@@ -221,7 +223,8 @@ class Page:
     results: Results
     compare: CompareControls
     train: TrainControls
-    api: gr.Button  # hidden: carries the public `translate` endpoint
+    api: gr.Button  # hidden: carries the public `translate` endpoint...
+    api_plot: gr.Plot  # ...whose heatmap is a gradio Plot value, as gradio_client expects
 
 
 # --- what each event does -------------------------------------------------------------------------------
@@ -476,8 +479,8 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
         with gr.Tabs():
             with gr.Tab(HEATMAP) as heatmap_tab:
                 with gr.Row(elem_id="map-row"):
-                    plot = gr.Plot(start.explored.figure, show_label=False, elem_id="heatmap", scale=3)
-                    step_plot = gr.Plot(views.step_figure(first), show_label=False, elem_id="step-plot", scale=2)
+                    plot = LivePlot(start.explored.figure, elem_id="heatmap", scale=3)
+                    step_plot = LivePlot(views.step_figure(first), elem_id="step-plot", scale=2)
                 with gr.Row(elem_id="stepper"):
                     step = gr.Slider(0, max(last, 1), value=last, step=1, label="Step",
                                      info="move to reveal the decoding row by row", min_width=220, elem_id="step")
@@ -592,7 +595,7 @@ def layout(start: views.Opening) -> Page:
         compared = compare_tab(start)
         trained = train_tab()
     return Page(presenter, buttons, (explore_text, compared.lesson_text), tabs, explore, results, compared, trained,
-                gr.Button(visible=False))
+                gr.Button(visible=False), gr.Plot(visible=False))
 
 
 # --- wiring -------------------------------------------------------------------------------------------
@@ -746,7 +749,7 @@ def wire_api(page: Page) -> None:
     """The one public endpoint, `translate`: the Explore tab's controls in the order of its parameters."""
     e, r = page.explore, page.results
     page.api.click(translate, [e.text, e.checkpoint, e.mask, e.ratio, e.reference, e.seed, e.beam_size],
-                   [r.output, r.plot], api_name="translate")
+                   [r.output, page.api_plot], api_name="translate")
 
 
 def build_demo() -> gr.Blocks:

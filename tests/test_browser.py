@@ -165,8 +165,11 @@ def move_step(page, step: int) -> None:
 
 def test_typing_updates_the_heatmap_live(page):
     sources, outputs, text = expected("5 May 1999")
+    page.evaluate("() => { document.querySelector('#heatmap .js-plotly-plot').dataset.s2sMark = 'first'; }")
     type_source(page, "5 May 1999")
     wait_for_ticks(page, "x", sources)
+    # redrawn in place (s2s/web/liveplot.py): the plot's div is the one drawn at load, not a new one per value
+    assert page.evaluate("() => document.querySelector('#heatmap .js-plotly-plot').dataset.s2sMark") == "first"
     wait_for_ticks(page, "y", outputs)
     assert page.locator("#output").get_by_role("textbox").input_value() == text
     assert page.evaluate(GRAPH, "#heatmap")["traces"] == 1  # bidirectional: no masked cells

@@ -1,0 +1,76 @@
+"""A plotly figure that a new value redraws in place: one `Plotly.react` on a div that stays.
+
+gradio 6.31's `gr.Plot` keys its plotly component on the figure's JSON, so every new value re-creates
+the component: a fresh `Plotly.newPlot` and then a resize redraw, about 100 ms of a keystroke's ~130 ms
+on the 2-CPU VM (README, Speed). `LivePlot` is a `gr.HTML` whose template is one empty div that never
+changes (gradio's HTML diffs its template, so the div and plotly's state on it are kept); a script
+watches the value and hands each figure to `Plotly.react`, which updates the drawn plot: the whole
+map is not laid out and drawn twice. The value is the figure's JSON, the same string gr.Plot sends.
+
+plotly.js is the copy gradio ships (its plotly module sets `window.Plotly`): the page's other plots
+load it, and if none has yet, the script imports that module itself, from beside gradio's own main
+script, so nothing is fetched from elsewhere and it works offline.
+
+gradio writes a typing stub (liveplot.pyi) beside any module that defines a component class; git ignores it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from .. import viz
+
+
+def gradio_plotly_module() -> str:
+    """The file name of gradio's bundled plotly module (hashed per gradio release), or "" if not found."""
+    assets = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
+    found = sorted(assets.glob("PlotlyPlot-*.js"))
+    return found[0].name if found else ""
+
+
+# Runs once when the component is mounted (`element`, `props` and `watch` are gradio's): draws the
+# current value, then every new one. A value already drawn is not drawn again (gradio re-sends it on
+# some updates), and a new value while plotly is still loading is drawn once it is there.
+DRAW_JS = """
+const div = element.querySelector('.s2s-live-plot');
+let drawn = null;
+const load = () => {
+  if (window.Plotly || !props.plotly_module) return Promise.resolve();
+  const main = document.querySelector('script[type=module][src*="/assets/index-"]');
+  if (!main) return Promise.resolve();
+  return import(new URL(props.plotly_module, main.src).href).catch(() => {});
+};
+const draw = () => {
+  const value = props.value || '';
+  if (value === drawn) return;
+  if (!window.Plotly) { load().then(() => setTimeout(draw, window.Plotly ? 0 : 50)); return; }
+  drawn = value;
+  if (!value) { window.Plotly.purge(div); return; }
+  const figure = JSON.parse(value);
+  const layout = Object.assign({}, figure.layout, {autosize: true});
+  layout.margin = Object.assign({}, layout.margin, {autoexpand: true});
+  const config = Object.assign({responsive: true}, figure.config);
+  window.Plotly.react(div, figure.data, layout, config);
+};
+watch('value', draw);
+draw();
+"""
+
+
+class LivePlot(gr.HTML):
+    """A heatmap output for values that change often (typing, a step slider, a play-through)."""
+
+    def __init__(self, value: viz.Figure | None = None, **kwargs):
+        super().__init__(value, html_template='<div class="s2s-live-plot"></div>', js_on_load=DRAW_JS,
+                         elem_classes=["s2s-live"], plotly_module=gradio_plotly_module(), **kwargs)
+
+    def postprocess(self, value) -> str:
+        """A figure (viz.Figure or plotly's) -> its JSON; None -> "" (nothing drawn)."""
+        if value is None:
+            return ""
+        return value if isinstance(value, str) else value.to_json()
+
+    def api_info(self) -> dict:
+        return {"type": "string", "description": "the figure as plotly JSON"}
