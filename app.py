@@ -479,8 +479,8 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
         with gr.Tabs():
             with gr.Tab(HEATMAP) as heatmap_tab:
                 with gr.Row(elem_id="map-row"):
-                    plot = LivePlot(start.explored.figure, elem_id="heatmap", scale=3)
-                    step_plot = LivePlot(views.step_figure(first), elem_id="step-plot", scale=2)
+                    plot = LivePlot(start.explored.figure, elem_id="heatmap")  # 3 : 2 with the step plot (style.css)
+                    step_plot = LivePlot(views.step_figure(first), elem_id="step-plot")
                 with gr.Row(elem_id="stepper"):
                     step = gr.Slider(0, max(last, 1), value=last, step=1, label="Step",
                                      info="move to reveal the decoding row by row", min_width=220, elem_id="step")

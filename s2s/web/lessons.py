@@ -1,7 +1,7 @@
 """The six lessons: each sets every control of the page and says, to students, what to look at.
 
 A lesson is data: the Explore run (text, reference, checkpoint, mask, forcing), a second run for
-the Compare tab where the lesson is a comparison, and how to show the result (layer, step, row
+the Compare tab where the lesson is a comparison, and how to show the result (layer, row
 scaling, rows labelled by the piece fed or the piece written). app.py applies one with a click.
 What each text claims is checked against the bundled checkpoints by tests/test_lessons.py: a
 lesson whose checkpoint stops showing what it says fails there.
@@ -26,7 +26,6 @@ class Lesson:
     show: str = EXPLORE  # EXPLORE, COMPARE, STEP (the heatmap with one step's arithmetic) or WHY
     b: Settings | None = None  # run B, for COMPARE
     layer: str = "mean"  # "mean" or a layer number as text, as the layer menu holds it
-    step: int | None = None  # the step to reveal up to (None: the whole map)
     row_scale: bool = False  # colours as weight / the row's largest weight
     rows_by_fed: bool = False  # label rows by the piece fed in, not the piece written
 
@@ -81,8 +80,8 @@ LESSONS = (
     Lesson(
         "matrix", "5 · A matrix product",
         Settings("3 March 2021", "dates", reference="2021-03-03"),
-        show=STEP, layer="0", step=0,
-        look="One step's real arithmetic, for layer 0 at step 0 (move the step slider). The query **q** meets "
+        show=STEP, layer="0",
+        look="One step's real arithmetic, for layer 0 at the step the slider shows (move it). The query **q** meets "
              "every encoder state **k** (the rows of K): the scores are one product, s = K q. Softmax turns them "
              "into the weights of the heatmap's row. The context is another product, c = w V: row *j* of V "
              "scaled by w_j and the rows added. Hover the grids for the numbers.",
