@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,31 @@ def plain(tiny):
 def causal(tiny):
     """The same date with the causal mask."""
     return tiny.translate("3 March 2021", mask="causal")
+
+
+@contextlib.contextmanager
+def served_app(bundled_dir: Path | None = None, attributes: dict | None = None) -> Iterator[str]:
+    """The whole app, launched in this process on a free local port for the time of the block: its URL.
+
+    bundled_dir: the checkpoints it serves (default: the real bundled ones). The model cache starts empty
+    and no Hub allow-list applies. attributes: {(module, name): value} to set meanwhile.
+    """
+    import app
+    from s2s import hub
+    from s2s.bench_app import free_port
+    from s2s.web import models
+
+    with pytest.MonkeyPatch.context() as patch:
+        if bundled_dir is not None:
+            patch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+        patch.setattr(models, "MODELS", models.new_cache())
+        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+        for (module, name), value in (attributes or {}).items():
+            patch.setattr(module, name, value)
+        demo = app.build_demo()
+        _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                quiet=True, **app.launch_options(demo))
+        try:
+            yield url
+        finally:
+            demo.close()

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, sync_playwright
 from s2s.web import models, runs
 from s2s.web.compare import PRESETS
 from s2s.web.lessons import LESSONS
-from tests.test_app import free_port
+from tests.conftest import served_app
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, type_source
 from tests.test_browser_lessons import choose as show_lesson
 
@@ -70,32 +70,25 @@ SHOTS = {"explore.png": (explore, ["toy-fr"]), "compare.png": (compare, ["dates"
 
 
 def main() -> int:
-    import app
 
     if not Path(CHROMIUM).is_file():
         print(f"error: no Chromium at {CHROMIUM}", file=sys.stderr)
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
-    demo = app.build_demo()
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                            **app.launch_options(demo))
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for name, (take, needs) in SHOTS.items():
-                missing = [spec for spec in needs if spec not in models.checkpoint_choices()]
-                if missing:
-                    print(f"skipped {name}: {', '.join(missing)} not installed")
-                    continue
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(url)
-                wait_for_plot(page)
-                take(page)
-                page.close()
-                print(f"wrote {OUT / name}")
-            browser.close()
-    finally:
-        demo.close()
+    with served_app() as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name, (take, needs) in SHOTS.items():
+            missing = [spec for spec in needs if spec not in models.checkpoint_choices()]
+            if missing:
+                print(f"skipped {name}: {', '.join(missing)} not installed")
+                continue
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            wait_for_plot(page)
+            take(page)
+            page.close()
+            print(f"wrote {OUT / name}")
+        browser.close()
     return 0
 
 

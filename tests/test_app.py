@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import socket
 import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
@@ -16,33 +15,16 @@ from gradio_client.exceptions import AppError
 
 from s2s import hub, viz
 from s2s.web import models, runs, training, views
-from tests.conftest import make_bundled
+from tests.conftest import make_bundled, served_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The app on tiny random-weight checkpoints (trained quality is not under test): (url, client)."""
-    import app
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-        patch.setattr(models, "MODELS", models.new_cache())
-        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-        demo = app.build_demo()
-        _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                quiet=True, **app.launch_options(demo))
-        try:
-            yield url, Client(url, verbose=False)
-        finally:
-            demo.close()
+    with served_app(make_bundled(tmp_path_factory.mktemp("checkpoints"))) as url:
+        yield url, Client(url, verbose=False)
 
 
 def source_labels(text: str, spec: str = "dates") -> list[str]:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from s2s import hub, viz
-from s2s.web import compare, models, runs, views
-from tests.conftest import make_bundled
-from tests.test_app import free_port
+from s2s import viz
+from s2s.web import compare, runs, views
+from tests.conftest import make_bundled, served_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
@@ -48,20 +47,9 @@ def chromium_or_skip() -> str:
 def url(tmp_path_factory):
     """The app on tiny random-weight checkpoints: what is checked is the page, not what the model learned."""
     chromium_or_skip()
-    import app
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-        patch.setattr(models, "MODELS", models.new_cache())
-        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-        patch.setattr(views, "PLAY_SECONDS", 1.0)  # a quicker play-through: the steps, not the pace, are tested
-        demo = app.build_demo()
-        _, address, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                    quiet=True, **app.launch_options(demo))
-        try:
-            yield address
-        finally:
-            demo.close()
+    # a quicker play-through: the steps, not the pace, are tested
+    with served_app(make_bundled(tmp_path_factory.mktemp("checkpoints")), {(views, "PLAY_SECONDS"): 1.0}) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import s2s
-from s2s.web import lessons, models, views
-from tests.test_app import free_port
+from s2s.web import lessons, views
+from tests.conftest import served_app
 from tests.test_browser import ARTIFACTS, browser, chromium_or_skip, pieces  # noqa: F401 (browser is a fixture)
 
 TIMEOUT_MS = 60_000
@@ -40,18 +40,8 @@ YTICKS = "(root) => Array.from(document.querySelectorAll(`${root} .ytick text`))
 @pytest.fixture(scope="module")
 def url():
     chromium_or_skip()
-    import app
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(models, "MODELS", models.new_cache())
-        patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
-        demo = app.build_demo()
-        _, address, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                    quiet=True, **app.launch_options(demo))
-        try:
-            yield address
-        finally:
-            demo.close()
+    with served_app() as address:  # the real bundled checkpoints: the lessons' claims are about them
+        yield address
 
 
 @pytest.fixture
