@@ -11,7 +11,8 @@ training: examples per second of `python -m s2s.train --task dates` at its defau
 hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per batch, batches of 64,
 the loss read every batch for the progress bar, Adam's default implementation) against
 `s2s.train.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
-every 50 batches, fused Adam), teacher forcing 0.75 (coins at every step, as in most epochs), at the
+every 50 batches, fused Adam; with its decoder pass fused (s2s/fused.py, the default) and with autograd
+through the model's forward), teacher forcing 0.75 (coins at every step, as in most epochs), at the
 device's default batch and at each --train-batch (256 unless given). Larger batches give more
 examples/s but learn less per example (see s2s/train.py's docstring): the figures are throughput,
 not time to a trained model. With --device cuda every loop also runs on the GPU, beside the CPU.
@@ -177,8 +178,10 @@ def training_sides(device: torch.device, batch_sizes: list[int]) -> dict[str, ob
     examples = train_module.encode_pairs(train_module.load_pairs(cfg)[0], trainer.source_tok, trainer.target_tok)
     old_model = build_model(trainer.model.config).to(device)
     old_model.load_state_dict(trainer.model.state_dict())
+    reference = train_module.Trainer(dataclasses.replace(cfg, fused=False))  # autograd through the model's forward
     sides = {"old, batch 64": cycle(OldLoop(examples, old_model, device).epoch),
-             f"new, batch {trainer.batch_size} (default)": new_loop(trainer)}
+             f"new, batch {reference.batch_size}, autograd decoder": new_loop(reference),
+             f"new, batch {trainer.batch_size} (default), fused decoder": new_loop(trainer)}
     for size in sorted(set(batch_sizes) - {trainer.batch_size}):
         other = train_module.Trainer(dataclasses.replace(cfg, batch_size=size))
         sides[f"new, batch {size}"] = new_loop(other)

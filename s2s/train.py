@@ -13,7 +13,8 @@ Speed. The pairs are tokenised once into padded tensors on the device, one block
 length, and each batch is a slice of one block: every source in a batch has the same length, so
 the encoder needs no packing (a packed LSTM's backward on the CPU zero-fills a full-size gradient
 at every time step). The loss is added up on the device and read every --log-every batches, so a
-GPU is never made to wait for the host; Adam is fused. --batch-size 0 (the default) picks
+GPU is never made to wait for the host; Adam is fused, and so is the decoder's training pass
+(s2s/fused.py: the model's forward, with a hand-written backward). --batch-size 0 (the default) picks
 DEFAULT_BATCH for the device; --lr is the rate for a batch of BASE_BATCH (64), scaled by
 sqrt(batch / 64) (--lr-scaling sqrt; linear or none also exist): Adam's update noise falls as the
 square root of the batch grows. On the CPU the default stays 64: batches of 256 give about 1.5x
@@ -42,6 +43,7 @@ import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,7 +51,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, fused
 from .evaluate import evaluate
 from .model import ModelConfig, build_model, check_mask
 from .tokenizer import EOS_ID, PAD_ID, Tokenizer
@@ -91,6 +93,7 @@ class TrainConfig:
     threads: int = 0  # torch threads; 0 keeps torch's default
     device: str = "auto"  # auto: CUDA when there is one
     amp: bool = False  # bfloat16 autocast on CUDA; ignored on the CPU
+    fused: bool = True  # the decoder's training pass with its hand-written backward (s2s/fused.py); False: autograd
     log_every: int = 50  # batches between reads of the loss (each read waits for the device)
 
     def __post_init__(self) -> None:
@@ -350,8 +353,9 @@ class Trainer:
         ratio = forcing_ratio(epoch, self.cfg)
         for source, lengths, target in batches(self.blocks, self.batch_size, self.rng):
             with self.autocast():
-                logits = self.model(source, lengths, target, teacher_forcing=ratio, mask=self.cfg.mask,
-                                    generator=self.coins)
+                forward = partial(fused.forward, self.model) if self.cfg.fused else self.model
+                logits = forward(source, lengths, target, teacher_forcing=ratio, mask=self.cfg.mask,
+                                 generator=self.coins)
                 loss = sequence_loss(logits, target)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -22,7 +22,9 @@ def test_training_case_prints_both_loops_and_their_ratio(capsys):
     out = capsys.readouterr().out
     rows = {line.split(":")[1].rsplit(None, 2)[0].strip(): line.split()[-2:]
             for line in out.splitlines() if line.startswith("CPU: ")}
-    assert set(rows) == {"old, batch 64", f"new, batch {train.DEFAULT_BATCH['cpu']} (default)", "new, batch 128"}
+    default = train.DEFAULT_BATCH["cpu"]
+    assert set(rows) == {"old, batch 64", f"new, batch {default}, autograd decoder",
+                         f"new, batch {default} (default), fused decoder", "new, batch 128"}
     assert rows["old, batch 64"][1] == "1.00x"
     assert all(float(speed) > 0 and ratio.endswith("x") for speed, ratio in rows.values())
     if not torch.cuda.is_available():

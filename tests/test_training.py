@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from s2s import decode, train
-from s2s.model import AttentionEDM, ModelConfig, build_model
+from s2s import decode, fused, train
+from s2s.model import ModelConfig, build_model
 from s2s.tokenizer import EOS_ID, PAD_ID
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -65,11 +65,11 @@ def test_a_training_run_uses_the_schedule_every_epoch_and_scores_aligned_steps(t
     """The loop must ask for each epoch's ratio (not epoch 0's), feed it to the model, and record it; and
     the loss must see each batch's logits beside the whole target (step t against target[t])."""
     used, scored = [], []
-    forward = AttentionEDM.forward
+    forward = fused.forward  # what the trainer runs the model with
 
-    def recording_forward(self, source, lengths, target, **kwargs):
+    def recording_forward(model, source, lengths, target, **kwargs):
         used.append(kwargs.get("teacher_forcing", 1.0))
-        logits = forward(self, source, lengths, target, **kwargs)
+        logits = forward(model, source, lengths, target, **kwargs)
         scored.append((logits, target))
         return logits
 
@@ -81,7 +81,7 @@ def test_a_training_run_uses_the_schedule_every_epoch_and_scores_aligned_steps(t
             target, seen_target), "the loss must get the model's logits and the batch's target as they are (no shift)"
         return loss(logits, target)
 
-    monkeypatch.setattr(AttentionEDM, "forward", recording_forward)
+    monkeypatch.setattr(fused, "forward", recording_forward)
     monkeypatch.setattr(train, "sequence_loss", recording_loss)
     cfg = short_run(tmp_path, "schedule", epochs=4, forcing_start=1.0, forcing_end=0.4)
     metrics = train.train(cfg)
