@@ -12,12 +12,14 @@ the other so they never share the CPUs:
 2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
    checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
    Space's proxy reports it) and with its own session, as a page has: p50/p95/max, refused, errors;
-3. with `--flood`, the same class again while one more client, a script with no session, keeps 150
-   requests in flight (in its own process at the lowest CPU priority, standing in for a machine
-   elsewhere): the students' p95 with and without the flood, and how the flooder was answered. The
-   class runs FLOOD_ROUNDS times alone and FLOOD_ROUNDS times flooded, in turn, each for a share of
-   `--seconds`, so that whatever else the machine does falls on both sides alike; each side's p95 is
-   over all its rounds' requests;
+3. with `--flood`, the same class, run without a break, while one more client, a script with no session,
+   keeps 150 requests in flight (in its own process at the lowest CPU priority, standing in for a
+   machine elsewhere) in every other window: FLOOD_ROUNDS windows alone and FLOOD_ROUNDS flooded, in
+   turn, each `--seconds` / FLOOD_ROUNDS long. A request counts for the window it starts in, and those
+   starting in a window's first SETTLE_S seconds (the flood starting or ending) and in a first window of
+   warm-up (every student's first request opens a session) count for neither. So both sides see the same
+   students, sessions and machine: the students' p95 with and without the flood, and how the flooder
+   was answered;
 4. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
 """
 
@@ -28,18 +30,19 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/gradio_api/call/translate"
 FLOOD_IN_FLIGHT = 150
-FLOOD_ROUNDS = 3  # the class alone and flooded, in turn, this many times each
+FLOOD_ROUNDS = 3  # windows of the class alone and flooded, in turn, this many of each
+SETTLE_S = 2.0  # requests starting this soon after the flood is switched on or off count for neither side
 
 
 @dataclass
@@ -66,17 +69,6 @@ class Tally:
         rate = len(self.latencies) / self.seconds if self.seconds else 0.0
         return (f"{name:<34} {rate:7.1f} req/s   p50 {statistics.median(ms):7.0f} ms   p95 {p95:7.0f} ms   "
                 f"max {ms[-1]:7.0f} ms   refused {self.refused:5d}   errors {self.errors:4d}")
-
-    @classmethod
-    def merged(cls, parts: list[Tally]) -> Tally:
-        whole = cls()
-        for part in parts:
-            whole.latencies += part.latencies
-            whole.refused += part.refused
-            whole.errors += part.errors
-            whole.seconds += part.seconds
-            whole.kinds += part.kinds
-        return whole
 
     @property
     def p95(self) -> float:
@@ -179,19 +171,23 @@ async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = Fal
     return tally
 
 
-async def students(base: str, count: int, think: float, seconds: float, seed: int = 1000) -> Tally:
-    """`count` students, each a request every `think` s on average (exponential gaps), each from its own address."""
+async def students(base: str, count: int, think: float, seconds: float, seed: int = 1000,
+                   phase: Callable[[], Tally] | None = None, stop: asyncio.Event | None = None) -> Tally:
+    """`count` students, each a request every `think` s on average (exponential gaps), each from its own address,
+    for `seconds` (or until `stop` is set). With `phase`, each request counts in the tally it returns when the
+    request starts."""
     import httpx
 
     tally = Tally()
     deadline = time.perf_counter() + seconds
+    running = (lambda: not stop.is_set()) if stop else (lambda: time.perf_counter() < deadline)
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=2000)) as client:
         async def student(i: int) -> None:
             rng = random.Random(seed + i)  # each run its own requests: none a repeat of the run before
             await asyncio.sleep(rng.uniform(0, think))
-            while time.perf_counter() < deadline:
-                await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}", tally,
-                           session=f"student-{seed}-{i}")
+            while running():
+                await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}",
+                           phase() if phase else tally, session=f"student-{seed}-{i}")
                 await asyncio.sleep(rng.expovariate(1 / think))
 
         started = time.perf_counter()
@@ -227,29 +223,45 @@ def flood_client(base: str, seconds: float) -> None:
                           seconds=tally.seconds, kinds=dict(tally.kinds))))
 
 
-def flooded_class(base: str, clients: int, think: float, seconds: float, seed: int) -> tuple[Tally, Tally]:
-    """The class for `seconds` while the flooder runs (from 2 s before the class until it ends)."""
-    flooder = subprocess.Popen([sys.executable, "-m", "s2s.bench_load", "--flood-client", base, str(seconds + 2)],
-                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    time.sleep(2)  # the flood is on before the class starts
-    class_tally = asyncio.run(students(base, clients, think, seconds, seed=seed))
-    out, _ = flooder.communicate(timeout=seconds + 180)
-    data = json.loads(out.strip().splitlines()[-1])
-    flood_tally = Tally(data["latencies"], data["refused"], data["errors"], data["seconds"], Counter(data["kinds"]))
-    return class_tally, flood_tally
+async def class_with_and_without_flood(base: str, args) -> tuple[Tally, Tally, Tally]:
+    """(the class alone, the class flooded, the flooder): one class throughout, the flood on in every other
+    window (see the module docstring)."""
+    window = args.seconds / FLOOD_ROUNDS
+    alone, flooded, ignored = Tally(), Tally(), Tally()
+    flooder = Tally()
+    now = {"tally": ignored}
 
+    async def switch() -> None:
+        await asyncio.sleep(window)  # warm-up: every student opens a session
+        for _ in range(FLOOD_ROUNDS):
+            for side in (alone, flooded):
+                now["tally"] = ignored
+                process = None
+                if side is flooded:
+                    process = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "s2s.bench_load", "--flood-client", base, str(window), cwd=ROOT,
+                        stdout=asyncio.subprocess.PIPE)
+                await asyncio.sleep(SETTLE_S)
+                now["tally"] = side
+                started = time.perf_counter()
+                await asyncio.sleep(window - SETTLE_S)
+                side.seconds += time.perf_counter() - started
+                if process is not None:
+                    now["tally"] = ignored
+                    out, _ = await process.communicate()
+                    data = json.loads(out.decode().strip().splitlines()[-1])
+                    flooder.latencies += data["latencies"]
+                    flooder.refused += data["refused"]
+                    flooder.errors += data["errors"]
+                    flooder.seconds += data["seconds"]
+                    flooder.kinds.update(data["kinds"])
+        now["tally"] = ignored
+        done.set()
 
-def class_with_and_without_flood(base: str, args) -> tuple[Tally, Tally, Tally]:
-    """(the class alone, the class flooded, the flooder), over FLOOD_ROUNDS rounds of each in turn."""
-    share = args.seconds / FLOOD_ROUNDS
-    alone, flooded, flooder = [], [], []
-    for r in range(FLOOD_ROUNDS):
-        alone.append(asyncio.run(students(base, args.clients, args.think, share, seed=1000 + 100 * r)))
-        students_part, flooder_part = flooded_class(base, args.clients, args.think, share, seed=20_000 + 100 * r)
-        flooded.append(students_part)
-        flooder.append(flooder_part)
-        time.sleep(2)  # the flood's last answers are out before the class runs alone again
-    return Tally.merged(alone), Tally.merged(flooded), Tally.merged(flooder)
+    done = asyncio.Event()
+    class_run = students(base, args.clients, args.think, 0, seed=20_000, phase=lambda: now["tally"], stop=done)
+    await asyncio.gather(class_run, switch())
+    return alone, flooded, flooder
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -283,7 +295,8 @@ def run(args) -> int:
             asyncio.run(closed_loop(base, args.concurrency, 3, mixed=True))  # warm-up: every checkpoint once
             results["app"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds))
             if args.flood:
-                results["class"], results["flooded"], results["flooder"] = class_with_and_without_flood(base, args)
+                results["class"], results["flooded"], results["flooder"] = asyncio.run(
+                    class_with_and_without_flood(base, args))
             else:
                 results["class"] = asyncio.run(students(base, args.clients, args.think, args.seconds))
             if args.calls:
@@ -311,7 +324,7 @@ def run(args) -> int:
           f"{'met' if results['class'].refused == 0 and results['class'].p95 <= 1.0 else 'NOT met'}")
     if args.flood:
         print(f"flood: the same class while one address keeps {FLOOD_IN_FLIGHT} requests in flight "
-              f"({FLOOD_ROUNDS} rounds of each in turn; the class line above: its rounds alone)")
+              f"in every other window ({FLOOD_ROUNDS} of each; the class line above: its windows alone)")
         print(results["flooded"].line("  students"))
         print(results["flooder"].line("  flooder"))
         change = results["flooded"].p95 / results["class"].p95
