@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from s2s import checkpoint, gpu_check, tasks
+from s2s import checkpoint, fused, gpu_check, tasks
 from tests.conftest import build_checkpoint
 
 
@@ -22,6 +22,15 @@ def test_the_same_model_twice_has_no_differences_and_another_has_some(tiny_check
         for parameter in b.model.parameters():
             parameter.add_(torch.randn_like(parameter) * 1e-2)
     assert any("attention" in d or "vs" in d for d in gpu_check.differences(a, b, texts))
+
+
+def test_the_fused_training_pass_matches_autograd_and_a_wrong_one_is_caught(tiny_checkpoint_dir, monkeypatch):
+    texts = tasks.TASKS["dates"].generate(20, seed=5)
+    model = checkpoint.load(tiny_checkpoint_dir, device="cpu")
+    assert gpu_check.training_differences(model, texts, "cpu") == []
+    forward = fused.forward
+    monkeypatch.setattr(fused, "forward", lambda *a, **k: forward(*a, **k) * 1.01)  # logits 1% off
+    assert gpu_check.training_differences(model, texts, "cpu")
 
 
 def test_without_cuda_it_says_so_and_does_not_pass(monkeypatch, capsys):
