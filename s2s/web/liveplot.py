@@ -45,7 +45,7 @@ const load = () => {
 const draw = () => {
   const value = props.value || '';
   if (value === drawn) return;
-  if (!window.Plotly) { load().then(() => setTimeout(draw, window.Plotly ? 0 : 50)); return; }
+  if (!window.Plotly) { load().then(() => setTimeout(draw, window.Plotly ? 0 : 200)); return; }
   drawn = value;
   if (!value) { window.Plotly.purge(div); return; }
   const figure = JSON.parse(value);
