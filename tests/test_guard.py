@@ -80,6 +80,8 @@ def test_limits_from_the_environment():
     limits = Limits.from_env({"S2S_RATE": "5", "S2S_BURST": "7", "S2S_MAX_BODY_BYTES": "2048"})
     assert (limits.rate, limits.burst, limits.max_body_bytes, limits.client_header) == (5.0, 7, 2048, None)
     assert Limits.from_env({"SPACE_ID": "org/space"}).client_header == "x-forwarded-for"
+    hall = Limits.from_env({"S2S_ADDRESS_RATE": "400", "S2S_ADDRESS_BURST": "1000"})  # a class behind one NAT
+    assert (hall.address_rate, hall.address_burst) == (400.0, 1000)
 
 
 def test_a_refusal_waits_so_that_retrying_at_once_costs_nothing():
