@@ -163,6 +163,21 @@ def test_5_the_step_is_drawn_beside_the_map_for_the_layer_shown(page):
     np.testing.assert_allclose(w[:, 0] @ values, context[0], atol=1e-4)  # c = w V, from what is drawn
     on_screen(page, root)
     on_screen(page, "#step-plot")
+    labels = page.evaluate(LABELS_INSIDE, "#step-plot")  # every label of the step's grids can be read whole
+    assert labels["count"] >= 4 and labels["bad"] == [], labels
+
+
+# Labels (plotly's annotations) of a plot that reach past its drawn area (clipped) or onto another label.
+LABELS_INSIDE = """(root) => {
+  const plot = document.querySelector(`${root} .main-svg`).getBoundingClientRect();
+  const boxes = Array.from(document.querySelectorAll(`${root} .annotation-text`), (t) => [t.textContent,
+                                                                                         t.getBoundingClientRect()]);
+  const bad = boxes.filter(([, b]) => b.left < plot.left - 1 || b.right > plot.right + 1).map(([t]) => `clipped: ${t}`);
+  boxes.forEach(([a, p], i) => boxes.slice(i + 1).forEach(([b, q]) => {
+    if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) bad.push(`overlap: ${a} / ${b}`);
+  }));
+  return {count: boxes.length, bad};
+}"""
 
 
 def test_6_the_notebooks_query_repeats_rows_for_the_same_fed_piece(page):
