@@ -18,6 +18,9 @@ What changed from the seed, and why:
 - teacher forcing feeds BOS first, then target[t-1] (the seed fed target[0] twice), and its
   coin flips come from a `torch.Generator` passed in, never the global RNG.
 
+This file is the reference. Training runs the decoder through s2s/fused.py: the same maths with
+its backward written out (faster), checked against autograd through `EDM.forward` by tests/test_fused.py.
+
 Shapes: B batch, T source length, S output steps, L layers, E embedding size,
 H hidden size, V vocabulary size.
 """
