@@ -12,7 +12,7 @@ hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per ba
 the loss read every batch for the progress bar, Adam's default implementation) against
 `s2s.train.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
 every 50 batches, fused Adam; with its decoder pass fused (s2s/fused.py, the default) and with autograd
-through the model's forward), teacher forcing 0.75 (coins at every step, as in most epochs), at the
+through the model's forward), teacher forcing 0.75 (--forcing; coins at every step, as in most epochs), at the
 device's default batch and at each --train-batch (256 unless given). Larger batches give more
 examples/s but learn less per example (see s2s/train.py's docstring): the figures are throughput,
 not time to a trained model. With --device cuda every loop also runs on the GPU, beside the CPU.
@@ -88,7 +88,7 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-TRAIN_RATIO = 0.75  # teacher forcing in the training case: below 1, so every step flips coins
+TRAIN_RATIO = 0.75  # teacher forcing in the training case by default: below 1, so every step flips coins
 TRAIN_EXAMPLES = 8_000  # dates pairs the training case cycles through
 
 
@@ -96,8 +96,10 @@ class OldLoop:
     """The training loop of s2s.train as it was before tensors were tokenised once, copied to measure against:
     per batch, Python lists are padded into new tensors, and the loss is read (a host sync) for the bar."""
 
-    def __init__(self, examples, model, device, batch_size: int = 64, lr: float = 3e-3, seed: int = 0):
+    def __init__(self, examples, model, device, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
+                 forcing: float = TRAIN_RATIO):
         self.examples, self.model, self.device, self.batch_size = examples, model, torch.device(device), batch_size
+        self.forcing = forcing
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         self.rng, self.coins = random.Random(seed), torch.Generator().manual_seed(seed)
 
@@ -128,7 +130,7 @@ class OldLoop:
                    leave=False, mininterval=10, disable=True)
         seen, tick = 0, time.time()
         for source, lengths, target in bar:
-            logits = self.model(source, lengths, target, teacher_forcing=TRAIN_RATIO, mask="bidirectional",
+            logits = self.model(source, lengths, target, teacher_forcing=self.forcing, mask="bidirectional",
                                 generator=self.coins)
             loss = train_module.sequence_loss(logits, target)
             self.optimizer.zero_grad(set_to_none=True)
@@ -169,17 +171,17 @@ def examples_per_second(stream, seconds: float, device: torch.device) -> float:
     return count / (time.perf_counter() - start)
 
 
-def training_sides(device: torch.device, batch_sizes: list[int]) -> dict[str, object]:
+def training_sides(device: torch.device, batch_sizes: list[int], forcing: float = TRAIN_RATIO) -> dict[str, object]:
     """The old loop, and the new one at the device's default batch and at each of `batch_sizes`, on `device`,
     from the same data, tokenizers and initial weights."""
-    cfg = train_module.TrainConfig(train_size=TRAIN_EXAMPLES, val_size=8, forcing_start=TRAIN_RATIO,
-                                   forcing_end=TRAIN_RATIO, device=device.type)
+    cfg = train_module.TrainConfig(train_size=TRAIN_EXAMPLES, val_size=8, forcing_start=forcing,
+                                   forcing_end=forcing, device=device.type)
     trainer = train_module.Trainer(cfg)
     examples = train_module.encode_pairs(train_module.load_pairs(cfg)[0], trainer.source_tok, trainer.target_tok)
     old_model = build_model(trainer.model.config).to(device)
     old_model.load_state_dict(trainer.model.state_dict())
     reference = train_module.Trainer(dataclasses.replace(cfg, fused=False))  # autograd through the model's forward
-    sides = {"old, batch 64": cycle(OldLoop(examples, old_model, device).epoch),
+    sides = {"old, batch 64": cycle(OldLoop(examples, old_model, device, forcing=forcing).epoch),
              f"new, batch {reference.batch_size}, autograd decoder": new_loop(reference),
              f"new, batch {trainer.batch_size} (default), fused decoder": new_loop(trainer)}
     for size in sorted(set(batch_sizes) - {trainer.batch_size}):
@@ -188,9 +190,10 @@ def training_sides(device: torch.device, batch_sizes: list[int]) -> dict[str, ob
     return sides
 
 
-def training_case(devices: list[torch.device], rounds: int, seconds: float, batch_sizes: list[int]) -> list[str]:
+def training_case(devices: list[torch.device], rounds: int, seconds: float, batch_sizes: list[int],
+                  forcing: float = TRAIN_RATIO) -> list[str]:
     """The training loops, interleaved, on each device: examples / s (medians) and each against the old loop."""
-    sides = {d.type: training_sides(d, batch_sizes) for d in devices}
+    sides = {d.type: training_sides(d, batch_sizes, forcing) for d in devices}
     for d in devices:  # warm-up
         for stream in sides[d.type].values():
             examples_per_second(stream, min(1.0, seconds), d)
@@ -199,7 +202,7 @@ def training_case(devices: list[torch.device], rounds: int, seconds: float, batc
         for d in devices:
             for name, stream in sides[d.type].items():
                 figures[d.type, name].append(examples_per_second(stream, seconds, d))
-    lines = [f"{'training, dates sizes (emb 64, hidden 128, 2 layers), forcing 0.75':68} {'examples/s':>10} "
+    lines = [f"{f'training, dates sizes (emb 64, hidden 128, 2 layers), forcing {forcing:g}':68} {'examples/s':>10} "
              f"{'vs old':>7}"]
     for d in devices:
         device = torch.cuda.get_device_name(d) if d.type == "cuda" else "CPU"
@@ -219,6 +222,8 @@ def main(argv=None) -> None:
                         help="cuda: the training case also runs on the GPU, beside the CPU figures")
     parser.add_argument("--seconds", type=float, default=3.0, help="training case: seconds per side per round")
     parser.add_argument("--train-rounds", type=int, default=5, help="training case: interleaved rounds")
+    parser.add_argument("--forcing", type=float, default=TRAIN_RATIO,
+                        help="training case: teacher forcing (1: every step fed the reference, as in a first epoch)")
     parser.add_argument("--train-batch", type=int, action="append", default=None,
                         help="training case: also time the new loop at this batch size (repeatable; default 256)")
     args = parser.parse_args(argv)
@@ -237,7 +242,7 @@ def main(argv=None) -> None:
                 print("--device cuda: no CUDA device is present here; CPU figures only")
         print(f"{args.train_rounds} interleaved rounds of {args.seconds:g} s per side, medians")
         batch_sizes = args.train_batch if args.train_batch is not None else [256]
-        print("\n".join(training_case(devices, args.train_rounds, args.seconds, batch_sizes)))
+        print("\n".join(training_case(devices, args.train_rounds, args.seconds, batch_sizes, args.forcing)))
 
 
 def model_case(rounds: int) -> None:
