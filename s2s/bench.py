@@ -11,11 +11,12 @@ training: examples per second of `python -m s2s.train --task dates` at its defau
 hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per batch, batches of 64,
 the loss read every batch for the progress bar, Adam's default implementation) against
 `s2s.train.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
-every 50 batches, fused Adam; with its decoder pass fused (s2s/fused.py, the default) and with autograd
-through the model's forward), teacher forcing 0.75 (--forcing; coins at every step, as in most epochs), at the
-device's default batch and at each --train-batch (256 unless given). Larger batches give more
-examples/s but learn less per example (see s2s/train.py's docstring): the figures are throughput,
-not time to a trained model. With --device cuda every loop also runs on the GPU, beside the CPU.
+every 50 batches, fused Adam; with its decoder pass fused (s2s/fused.py, the default), with autograd
+through the model's forward, and fused with --amp (the encoder in bfloat16)), teacher forcing 0.75
+(--forcing; coins at every step, as in most epochs), at the device's default batch and at each
+--train-batch (256 unless given). Larger batches give more examples/s but learn less per example
+(see s2s/train.py's docstring): the figures are throughput, not time to a trained model. With
+--device cuda every loop also runs on the GPU, beside the CPU.
 """
 
 from __future__ import annotations
@@ -183,7 +184,9 @@ def training_sides(device: torch.device, batch_sizes: list[int], forcing: float 
     reference = train_module.Trainer(dataclasses.replace(cfg, fused=False))  # autograd through the model's forward
     sides = {"old, batch 64": cycle(OldLoop(examples, old_model, device, forcing=forcing).epoch),
              f"new, batch {reference.batch_size}, autograd decoder": new_loop(reference),
-             f"new, batch {trainer.batch_size} (default), fused decoder": new_loop(trainer)}
+             f"new, batch {trainer.batch_size} (default), fused decoder": new_loop(trainer),
+             f"new, batch {trainer.batch_size}, fused, --amp (bf16 encoder)": new_loop(
+                 train_module.Trainer(dataclasses.replace(cfg, amp=True)))}
     for size in sorted(set(batch_sizes) - {trainer.batch_size}):
         other = train_module.Trainer(dataclasses.replace(cfg, batch_size=size))
         sides[f"new, batch {size}"] = new_loop(other)

@@ -28,7 +28,8 @@ float64) over models, queries, encoders, masks, forcing and ragged batches. The 
 coins are drawn as one (S, B) block from the same generator, the same numbers on the CPU as S
 draws of B. Dropout masks are drawn up front from the global generator: the same distribution
 as nn.Dropout, not the same numbers. Scores "general" and "additive" are not covered
-(`supported` says so) and train through `EDM.forward`, as does anything under autocast.
+(`supported` says so) and train through `EDM.forward`. Under autocast (train --amp) only the
+encoder runs in bfloat16: the decoder pass here stays in the model's own type.
 
 Measured (`python -m s2s.bench --case training`, README): 1.25x the examples/s of autograd through
 the model's forward at batch 64 on the 2-core VM, with one thread or two.
@@ -54,11 +55,20 @@ def forward(model: EDM, source: torch.Tensor, lengths: torch.Tensor, target: tor
             generator: torch.Generator | None = None) -> torch.Tensor:
     """`model(source, lengths, target, ...)` for a training pass -> logits (B, S, V), by the fused decoder.
 
-    Under autocast (train --amp on CUDA) the reference path runs: the buffers here are float32.
+    Under autocast (train --amp) the encoder runs in the autocast's type (bfloat16: its LSTMs are
+    most of its cost) and the decoder pass in the model's own type, as without it.
     """
-    if not supported(model) or torch.is_autocast_enabled(source.device.type):
+    if not supported(model):
         return model(source, lengths, target, teacher_forcing=teacher_forcing, mask=mask, generator=generator)
     memory, (h0, c0) = model.encode(source, lengths)  # h0, c0 (L, B, H)
+    with torch.autocast(source.device.type, enabled=False):
+        return _decode(model, memory, h0, c0, target, teacher_forcing, mask, generator)
+
+
+def _decode(model: EDM, memory, h0, c0, target, teacher_forcing, mask, generator) -> torch.Tensor:
+    """The decoder pass of `forward`, in the model's type, from what the encoder left."""
+    dtype = model.lm.weight.dtype  # an autocast encoder's states come in bfloat16
+    values, h0, c0 = memory.values.to(dtype), h0.to(dtype), c0.to(dtype)
     batch, steps = target.shape
     device, (layers, _, hidden) = h0.device, h0.shape
     forced = None  # (S, B) where step t + 1 is fed the reference
@@ -77,14 +87,15 @@ def forward(model: EDM, source: torch.Tensor, lengths: torch.Tensor, target: tor
     between = top = None  # dropout masks, scaled by 1/keep: (S, L-1, B, H) between layers, (S, B, H) on top
     if model.training and model.dropout.p > 0:
         keep = 1.0 - model.dropout.p
-        masks = torch.empty(steps, layers, batch, hidden, dtype=h0.dtype, device=device).bernoulli_(keep).div_(keep)
+        draws = torch.rand(steps, layers, batch, hidden, dtype=h0.dtype, device=device)  # (bernoulli_ costs 1.6x)
+        masks = (draws < keep).to(h0.dtype).div_(keep)
         between, top = masks[:, :-1], masks[:, -1]
     plan = dict(teacher_forcing=teacher_forcing, target=target, forced=forced, blocked=blocked, between=between,
                 top=top, attention=model.has_attention, query_state=model.config.query == "state",
                 scale=1.0 / math.sqrt(hidden) if model.has_attention and model.config.score == "scaled_dot" else 1.0)
     cells = [w for cell in model.decoder_cells for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
     projection = getattr(model, "projection", None)  # query "input": q = P e + p
-    return DecoderPass.apply(plan, h0.contiguous(), c0.contiguous(), memory.values.contiguous(),
+    return DecoderPass.apply(plan, h0.contiguous(), c0.contiguous(), values.contiguous(),
                              model.decoder_emb.weight, model.lm.weight, model.lm.bias,
                              projection.weight if projection is not None else None,
                              projection.bias if projection is not None else None, *cells)
@@ -100,10 +111,15 @@ class DecoderPass(torch.autograd.Function):
         L, B, H = h0.shape
         S, V = target.shape[1], lm_w.shape[0]
         w_ih, w_hh, b_ih, b_hh = cells[0::4], cells[1::4], cells[2::4], cells[3::4]
+        # The g gate's columns are doubled, so that one sigmoid over all four gates leaves sigma(2a) in
+        # the g slot, and tanh a = 2 sigma(2a) - 1 (on the CPU tanh costs about 5x a sigmoid).
         table0 = torch.addmm(b_ih[0] + b_hh[0], emb, w_ih[0].t())  # (V_out, 4H): layer 0's input product per token
-        w_hh0_t = w_hh[0].t()  # (H, 4H)
+        w_hh0_t = w_hh[0].t().clone()  # (H, 4H)
         w_cat_t = [None] + [torch.cat([w_ih[k], w_hh[k]], 1).t() for k in range(1, L)]  # (2H, 4H): [x, h] at once
         b_cat = [None] + [b_ih[k] + b_hh[k] for k in range(1, L)]
+        for doubled in (table0, w_hh0_t, *w_cat_t[1:], *b_cat[1:]):
+            doubled[..., 2 * H:3 * H] *= 2
+        minus_one = h0.new_full((), -1.0)
         queries = torch.addmm(proj_b, emb, proj_w.t()) if attention and not plan["query_state"] else None  # (V, H)
         if attention:
             T = values.shape[2]
@@ -151,10 +167,12 @@ class DecoderPass(torch.autograd.Function):
                         xin[:, :H] = x
                     xin[:, H:] = seen[t, k]
                     gates = torch.addmm(b_cat[k], xin, w_cat_t[k])
-                s = torch.sigmoid(gates, out=sig[t, k])
-                g = torch.tanh(gates[:, 2 * H:3 * H], out=g_tanh[t, k])
+                s = torch.sigmoid(gates, out=sig[t, k])  # the g slot holds sigma(2a)
+                g = torch.add(minus_one, s[:, 2 * H:3 * H], alpha=2, out=g_tanh[t, k])  # tanh a
                 c = torch.mul(s[:, H:2 * H], cs[t, k], out=cs[t + 1, k]).addcmul_(s[:, :H], g)  # f c + i g
-                x = torch.mul(s[:, 3 * H:], torch.tanh(c, out=c_tanh[t, k]), out=hs[t + 1, k])  # o tanh c'
+                tc = torch.sigmoid(c * 2, out=c_tanh[t, k])
+                tc = torch.add(minus_one, tc, alpha=2, out=tc)  # tanh c'
+                x = torch.mul(s[:, 3 * H:], tc, out=hs[t + 1, k])  # o tanh c'
             if top_mask is not None:
                 torch.mul(x, top_mask[t], out=tops[t])
             else:
@@ -190,28 +208,31 @@ class DecoderPass(torch.autograd.Function):
             vals = values.reshape(L * B, T, H)
             keys = vals * plan["scale"] if plan["scale"] != 1.0 else vals
             d_context, d_scores = h0.new_empty(S, L, B, H), h0.new_empty(S, L, B, T)
+        # What multiplies dc' (the i, f, g slots) or dh' (the o slot) to give each gate's pre-activation
+        # gradient, for every step at once: [g i(1-i), c f(1-f), i (1-g^2), tanh c' o(1-o)]; and
+        # o (1 - tanh^2 c'), which carries dh' into dc'. The g slot of `sig` holds sigma(2a), not used here.
+        i_all, f_all, o_all = sig[..., :H], sig[..., H:2 * H], sig[..., 3 * H:]  # (S, L, B, H) each
+        partner = h0.new_empty(S, L, B, 4 * H)
+        torch.mul(g_tanh, i_all * (1 - i_all), out=partner[..., :H])
+        torch.mul(cs[:S], f_all * (1 - f_all), out=partner[..., H:2 * H])
+        torch.mul(i_all, 1 - g_tanh * g_tanh, out=partner[..., 2 * H:3 * H])
+        torch.mul(c_tanh, o_all * (1 - o_all), out=partner[..., 3 * H:])
+        o_slope = o_all * (1 - c_tanh * c_tanh)
         d_gates = h0.new_empty(S, L, B, 4 * H)  # with respect to the pre-activations
         d_h = torch.zeros_like(h0)  # what step t + 1 sends back to each layer's h of step t (None: nothing)
         d_c = torch.zeros_like(c0)
         for t in range(S - 1, -1, -1):
-            d_seen = h0.new_empty(L, B, H)  # with respect to the h each cell was given
+            d_seen = d_context[t] if attention else h0.new_empty(L, B, H)  # to the h each cell was given
             d_x = None
             for k in range(L - 1, -1, -1):
                 d_out = d_tops[t] if k == L - 1 else d_x  # this layer's output feeds the next layer or the top
                 if d_h is not None:
                     d_out = d_out + d_h[k]
-                s, g, tc = sig[t, k], g_tanh[t, k], c_tanh[t, k]
-                i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
-                dc = d_c[k].addcmul_(d_out * o, 1 - tc * tc)  # dc' += dh' o (1 - tanh^2 c')
-                dg = d_gates[t, k]
-                torch.mul(dc, g, out=dg[:, :H])  # di
-                torch.mul(dc, cs[t, k], out=dg[:, H:2 * H])  # df
-                torch.mul(dc, i, out=dg[:, 2 * H:3 * H])  # dg
-                torch.mul(d_out, tc, out=dg[:, 3 * H:])  # do
-                slope = s * (1 - s)
-                slope[:, 2 * H:3 * H] = 1 - g * g  # tanh' in the g slot
-                dg.mul_(slope)
-                dc.mul_(f)  # now dc of step t - 1
+                dc = d_c[k].addcmul_(d_out, o_slope[t, k])  # dc' += dh' o (1 - tanh^2 c')
+                dg, by = d_gates[t, k], partner[t, k]
+                torch.mul(by[:, :3 * H].view(B, 3, H), dc.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))  # di df dg
+                torch.mul(d_out, by[:, 3 * H:], out=dg[:, 3 * H:])  # do
+                dc.mul_(f_all[t, k])  # now dc of step t - 1
                 if k == 0:
                     torch.mm(dg, w_hh[0], out=d_seen[0])
                 else:
@@ -219,11 +240,9 @@ class DecoderPass(torch.autograd.Function):
                     d_seen[k] = d_in[:, H:]
                     d_x = d_in[:, :H] * between[t, k - 1] if between is not None else d_in[:, :H].clone()
             if attention:
-                d_context[t] = d_seen
                 w = weights[t].view(L * B, T)
                 dw = (vals * d_seen.view(L * B, 1, H)).sum(-1)  # (L*B, T)
-                ds = dw.sub_((w * dw).sum(-1, keepdim=True)).mul_(w)  # softmax's backward
-                d_scores[t] = ds.view(L, B, T)
+                ds = torch.mul(dw.sub_((w * dw).sum(-1, keepdim=True)), w, out=d_scores[t].view(L * B, T))  # softmax's
                 d_h = torch.bmm(ds.view(L * B, 1, T), keys).view(L, B, H) if query_state else None
             else:
                 d_h = d_seen  # the plain EDM hands h on as it is

@@ -111,8 +111,36 @@ def test_the_general_and_additive_scores_train_through_the_reference():
                                    model(*data, teacher_forcing=0.5, generator=torch.Generator().manual_seed(3)))
 
 
-def test_under_autocast_the_reference_path_runs():
-    model = build_model(ModelConfig(40, 30, emb_size=16, hidden_size=24, dropout=0.0))
+def test_under_autocast_the_encoder_runs_in_bfloat16_and_the_decoder_in_float32():
+    """The oracle: autograd through `EDM.forward`, whose encoder alone runs under autocast (patched in)."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(40, 30, emb_size=16, hidden_size=24, num_layers=2, dropout=0.0, encoder="bi"))
+    model.train()
     data = batch(ragged=False)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        torch.testing.assert_close(fused.forward(model, *data), model(*data))
+    plain_encode = model.encode
+
+    def encode_in_bfloat16(source, lengths):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            memory, (h, c) = plain_encode(source, lengths)
+        assert memory.values.dtype == torch.bfloat16  # else this test checks nothing
+        return memory._replace(values=memory.values.float(), keys=memory.keys.float()), (h.float(), c.float())
+
+    _, exact = gradients(model, model, *data, 0.75, "bidirectional")
+    model.encode = encode_in_bfloat16
+    want_logits, want = gradients(model, model, *data, 0.75, "bidirectional")
+    model.encode = plain_encode
+
+    def under_autocast(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return fused.forward(model, *args, **kwargs)
+
+    got_logits, got = gradients(model, under_autocast, *data, 0.75, "bidirectional")
+    assert got_logits.dtype == torch.float32
+    torch.testing.assert_close(got_logits, want_logits, rtol=1e-5, atol=1e-5)
+    relative = lambda a, b: ((a - b).norm() / b.norm()).item()  # noqa: E731
+    decoder = [n for n in want if not n.startswith("encoder.")]
+    for name in decoder:  # the decoder's own backward: as in float32 (its inputs are the bfloat16 encoder's)
+        assert relative(got[name], want[name]) < 1e-5, name
+        assert relative(got[name], exact[name]) > 1e-5, name  # else the encoder did not run in bfloat16
+    for name in set(want) - set(decoder):  # the encoder's backward rounds to bfloat16 as it goes
+        assert relative(got[name], exact[name]) < 2e-2, name

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 import s2s
 from s2s import evaluate, train
@@ -136,11 +138,14 @@ TINY_RUN = ["--task", "dates", "--train-size", "200", "--val-size", "10", "--epo
             "--hidden-size", "8", "--num-layers", "1", "--seed", "2", "--threads", "1"]
 
 
-def test_amp_changes_nothing_on_the_cpu_and_metrics_record_what_ran(tmp_path):
+def test_amp_runs_the_encoder_in_bfloat16_on_the_cpu_too_and_metrics_record_what_ran(tmp_path):
     assert train.main([*TINY_RUN, "--out", str(tmp_path / "plain"), "--device", "cpu"]) == 0
     assert train.main([*TINY_RUN, "--out", str(tmp_path / "amp"), "--device", "cpu", "--amp"]) == 0
-    weights = [(tmp_path / name / "model.safetensors").read_bytes() for name in ("plain", "amp")]
-    assert weights[0] == weights[1]
+    weights = [load_file(tmp_path / name / "model.safetensors") for name in ("plain", "amp")]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(w.dtype == torch.float32 for w in weights[1].values())  # bfloat16 computes; the weights stay float32
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert json.loads((tmp_path / "amp" / "metrics.json").read_text())["settings"]["amp"] is True
     metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
     settings = metrics["settings"]
     assert settings["batch_size"] == train.DEFAULT_BATCH["cpu"] and settings["emb_size"] == 8  # resolved, flat
