@@ -25,9 +25,10 @@ c' = f c + i g, h' = o tanh c'):
     attention, w = softmax(s), ctx = w V, s = K q / sqrt(H):
     dw = V dctx,  ds = w (dw - <w, dw>),  dq = K^T ds / sqrt(H),  dV += w^T dctx,  dK += ds q^T / sqrt(H)
 
-Only rounding differs from autograd's (the order of float additions, tanh as above): tests/test_fused.py checks every
-parameter's gradient against `EDM.forward`'s autograd (relative error ~1e-6 in float32, ~1e-15 in
-float64) over models, queries, encoders, masks, forcing and ragged batches. The teacher-forcing
+Only rounding differs from autograd's (the order of float additions, tanh as above):
+tests/test_fused.py checks every parameter's gradient against `EDM.forward`'s autograd (relative
+error ~1e-6 in float32, ~1e-15 in float64) over models, queries, encoders, masks, forcing and
+ragged batches. The teacher-forcing
 coins are drawn as one (S, B) block from the same generator, the same numbers on the CPU as S
 draws of B. Dropout masks are drawn up front from the global generator: the same distribution
 as nn.Dropout, not the same numbers. Scores "general" and "additive" are not covered

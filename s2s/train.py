@@ -23,7 +23,7 @@ exact match (sqrt) or 1.8% (linear) where batches of 64 reach 90%; 128 reaches 1
 step hardly grows with the batch, so there it is 512. --amp runs the encoder in bfloat16 (autocast)
 and the fused decoder pass in float32, on CUDA and on the CPU alike (with --no-fused the whole
 forward pass runs under autocast); on a CPU with bfloat16 instructions (AVX512-BF16, AMX) the
-encoder's forward and backward take 1.4x less time, and a training step about 1.15x (README, Speed).
+encoder's forward and backward take 1.4x less time, and a training step 1.13-1.15x (README, Speed).
 It is off by default: a run's numbers then depend on whether the machine has those instructions.
 
 Schedule. Teacher forcing starts at --forcing-start (1.0) and falls linearly to --forcing-end, so
