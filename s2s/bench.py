@@ -1,11 +1,16 @@
 """Benchmarks, each side by side in one process, interleaved round by round so that machine noise
 hits both sides alike; the figures are medians.
 
-    python -m s2s.bench [--rounds 15] [--threads 1] [--case all|model|training] [--device cpu|cuda]
+    python -m s2s.bench [--rounds 15] [--threads 1] [--case all|model|inference|training] [--device cpu|cuda]
 
 model: this project's model against a faithful copy of the seed notebook's, at the same sizes
 (emb 64, hidden 256, 2 layers, vocabulary 1000) on the same inputs; the ratios are seed / ours.
 One thread by default: the seed's per-call set-up spins threads and makes two-thread figures swing.
+
+inference: the bundled dates and reverse checkpoints, loaded on the CPU and (--device cuda) on the GPU:
+a single `translate` (dates greedy and beam 4, 30 letters reversed), as one visitor's keystroke asks
+for it, and `translate_batch` of 256 dates, as evaluation and the Train tab's probes do; the devices
+take turns call by call; the ratios are each device's time over the CPU's (above 1: slower).
 
 training: examples per second of `python -m s2s.train --task dates` at its default sizes (emb 64,
 hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per batch, batches of 64,
@@ -216,13 +221,60 @@ def training_case(devices: list[torch.device], rounds: int, seconds: float, batc
     return lines
 
 
+INFERENCE_BATCH = 256  # examples greedy-decoded in one batch, as evaluation and the Train tab's probes do
+
+
+def inference_calls(inputs: dict[str, list[str]]) -> dict[str, Callable]:
+    """What the inference case times: one call on translators {"dates": ..., "reverse": ...}, the i-th input."""
+    dates, letters, batch = inputs["dates"], inputs["reverse"], inputs["batch"]
+    return {"translate, dates, greedy": lambda t, i: t["dates"].translate(dates[i % len(dates)]),
+            "translate, reverse, 30 letters, greedy": lambda t, i: t["reverse"].translate(letters[i % len(letters)]),
+            "translate, dates, beam 4": lambda t, i: t["dates"].translate(dates[i % len(dates)], beam_size=4),
+            f"translate_batch, dates, {INFERENCE_BATCH} inputs, greedy": lambda t, i: t["dates"].translate_batch(batch)}
+
+
+def inference_inputs() -> dict[str, list[str]]:
+    """Fresh dates, and strings of 30 letters for reverse (its longest), from fixed seeds."""
+    from .tasks import TASKS
+
+    rng = random.Random(11)
+    letters = [" ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(30)) for _ in range(20)]
+    return {"dates": [s for s, _ in TASKS["dates"].generate(20, seed=7)], "reverse": letters,
+            "batch": [s for s, _ in TASKS["dates"].generate(INFERENCE_BATCH, seed=8)]}
+
+
+def inference_case(devices: list[torch.device], rounds: int) -> list[str]:
+    """The bundled dates and reverse checkpoints on each device: a single `translate` (one visitor's keystroke)
+    and a batch; every call of every device in turn, round by round; medians, and each device against the CPU."""
+    from . import checkpoint, hub
+
+    translators = [{name: checkpoint.load(hub.BUNDLED_DIR / name, device=d) for name in ("dates", "reverse")}
+                   for d in devices]
+    calls, times = inference_calls(inference_inputs()), {}
+    for i in range(rounds + 1):  # the first round warms up
+        for name, call in calls.items():
+            for j, on_device in enumerate(translators):
+                start = time.perf_counter()
+                call(on_device, i)  # its results are on the host: the device has finished
+                if i:
+                    times.setdefault((name, j), []).append(time.perf_counter() - start)
+    names = [torch.cuda.get_device_name(d) if d.type == "cuda" else "CPU" for d in devices]
+    lines = [f"{f'inference, bundled checkpoints, {rounds} rounds, medians':52} " + "  ".join(f"{n:>14}" for n in names)
+             + "".join(f"  {'vs CPU':>7}" for _ in devices[1:])]
+    for name in calls:
+        ms = [1000 * statistics.median(times[name, j]) for j in range(len(devices))]
+        lines.append(f"{name:52} " + "  ".join(f"{m:11.2f} ms" for m in ms)
+                     + "".join(f"  {m / ms[0]:6.2f}x" for m in ms[1:]))
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m s2s.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--case", choices=["all", "model", "training"], default="all")
+    parser.add_argument("--case", choices=["all", "model", "inference", "training"], default="all")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                        help="cuda: the training case also runs on the GPU, beside the CPU figures")
+                        help="cuda: the inference and training cases also run on the GPU, beside the CPU figures")
     parser.add_argument("--seconds", type=float, default=3.0, help="training case: seconds per side per round")
     parser.add_argument("--train-rounds", type=int, default=5, help="training case: interleaved rounds")
     parser.add_argument("--forcing", type=float, default=TRAIN_RATIO,
@@ -234,15 +286,17 @@ def main(argv=None) -> None:
     torch.manual_seed(0)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), "
           f"torch {torch.__version__}")
+    devices = [torch.device("cpu")]
+    if args.device == "cuda":
+        if torch.cuda.is_available():
+            devices.append(torch.device("cuda"))
+        else:
+            print("--device cuda: no CUDA device is present here; CPU figures only")
     if args.case in ("all", "model"):
         model_case(args.rounds)
+    if args.case in ("all", "inference"):
+        print("\n".join(inference_case(devices, args.rounds)))
     if args.case in ("all", "training"):
-        devices = [torch.device("cpu")]
-        if args.device == "cuda":
-            if torch.cuda.is_available():
-                devices.append(torch.device("cuda"))
-            else:
-                print("--device cuda: no CUDA device is present here; CPU figures only")
         print(f"{args.train_rounds} interleaved rounds of {args.seconds:g} s per side, medians")
         batch_sizes = args.train_batch if args.train_batch is not None else [256]
         print("\n".join(training_case(devices, args.train_rounds, args.seconds, batch_sizes, args.forcing)))

@@ -1,11 +1,13 @@
-"""python -m s2s.bench: the training case runs the old loop and the new one side by side."""
+"""python -m s2s.bench: the training case runs the old loop and the new one side by side; the inference case
+times real translations on each device."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from s2s import bench, train
+from s2s import bench, checkpoint, hub, train
+from s2s.tasks import TASKS
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +44,32 @@ def test_the_old_loop_draws_the_batches_the_new_one_draws():
     assert len(old) == len(new)
     for (s1, l1, t1), (s2, l2, t2) in zip(old, new):
         assert torch.equal(s1, s2) and torch.equal(l1, l2) and torch.equal(t1, t2)
+
+
+def test_the_inference_case_times_real_translations():
+    """The calls it times give the right answers (the task's own targets, the letters reversed by hand)."""
+    translators = {name: checkpoint.load(hub.BUNDLED_DIR / name, device="cpu") for name in ("dates", "reverse")}
+    inputs = bench.inference_inputs()
+    calls = bench.inference_calls(inputs)
+    dates = dict(TASKS["dates"].generate(20, seed=7))
+    assert len(inputs["reverse"]) == 20 and all(len(s.split()) == 30 for s in inputs["reverse"])
+    right = [calls["translate, dates, greedy"](translators, i).text == dates[inputs["dates"][i]] for i in range(20)]
+    right += [calls["translate, dates, beam 4"](translators, i).text == dates[inputs["dates"][i]] for i in range(20)]
+    right += [calls["translate, reverse, 30 letters, greedy"](translators, i).text
+              == " ".join(reversed(inputs["reverse"][i].split())) for i in range(20)]
+    batch = calls[f"translate_batch, dates, {bench.INFERENCE_BATCH} inputs, greedy"](translators, 0)
+    assert len(batch) == bench.INFERENCE_BATCH
+    assert sum(right) >= 55 and batch[0].text == translators["dates"].translate(inputs["batch"][0]).text
+
+
+def test_the_inference_case_prints_each_device_beside_the_cpu(capsys):
+    bench.main(["--case", "inference", "--rounds", "2", "--device", "cuda"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("translate")]
+    assert len(rows) == 4 and all(float(row.split()[-2]) > 0 for row in rows)
+    if not torch.cuda.is_available():
+        assert "no CUDA device is present" in out
+    # a second device's column and its ratio, shown here with the CPU twice
+    two = bench.inference_case([torch.device("cpu"), torch.device("cpu")], rounds=2)
+    assert two[0].split()[-4:] == ["CPU", "CPU", "vs", "CPU"]
+    assert all(row.rstrip().endswith("x") and float(row.split()[-1][:-1]) > 0 for row in two[1:])
