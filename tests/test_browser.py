@@ -243,10 +243,14 @@ def test_beam_search_lists_hypotheses_and_plots_the_one_chosen(page):
     page.wait_for_function("(n) => document.querySelectorAll('#rank input[type=radio]').length === n",
                            arg=len(beam.hypotheses), timeout=TIMEOUT_MS)
     assert beam.hypotheses[1].text in page.locator("#nbest").inner_text()
+    # The beam run's follow-ups (the menu, the table, the tab) may still be landing; a click on a radio
+    # re-drawn under the pointer is lost (seen once in CI, not reproduced: the status still said "Beam
+    # search kept ..." and "1" was checked). Click once the results have stopped changing.
+    page.evaluate(QUIET, ["#results", 1000])
     page.locator("#rank").get_by_text("2", exact=True).click()
-    wait_for_ticks(page, "y", pieces(beam.hypotheses[1].output_tokens))
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('hypothesis 2 of')",
                            timeout=TIMEOUT_MS)
+    wait_for_ticks(page, "y", pieces(beam.hypotheses[1].output_tokens))
     page.locator("#controls").get_by_text("greedy", exact=True).click()
     page.get_by_text("Decoding", exact=True).click()
     page.get_by_role("tab", name="Heatmap").click()
