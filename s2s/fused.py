@@ -45,7 +45,7 @@ import math
 
 import torch
 
-from .model import EDM
+from .model import EDM, Memory
 from .tokenizer import BOS_ID, PAD_ID
 
 
@@ -64,15 +64,16 @@ def forward(model: EDM, source: torch.Tensor, lengths: torch.Tensor, target: tor
     """
     if not supported(model):
         return model(source, lengths, target, teacher_forcing=teacher_forcing, mask=mask, generator=generator)
-    memory, (h0, c0) = model.encode(source, lengths)  # h0, c0 (L, B, H)
+    memory, start = model.encode(source, lengths)  # start: (h, c), each (L, B, H)
     with torch.autocast(source.device.type, enabled=False):
-        return _decode(model, memory, h0, c0, target, teacher_forcing, mask, generator)
+        return _decode(model, memory, start, target, teacher_forcing=teacher_forcing, mask=mask, generator=generator)
 
 
-def _decode(model: EDM, memory, h0, c0, target, teacher_forcing, mask, generator) -> torch.Tensor:
-    """The decoder pass of `forward`, in the model's type, from what the encoder left."""
+def _decode(model: EDM, memory: Memory, start: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor, *,
+            teacher_forcing: float, mask: str, generator: torch.Generator | None) -> torch.Tensor:
+    """The decoder pass of `forward`, in the model's own type, from what the encoder left."""
     dtype = model.lm.weight.dtype  # an autocast encoder's states come in bfloat16
-    values, h0, c0 = memory.values.to(dtype), h0.to(dtype), c0.to(dtype)
+    values, h0, c0 = memory.values.to(dtype), start[0].to(dtype), start[1].to(dtype)
     batch, steps = target.shape
     device, (layers, _, hidden) = h0.device, h0.shape
     forced = None  # (S, B) where step t + 1 is fed the reference
