@@ -6,7 +6,8 @@ recorded one against the bundled files). Flags that did not exist when a checkpo
 are pinned to what the code did then: batches of 64 at the rate given (no scaling), the rate
 halved when validation exact match stalls (plateau-exact), on the CPU. The fused decoder pass
 (s2s/fused.py, --fused) did not exist either; it is left on: it computes the same function, and only
-dropout's random numbers (and the order of float additions) differ from the pass they were trained with.
+dropout's random numbers and rounding (the order of float additions, tanh taken through a sigmoid)
+differ from the pass they were trained with.
 
 `reverse` was trained in two runs. The second (`--resume` from the first's output, forcing held
 at 0.5, a lower rate) is recorded; the first is not, and its stage below is reconstructed: the
