@@ -30,6 +30,14 @@ def wait_for_plot(page: Page, root: str = "#heatmap") -> None:
     page.wait_for_timeout(800)  # let plotly finish drawing
 
 
+def dismiss_toasts(page: Page) -> None:
+    """Close gradio's notices (typing over the opening example clears its reference, and says so): the
+    screenshots show the page, not a notice over its corner."""
+    for close in page.locator(".toast-close").all():
+        close.click()
+    page.wait_for_function("() => !document.querySelector('.toast-body')", timeout=TIMEOUT_MS)
+
+
 def choose(page: Page, checkpoint: str, text: str) -> None:
     box = page.locator("#checkpoint").get_by_role("combobox")
     box.fill(checkpoint)
@@ -44,6 +52,7 @@ def choose(page: Page, checkpoint: str, text: str) -> None:
 
 def explore(page: Page) -> None:
     choose(page, "toy-fr", "the black cat does not see the small white mouse")
+    dismiss_toasts(page)
     page.screenshot(path=OUT / "explore.png", clip={"x": 0, "y": 0, "width": 1280, "height": 900})
 
 
@@ -62,6 +71,7 @@ def compare(page: Page) -> None:
     page.get_by_role("tab", name="Compare").click()
     page.get_by_role("button", name=PRESETS["mask"]).click()
     wait_for_plot(page, "#plot-diff")
+    dismiss_toasts(page)
     page.locator("#main-tabs").screenshot(path=OUT / "compare.png")
 
 
