@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from s2s import viz
 from s2s.web import compare, runs, views
@@ -243,13 +244,19 @@ def test_beam_search_lists_hypotheses_and_plots_the_one_chosen(page):
     page.wait_for_function("(n) => document.querySelectorAll('#rank input[type=radio]').length === n",
                            arg=len(beam.hypotheses), timeout=TIMEOUT_MS)
     assert beam.hypotheses[1].text in page.locator("#nbest").inner_text()
-    # The beam run's follow-ups (the menu, the table, the tab) may still be landing; a click on a radio
-    # re-drawn under the pointer is lost (seen once in CI, not reproduced: the status still said "Beam
-    # search kept ..." and "1" was checked). Click once the results have stopped changing.
+    # In 2 of 5 CI runs (never in 30 local ones, alone, with the module, after the tests before it, with
+    # the CPUs loaded or the server slowed) the first click on "2" was lost: "1" stayed checked and the
+    # status never changed, even once the results had been still for a second. What is tested is that a
+    # hypothesis chosen is the one plotted, so a lost click is clicked again, at most twice more.
     page.evaluate(QUIET, ["#results", 1000])
-    page.locator("#rank").get_by_text("2", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#status').innerText.includes('hypothesis 2 of')",
-                           timeout=TIMEOUT_MS)
+    chosen = "() => document.querySelector('#status').innerText.includes('hypothesis 2 of')"
+    for attempt in range(3):
+        page.locator("#rank").get_by_text("2", exact=True).click()
+        try:
+            page.wait_for_function(chosen, timeout=TIMEOUT_MS // 3)
+            break
+        except PlaywrightTimeout:
+            assert attempt < 2, "three clicks on hypothesis 2 and the page never showed it"
     wait_for_ticks(page, "y", pieces(beam.hypotheses[1].output_tokens))
     page.locator("#controls").get_by_text("greedy", exact=True).click()
     page.get_by_text("Decoding", exact=True).click()
