@@ -1,7 +1,7 @@
 """Benchmark: how long the app takes to answer, from a client's request to the heatmap back.
 
     python -m s2s.bench_app [--n 50] [--checkpoint dates] [--browser]
-    python -m s2s.bench_app --clients 100 --think 3 [--flood] [--calls 10000]   # load: see s2s/bench_load.py
+    python -m s2s.bench_app --clients 100 --think 3 [--flood] [--train] [--calls 10000]   # load: see s2s/bench_load.py
 
 Starts `python app.py` in its own process on a free local port (as a Space runs it), calls the public
 `translate` endpoint with gradio_client for n varied inputs of the checkpoint's task, and prints the
@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--seconds", type=float, default=30.0, help="length of each load run")
     load.add_argument("--concurrency", type=int, default=16, help="clients back to back in the capacity runs")
     load.add_argument("--flood", action="store_true", help="also run the class with one flooding client")
+    load.add_argument("--train", action="store_true", help="also run the class while a lecturer trains in the page")
     load.add_argument("--calls", type=int, default=0, help="also measure the app's memory over this many calls")
     args = parser.parse_args(argv)
     if args.clients:

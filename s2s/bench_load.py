@@ -14,8 +14,8 @@ the other so they never share the CPUs:
    Space's proxy reports it) and with its own session, as a page has: p50/p95/max, refused, errors;
 3. with `--flood`, the same class, run without a break, while one more client, a script with no session,
    keeps 150 requests in flight (in its own process at the lowest CPU priority, standing in for a
-   machine elsewhere) in every other window: FLOOD_ROUNDS windows alone and FLOOD_ROUNDS flooded, in
-   turn, each `--seconds` / FLOOD_ROUNDS long. A request counts for the window it starts in, and those
+   machine elsewhere) in every other window: ROUNDS windows alone and ROUNDS flooded, in
+   turn, each `--seconds` / ROUNDS long. A request counts for the window it starts in, and those
    starting in a window's first SETTLE_S seconds (the flood starting or ending) and in a first window of
    warm-up (every student's first request opens a session) count for neither. So both sides see the same
    students, sessions and machine: the students' p95 with and without the flood, and how the flooder
@@ -26,6 +26,7 @@ the other so they never share the CPUs:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -41,7 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 API = "/gradio_api/call/translate"
 FLOOD_IN_FLIGHT = 150
-FLOOD_ROUNDS = 3  # windows of the class alone and flooded, in turn, this many of each
+ROUNDS = 3  # windows of the class alone and flooded (or training), in turn, this many of each
+POLL_S = 1.0  # the Train tab's timer
+LECTURERS = itertools.count()  # a fresh session for each training window
 SETTLE_S = 2.0  # requests starting this soon after the flood is switched on or off count for neither side
 
 
@@ -223,45 +226,120 @@ def flood_client(base: str, seconds: float) -> None:
                           seconds=tally.seconds, kinds=dict(tally.kinds))))
 
 
-async def class_with_and_without_flood(base: str, args) -> tuple[Tally, Tally, Tally]:
-    """(the class alone, the class flooded, the flooder): one class throughout, the flood on in every other
-    window (see the module docstring)."""
-    window = args.seconds / FLOOD_ROUNDS
-    alone, flooded, ignored = Tally(), Tally(), Tally()
-    flooder = Tally()
+async def flooding(base: str, seconds: float) -> Tally:
+    """The flood of one window: the flooder's process (see `flood_client`), and how it was answered."""
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "s2s.bench_load", "--flood-client", base,
+                                                   str(seconds), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate()
+    data = json.loads(out.decode().strip().splitlines()[-1])
+    return Tally(data["latencies"], data["refused"], data["errors"], data["seconds"], Counter(data["kinds"]))
+
+
+def train_tab_events(config: dict) -> dict[str, tuple[int, list]]:
+    """The Train tab's events in the page's /config: name -> (fn_index, the inputs' values as the page opens)."""
+    components = {c["id"]: c for c in config["components"]}
+    elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    found = {}
+    for index, dependency in enumerate(config["dependencies"]):
+        targets = [(elem.get(target), components.get(target, {}).get("type")) for target, _ in dependency["targets"]]
+        outputs = {elem.get(output) for output in dependency["outputs"]}
+        name = ("train" if ("train-start", "button") in targets else "cancel" if ("train-cancel", "button") in targets
+                else "poll" if any(kind == "timer" for _, kind in targets) and "train-status" in outputs else None)
+        if name:
+            found[name] = (index, [components[i].get("props", {}).get("value") for i in dependency["inputs"]])
+    if set(found) != {"train", "poll", "cancel"}:
+        raise RuntimeError(f"the page's Train tab events were not found (found: {sorted(found)})")
+    return found
+
+
+async def page_event(client, base: str, index: int, data: list, session: str, address: str) -> dict:
+    """One event as the page sends it (gradio's queue: join, then the session's stream) -> its output."""
+    headers = {"x-forwarded-for": address}
+    body = {"data": data, "event_data": None, "fn_index": index, "trigger_id": None, "session_hash": session}
+    joined = await client.post(f"{base}/gradio_api/queue/join", json=body, headers=headers)
+    joined.raise_for_status()
+    async with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session},
+                             headers=headers) as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    if not message.get("success"):
+                        raise RuntimeError(f"event {index} failed: {str(message.get('output'))[:200]}")
+                    return message["output"]
+    raise RuntimeError(f"event {index} ended without a result")
+
+
+async def lecturing(base: str, seconds: float, session: str | None = None) -> Tally:
+    """A lecturer's Train tab for one window: Train pressed with the page's defaults, the run polled every
+    second as the page's timer does (curves and the probe's heatmap each time), then Cancel, waiting until
+    the run has stopped. The tally: the polls' latencies, and the run's last status under `kinds`."""
+    import httpx
+
+    tally, address = Tally(), "10.3.0.1"
+    session = session or f"lecturer-{next(LECTURERS)}"
+    status = ""
+    async with httpx.AsyncClient(timeout=60) as client:
+        started = time.perf_counter()
+        events = train_tab_events((await client.get(f"{base}/config")).json())
+        index, data = events["train"]
+        output = await page_event(client, base, index, data, session, address)
+        if output["data"][0] != "Starting…":
+            raise RuntimeError(f"the Train tab refused to start: {output['data'][0]}")
+        poll, poll_data = events["poll"]
+        ended = time.perf_counter() + seconds
+        cancelled = False
+        while True:
+            await asyncio.sleep(POLL_S)
+            asked = time.perf_counter()
+            output = await page_event(client, base, poll, poll_data, session, address)
+            tally.latencies.append(time.perf_counter() - asked)
+            status = output["data"][0] if isinstance(output["data"][0], str) else status
+            still = output["data"][-1].get("active", False)  # the timer: off once the run is done
+            if not still:
+                break
+            if not cancelled and time.perf_counter() >= ended:
+                await page_event(client, base, *events["cancel"], session, address)
+                cancelled = True
+        tally.seconds = time.perf_counter() - started
+    tally.kinds[status] += 1
+    return tally
+
+
+async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tally, Tally, Tally]:
+    """(the class alone, the class disturbed, what the disturbance got): one class throughout, the disturbance
+    (`flooding` or `lecturing`, each given a window's seconds) in every other window (see the module docstring)."""
+    window = args.seconds / ROUNDS
+    alone, disturbed, ignored = Tally(), Tally(), Tally()
+    disturber = Tally()
     now = {"tally": ignored}
 
     async def switch() -> None:
         await asyncio.sleep(window)  # warm-up: every student opens a session
-        for _ in range(FLOOD_ROUNDS):
-            for side in (alone, flooded):
+        for _ in range(ROUNDS):
+            for side in (alone, disturbed):
                 now["tally"] = ignored
-                process = None
-                if side is flooded:
-                    process = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "s2s.bench_load", "--flood-client", base, str(window), cwd=ROOT,
-                        stdout=asyncio.subprocess.PIPE)
+                running = asyncio.ensure_future(disturbance(base, window)) if side is disturbed else None
                 await asyncio.sleep(SETTLE_S)
                 now["tally"] = side
                 started = time.perf_counter()
                 await asyncio.sleep(window - SETTLE_S)
                 side.seconds += time.perf_counter() - started
-                if process is not None:
+                if running is not None:
                     now["tally"] = ignored
-                    out, _ = await process.communicate()
-                    data = json.loads(out.decode().strip().splitlines()[-1])
-                    flooder.latencies += data["latencies"]
-                    flooder.refused += data["refused"]
-                    flooder.errors += data["errors"]
-                    flooder.seconds += data["seconds"]
-                    flooder.kinds.update(data["kinds"])
+                    got = await running
+                    disturber.latencies += got.latencies
+                    disturber.refused += got.refused
+                    disturber.errors += got.errors
+                    disturber.seconds += got.seconds
+                    disturber.kinds.update(got.kinds)
         now["tally"] = ignored
         done.set()
 
     done = asyncio.Event()
     class_run = students(base, args.clients, args.think, 0, seed=20_000, phase=lambda: now["tally"], stop=done)
     await asyncio.gather(class_run, switch())
-    return alone, flooded, flooder
+    return alone, disturbed, disturber
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -296,9 +374,12 @@ def run(args) -> int:
             results["app"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds))
             if args.flood:
                 results["class"], results["flooded"], results["flooder"] = asyncio.run(
-                    class_with_and_without_flood(base, args))
+                    class_in_windows(base, args, flooding))
             else:
                 results["class"] = asyncio.run(students(base, args.clients, args.think, args.seconds))
+            if args.train:
+                results["class alone"], results["training"], results["lecturer"] = asyncio.run(
+                    class_in_windows(base, args, lecturing))
             if args.calls:
                 before = rss_mb(app.pid)
                 calls = Tally()
@@ -324,11 +405,23 @@ def run(args) -> int:
           f"{'met' if results['class'].refused == 0 and results['class'].p95 <= 1.0 else 'NOT met'}")
     if args.flood:
         print(f"flood: the same class while one address keeps {FLOOD_IN_FLIGHT} requests in flight "
-              f"in every other window ({FLOOD_ROUNDS} of each; the class line above: its windows alone)")
+              f"in every other window ({ROUNDS} of each; the class line above: its windows alone)")
         print(results["flooded"].line("  students"))
         print(results["flooder"].line("  flooder"))
         change = results["flooded"].p95 / results["class"].p95
         print(f"  students' p95 changed {change:.2f}x (goal < 2x)")
+    if args.train:
+        trained, lecturer = results["training"], results["lecturer"]
+        print(f"training: the same class while a lecturer trains in the Train tab (the page's defaults, its page "
+              f"polling every {POLL_S:g} s) in every other window ({ROUNDS} of each)")
+        print(results["class alone"].line("  students, windows alone"))
+        print(trained.line("  students, windows training"))
+        print(lecturer._line("  the lecturer's polls"))
+        print(f"  the run's last status: {'; '.join(lecturer.kinds)}")
+        change = trained.p95 / results["class alone"].p95
+        met = trained.refused == 0 and trained.p95 <= 1.0 and change < 2
+        print(f"  students' p95 changed {change:.2f}x; goal: 0 refused, p95 <= 1 s and < 2x: "
+              f"{'met' if met else 'NOT met'}")
     if args.calls:
         before, after, calls = results["memory"]
         print(f"memory: app RSS {before:.0f} MB after warm-up, {after:.0f} MB after {calls} more calls "

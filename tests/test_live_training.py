@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 from s2s import checkpoint
-from s2s.web import training
+from s2s.web import training, worker
 from s2s.web.training import Registry, TrainingRefused, TrainRequest
 
 TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
@@ -113,6 +115,51 @@ def test_pasted_pairs_train(tmp_path):
     run = Registry().start("visitor-a", TrainRequest(task="tsv", tsv=tsv, probe="a b c", max_seconds=1.0))
     assert run.wait(20) and run.progress().error is None, run.progress().status
     assert run.translator().config["task"] == "tsv"
+
+
+def _training(run, timeout: float = 30) -> int:
+    """Wait until the run's child process has taken a step; its pid."""
+    deadline = time.monotonic() + timeout
+    while run.progress().step == 0 and not run.done:
+        assert time.monotonic() < deadline, run.progress().status
+        time.sleep(0.05)
+    return run.worker_pid
+
+
+def test_a_run_trains_in_a_process_of_its_own_at_a_lower_priority():
+    """So the page's requests neither wait for its interpreter lock nor for its CPU (s2s/web/worker.py)."""
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=20))
+    try:
+        pid = _training(run)
+        assert pid is not None and pid != os.getpid()
+        here = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(here + worker.NICENESS, 19)
+    finally:
+        run.cancel()
+    assert run.wait(20) and run.progress().cancelled and run.translator() is not None
+    with pytest.raises(ProcessLookupError):  # the child has exited and been reaped
+        os.kill(pid, 0)
+
+
+def test_a_child_that_dies_is_a_clear_failure_and_the_next_run_starts():
+    runs = Registry(max_runs=1)
+    run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=20))
+    os.kill(_training(run), signal.SIGKILL)
+    assert run.wait(20)
+    p = run.progress()
+    assert p.done and p.status == "Training failed: the training process stopped (exit code -9)"
+    assert run.translator() is None
+    other = runs.start("visitor-b", TrainRequest(**TINY, max_seconds=0.5))
+    assert other.wait(30) and other.progress().error is None, other.progress().status
+
+
+def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
+    monkeypatch.setenv("S2S_TRAIN_THREADS", "0")  # read by the child as it starts: torch refuses 0 threads
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=5))
+    assert run.wait(30)
+    p = run.progress()
+    assert p.error and p.status == f"Training failed: {p.error}" and "\n" not in p.error
+    assert "thread" in p.error.lower() and "Traceback" not in p.error and "/" not in p.error, p.error
 
 
 def test_nothing_to_export_before_the_end():

@@ -1,8 +1,10 @@
-"""Live training for the page's Train tab, without gradio: a bounded, cancellable run in a thread.
+"""Live training for the page's Train tab, without gradio: a bounded, cancellable run in a process of its own.
 
 A visitor fills a `TrainRequest` (a task or pasted TSV, the model's switches, a size, a probe
-sentence); `start(session_id, request)` checks it and the limits and starts a `LiveRun` in a
-background thread. The page then polls, every second or so:
+sentence); `start(session_id, request)` checks it and the limits and starts a `LiveRun`: the training
+itself runs in a child process at a lower CPU priority (s2s/web/worker.py: in a thread of the server
+it slowed everybody's requests), and a background thread of the server applies what it sends. The
+page then polls, every second or so:
 
 - `run.progress()`: a frozen `Progress` snapshot (epoch, step, examples/s, the loss curve and
   validation accuracy points, a status line, done / cancelled / error);
@@ -17,8 +19,8 @@ Limits, so that training cannot take the server from the visitors who are only l
 one live run per visitor (keyed by the session id the page passes), at most MAX_RUNS at once on
 the server (env S2S_TRAIN_MAX_RUNS; default 1 on a CPU, 4 with CUDA), at most MAX_SECONDS of
 training each (env S2S_TRAIN_MAX_SECONDS, default 120; making the data and tokenizers, a second or
-two, comes before), TRAIN_THREADS torch threads (env S2S_TRAIN_THREADS, default 1; torch's thread
-setting is the process's, and the app serves with 1 too), pasted TSV of at most MAX_TSV_LINES lines. A refusal is a
+two, comes before), TRAIN_THREADS torch threads (env S2S_TRAIN_THREADS, default 1, in the run's
+own process: the server keeps the other core), pasted TSV of at most MAX_TSV_LINES lines. A refusal is a
 `TrainingRefused` (a ValueError) whose message the page can show as it is.
 """
 
@@ -47,6 +49,7 @@ from ..model import ENCODERS, MASKS, QUERIES, ModelConfig
 from ..tasks import TASKS, _parse_tsv_line
 from ..train import TrainConfig, Trainer
 from ..translator import Translation, Translator
+from . import worker
 
 TASK_CHOICES = ("dates", "reverse", "toy-fr", "tsv")
 SIZES = {  # the network of each size; small trains to a readable heatmap in about a minute on 2 CPUs
@@ -157,7 +160,7 @@ class Progress:
 
 # --- a run as a stream of events ---------------------------------------------------------------------
 # The training itself is a generator of plain, picklable events; a LiveRun applies them to what the page
-# reads. Usually it runs in the LiveRun's own thread. On a ZeroGPU Space app.py passes spaces.GPU, with a
+# reads. Usually it runs in a child process (s2s/web/worker.py) and its events stream back. On a ZeroGPU Space app.py passes spaces.GPU, with a
 # duration computed from the request (`gpu_seconds`), to `train_with`: the generator then runs in
 # ZeroGPU's GPU worker process and its events stream back. The trained model comes back as checkpoint
 # files (safetensors, JSON, sentencepiece, never a pickle), loaded on the CPU for Explore and Compare.
@@ -197,9 +200,12 @@ def _never() -> bool:
     return False
 
 
-def train_events(request: TrainRequest, stop: Callable[[], bool] = _never) -> Iterator[Event]:
+def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
+                 probe_every_s: float | None = None) -> Iterator[Event]:
     """Train as `request` asks, for at most request.max_seconds (or until `stop()`), as a stream of events:
-    a Probe first, Epoch and Loss as it goes, a Probe every PROBE_EVERY_S s, then a last Probe and Trained."""
+    a Probe first, Epoch and Loss as it goes, a Probe every `probe_every_s` s (default PROBE_EVERY_S), then a
+    last Probe and Trained."""
+    probe_every_s = PROBE_EVERY_S if probe_every_s is None else probe_every_s
     torch.set_num_threads(TRAIN_THREADS)
     train_pairs, val_pairs = request_pairs(request)
     trainer = Trainer(request.config(), train_pairs, val_pairs)
@@ -216,7 +222,7 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never) -> It
             total, count = total + loss * size, count + size  # on the device: read at each probe only
             elapsed = time.monotonic() - start
             over = stop() or elapsed >= request.max_seconds
-            due = time.monotonic() - last_probe >= PROBE_EVERY_S  # a loss point and a probe
+            due = time.monotonic() - last_probe >= probe_every_s  # a loss point and a probe
             if over or due:
                 yield Loss(step, total.item() / count, examples, elapsed, elapsed - probing)
                 total, count = torch.zeros((), device=trainer.device), 0
@@ -272,6 +278,7 @@ class LiveRun:
         self.request, self.session_id = request, session_id
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._worker: worker.Worker | None = None
         self._finished = threading.Event()
         self._probes: list[Translation] = []
         self._files: dict[str, bytes] | None = None  # the trained checkpoint, once there
@@ -297,6 +304,16 @@ class LiveRun:
 
     def cancel(self) -> None:
         self._cancel.set()
+        with self._lock:
+            running = self._worker
+        if running is not None:
+            running.cancel()
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process the run trains in (None on ZeroGPU, or before it has started)."""
+        with self._lock:
+            return self._worker.pid if self._worker is not None else None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run is done (tests, scripts); True if it is."""
@@ -336,9 +353,14 @@ class LiveRun:
 
     def _run(self) -> None:
         error = None
-        if _train_hooked is None:
-            events = train_events(self.request, stop=self._cancel.is_set)
-        else:  # in another process: cancelling closes the stream
+        if _train_hooked is None:  # in a child process (s2s/web/worker.py): the page's requests come first
+            job = worker.Job(dataclasses.asdict(self.request), PROBE_EVERY_S)
+            with self._lock:
+                self._worker = worker.Worker(job, self.request.max_seconds)
+            if self._cancel.is_set():  # cancelled while the child was starting
+                self._worker.cancel()
+            events = self._worker.events()
+        else:  # in ZeroGPU's GPU worker: cancelling closes the stream
             events = _train_hooked(self.request)
         try:
             for event in events:
