@@ -1,6 +1,6 @@
 """Load benchmark: a class of students, a flooding client, and gradio's own ceiling, side by side.
 
-    python -m s2s.bench_app --clients 100 --think 3 [--seconds 30] [--flood] [--calls 10000]
+    python -m s2s.bench_app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000]
 
 Launches `python app.py` and a no-op gradio app (the same queue, sessions and guard, one endpoint
 `translate` that returns its text reversed) on free local ports, and drives both with the same
@@ -20,7 +20,11 @@ the other so they never share the CPUs:
    warm-up (every student's first request opens a session) count for neither. So both sides see the same
    students, sessions and machine: the students' p95 with and without the flood, and how the flooder
    was answered;
-4. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
+4. with `--train`, the same design with a lecturer instead of the flood: in every other window a page presses
+   Train in the Train tab with its controls as they open (`train_tab_events` finds the page's own events in its
+   /config, and they are sent as the page sends them), polls the run every POLL_S as the tab's timer does,
+   and presses Cancel at the window's end; the next window begins once the run has stopped;
+5. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
 """
 
 from __future__ import annotations

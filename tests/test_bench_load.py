@@ -8,7 +8,6 @@ import httpx
 
 from s2s import bench_load
 from s2s.web import training
-
 from tests.conftest import make_bundled, served_app
 
 

@@ -17,6 +17,7 @@ message for the page (bugs are also logged with their traceback), so the app kee
 | `export` | the files a visitor downloads, and their clean-up |
 | `lessons`, `by_length` | the six lessons as data; quality by input length, measured on demand |
 | `training` | a bounded, cancellable training run for the Train tab |
+| `worker` | the child process a Train-tab run trains in, at a lower CPU priority than the page's requests |
 | `guard` | what one visitor may cost, before gradio sees a request: an ASGI middleware (body size, uploads, rate) |
 | `serving` | how gradio serves the page to a class: queue, sessions (made cheap to create), the guard |
 

@@ -160,10 +160,11 @@ class Progress:
 
 # --- a run as a stream of events ---------------------------------------------------------------------
 # The training itself is a generator of plain, picklable events; a LiveRun applies them to what the page
-# reads. Usually it runs in a child process (s2s/web/worker.py) and its events stream back. On a ZeroGPU Space app.py passes spaces.GPU, with a
-# duration computed from the request (`gpu_seconds`), to `train_with`: the generator then runs in
-# ZeroGPU's GPU worker process and its events stream back. The trained model comes back as checkpoint
-# files (safetensors, JSON, sentencepiece, never a pickle), loaded on the CPU for Explore and Compare.
+# reads. Usually it runs in a child process (s2s/web/worker.py) and its events stream back. On a ZeroGPU
+# Space app.py passes spaces.GPU, with a duration computed from the request (`gpu_seconds`), to
+# `train_with`: the generator then runs in ZeroGPU's GPU worker process and its events stream back. The
+# trained model comes back as checkpoint files (safetensors, JSON, sentencepiece, never a pickle), loaded
+# on the CPU for Explore and Compare.
 
 
 @dataclass(frozen=True)
