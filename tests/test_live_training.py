@@ -153,6 +153,20 @@ def test_a_child_that_dies_is_a_clear_failure_and_the_next_run_starts():
     assert other.wait(30) and other.progress().error is None, other.progress().status
 
 
+def test_a_child_that_cannot_start_ends_the_run_with_a_message_and_frees_the_slot(monkeypatch):
+    def cannot_start(job, time_cap):
+        raise OSError("no processes left")
+
+    runs = Registry(max_runs=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(worker, "Worker", cannot_start)
+        run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=5))
+        assert run.wait(10)
+    assert run.progress().status == "Training failed: no processes left" and runs.running() == 0
+    other = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=0.5))
+    assert other.wait(30) and other.progress().error is None, other.progress().status
+
+
 def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
     monkeypatch.setenv("S2S_TRAIN_THREADS", "0")  # read by the child as it starts: torch refuses 0 threads
     run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=5))

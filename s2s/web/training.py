@@ -347,23 +347,15 @@ class LiveRun:
         _prune(EXPORT_DIR, EXPORT_KEEP)
         return path
 
-    # --- the training thread ---------------------------------------------------------------------------
+    # --- the thread that follows the run (the training itself: a child process, or ZeroGPU's) ----------
     def start(self) -> LiveRun:
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        error = None
-        if _train_hooked is None:  # in a child process (s2s/web/worker.py): the page's requests come first
-            job = worker.Job(dataclasses.asdict(self.request), PROBE_EVERY_S)
-            with self._lock:
-                self._worker = worker.Worker(job, self.request.max_seconds)
-            if self._cancel.is_set():  # cancelled while the child was starting
-                self._worker.cancel()
-            events = self._worker.events()
-        else:  # in ZeroGPU's GPU worker: cancelling closes the stream
-            events = _train_hooked(self.request)
+        error, events = None, None
         try:
+            events = self._events()
             for event in events:
                 self._apply(event)
                 if self._cancel.is_set() and _train_hooked is not None:
@@ -375,6 +367,17 @@ class LiveRun:
             if close is not None:
                 close()
             self._finish(error)
+
+    def _events(self) -> Iterator[Event]:
+        if _train_hooked is not None:  # in ZeroGPU's GPU worker: cancelling closes the stream
+            return _train_hooked(self.request)
+        # in a child process (s2s/web/worker.py): the page's requests come first
+        job = worker.Job(dataclasses.asdict(self.request), PROBE_EVERY_S)
+        with self._lock:
+            self._worker = worker.Worker(job, self.request.max_seconds)
+        if self._cancel.is_set():  # cancelled while the child was starting
+            self._worker.cancel()
+        return self._worker.events()
 
     def _apply(self, event: Event) -> None:
         if isinstance(event, Epoch):

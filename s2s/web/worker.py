@@ -121,12 +121,15 @@ def main() -> None:
     if hasattr(os, "nice"):
         os.nice(NICENESS)
     try:
-        for event in train_events(TrainRequest(**job.request), stop.is_set, job.probe_every_s):
-            pickle.dump(event, out)
-            out.flush()
-    except Exception as error:  # noqa: BLE001 (the page shows it; the server goes on)
-        pickle.dump(worker.Failed(one_line(str(error)) or type(error).__name__), out)
-    out.close()
+        try:
+            for event in train_events(TrainRequest(**job.request), stop.is_set, job.probe_every_s):
+                pickle.dump(event, out)
+                out.flush()
+        except Exception as error:  # noqa: BLE001 (the page shows it; the server goes on)
+            pickle.dump(worker.Failed(one_line(str(error)) or type(error).__name__), out)
+        out.close()
+    except BrokenPipeError:  # the server has gone: nobody to tell
+        pass
 
 
 if __name__ == "__main__":
