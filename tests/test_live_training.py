@@ -176,6 +176,21 @@ def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
     assert "thread" in p.error.lower() and "Traceback" not in p.error and "/" not in p.error, p.error
 
 
+def test_a_run_that_has_learnt_stops_before_its_time_cap():
+    """Once LEARNT_PROBES probes in a row get every validation pair right the run ends, freeing the slot."""
+    words = ("abc", "bca", "cab", "acb", "bac", "cba")
+    tsv = "".join(f"{' '.join(w)}\t{' '.join(reversed(w))}\n" for w in words * 4)
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(task="tsv", tsv=tsv, probe="a b c", max_seconds=60))
+    assert run.wait(60)
+    p = run.progress()
+    assert p.status.startswith("Done") and not p.cancelled and p.seconds < 30, p.status
+    assert [exact for _, _, exact in p.accuracy[-training.LEARNT_PROBES:]] == [1.0] * training.LEARNT_PROBES
+    steps = [step for step, _, _ in p.accuracy]
+    assert steps == sorted(set(steps)), "no second probe of the same weights at the end"
+    for w in words:  # and it has learnt: every pasted pair comes out reversed
+        assert run.translator().translate(" ".join(w)).text == " ".join(reversed(w))
+
+
 def test_nothing_to_export_before_the_end():
     run = training.LiveRun(TrainRequest(**TINY))  # never started
     assert run.translator() is None

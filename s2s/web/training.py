@@ -62,6 +62,7 @@ DEFAULT_TRAIN_SIZE = 20_000
 VAL_SIZE = 200  # validation pairs, measured at every probe
 BATCH_SIZE = 128  # small enough for many updates in a minute, large enough to use the CPU well
 PROBE_EVERY_S = 3.0
+LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
 MAX_RUNS = int(os.environ.get("S2S_TRAIN_MAX_RUNS") or (4 if torch.cuda.is_available() else 1))
@@ -203,15 +204,18 @@ def _never() -> bool:
 
 def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
                  probe_every_s: float | None = None) -> Iterator[Event]:
-    """Train as `request` asks, for at most request.max_seconds (or until `stop()`), as a stream of events:
-    a Probe first, Epoch and Loss as it goes, a Probe every `probe_every_s` s (default PROBE_EVERY_S), then a
-    last Probe and Trained."""
+    """Train as `request` asks, for at most request.max_seconds (or until `stop()`, or until LEARNT_PROBES probes in
+    a row find every validation pair right), as a stream of events: a Probe first, Epoch and Loss as it goes,
+    a Probe every `probe_every_s` s (default PROBE_EVERY_S), then a last Probe (unless the one before was of
+    the same weights) and Trained."""
     probe_every_s = PROBE_EVERY_S if probe_every_s is None else probe_every_s
     torch.set_num_threads(TRAIN_THREADS)
     train_pairs, val_pairs = request_pairs(request)
     trainer = Trainer(request.config(), train_pairs, val_pairs)
-    yield _probe(trainer, request, 0)
+    probe = _probe(trainer, request, 0)
+    yield probe
     start = last_probe = time.monotonic()
+    perfect = 0  # probes in a row with every validation pair right
     probing = 0.0  # seconds spent on probes and validation
     step = examples = 0
     total, count = torch.zeros((), device=trainer.device), 0
@@ -236,10 +240,15 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
                 last_probe = time.monotonic()
                 probing += last_probe - probe_start
                 yield probe
+                perfect = perfect + 1 if probe.exact_match >= 1.0 else 0
+                if perfect >= LEARNT_PROBES:  # nothing left to watch: the slot goes to the next run
+                    over = True
+                    break
         if over:
             break
     trainer.blocks = []  # the tokenised training data: not needed any more
-    yield _probe(trainer, request, step)
+    if probe.step != step:
+        yield _probe(trainer, request, step)
     yield Trained(_checkpoint_files(trainer))
 
 
