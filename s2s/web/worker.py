@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the s2s package
-NICENESS = 10  # added to the child's; 10 leaves it about a tenth of a core the page's requests want
+NICENESS = 10  # added to the child's: where both want a core, Linux gives the server about 9 parts in 10 of it
 GRACE_S = 60.0  # beyond the run's own time cap (making the data, probes, the export) before it is stopped
 
 
@@ -72,7 +72,7 @@ class Worker:
             while True:
                 try:
                     event = pickle.load(self._child.stdout)
-                except EOFError:
+                except (EOFError, pickle.UnpicklingError):  # the end, or a child killed as it wrote
                     break
                 if isinstance(event, Failed):
                     raise RuntimeError(event.message)
