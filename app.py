@@ -544,8 +544,9 @@ def compare_tab(start: views.Opening) -> CompareControls:
                         "and `reverse-causal`, each on the same fresh inputs (a few seconds the first time).")
             measure = gr.Button("Measure", scale=0, min_width=120, elem_id="measure")
         by_length_plot = gr.Plot(show_label=False, elem_id="by-length")
+        kept = gr.State(None)  # inside the tab: a component left directly in gr.Tabs shows as a second next tab
     return CompareControls(tab, presets, checkpoint_b, mask_b, ratio_b, run, summary, label_a, plot_a, label_b,
-                           plot_b, plot_diff, gr.State(None), measure, by_length_plot, lesson_text)
+                           plot_b, plot_diff, kept, measure, by_length_plot, lesson_text)
 
 
 def train_tab() -> TrainControls:
@@ -580,8 +581,9 @@ def train_tab() -> TrainControls:
                     use = gr.Button("Use it in Explore", elem_id="train-use")
                     export_button = gr.Button("Export the checkpoint (zip)", elem_id="train-export")
                 files = gr.File(label="Checkpoint", interactive=False)
+        timer = gr.Timer(1.0, active=False)  # inside the tab, as everything in gr.Tabs must be (compare_tab)
     return TrainControls(tab, task, tsv, attention, query, mask, encoder, size, probe, start, cancel, status, curves,
-                         probe_plot, replay, use, export_button, files, gr.Timer(1.0, active=False))
+                         probe_plot, replay, use, export_button, files, timer)
 
 
 def layout(start: views.Opening) -> Page:

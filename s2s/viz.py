@@ -904,7 +904,8 @@ def training_curves(loss: list[tuple[int, float]], accuracy: list[tuple[int, flo
                  line=dict(color="#d95f02", width=2), hovertemplate="step %{x}: %{y:.1f}% exact<extra></extra>")]
     layout = dict(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
                   title=dict(text=html.escape(title, quote=False), x=0.5, xanchor="center"),
-                  legend=dict(orientation="h", y=-0.25), xaxis=dict(title=dict(text="step"), automargin=True),
+                  legend=dict(orientation="h", y=-0.35, yanchor="top"),  # below the x axis title, not over it
+                  xaxis=dict(title=dict(text="step"), automargin=True),
                   yaxis=dict(title=dict(text="loss"), rangemode="tozero", automargin=True),
                   yaxis2=dict(title=dict(text="%"), overlaying="y", side="right", range=[0, 100], automargin=True))
     return _figure(data, layout)

@@ -3,8 +3,9 @@
     python -m tests.screenshots          # writes assets/screenshots/*.png (needs /usr/bin/chromium)
 
 Each skipped with a note when a checkpoint it needs is not installed: the Explore tab on toy-fr
-(adjectives move behind the noun), the Compare tab with dates run bidirectional vs causal, and one
-picture per lesson (lesson-<key>.png), each as a click on the lesson shows it at 1280×720.
+(adjectives move behind the noun), the Compare tab with dates run bidirectional vs causal, the Train
+tab after a run with its defaults (about a minute), and one picture per lesson (lesson-<key>.png),
+each as a click on the lesson shows it at 1280×720.
 """
 
 from __future__ import annotations
@@ -75,7 +76,17 @@ def compare(page: Page) -> None:
     page.locator("#main-tabs").screenshot(path=OUT / "compare.png")
 
 
-SHOTS = {"explore.png": (explore, ["toy-fr"]), "compare.png": (compare, ["dates"])} | {
+def train(page: Page) -> None:
+    """The Train tab after a run with its defaults (dates, small): curves, the probe's last map, the status."""
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-start").click()
+    page.wait_for_function("() => /Done|Cancelled|failed/.test(document.querySelector('#train-status').innerText)",
+                           timeout=150_000)
+    wait_for_plot(page, "#train-probe-plot")
+    page.locator("#main-tabs").screenshot(path=OUT / "train.png")
+
+
+SHOTS = {"explore.png": (explore, ["toy-fr"]), "compare.png": (compare, ["dates"]), "train.png": (train, [])} | {
     f"lesson-{lesson.key}.png": (lesson_shot(lesson.key), list(lesson.needs)) for lesson in LESSONS}
 
 

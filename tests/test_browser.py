@@ -298,6 +298,20 @@ def test_compare_preset_plots_both_runs_and_their_difference(page):
     assert "bidirectional" in summary and "causal" in summary
 
 
+def test_the_tab_bar_lists_each_tab_once_whichever_is_open(page):
+    """A component left directly in gr.Tabs (not in a Tab) made gradio show the next tab twice once opened."""
+    bar = "() => Array.from(document.querySelectorAll('#main-tabs > .tab-wrapper [role=tablist] > [role=tab]'))" \
+          ".map(tab => tab.innerText)"
+    tabs = page.evaluate(bar)
+    assert tabs == ["Explore", "Compare", "Train"]
+    for name in ("Train", "Compare", "Train", "Explore"):
+        page.locator(f"#main-tabs [role=tab][data-tab-id={name.lower()}]").first.click()
+        page.wait_for_function(f"() => document.querySelector('#main-tabs [role=tab][aria-selected=true]')"
+                               f".dataset.tabId === '{name.lower()}'", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(300)  # the duplicate came as the opened tab's contents mounted
+        assert page.evaluate(bar) == tabs, name
+
+
 def test_a_phone_gets_one_column_without_sideways_scrolling(browser, url):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
