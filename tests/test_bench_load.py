@@ -1,8 +1,10 @@
-"""The load benchmark's lecturer (`python -m s2s.bench_app --train`) drives the real Train tab as the page does."""
+"""The load benchmark (s2s/bench_load.py): its windows, and its lecturer, who drives the Train tab as a page does."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from types import SimpleNamespace
 
 import httpx
 
@@ -24,3 +26,26 @@ def test_the_lecturer_trains_through_the_pages_own_events_polls_and_cancels(tmp_
         assert len(polls.latencies) >= 2 and polls.errors == polls.refused == 0
         assert list(polls.kinds) == [run.progress().status]  # the last status the page was shown
         assert run.progress().status.startswith("Cancelled after")
+
+
+def test_the_class_runs_throughout_and_the_disturbance_in_every_other_window(monkeypatch):
+    monkeypatch.setattr(bench_load, "ROUNDS", 2)
+    monkeypatch.setattr(bench_load, "SETTLE_S", 0.5)
+    windows = []
+
+    async def disturbance(base, seconds):
+        windows.append((time.perf_counter(), seconds))
+        await asyncio.sleep(seconds)
+        return bench_load.Tally([0.25], refused=1, seconds=seconds)
+
+    with served_app() as url:  # the bundled checkpoints: the class asks for their tasks' inputs
+        started = time.perf_counter()
+        args = SimpleNamespace(seconds=4.0, clients=6, think=0.3)  # windows of 2 s
+        alone, disturbed, got = asyncio.run(bench_load.class_in_windows(url.rstrip("/"), args, disturbance))
+    window = args.seconds / 2
+    assert [seconds for _, seconds in windows] == [window, window]
+    # warm-up, then alone, disturbed, alone, disturbed: the disturbance starts with the 2nd and 4th window
+    assert [round((at - started) / window) for at, _ in windows] == [2, 4]
+    for side in (alone, disturbed):  # each side counts the windows' time after their settling, and answers
+        assert abs(side.seconds - 2 * (window - 0.5)) < 0.5 and len(side.latencies) > 5 and side.errors == 0
+    assert got.latencies == [0.25, 0.25] and got.refused == 2
