@@ -49,7 +49,7 @@ FLOOD_IN_FLIGHT = 150
 ROUNDS = 3  # windows of the class alone and flooded (or training), in turn, this many of each
 POLL_S = 1.0  # the Train tab's timer
 LECTURERS = itertools.count()  # a fresh session for each training window
-SETTLE_S = 2.0  # requests starting this soon after the flood is switched on or off count for neither side
+SETTLE_S = 2.0  # requests starting this soon after the flood (or training) starts or stops count for neither side
 
 
 @dataclass
@@ -61,6 +61,14 @@ class Tally:
     errors: int = 0  # anything else that is not an answer
     seconds: float = 0.0
     kinds: Counter = field(default_factory=Counter)  # what the errors were, briefly
+
+    def add(self, other: Tally) -> None:
+        """Count `other`'s requests in this tally too."""
+        self.latencies += other.latencies
+        self.refused += other.refused
+        self.errors += other.errors
+        self.seconds += other.seconds
+        self.kinds.update(other.kinds)
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -331,12 +339,7 @@ async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tall
                 side.seconds += time.perf_counter() - started
                 if running is not None:
                     now["tally"] = ignored
-                    got = await running
-                    disturber.latencies += got.latencies
-                    disturber.refused += got.refused
-                    disturber.errors += got.errors
-                    disturber.seconds += got.seconds
-                    disturber.kinds.update(got.kinds)
+                    disturber.add(await running)
         now["tally"] = ignored
         done.set()
 
@@ -388,10 +391,7 @@ def run(args) -> int:
                 before = rss_mb(app.pid)
                 calls = Tally()
                 while calls.errors + calls.refused + len(calls.latencies) < args.calls:
-                    part = asyncio.run(closed_loop(base, args.concurrency, 5, mixed=True))
-                    calls.latencies += part.latencies
-                    calls.refused += part.refused
-                    calls.errors += part.errors
+                    calls.add(asyncio.run(closed_loop(base, args.concurrency, 5, mixed=True)))
                 results["memory"] = (before, rss_mb(app.pid), len(calls.latencies) + calls.refused + calls.errors)
         finally:
             app.terminate()
