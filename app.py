@@ -580,7 +580,8 @@ def train_tab() -> TrainControls:
                 with gr.Row():
                     use = gr.Button("Use it in Explore", elem_id="train-use")
                     export_button = gr.Button("Export the checkpoint (zip)", elem_id="train-export")
-                files = gr.File(label="Checkpoint", interactive=False)
+                # shown once there is something to download
+                files = gr.File(label="Checkpoint", interactive=False, visible=False, elem_id="train-files")
         timer = gr.Timer(1.0, active=False)  # inside the tab, as everything in gr.Tabs must be (compare_tab)
     return TrainControls(tab, task, tsv, attention, query, mask, encoder, size, probe, start, cancel, status, curves,
                          probe_plot, replay, use, export_button, files, timer)
@@ -725,10 +726,12 @@ def wire_train(page: Page) -> None:
     def exported(request: gr.Request):
         run = training.RUNS.get(request.session_hash or "")
         try:
-            return {t.files: str(run.export_path()) if run is not None else None}
+            if run is None:
+                raise training.TrainingRefused("There is no trained model to export yet: train one first.")
+            return {t.files: gr.File(str(run.export_path()), visible=True)}
         except ValueError as error:
             gr.Warning(str(error))
-            return {t.files: None}
+            return {t.files: gr.skip()}
 
     t.start.click(started, t.request, [t.status, t.timer], **PRIVATE)
     t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)

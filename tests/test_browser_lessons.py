@@ -7,7 +7,9 @@ lesson's text claims: the checks read the numbers plotly drew in the page.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -237,6 +239,11 @@ def test_train_a_small_model_watch_it_learn_then_use_it_in_explore(page):
     page.locator("#train-cancel").click()
     page.wait_for_function("() => /Cancelled|Done/.test(document.querySelector('#train-status').innerText)",
                            timeout=TIMEOUT_MS)
+    assert not page.locator("#train-files").is_visible(), "no empty download box before an export"
+    page.locator("#train-export").click()
+    link = page.wait_for_selector("#train-files a[download$='.zip']", timeout=TIMEOUT_MS)
+    archive = zipfile.ZipFile(io.BytesIO(page.request.get(link.get_attribute("href")).body()))
+    assert {"config.json", "model.safetensors", "README.md"} <= set(archive.namelist()), archive.namelist()
     page.locator("#train-use").click()
     page.wait_for_function("() => document.querySelector('#checkpoint input').value.startsWith('trained-')",
                            timeout=TIMEOUT_MS)
