@@ -544,7 +544,7 @@ def compare_tab(start: views.Opening) -> CompareControls:
                         "and `reverse-causal`, each on the same fresh inputs (a few seconds the first time).")
             measure = gr.Button("Measure", scale=0, min_width=120, elem_id="measure")
         by_length_plot = gr.Plot(show_label=False, elem_id="by-length")
-        kept = gr.State(None)  # inside the tab: a component left directly in gr.Tabs shows as a second next tab
+        kept = gr.State(None)  # inside the tab: left directly in gr.Tabs, it made gradio show the next tab twice
     return CompareControls(tab, presets, checkpoint_b, mask_b, ratio_b, run, summary, label_a, plot_a, label_b,
                            plot_b, plot_diff, kept, measure, by_length_plot, lesson_text)
 
@@ -725,9 +725,10 @@ def wire_train(page: Page) -> None:
 
     def exported(request: gr.Request):
         run = training.RUNS.get(request.session_hash or "")
+        if run is None:
+            gr.Warning("There is no trained model to export yet: train one first.")
+            return {t.files: gr.skip()}
         try:
-            if run is None:
-                raise training.TrainingRefused("There is no trained model to export yet: train one first.")
             return {t.files: gr.File(str(run.export_path()), visible=True)}
         except ValueError as error:
             gr.Warning(str(error))

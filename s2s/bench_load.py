@@ -294,17 +294,15 @@ async def lecturing(base: str, seconds: float, session: str | None = None) -> Ta
     async with httpx.AsyncClient(timeout=60) as client:
         started = time.perf_counter()
         events = train_tab_events((await client.get(f"{base}/config")).json())
-        index, data = events["train"]
-        output = await page_event(client, base, index, data, session, address)
+        output = await page_event(client, base, *events["train"], session, address)
         if output["data"][0] != "Starting…":
             raise RuntimeError(f"the Train tab refused to start: {output['data'][0]}")
-        poll, poll_data = events["poll"]
         ended = time.perf_counter() + seconds
         cancelled = False
         while True:
             await asyncio.sleep(POLL_S)
             asked = time.perf_counter()
-            output = await page_event(client, base, poll, poll_data, session, address)
+            output = await page_event(client, base, *events["poll"], session, address)
             tally.latencies.append(time.perf_counter() - asked)
             status = output["data"][0] if isinstance(output["data"][0], str) else status
             still = output["data"][-1].get("active", False)  # the timer: off once the run is done

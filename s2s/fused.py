@@ -28,12 +28,11 @@ c' = f c + i g, h' = o tanh c'):
 Only rounding differs from autograd's (the order of float additions, tanh as above):
 tests/test_fused.py checks every parameter's gradient against `EDM.forward`'s autograd (relative
 error ~1e-6 in float32, ~1e-15 in float64) over models, queries, encoders, masks, forcing and
-ragged batches. The teacher-forcing
-coins are drawn as one (S, B) block from the same generator, the same numbers on the CPU as S
-draws of B. Dropout masks are drawn up front from the global generator: the same distribution
-as nn.Dropout, not the same numbers. Scores "general" and "additive" are not covered
-(`supported` says so) and train through `EDM.forward`. Under autocast (train --amp) only the
-encoder runs in bfloat16: the decoder pass here stays in the model's own type.
+ragged batches. The teacher-forcing coins are drawn as one (S, B) block from the same generator,
+the same numbers on the CPU as S draws of B. Dropout masks are drawn up front from the global
+generator: the same distribution as nn.Dropout, not the same numbers. Scores "general" and
+"additive" are not covered (`supported` says so) and train through `EDM.forward`. Under autocast
+(train --amp) only the encoder runs in bfloat16: the decoder pass here stays in the model's own type.
 
 Measured (`python -m s2s.bench --case training`, README): 1.32x the examples/s of autograd through
 the model's forward at batch 64 on the 2-core VM with two threads, 1.25x with one.
