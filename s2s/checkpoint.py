@@ -42,6 +42,7 @@ LIMITS = {
     "max_source_len": 256,  # pieces a source may have (encoder steps, attention map width)
     "max_target_len": 256,  # pieces a decode may produce (decoder steps, attention map height)
 }
+MAX_PIECE_CHARS = 64  # a tokenizer piece's length: each is drawn in tick labels and every hover cell of its row
 MAX_PARAMETERS = 20_000_000  # counted on a model built from config.json on the meta device: 80 MB in float32
 FILE_LIMITS = {  # bytes each file may have, on disk and as the Hub reports it
     CONFIG: 64 * 1024,
@@ -221,6 +222,18 @@ def _check_tensors(path: Path, expected: dict[str, torch.Size]) -> None:
                               f"{', '.join(WEIGHT_DTYPES)}")
 
 
+def _check_pieces(tokenizer: Tokenizer, where: str) -> None:
+    """Refuse a tokenizer with a piece longer than MAX_PIECE_CHARS (sentencepiece itself allows ~8 KB).
+
+    Every output piece appears in its row's hover data and every source piece in its column's label, so
+    one 8 KB piece written 256 times made a single keystroke's figure 64 MB.
+    """
+    longest = max((len(tokenizer.sp.id_to_piece(i)) for i in range(tokenizer.vocab_size)), default=0)
+    if longest > MAX_PIECE_CHARS:
+        raise CheckpointError(f"{where} has a piece of {longest} characters, above this app's limit of "
+                              f"{MAX_PIECE_CHARS} (checkpoint.MAX_PIECE_CHARS); retrain its tokenizer")
+
+
 def _check_finite(tensors: dict[str, torch.Tensor], folder: Path) -> None:
     bad = sorted(name for name, t in tensors.items() if not bool(torch.isfinite(t).all()))
     if bad:
@@ -248,6 +261,8 @@ def load(folder: str | Path, device: str | torch.device | None = None) -> Transl
         target = Tokenizer.load(folder / TARGET_TOKENIZER)
     except Exception:  # sentencepiece raises RuntimeError/OSError on a bad proto, naming the file's path
         raise CheckpointError(f"{folder.name}: a tokenizer file is corrupt (not a sentencepiece model)") from None
+    for name, tokenizer in ((SOURCE_TOKENIZER, source), (TARGET_TOKENIZER, target)):
+        _check_pieces(tokenizer, f"{folder.name}: {name}")
     if (source.vocab_size, target.vocab_size) != (config["input_vocab_size"], config["output_vocab_size"]):
         raise CheckpointError(
             f"{folder.name}: tokenizer vocabularies ({source.vocab_size}, {target.vocab_size}) do not match "

@@ -135,6 +135,30 @@ def test_1_a_safetensors_header_claiming_gigabytes_is_refused(folder, monkeypatc
         checkpoint.load(folder)
 
 
+def test_1_a_tokenizer_piece_longer_than_the_limit_is_refused(folder, tmp_path):
+    """One long piece, written at every step, made each keystroke's figure tens of MB (review of 2026-11-29)."""
+    import io
+
+    import sentencepiece as spm
+
+    def tokenizer_with(symbol: str) -> bytes:
+        buffer = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(["a b c d e f g h"] * 20), model_writer=buffer,
+                                       vocab_size=300, model_type="bpe", byte_fallback=True, pad_id=0, unk_id=1,
+                                       bos_id=2, eos_id=3, hard_vocab_limit=False, user_defined_symbols=[symbol],
+                                       minloglevel=2)
+        return buffer.getvalue()
+
+    at_limit, over = "Z" * checkpoint.MAX_PIECE_CHARS, "Z" * (checkpoint.MAX_PIECE_CHARS + 1)
+    (folder / "target.model").write_bytes(tokenizer_with(over))
+    with pytest.raises(CheckpointError, match=f"target.model has a piece of {len(over)} characters") as caught:
+        checkpoint.load(folder, device="cpu")
+    one_line_without_paths(caught.value, tmp_path)
+    (folder / "target.model").write_bytes(tokenizer_with(at_limit))  # at the limit: past this check, to the next
+    with pytest.raises(CheckpointError, match="tokenizer vocabularies"):
+        checkpoint.load(folder, device="cpu")
+
+
 def test_1_save_never_writes_what_load_refuses(tiny, tmp_path):
     config = dict(tiny.config, max_target_len=checkpoint.LIMITS["max_target_len"] + 1)
     with pytest.raises(CheckpointTooLarge, match="max_target_len"):
