@@ -15,6 +15,7 @@ import sentencepiece as spm
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3  # fixed in every tokenizer, so models and decoding can rely on them
 SPECIAL_PIECES = {PAD_ID: "<pad>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}
+BYTE_PIECES = 256  # byte fallback's <0x00> ... <0xFF>
 
 
 class Tokenizer:
@@ -31,12 +32,19 @@ class Tokenizer:
     @classmethod
     def train(cls, sentences: Iterable[str], vocab_size: int, model_type: str = "bpe") -> Tokenizer:
         """Train on `sentences`. BPE reaches `vocab_size` exactly (unigram fails above what
-        the corpus supports); digits are split so a year is four pieces a heatmap can align."""
+        the corpus supports); digits are split so a year is four pieces a heatmap can align.
+
+        Every character of the corpus gets a piece of its own (character coverage 1), beside the 4 special
+        pieces and the 256 bytes of the fallback, so `vocab_size` grows to hold them when it is too small
+        (at 320, text with upper and lower case and digits, 63 characters with the space, had no room).
+        """
+        sentences = list(sentences)
+        characters = set().union(*map(set, sentences)) if sentences else set()
         buffer = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences),
             model_writer=buffer,
-            vocab_size=vocab_size,
+            vocab_size=max(vocab_size, len(SPECIAL_PIECES) + BYTE_PIECES + len(characters)),
             model_type=model_type,
             character_coverage=1.0,
             byte_fallback=True,

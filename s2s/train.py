@@ -77,7 +77,7 @@ class TrainConfig:
     data: str | None = None  # ... or a TSV of source<TAB>target lines
     network: ModelConfig = ModelConfig(0, 0, dropout=0.1)  # vocabulary sizes are set from the tokenizers
     mask: str = "bidirectional"  # the mask used while training: bidirectional | causal
-    source_vocab: int = 320  # byte fallback alone takes 256 pieces
+    source_vocab: int = 320  # byte fallback takes 256 pieces; grown to give each character of the data one
     target_vocab: int = 320
     train_size: int = 40_000
     val_size: int = 1_000

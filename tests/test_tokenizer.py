@@ -50,3 +50,17 @@ def test_wrong_special_ids_are_refused():
                                    model_type="char", minloglevel=2)
     with pytest.raises(ValueError, match="special ids"):
         Tokenizer(buffer.getvalue())
+
+
+def test_text_with_more_characters_than_the_vocabulary_has_room_for_gets_a_piece_for_each():
+    """At 320 pieces, 256 go to bytes and 4 to specials: 62 letters and digits and the space did not fit."""
+    import string
+
+    alphabet = string.ascii_letters + string.digits + "éàœ"
+    sentences = [alphabet[i:] + " " + alphabet[:i] for i in range(5, len(alphabet), 5)]
+    tok = Tokenizer.train(sentences, 320)
+    assert tok.vocab_size >= 4 + 256 + len(alphabet) + 1
+    for character in alphabet:  # each its own piece: none falls back to bytes
+        pieces = tok.pieces(tok.encode(character))
+        assert pieces == [character], (character, pieces)
+    assert all(tok.decode(tok.encode(s)) == s for s in sentences)
