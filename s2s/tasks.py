@@ -30,6 +30,10 @@ Pair = tuple[str, str]
 Split = Literal["train", "heldout", "all"]
 
 HELDOUT_PERCENT = 10
+# A source or target of your own data, in characters. Each character of the training data is at most one
+# piece, a checkpoint reads twice its data's longest (s2s.train.build_or_resume) and this app loads at most
+# 256 pieces (s2s.checkpoint.LIMITS): longer lines would train a checkpoint nothing can load.
+MAX_PAIR_CHARS = 127
 
 
 def split_of(source: str) -> Literal["train", "heldout"]:
@@ -425,6 +429,10 @@ def _parse_tsv_line(line: str, where: str) -> Pair:
     source, target = (field.strip() for field in fields)
     if not source or not target:
         raise ValueError(f"{where}: the {'source' if not source else 'target'} is empty")
+    for side, text in (("source", source), ("target", target)):
+        if len(text) > MAX_PAIR_CHARS:
+            raise ValueError(f"{where}: the {side} has {len(text):,} characters; shorten it to at most "
+                             f"{MAX_PAIR_CHARS} (a model reads and writes short sentences)")
     return source, target
 
 

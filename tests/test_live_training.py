@@ -102,6 +102,9 @@ def test_cancel_before_any_step_still_ends_cleanly():
     (dict(task="tsv", tsv="a\tb\n" * 5), "at least 10"),
     (dict(task="tsv", tsv="a\tb\n" * (training.MAX_TSV_LINES + 1)), "at most"),
     (dict(task="tsv", tsv="a\tb\n" * 10 + "no tab here\n"), "line 11"),
+    (dict(task="tsv", tsv="a\tb\n" * 10 + "x" * 128 + "\tb\n"), "line 11: the source has 128 characters"),
+    (dict(task="tsv", tsv="a\tb\n" * 10 + "a\t" + "y" * 200 + "\n"), "line 11: the target has 200"),
+    (dict(probe="p" * (training.MAX_PROBE_CHARS + 1)), "Shorten the probe"),
 ])
 def test_bad_requests_are_refused_before_anything_starts(fields, message):
     with pytest.raises(TrainingRefused, match=message):

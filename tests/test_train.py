@@ -167,3 +167,29 @@ def test_a_settings_record_trains_the_same_run_again(tmp_path):
     settings = json.loads((tmp_path / "a" / "metrics.json").read_text())["settings"]
     assert train.train(train.config_from_flags(settings | {"out": str(tmp_path / "b")}))
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+def test_your_own_data_at_its_longest_lines_and_widest_alphabet_trains_a_checkpoint_that_loads(tmp_path, capsys):
+    """Lines of MAX_PAIR_CHARS characters, with upper and lower case and digits (65 characters with the
+    space and accents: more than a 320-piece vocabulary had room for), train a checkpoint this app loads
+    (its lengths within checkpoint.LIMITS), and one character more is refused before any training."""
+    import random
+    import string
+
+    from s2s.tasks import MAX_PAIR_CHARS
+
+    alphabet = string.ascii_letters + string.digits + "éà "
+    rng = random.Random(0)
+    lines = ["".join(rng.choice(alphabet) for _ in range(MAX_PAIR_CHARS)).replace(" ", "x") for _ in range(24)]
+    data = tmp_path / "mine.tsv"
+    data.write_text("".join(f"{s}\t{s[::-1]}\n" for s in lines) + "a b\tb a\n", encoding="utf-8")
+    out = tmp_path / "mine"
+    assert train.main(["--data", str(data), "--out", str(out), "--epochs", "1", "--emb-size", "8",
+                       "--hidden-size", "8", "--num-layers", "1", "--val-size", "2"]) == 0
+    model = s2s.load(str(out))  # within checkpoint.LIMITS, or load would refuse it
+    assert model.config["max_source_len"] >= MAX_PAIR_CHARS + 1
+    assert model.translate(lines[0]).text is not None  # a line as long as any reads
+    data.write_text(data.read_text(encoding="utf-8") + "x" * (MAX_PAIR_CHARS + 1) + "\ty\n", encoding="utf-8")
+    capsys.readouterr()
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "longer")]) == 2
+    assert f"line 26: the source has {MAX_PAIR_CHARS + 1} characters" in capsys.readouterr().err
