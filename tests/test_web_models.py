@@ -87,6 +87,20 @@ def test_model_card_lists_the_settings_and_metrics_and_escapes_what_the_folder_s
     assert "exact match" not in card and "epochs" not in card  # not numbers: left out
 
 
+@pytest.mark.parametrize("metrics", ["[" * 100_000 + "]" * 100_000, "{" * 3 + "x", "[1, 2]", "\udcff"],
+                         ids=["nested", "not-json", "not-an-object", "not-utf-8"])
+def test_model_card_of_a_checkpoint_whose_metrics_cannot_be_read_leaves_them_out(bundled, tmp_path, monkeypatch,
+                                                                                  metrics):
+    """A nested metrics.json (under its size limit) raised RecursionError out of the card (review of 2026-11-29)."""
+    hostile = tmp_path / "checkpoints"
+    folder = build_checkpoint(hostile / "dates")
+    (folder / "metrics.json").write_bytes(metrics.encode("utf-8", errors="surrogateescape"))
+    monkeypatch.setattr(hub, "BUNDLED_DIR", hostile)
+    monkeypatch.setattr(models, "MODELS", models.ModelCache(2, models.load))
+    card = cards.model_card("dates")
+    assert "task *dates*" in card and "scaled_dot" in card and "exact match" not in card
+
+
 def test_model_card_of_a_bad_name_is_a_message():
     card = cards.model_card("../../etc")
     assert "s2s-problem" in card and "not a checkpoint this app can load" in card

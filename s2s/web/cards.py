@@ -7,7 +7,6 @@ its author wrote.
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 
@@ -73,8 +72,8 @@ def _number(value: object) -> bool:
 
 
 def _metrics(folder: Path) -> dict:
+    """metrics.json as checkpoint.read_metrics reads it (bounded, its nesting too); {} if it cannot be read."""
     try:
-        metrics = json.loads((folder / checkpoint.METRICS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return checkpoint.read_metrics(folder)
+    except (OSError, ValueError):  # CheckpointError is a ValueError
         return {}
-    return metrics if isinstance(metrics, dict) else {}
