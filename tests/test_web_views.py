@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -127,6 +128,32 @@ def test_the_same_export_twice_is_stored_once(result, tmp_path, monkeypatch):
     assert first.paths == again.paths and first.paths[0] != other.paths[0]
     assert first.paths[3] == other.paths[3]  # one plotly.js for all
     assert len([f for f in (tmp_path / "exports").iterdir() if f.is_dir()]) == 2
+
+
+def test_a_class_exporting_the_same_result_at_once_each_gets_every_file(result, tmp_path, monkeypatch):
+    """The requests used to share one temporary folder, renamed away while others wrote (review of 2026-11-29)."""
+    import threading
+
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    answers, barrier = [], threading.Barrier(8)
+
+    def export_at_once():
+        barrier.wait()
+        try:
+            answers.append(export.export(result))
+        except Exception as error:  # noqa: BLE001 (what failed is the finding)
+            answers.append(error)
+
+    for _ in range(5):
+        shutil.rmtree(tmp_path / "exports", ignore_errors=True)
+        threads = [threading.Thread(target=export_at_once) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(answers) == 40 and not [a for a in answers if isinstance(a, Exception)], answers[:2]
+    assert all(a.message == "" and all(Path(p).is_file() for p in a.paths) for a in answers)
+    assert not list((tmp_path / "exports").glob(".*"))  # no temporary file or folder is left behind
 
 
 def test_exports_beyond_the_budget_go_oldest_first(result, tmp_path, monkeypatch):

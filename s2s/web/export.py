@@ -65,8 +65,9 @@ def _store(files: dict[str, str]) -> Path:
     if folder.is_dir():
         os.utime(folder)
         return folder
-    partial = EXPORT_DIR / f".{folder.name}.{os.getpid()}.partial"
-    partial.mkdir(parents=True, exist_ok=True)
+    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    # one of its own per request: requests exporting the same files at once each write and rename their own
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=EXPORT_DIR))
     for name, text in files.items():
         (partial / name).write_text(text, encoding="utf-8")
     try:
@@ -80,9 +81,10 @@ def _plotly_js() -> Path:
     path = EXPORT_DIR / PLOTLY_JS
     if not path.is_file():
         EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(get_plotlyjs(), encoding="utf-8")
-        partial.replace(path)
+        handle, partial = tempfile.mkstemp(prefix=f".{PLOTLY_JS}.", suffix=".partial", dir=EXPORT_DIR)
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(get_plotlyjs())
+        os.replace(partial, path)
     return path
 
 
