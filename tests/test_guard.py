@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from s2s.web import guard
 from s2s.web.guard import Guard, Limits, TokenBuckets
 
 
@@ -57,6 +58,29 @@ def test_a_flooding_client_is_told_to_slow_down_and_others_are_not():
     assert client.post("/gradio_api/queue/join", headers={"x-forwarded-for": "10.0.0.2"}).status_code == 200
     # what does not start work is never limited
     assert client.get("/gradio_api/heartbeat/x", headers={"x-forwarded-for": "10.0.0.1"}).status_code == 200
+
+
+@pytest.mark.parametrize("header, visitor", [
+    ("8.8.8.8", "8.8.8.8"),
+    ("1.1.1.1, 8.8.8.8", "8.8.8.8"),  # what the client wrote, then what the proxy saw
+    ("1.1.1.1, 8.8.8.8, 10.16.3.80", "8.8.8.8"),  # ... then a proxy inside the host's network
+    ("10.0.0.1, 8.8.8.8:4431, 172.16.0.2", "8.8.8.8:4431"),
+    ("junk, [2001:4860::8888]:443, ::1", "[2001:4860::8888]:443"),
+    ("10.0.0.1, 10.9.9.9", "10.0.0.1"),  # every entry private: a proxy on a school's network
+    (" , ", "unknown"),
+])
+def test_the_visitor_is_the_address_the_proxy_saw_not_what_the_client_wrote(header, visitor):
+    assert guard.forwarded_client(header) == visitor
+
+
+def test_a_script_rotating_the_forwarded_header_is_still_one_visitor():
+    """The first entry used to be trusted, so a new made-up address each call dodged the limits (review of
+    2026-11-29); the proxy appends the address it saw, and that one is counted."""
+    client = client_for(Limits(api_rate=0.001, api_burst=2, client_header="x-forwarded-for", refusal_delay=0))
+    codes = [client.post("/gradio_api/call/translate", headers={"x-forwarded-for": f"9.9.9.{i}, 8.8.8.8"}).status_code
+             for i in range(4)]
+    assert codes == [200, 200, 429, 429]
+    assert client.post("/gradio_api/call/translate", headers={"x-forwarded-for": "9.9.9.9, 8.8.4.4"}).status_code == 200
 
 
 def test_the_address_header_is_trusted_only_when_configured():

@@ -14,8 +14,11 @@ A public Space is shared by a class, so no single visitor may take it over:
 
 A visitor is a page's session, or for an API call without one its address (see `Guard`). Behind a
 proxy (a Hugging Face Space) every request comes from the proxy, so `Limits.client_header` names the
-header that carries the visitor's address (the first entry of X-Forwarded-For); it is trusted only
-when set, because anyone can send that header.
+header that carries the visitor's address; it is trusted only when set, because anyone can send that
+header. A proxy appends the address it saw to what the client sent, so the first entry of X-Forwarded-For
+is whatever a script chose (rotating it dodged every limit): the visitor is the right-most entry that is
+not a private address (the proxies' own, on the proxy's side), and only when every entry is private (a
+proxy on a school's network) the first.
 
 Only requests that start work count: joining the queue and the API's calls. The page's static files,
 its heartbeat and the streams of results do not. Nothing here changes a request: each call keeps its
@@ -25,6 +28,7 @@ own session, so no call can ever see another's answer.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import threading
@@ -177,13 +181,36 @@ class Guard:
         return noting
 
     def client(self, scope) -> str:
-        """The visitor's address: the trusted header's first entry, else the connection's."""
+        """The visitor's address: from the trusted header (see the module docstring), else the connection's."""
         if self.limits.client_header:
             for name, value in scope.get("headers", []):
                 if name.decode("latin-1").lower() == self.limits.client_header:
-                    return value.decode("latin-1").split(",")[0].strip()
+                    return forwarded_client(value.decode("latin-1"))
         client = scope.get("client")
         return client[0] if client else "unknown"
+
+
+def forwarded_client(header: str) -> str:
+    """The visitor in an X-Forwarded-For chain: the right-most entry that is not a private address, else the first.
+
+    Entries left of the one the outermost proxy appended are the client's own words, so they are never
+    chosen over it; the private entries right of it are proxies inside the host's network.
+    """
+    entries = [entry.strip() for entry in header.split(",") if entry.strip()]
+    for entry in reversed(entries):
+        if not _private(entry):
+            return entry
+    return entries[0] if entries else "unknown"
+
+
+def _private(entry: str) -> bool:
+    host = entry[1:].split("]")[0] if entry.startswith("[") else entry.rsplit(":", 1)[0] if entry.count(":") == 1 \
+        else entry  # "[v6]:port", "v4:port", or an address alone
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # not an address: no proxy wrote it
+    return address.is_private or address.is_loopback or address.is_link_local
 
 
 class BodyTooLarge(Exception):
