@@ -248,8 +248,9 @@ def on_run(results: Results, page: str, *values) -> dict:
 
 def on_intervene(results: Results, *values) -> dict:
     """Feed another piece at a step of the kept result and decode on: the new run replaces the kept one."""
-    *controls, result, step, piece, layer, presenter, display = values
-    return results.show(views.intervene(read_settings(*controls), result, step, piece, layer, presenter, display))
+    *controls, result, rank, step, piece, layer, presenter, display = values
+    return results.show(views.intervene(read_settings(*controls), result, step, piece, layer, presenter, display,
+                                        rank))
 
 
 def tab_contents(results: Results, view, result, rank, layer, step, presenter) -> dict:
@@ -638,7 +639,7 @@ def wire_explore(page: Page) -> None:
                    [r.view, *r.tab_outputs], **LIVE)
     r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter], r.files, **PRIVATE)
     r.change.click(partial(on_intervene, r),
-                   e.settings + [r.result, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
+                   e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
                    [r.output, r.plot, r.result, r.status], **PRIVATE
                    ).then(partial(on_details, r), [r.result, r.layer, r.view, page.presenter],
                           [r.step, r.rank, *r.tab_outputs], **LIVE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -43,6 +44,35 @@ def test_step_reveals_rows_up_to_it_and_the_last_step_shows_everything(result):
     whole = views.figure(result, step=last)
     assert not np.isnan(np.array(whole.data[0].z, dtype=float)).any() and not whole.layout.shapes
     assert len(views.figure(result, step=99).layout.shapes) == 0  # a slider left over from a longer output
+
+
+def _rows_before(r, step: int) -> tuple:
+    """What steps 0..step-1 were fed, and their attention in every layer."""
+    return r.decoder_inputs[:step], np.round(r.attention[:, :step], 6).tolist()
+
+
+@pytest.mark.parametrize("shown", ["beam hypothesis 2", "teacher-forced"])
+def test_feeding_another_piece_keeps_the_shown_runs_rows_before_the_change(shown):
+    """The change used to be built on hypothesis 1's outputs whatever hypothesis was on screen, and on the
+    model's outputs where forcing had fed the reference (review of 2026-11-29): the rows before it differed."""
+    if shown == "beam hypothesis 2":
+        run = settings(beam_size=4)
+        result, rank = runs.run(run), 2
+        on_screen = views.hypothesis(result, rank)
+        assert on_screen is result.hypotheses[1]
+    else:
+        run = settings(forcing=True, ratio=0.5, reference="2021-04-05", seed=3)
+        result, rank = runs.run(run), 1
+        on_screen = result
+    at = len(on_screen.output_tokens) - 1
+    assert on_screen.decoder_inputs[1:at] != result.hypotheses[0].output_tokens[: at - 1] if shown.startswith("beam") \
+        else on_screen.decoder_inputs[1:at] != on_screen.output_tokens[: at - 1]  # the case differs from the old rule
+    changed = views.intervene(run, result, at, "7", rank=rank)
+    assert changed.result is not None, changed.status
+    fed = changed.result.decoder_inputs
+    assert fed[:at] == on_screen.decoder_inputs[:at] and fed[at] == "7"
+    assert _rows_before(changed.result, at) == _rows_before(on_screen, at)  # the same rows up to the change
+    assert f"<code>{html.escape(on_screen.decoder_inputs[at])}</code> (▸)" in changed.status  # fed there before
 
 
 def test_layer_choice_changes_the_plotted_weights(result):

@@ -51,14 +51,17 @@ def explore(settings: Settings, layer: object = "mean", presenter: bool = False,
 
 
 def intervene(settings: Settings, result: Translation | None, step: object, piece: object, layer: object = "mean",
-              presenter: bool = False, display: object = ()) -> Explored:
-    """Feed `piece` at `step` instead of what the model wrote before it, then decode on freely (no forcing).
+              presenter: bool = False, display: object = (), rank: object = 1) -> Explored:
+    """Feed `piece` at `step` instead of what the shown run was fed there, then decode on freely (no forcing).
 
-    Steps 1..step-1 are fed the model's own outputs, as before, so the rows up to the change are the same;
-    the rows after it show what one different input does to the rest: exposure bias, caused on purpose.
+    The shown run is beam search's hypothesis `rank` (the one on screen), or the greedy result. Steps
+    1..step-1 are fed what they were fed in it (its own outputs, or the reference where teacher forcing
+    fed that), so the rows up to the change are the same; the rows after it show what one different input
+    does to the rest: exposure bias, caused on purpose.
     """
     if result is None:
         return Explored(None, "", None, runs.problem("Translate something first."))
+    result = hypothesis(result, rank)
     try:
         at = int(step)
     except (TypeError, ValueError):
@@ -69,8 +72,8 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     piece = piece.strip() if isinstance(piece, str) else ""
     if not piece:
         return Explored(None, "", None, runs.problem("Type the piece to feed (one of the checkpoint's pieces)."))
-    own = tuple(result.output_tokens[: at - 1])
-    changed = replace(settings, forcing=False, ratio=0.0, beam_size=1, prefix=(*own, piece))
+    fed = tuple(result.decoder_inputs[1:at])  # steps 1..at-1, as the shown run was fed them
+    changed = replace(settings, forcing=False, ratio=0.0, beam_size=1, prefix=(*fed, piece))
     explored = explore(changed, layer, presenter, display)
     if explored.result is None:
         return explored
