@@ -19,9 +19,9 @@ async def echo(request):
     return JSONResponse({"bytes": len(body)})
 
 
-def client_for(limits: Limits) -> TestClient:
+def client_for(limits: Limits, **options) -> TestClient:
     app = Starlette(routes=[Route("/gradio_api/{rest:path}", echo, methods=["GET", "POST"])])
-    return TestClient(Guard(app, limits))
+    return TestClient(Guard(app, limits), **options)
 
 
 def test_a_body_over_the_limit_is_refused_with_a_message():
@@ -32,15 +32,23 @@ def test_a_body_over_the_limit_is_refused_with_a_message():
     assert "too large" in refused.json()["error"] and "1001" in refused.json()["error"]
 
 
-def test_a_body_without_a_length_is_cut_off_at_the_limit():
-    client = client_for(Limits(max_body_bytes=1000))
+@pytest.mark.parametrize("path", ["/gradio_api/call/translate", "/gradio_api/queue/data"])
+def test_a_body_without_a_length_is_cut_off_at_the_limit_with_413(path):
+    """It used to raise out of the middleware: a server error and a traceback (review of 2026-11-29)."""
+    client = client_for(Limits(max_body_bytes=1000), raise_server_exceptions=True)
 
     def chunks():
         for _ in range(10):
             yield b"x" * 500
 
-    with pytest.raises(Exception, match="over 1000 bytes"):
-        client.post("/gradio_api/call/translate", content=chunks())
+    refused = client.post(path, content=chunks())
+    assert refused.status_code == 413 and "more than 1000 bytes; at most 1000" in refused.json()["error"]
+    assert client.post(path, content=iter([b"{}"])).json() == {"bytes": 2}  # a small one goes on
+
+
+def test_a_body_nested_deeper_than_json_goes_is_no_session_not_an_error():
+    client = client_for(Limits(max_body_bytes=300_000, api_rate=1000, api_burst=1000), raise_server_exceptions=True)
+    assert client.post("/gradio_api/call/translate", content=b"[" * 200_000).status_code == 200
 
 
 def test_uploads_are_off():

@@ -133,6 +133,18 @@ class Guard:
         if declared is not None and declared > limit:
             return await _refuse(send, 413, TOO_LARGE.format(size=declared, limit=limit))
         receive = _bounded(receive, limit)
+        if declared is None and scope.get("method") != "GET":
+            # Sent in chunks without its length: read it here (at most `limit` bytes), so that a body too
+            # large is refused before the app has begun to answer, not raised out of it as a server error.
+            try:
+                receive = await _buffered(receive)
+            except BodyTooLarge:
+                return await _refuse(send, 413, TOO_LARGE.format(size=f"more than {limit}", limit=limit))
+        return await self._limited(scope, receive, send)
+
+    async def _limited(self, scope, receive, send):
+        """The per-visitor limits of a request that starts work; any other goes straight on."""
+        path = scope.get("path", "")
         if scope.get("method") != "POST" or not path.startswith(WORK_PATHS):
             return await self.app(scope, receive, send)
         address = self.client(scope)
@@ -243,19 +255,34 @@ def _bounded(receive, limit: int):
     return bounded_receive
 
 
-async def _session_of(receive):
-    """Read the request's JSON body: (a receive that replays it, its "session_hash" or None)."""
+async def _read_body(receive) -> bytes | dict:
+    """The request's whole body, or the message that ended it early (a disconnect)."""
     chunks, more = [], True
     while more:
         message = await receive()
         if message["type"] != "http.request":
-            return _replay([message], receive), None
+            return message
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _buffered(receive):
+    """A receive that replays the body read whole (raises BodyTooLarge as `receive` does)."""
+    body = await _read_body(receive)
+    if isinstance(body, dict):
+        return _replay([body], receive)
+    return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+async def _session_of(receive):
+    """Read the request's JSON body: (a receive that replays it, its "session_hash" or None)."""
+    body = await _read_body(receive)
+    if isinstance(body, dict):
+        return _replay([body], receive), None
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         payload = None
     session = payload.get("session_hash") if isinstance(payload, dict) else None
     replay = _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
