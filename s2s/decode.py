@@ -211,7 +211,8 @@ def beam_search(
         totals = torch.tensor([h.log_prob for h in live], device=source.device)  # (N,)
         for row, (hypothesis, token) in enumerate(zip(live, fed.tolist())):  # ending here finishes it
             finished.append(hypothesis.extend(token, EOS_ID, float(log_p[row, EOS_ID]), row))
-        going_on = (totals[:, None] + log_p).index_fill(1, torch.tensor([EOS_ID]), float("-inf"))  # (N, V)
+        going_on = totals[:, None] + log_p  # (N, V)
+        going_on[:, EOS_ID] = float("-inf")  # ending was counted above (an index tensor made here was on the CPU)
         # Every candidate has length t + 1, so the largest sums are the largest means.
         top_totals, top_index = going_on.flatten().topk(min(beam_size, going_on.numel()))
         vocab = log_p.shape[1]

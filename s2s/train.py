@@ -196,7 +196,8 @@ def batches(blocks: list[Block], batch_size: int, rng: random.Random) -> Iterato
         index = torch.tensor(chunk).to(block.sources.device, non_blocking=True)
         width = int(block.target_lengths[chunk].max())
         source = block.sources.index_select(0, index)  # (B, T)
-        yield Batch(source, torch.full((len(chunk),), source.shape[1]), block.targets.index_select(0, index)[:, :width])
+        lengths = torch.full((len(chunk),), source.shape[1])  # on the host, as packing wants them
+        yield Batch(source, lengths, block.targets.index_select(0, index)[:, :width])
 
 
 def sequence_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -37,3 +37,34 @@ def test_without_cuda_it_says_so_and_does_not_pass(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpu_check.main(["--n", "1"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+FACTORIES = {"tensor", "as_tensor", "arange", "zeros", "ones", "full", "empty", "rand", "randn", "randint", "eye"}
+HOST_TENSORS = {"lengths"}  # pack_padded_sequence takes its lengths on the CPU, wherever the model is
+
+
+def test_every_tensor_the_model_code_makes_names_its_device():
+    """No GPU here, so a tensor made on the CPU in code that runs on CUDA would only fail there: beam search
+    built its EOS index on the CPU (review of 2026-11-29). Every factory call names a device, or makes lengths."""
+    import ast
+    from pathlib import Path
+
+    unplaced = []
+    for name in ("model.py", "decode.py", "fused.py", "translator.py", "train.py", "evaluate.py"):
+        path = Path(fused.__file__).parent / name
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in HOST_TENSORS
+                                                    for t in node.targets):
+                node.value = ast.Constant(None)  # what is assigned to lengths is made on the host on purpose
+            elif isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                node.body = []  # a module's parameters move with it (model.to(device))
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "to"
+                  and isinstance(node.func.value, ast.Call)):
+                node.func.value = ast.Constant(None)  # made, then moved at once
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FACTORIES
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"
+                    and not any(k.arg == "device" for k in node.keywords)):
+                unplaced.append(f"{name}:{node.lineno} torch.{node.func.attr}")
+    assert unplaced == []
