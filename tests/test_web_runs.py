@@ -120,6 +120,13 @@ def test_translate_returns_text_and_figure_and_raises_a_message_on_bad_values():
         runs.api_translate("3 March 2021", "/etc", "bidirectional", 0, "", 0, 1)
     assert runs.user_message(ValueError("shown")) == "shown"
     assert runs.user_message(KeyError("hidden")) == runs.GENERIC_ERROR
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    for place in (Path(runs.__file__).resolve(), Path(sys.prefix) / "lib" / "x.py", Path(tempfile.gettempdir()) / "y"):
+        assert runs.user_message(ValueError(f"could not read {place}: bad")) == runs.GENERIC_ERROR  # a library's
+    assert runs.user_message(ValueError("Shorten it to /3 of the text")) == "Shorten it to /3 of the text"
 
 
 def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypatch):

@@ -15,7 +15,10 @@ to tell them (a bug becomes a generic message, and its traceback is logged).
 # hints kept as strings are parsed again each time (~0.1 ms a request; evaluated once at import instead).
 import html
 import logging
+import sys
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .. import viz
 from ..errors import S2SError
@@ -23,6 +26,9 @@ from ..translator import Translation, Translator, check_seed
 from . import batching, models
 
 log = logging.getLogger(__name__)
+# Folders of this server that a message must never show (the code, Python's packages, temporary files, home).
+SERVER_PLACES = tuple({str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix, tempfile.gettempdir(),
+                       str(Path.home())} - {"", "/"})
 
 MAX_HUB_BEAM = 4  # beam search on a checkpoint of unknown size costs up to beam x its decode: bounded
 MAX_TEXT_CHARS = 500  # longer text is refused before it reaches a tokenizer; every checkpoint reads fewer pieces
@@ -155,8 +161,11 @@ def api_translate(text: str, checkpoint: str, mask: str, teacher_forcing: float,
 
 
 def user_message(error: BaseException) -> str:
-    """What to tell the visitor: an expected error's own message, else a generic one (and log the bug)."""
-    if isinstance(error, ValueError | S2SError):
+    """What to tell the visitor: an expected error's own message, else a generic one (and log the bug).
+
+    A ValueError raised inside a library may name a file of this server: that one is logged, not shown.
+    """
+    if isinstance(error, ValueError | S2SError) and not any(place in str(error) for place in SERVER_PLACES):
         return str(error)
     log.error("unexpected error", exc_info=error)
     return GENERIC_ERROR
