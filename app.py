@@ -249,8 +249,11 @@ def on_run(results: Results, page: str, *values) -> dict:
 def on_intervene(results: Results, *values) -> dict:
     """Feed another piece at a step of the kept result and decode on: the new run replaces the kept one."""
     *controls, result, rank, step, piece, layer, presenter, display = values
-    return results.show(views.intervene(read_settings(*controls), result, step, piece, layer, presenter, display,
-                                        rank))
+    changed = views.intervene(read_settings(*controls), result, step, piece, layer, presenter, display, rank)
+    if changed.result is None:  # refused (a step out of range, a piece it lacks): the kept run stays on screen
+        return {results.output: gr.skip(), results.plot: gr.skip(), results.result: gr.skip(),
+                results.status: changed.status}
+    return results.show(changed)
 
 
 def tab_contents(results: Results, view, result, rank, layer, step, presenter) -> dict:

@@ -148,3 +148,22 @@ def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_fact
     assert e.seed not in updates  # left as it is
     with pytest.warns(UserWarning, match="Unknown comparison"):
         assert all(isinstance(value, type(gr.skip())) for value in app.on_preset(page, "nope", *controls).values())
+
+
+def test_a_refused_intervention_keeps_the_translation_on_screen(tmp_path_factory, monkeypatch):
+    """It used to blank the output and the heatmap, and the step slider and export then had nothing (2026-11-29)."""
+    import app
+
+    monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
+    monkeypatch.setattr(models, "MODELS", models.new_cache())
+    with gr.Blocks():
+        page = app.layout(views.opening())
+    r = page.results
+    controls = ["3 March 2021", "dates", "bidirectional", False, 1.0, "", 0, "greedy", 1]  # ExploreControls.settings
+    kept = runs.run(runs.Settings("3 March 2021", "dates"))
+    for step, piece, message in ((50, "7", "Choose a step from 1 to"), (1, "Ω", "not a piece this checkpoint writes")):
+        updates = app.on_intervene(r, *controls, kept, 1, step, piece, "mean", False, [])
+        assert message in updates[r.status]
+        assert all(isinstance(updates[c], type(gr.skip())) for c in (r.output, r.plot, r.result))
+    changed = app.on_intervene(r, *controls, kept, 1, 1, "7", "mean", False, [])
+    assert changed[r.result].decoder_inputs[1] == "7" and changed[r.output] == changed[r.result].text
