@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -89,6 +90,18 @@ def test_a_script_rotating_the_forwarded_header_is_still_one_visitor():
              for i in range(4)]
     assert codes == [200, 200, 429, 429]
     assert client.post("/gradio_api/call/translate", headers={"x-forwarded-for": "9.9.9.9, 8.8.4.4"}).status_code == 200
+
+
+def test_a_script_inventing_a_session_per_call_is_held_to_new_sessions_rate():
+    """A made-up session_hash each call turned the API's limit into the address's (review of 2026-11-29)."""
+    client = client_for(Limits(new_session_burst=3, new_session_rate=0.001, refusal_delay=0))
+
+    def call(session: str):
+        body = json.dumps({"data": [], "session_hash": session})
+        return client.post("/gradio_api/queue/join", content=body).status_code
+
+    assert [call(f"made-up-{i}") for i in range(5)] == [200, 200, 200, 429, 429]
+    assert [call("made-up-0") for _ in range(3)] == [200] * 3  # a session it has seen goes on as before
 
 
 def test_the_address_header_is_trusted_only_when_configured():

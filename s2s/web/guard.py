@@ -65,6 +65,10 @@ class Limits:
     # student typing makes ~30 (three events a key), so a lecture hall behind one NAT address needs more
     address_rate: float = 60.0
     address_burst: int = 200
+    # sessions an address may open: a class of 100 opening the page at once behind one NAT address fits the
+    # burst; a script that invents a session per call (to be limited as a page, not as an API call) does not
+    new_session_rate: float = 1.0
+    new_session_burst: int = 150
     client_header: str | None = None  # e.g. "x-forwarded-for" behind a proxy
 
     @classmethod
@@ -87,6 +91,11 @@ class TokenBuckets:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, when)
         self._lock = threading.Lock()
 
+    def knows(self, client: str) -> bool:
+        """Whether `client` has a bucket (has been seen, and not forgotten since)."""
+        with self._lock:
+            return client in self._buckets
+
     def take(self, client: str) -> bool:
         """Spend one token of `client`'s bucket; False (and nothing spent) when it is empty."""
         now = self.clock()
@@ -106,7 +115,8 @@ class Guard:
     Who a visitor is: a page (or a gradio_client) sends its session with every request, and is limited
     by session, so a class behind one school address (one NAT) is 100 visitors, not one. An API call
     without a session is limited by its address. Every address also has a coarse limit (`address_rate`)
-    that a whole class stays under, against a client that invents a session per request.
+    that a whole class stays under, and may open only so many new sessions (`new_session_rate`, in bursts of
+    `new_session_burst`), against a client that invents a session per request.
 
     `queue` tells how many requests of a session wait or run, and whether an event still does
     (app.py asks gradio's queue: `serving.QueueView`).
@@ -119,6 +129,7 @@ class Guard:
         self.api_buckets = TokenBuckets(self.limits.api_rate, self.limits.api_burst)
         self.address_buckets = TokenBuckets(self.limits.address_rate, self.limits.address_burst)
         self.refusal_buckets = TokenBuckets(self.limits.refusals_rate, self.limits.refusals_burst)
+        self.session_buckets = TokenBuckets(self.limits.new_session_rate, self.limits.new_session_burst)
         self.queue = queue
         self._events: dict[str, deque] = {}  # address -> ids of its session-less calls (the latest few)
 
@@ -149,6 +160,8 @@ class Guard:
             return await self.app(scope, receive, send)
         address = self.client(scope)
         receive, session = await _session_of(receive)
+        if session and not self.buckets.knows(session) and not self.session_buckets.take(address):
+            return await _refuse(send, 429, SLOW_DOWN, delay=self.refusal_delay(address))  # a new session too many
         visitor = self.buckets.take(session) if session else self.api_buckets.take(address)
         if not self.address_buckets.take(address) or not visitor:
             return await _refuse(send, 429, SLOW_DOWN, delay=self.refusal_delay(address))
