@@ -2,9 +2,10 @@
 
 A checkpoint may come from anyone (the Hub), so loading treats it as untrusted and checks everything
 it can before it allocates anything: each file's size on disk (FILE_LIMITS), the config's values and
-sizes (LIMITS) and the number of parameters they imply (MAX_PARAMETERS), then the tensors' names,
-shapes and types read from the safetensors header, against a model built on the `meta` device (which
-allocates no memory); once read, weights that are NaN or infinite are refused. Pickles are never loaded.
+sizes (LIMITS), the number of parameters they imply (MAX_PARAMETERS) and the work of one translation
+(MAX_DECODE_WORK), then the tensors' names, shapes and types read from the safetensors header, against a
+model built on the `meta` device (which allocates no memory); once read, weights that are NaN or infinite
+are refused. Pickles are never loaded.
 The limits below are the one place these sizes are set; s2s.hub checks the same FILE_LIMITS against the
 sizes the Hub reports before it downloads anything.
 """
@@ -44,6 +45,9 @@ LIMITS = {
 }
 MAX_PIECE_CHARS = 64  # a tokenizer piece's length: each is drawn in tick labels and every hover cell of its row
 MAX_PARAMETERS = 20_000_000  # counted on a model built from config.json on the meta device: 80 MB in float32
+# multiply-adds of one greedy translation at the config's longest lengths (decode_work): about 0.1-0.3 s on one
+# core of the 2-core VM; the bundled checkpoints need 12-33 million, the Train tab's medium size at most 151
+MAX_DECODE_WORK = 500_000_000
 FILE_LIMITS = {  # bytes each file may have, on disk and as the Hub reports it
     CONFIG: 64 * 1024,
     WEIGHTS: 100_000_000,  # MAX_PARAMETERS float32 weights and their header
@@ -139,7 +143,29 @@ def expected_tensors(config: dict) -> dict[str, torch.Size]:
         raise CheckpointTooLarge(
             f"config.json describes a model of {count:,} parameters, above this app's limit of "
             f"{MAX_PARAMETERS:,} (checkpoint.MAX_PARAMETERS): {SMALLER}.")
+    work = decode_work(config, expected)
+    if work > MAX_DECODE_WORK:
+        raise CheckpointTooLarge(
+            f"config.json describes a model whose every translation may take {work:,} multiply-adds "
+            f"({config['max_source_len']} source and {config['max_target_len']} output pieces at most), above this "
+            f"app's limit of {MAX_DECODE_WORK:,} (checkpoint.MAX_DECODE_WORK): {SMALLER}, or lower those lengths.")
     return expected
+
+
+def decode_work(config: dict, shapes: dict[str, torch.Size]) -> int:
+    """Multiply-adds of one greedy translation at the longest lengths, counted from the tensors' shapes.
+
+    Each encoder weight is used once per source piece, each decoder and output weight once per output
+    step, and attention reads every layer's T states twice a step (scores, then the context):
+        work = T * encoder weights + S * (decoder weights + 2 L T H)
+    Embeddings are looked up, not multiplied, and are left out. A limit on parameters alone let a model
+    at that limit, with 256 pieces each way, take 5 billion (seconds of CPU, and GBs for beam search).
+    """
+    weights = {name: shape.numel() for name, shape in shapes.items() if "weight" in name and "emb" not in name}
+    encoder = sum(n for name, n in weights.items() if name.startswith("encoder."))
+    decoder = sum(weights.values()) - encoder
+    T, S = config["max_source_len"], config["max_target_len"]
+    return T * encoder + S * (decoder + 2 * config["num_layers"] * T * config["hidden_size"])
 
 
 def read_config(folder: str | Path) -> dict:

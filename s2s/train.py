@@ -311,6 +311,7 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device):
         "max_source_len": max(64, 2 * longest_source),
         "max_target_len": max(32, 2 * longest_target),
     } | model_config.to_dict()
+    checkpoint.expected_tensors(checkpoint.validate_config(config))  # refused now, not after training
     return source_tok, target_tok, build_model(model_config).to(device), config, 0.0
 
 

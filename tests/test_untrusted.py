@@ -119,6 +119,29 @@ def test_1_the_old_limits_and_too_many_parameters_are_refused_from_the_config_al
         checkpoint.load(folder)
 
 
+def test_1_the_work_of_one_translation_is_counted_from_the_config_as_written_out():
+    """T * encoder weights + S * (decoder weights + 2 L T H), by hand for a small model."""
+    config = dict(model="attention", score="scaled_dot", query="state", trained_mask="bidirectional", emb_size=4,
+                  hidden_size=6, num_layers=1, input_vocab_size=300, output_vocab_size=300, max_source_len=10,
+                  max_target_len=5)
+    encoder = 24 * 4 + 24 * 6  # one LSTM layer's input and hidden weights (4 gates of 6)
+    decoder = 24 * 4 + 24 * 6 + 300 * 6  # the decoder cell's, and the output layer's
+    expected = 10 * encoder + 5 * (decoder + 2 * 1 * 10 * 6)
+    assert checkpoint.decode_work(config, checkpoint.expected_tensors(config)) == expected == 13_200
+
+
+def test_1_a_model_within_every_size_limit_whose_translations_take_billions_is_refused(folder, monkeypatch):
+    """18M parameters and 256 pieces each way: 4.8 billion multiply-adds a translation, 3.6 GB for a beam of 4,
+    and 40 such requests took the server to 23 GB (review of 2026-11-29)."""
+    edit_config(folder, emb_size=256, hidden_size=640, num_layers=3, max_source_len=256, max_target_len=256)
+    nothing_read_or_built(monkeypatch)
+    with pytest.raises(CheckpointTooLarge, match=r"multiply-adds.*MAX_DECODE_WORK.*lower those lengths"):
+        checkpoint.load(folder)
+    edit_config(folder, max_source_len=16, max_target_len=16)  # the same model, short sentences: within it
+    with pytest.raises(pytest.fail.Exception, match="the weights were opened"):  # past the config, to the files
+        checkpoint.load(folder)
+
+
 def test_1_oversized_files_on_disk_are_refused_before_they_are_read(folder, monkeypatch):
     nothing_read_or_built(monkeypatch)
     with (folder / "model.safetensors").open("r+b") as weights:  # sparse: no disk used
