@@ -106,6 +106,38 @@ def test_cancel_before_any_step_still_ends_cleanly():
     (dict(task="tsv", tsv="a\tb\n" * 10 + "a\t" + "y" * 200 + "\n"), "line 11: the target has 200"),
     (dict(probe="p" * (training.MAX_PROBE_CHARS + 1)), "Shorten the probe"),
 ])
+class _Run:
+    """A stand-in for LiveRun: starts at once, ends when the test says."""
+
+    def __init__(self, request, session_id):
+        self.done = False
+
+    def start(self):
+        return self
+
+
+def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(monkeypatch):
+    """A script restarting a run the moment the last ended held the only slot for good (review of 2026-11-29)."""
+    monkeypatch.setattr(training, "LiveRun", _Run)
+    now = [0.0]
+    runs = Registry(max_runs=1, clock=lambda: now[0])
+    script = runs.start("script-1", TrainRequest())
+    with pytest.raises(TrainingRefused, match="number 1 in line"):
+        runs.start("student", TrainRequest())
+    with pytest.raises(TrainingRefused, match="number 2 in line"):
+        runs.start("other", TrainRequest())
+    now[0] = 30.0
+    script.done = True
+    with pytest.raises(TrainingRefused, match="number 3 in line"):  # the script, under a new session, waits its turn
+        runs.start("script-2", TrainRequest())
+    with pytest.raises(TrainingRefused, match="number 2 in line"):  # the second keeps its place while it asks
+        runs.start("other", TrainRequest())
+    student = runs.start("student", TrainRequest())  # the first in line gets the slot
+    now[0] = 60.0 + 30.0 + 1  # the second and the script asked last at 30 s; the student's run ends
+    student.done = True
+    assert runs.start("script-3", TrainRequest()).done is False  # a place is kept 60 s: the line is empty again
+
+
 def test_bad_requests_are_refused_before_anything_starts(fields, message):
     with pytest.raises(TrainingRefused, match=message):
         Registry().start("visitor-a", TrainRequest(**fields))

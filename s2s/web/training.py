@@ -66,6 +66,7 @@ MAX_PROBE_CHARS = 60  # a trained model reads at least 64 pieces (s2s.train.buil
 LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
+PLACE_KEPT_S = 60.0  # a visitor waiting for a training slot keeps its place in line this long after asking
 MAX_RUNS = int(os.environ.get("S2S_TRAIN_MAX_RUNS") or (4 if torch.cuda.is_available() else 1))
 MAX_SECONDS = float(os.environ.get("S2S_TRAIN_MAX_SECONDS") or 120)
 TRAIN_THREADS = int(os.environ.get("S2S_TRAIN_THREADS") or 1)
@@ -456,11 +457,18 @@ def _prune(folder: Path, keep: int) -> None:
 
 
 class Registry:
-    """The server's live runs, by visitor: one running run per visitor and MAX_RUNS running in all."""
+    """The server's live runs, by visitor: one running run per visitor and MAX_RUNS running in all.
 
-    def __init__(self, max_runs: int = MAX_RUNS):
+    When every slot is taken, a visitor who asks gets a place in line, kept for PLACE_KEPT_S after each
+    time it asks; a slot that frees goes to the first in line who asks again, not to whoever asks first
+    (a script restarting its run the moment it ended held the only slot for good).
+    """
+
+    def __init__(self, max_runs: int = MAX_RUNS, clock: Callable[[], float] = time.monotonic):
         self.max_runs = max_runs
+        self.clock = clock
         self._runs: dict[str, LiveRun] = {}
+        self._line: dict[str, float] = {}  # visitors refused for a full server, first come first -> when they asked
         self._lock = threading.Lock()
 
     def start(self, session_id: str, request: TrainRequest) -> LiveRun:
@@ -473,9 +481,15 @@ class Registry:
             if mine is not None and not mine.done:
                 raise TrainingRefused("You already have a training run going: wait for it to finish, or cancel it.")
             running = sum(not run.done for run in self._runs.values())
-            if running >= self.max_runs:
-                raise TrainingRefused(f"The server is already training {running} model(s), its limit: "
-                                      "try again in a minute or two.")
+            now = self.clock()
+            self._line = {visitor: when for visitor, when in self._line.items() if now - when <= PLACE_KEPT_S}
+            ahead = list(self._line).index(session_id) if session_id in self._line else len(self._line)
+            if running + ahead >= self.max_runs:
+                self._line[session_id] = now  # joins the line, or keeps its place
+                raise TrainingRefused(
+                    f"The server is already training {running} model(s), its limit. You are number {ahead + 1} in "
+                    f"line: press Train again in a minute (your place is kept for {PLACE_KEPT_S:g} s after each press).")
+            self._line.pop(session_id, None)
             run = LiveRun(request, session_id)
             self._runs.pop(session_id, None)
             self._runs[session_id] = run
