@@ -488,7 +488,7 @@ class Registry:
                 self._line[session_id] = now  # joins the line, or keeps its place
                 raise TrainingRefused(
                     f"The server is already training {running} model(s), its limit. You are number {ahead + 1} in "
-                    f"line: press Train again in a minute (your place is kept for {PLACE_KEPT_S:g} s after each press).")
+                    f"line: press Train again in a minute (your place is kept {PLACE_KEPT_S:g} s after each press).")
             self._line.pop(session_id, None)
             run = LiveRun(request, session_id)
             self._runs.pop(session_id, None)
