@@ -460,10 +460,10 @@ def heatmap(
     row_scale: colour each row by weight ÷ the row's largest weight, so that a flat row still shows
     where it peaks (the colour bar says so; the hover keeps the true weight). rows_by_fed: label
     each row "fed piece → written piece", so rows fed the same piece can be told apart at a glance.
-    A model without attention gives a message.
+    A model without attention has no weights: it gives `steps_table` instead.
     """
     if r.num_layers == 0:
-        return message(NO_ATTENTION, presenter)
+        return steps_table(r, step, presenter=presenter)
     layer = _check_layer(r, layer)
     steps = len(r.output_tokens)
     if step is not None:
@@ -480,6 +480,45 @@ def heatmap(
     if shapes:
         layout["shapes"] = shapes
     return _figure(_attention_traces(r, layer, step, style, row_scale, **_colour(style, row_scale)), layout)
+
+
+NO_ATTENTION_TITLE = "No attention, so no weights: what each step was fed and wrote"
+STEP_COLUMNS = ("step", "fed", "wrote", "reference", "")
+
+
+def steps_table(r: Translation, step: int | None = None, *, presenter: bool = False,
+                reference: list[str] | None = None) -> Figure:
+    """What a model without attention can show in the heatmap's place: each step's fed and written piece.
+
+    ▸ marks a step fed the reference (teacher forcing), a red ✗ a written piece that is not the
+    reference's, so forcing against free running (exposure bias) reads row by row as on a heatmap.
+    step: the rows up to it, as the heatmap's play shows them. reference: the reference's pieces and
+    </s> (a run without forcing has none of its own); the run's own by default.
+    """
+    style = _style(presenter)
+    reference = reference or r.reference_tokens or []
+    shown = len(r.output_tokens) if step is None else _clamp_step(step, len(r.output_tokens)) + 1
+    rows = []
+    for t in range(shown):
+        fed = display_piece(r.decoder_inputs[t], escape=False)
+        wrote = display_piece(r.output_tokens[t], escape=False)
+        has_reference = t < len(reference)
+        mark = ("✓" if r.output_tokens[t] == reference[t] else MISMATCH_MARK) if has_reference else ""
+        rows.append((str(t), f"{FORCED_MARK} {fed}" if r.forced[t] else fed, wrote,
+                     display_piece(reference[t], escape=False) if has_reference else "", mark))
+    columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in STEP_COLUMNS]
+    colours = [MISMATCH_COLOR if row[4] == MISMATCH_MARK else "#212121" for row in rows]
+    row_px = style.font + 12
+    cells = dict(values=columns, align="center", height=row_px, font=dict(size=style.font, color=[colours] * 5),
+                 fill=dict(color="white"), line=dict(color="#e0e0e0"))
+    table = dict(type="table", columnwidth=[1, 2, 2, 2, 1], cells=cells,
+                 header=dict(values=[f"<b>{c}</b>" for c in STEP_COLUMNS], align="center", height=row_px,
+                             font=dict(size=style.font), fill=dict(color="#f5f5f5"), line=dict(color="#e0e0e0")))
+    layout = dict(template=TEMPLATE, autosize=True, height=min(style.max_height, 60 + row_px * (shown + 2)),
+                  margin=dict(l=10, r=10, t=30 + style.font, b=10), font=dict(size=style.font),
+                  title=dict(text=NO_ATTENTION_TITLE, font=dict(size=style.font + 1), x=0.5, xanchor="center",
+                             yref="container", y=1, yanchor="top", pad=dict(t=4)))
+    return _figure([table], layout)
 
 
 def _title(title: str | None, r: Translation, layer: int | str) -> str:

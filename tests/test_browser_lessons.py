@@ -33,7 +33,8 @@ DRAWN = """(root) => { const g = document.querySelector(`${root} .js-plotly-plot
   };
   return {title: g.layout.title && g.layout.title.text,
           traces: g.data.map((t) => ({z: rows(t.z), y: t.y && Array.from(t.y), x: t.x && Array.from(t.x),
-                                      name: t.name || ""})),
+                                      name: t.name || "", type: t.type,
+                                      cells: t.cells && t.cells.values.map((c) => Array.from(c))})),
           ticks: Array.from(document.querySelectorAll(`${root} .xtick text`)).map((t) => t.textContent)}; }"""
 
 YTICKS = "(root) => Array.from(document.querySelectorAll(`${root} .ytick text`)).map((t) => t.textContent)"
@@ -127,7 +128,8 @@ def test_2_why_attention_reverse_beats_no_attention_on_long_inputs(page):
     long = ["21-25", "26-30"]
     assert all(lines["reverse"][b] - lines["reverse-noattn"][b] >= 50 for b in long)
     summary = page.locator("#compare-summary").inner_text()
-    assert "✓ matches the reference" in summary and "✗ differs from the reference" in summary
+    letters = len(lesson.a.reference.replace(" ", ""))
+    assert "✓ matches the reference" in summary and f" of {letters} characters right" in summary
 
 
 def test_3_forcing_hides_what_free_decoding_gets_wrong(page):
@@ -142,6 +144,19 @@ def test_3_forcing_hides_what_free_decoding_gets_wrong(page):
     forced, free, reference = written("A"), written("B"), lesson.a.reference.split()
     right = [sum(a == b for a, b in zip(letters, reference)) / len(reference) for letters in (forced, free)]
     assert right[0] >= 0.85 and right[0] >= right[1] + 0.15, right
+    # No attention, so each map's place shows the steps: A fed the reference (▸) at every step after the first,
+    # B its own output; B's ✗ rows are the errors piling up (the page showed two empty "no attention" boxes)
+    tables = {}
+    for run in ("a", "b"):
+        page.wait_for_function(f"() => ({DRAWN})('#plot-{run}') && ({DRAWN})('#plot-{run}').traces[0].type === 'table'",
+                               timeout=TIMEOUT_MS)
+        step, fed, wrote, wanted, marks = drawn(page, f"#plot-{run}")["traces"][0]["cells"]
+        tables[run] = dict(fed=fed, wrote=wrote, wanted=wanted, wrong=marks.count("✗"))
+    assert all(piece.startswith("▸") for piece in tables["a"]["fed"][1:])
+    assert not any(piece.startswith("▸") for piece in tables["b"]["fed"])
+    assert [p.strip("·") for p in tables["b"]["wrote"][: len(free)]] == free  # the letters the summary says
+    assert tables["b"]["wrong"] >= tables["a"]["wrong"] + 2 and tables["b"]["wanted"] == tables["a"]["wanted"]
+    assert "characters right (spaces aside)" in page.locator("#compare-summary").inner_text()
 
 
 def test_4_a_causal_mask_greys_the_future(page):

@@ -303,13 +303,36 @@ def test_difference_refuses_different_sources(plain, tiny):
 def test_edm_is_handled_everywhere(make_checkpoint, plain):
     r = checkpoint.load(make_checkpoint(model="edm"), device="cpu").translate(DATE)
     assert r.attention.shape == (0, len(r.output_tokens), len(r.source_tokens))
-    for fig in (viz.heatmap(r, step=2), viz.layer_grid(r), viz.difference(r, r), viz.difference(plain, r)):
+    for fig in (viz.layer_grid(r), viz.difference(r, r), viz.difference(plain, r)):
         assert not fig.data and "no attention" in fig.layout.annotations[0].text.replace("<br>", " ")  # wrapped to fit
+    table = viz.heatmap(r, step=2)  # in the heatmap's place: the steps, up to the one shown
+    step, fed, wrote, wanted, marks = table.data[0].cells.values
+    assert table.data[0].type == "table" and "No attention" in table.layout.title.text
+    assert list(step) == ["0", "1", "2"] and list(wanted) == list(marks) == ["", "", ""]  # no reference
+    assert list(fed) == [viz.display_piece(p, escape=False) for p in r.decoder_inputs[:3]]
+    assert list(wrote) == [viz.display_piece(p, escape=False) for p in r.output_tokens[:3]]
     assert "no attention" in viz.step_math(r, 0)
     assert json.loads(viz.attention_json(r))["attention"] == []
     assert len(viz.forcing_table(r)) == len(r.output_tokens)
     with pytest.raises(ValueError, match="no attention"):
         viz.attention_csv(r)
+
+
+def test_the_steps_of_a_model_without_attention_mark_forcing_and_mistakes(make_checkpoint):
+    """Exposure bias without a heatmap: ▸ where the reference was fed, a red ✗ where the piece written is not
+    the reference's (lesson 3 showed two empty boxes)."""
+    model = checkpoint.load(make_checkpoint(model="edm"), device="cpu")
+    r = model.translate(DATE, reference="2021-03-03", teacher_forcing=0.5, seed=4)
+    _, fed, wrote, wanted, marks = (list(c) for c in viz.heatmap(r).data[0].cells.values)
+    wrong = [t for t, (a, b) in enumerate(zip(r.output_tokens, r.reference_tokens)) if a != b]
+    assert [t for t, m in enumerate(marks) if m == "✗"] == wrong and wrong
+    assert [t for t, piece in enumerate(fed) if piece.startswith("▸ ")] == [t for t, f in enumerate(r.forced) if f]
+    colours = viz.heatmap(r).data[0].cells.font.color[2]
+    assert [t for t, c in enumerate(colours) if c == viz.MISMATCH_COLOR] == wrong
+    free = model.translate(DATE)  # no reference of its own: the one given is used
+    given = [*free.output_tokens[:4], "Ω"]  # its first four pieces, then one it did not write
+    marks = list(viz.steps_table(free, reference=given).data[0].cells.values[4])
+    assert marks == ["✓"] * 4 + ["✗"] + [""] * (len(free.output_tokens) - 5)
 
 
 # --- tables -------------------------------------------------------------------------------------------

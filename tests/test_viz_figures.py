@@ -73,7 +73,8 @@ def test_layer_grid_and_difference_are_valid(causal, plain, after_end):
     for fig in (viz.layer_grid(causal), viz.layer_grid(after_end, row_scale=True, presenter=True),
                 viz.difference(plain, causal), viz.difference(plain, causal, 1, presenter=True),
                 viz.heatmap(after_end, step=7), viz.layer_grid(dataclasses.replace(plain, attention=plain.attention[:0],
-                                                                               scores=plain.scores[:0]))):
+                                                                               scores=plain.scores[:0])),
+                viz.steps_table(after_end), viz.steps_table(after_end, step=2, presenter=True)):
         validated(fig)
     grid = validated(viz.layer_grid(causal))
     weights = [t for t in grid.data if t.coloraxis == "coloraxis"]
@@ -184,7 +185,7 @@ def test_every_figure_is_sent_as_plotly_itself_would_write_it(causal, plain, aft
                viz.heatmap(after_end, rows_by_fed=True), viz.layer_grid(causal), viz.difference(plain, causal),
                viz.step_figure(causal, 2, 1), viz.message("nothing to compare", presenter=True),
                viz.quality_by_length(["1-5", "6-10"], {"a": [1.0, 0.25], "b": [0.5, None]}, [10, 20]),
-               viz.training_curves([(1, 2.5), (2, 1.25)], [(1, 0.1, 0.2), (2, 0.5, 0.75)])]
+               viz.training_curves([(1, 2.5), (2, 1.25)], [(1, 0.1, 0.2), (2, 0.5, 0.75)]), viz.steps_table(after_end)]
     for fig in figures:
         sent = json.loads(fig.to_json())
         plotly_own = json.loads(go.Figure(fig._dict, _validate=False).to_json())  # plotly's object tree, then JSON

@@ -11,6 +11,7 @@ import html
 from dataclasses import dataclass, replace
 
 from .. import hub, tasks, viz
+from ..tokenizer import EOS_ID, SPECIAL_PIECES
 from ..translator import Translation
 from . import examples, models, runs, views
 from .runs import Settings
@@ -103,15 +104,29 @@ def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = 
 
 
 def verdict(r: Translation, reference: str | None) -> str:
-    """ " ✓ matches the reference", or where it first goes wrong; "" without a reference."""
+    """ " ✓ matches the reference", or how many characters are right and where it first goes wrong (spaces
+    aside: a reversal's letters are spaced); "" without a reference."""
     if not reference:
         return ""
     if r.text == reference:
         return " ✓ matches the reference"
-    wrong = next((i for i, (a, b) in enumerate(zip(r.text, reference)) if a != b), min(len(r.text), len(reference)))
-    return (f" ✗ differs from the reference from character {wrong + 1} on "
-            f"(<code>{html.escape(r.text[wrong:wrong + 12])}</code> where the reference has "
-            f"<code>{html.escape(reference[wrong:wrong + 12])}</code>)")
+    written, wanted = r.text.replace(" ", ""), reference.replace(" ", "")
+    right = sum(a == b for a, b in zip(written, wanted))
+    wrong = next((i for i, (a, b) in enumerate(zip(written, wanted)) if a != b), min(len(written), len(wanted)))
+    return (f" ✗ {right} of {len(wanted)} characters right (spaces aside); the first wrong is character {wrong + 1}: "
+            f"<code>{html.escape(written[wrong:wrong + 8])}</code> where the reference has "
+            f"<code>{html.escape(wanted[wrong:wrong + 8])}</code>")
+
+
+def _figure(r: Translation, name: str, reference: str | None, layer: object, presenter: bool) -> viz.Figure:
+    """A run's heatmap; for a model without attention, its steps against the reference (viz.steps_table)."""
+    if r.num_layers:
+        return viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter)
+    pieces = None
+    if reference and not r.reference_tokens:  # a run without forcing: the reference in its model's pieces
+        target = models.get_model(name).translator.target_tokenizer
+        pieces = target.pieces(target.encode(reference)) + [SPECIAL_PIECES[EOS_ID]]
+    return viz.steps_table(r, presenter=presenter, reference=pieces)
 
 
 def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False) -> Compared:
@@ -121,8 +136,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     ra, rb = kept.results
     da, db = _describe(ra, kept.names[0]), _describe(rb, kept.names[1])
     try:
-        fig_a = viz.heatmap(ra, views.pick_layer(layer, ra), presenter=presenter)
-        fig_b = viz.heatmap(rb, views.pick_layer(layer, rb), presenter=presenter)
+        fig_a, fig_b = (_figure(r, name, kept.reference, layer, presenter) for r, name in zip(kept.results, kept.names))
     except Exception as error:
         return Compared(None, None, None, None, runs.problem(runs.user_message(error)))
     same = "the same output" if ra.text == rb.text else "**different outputs**"
