@@ -285,9 +285,20 @@ def _colorbar(style: Style, title: str) -> dict:
     return dict(title=dict(text=title), thickness=14, tickfont=dict(size=style.tick))
 
 
-def _colour(style: Style, row_scale: bool) -> dict:
-    return dict(zmin=0, zmax=1, colorscale=_stops(style.colorscale),
+def _colour(style: Style, row_scale: bool, zmax: float = 1.0) -> dict:
+    return dict(zmin=0, zmax=1 if row_scale else zmax, colorscale=_stops(style.colorscale),
                 colorbar=_colorbar(style, ROW_SCALED_TITLE if row_scale else WEIGHT_TITLE))
+
+
+def shared_zmax(*shown: tuple[Translation, int | str]) -> float:
+    """The colour scale's top for maps shown side by side, each (result, layer): their largest weight, up to
+    the next 0.05 (never below 0.05; 1 when none has attention).
+
+    Weights spread over many pieces (0.15-0.3 at most) left both maps nearly white on a 0..1 scale;
+    one scale for both keeps them comparable cell for cell.
+    """
+    peak = max((float(_weights(r, layer).max()) for r, layer in shown if r.num_layers), default=1.0)
+    return float(min(1.0, max(0.05, np.ceil(peak * 20 - 1e-6) / 20)))
 
 
 def _axes(source_labels: list[str], row_labels: list[str], style: Style) -> tuple[dict, dict]:
@@ -449,8 +460,9 @@ def heatmap(
     title: str | None = None,
     row_scale: bool = False,
     rows_by_fed: bool = False,
+    zmax: float = 1.0,
 ) -> Figure:
-    """Attention weights: source pieces across, output steps down, colour fixed to 0..1.
+    """Attention weights: source pieces across, output steps down, colour 0..zmax (1 unless told: `shared_zmax`).
 
     layer: 0-based layer or "mean" (mean over layers). step: show rows 0..step only, outlining
     `step` (the app's play control calls this once per step); clamped to 0..S-1. Grey cells were
@@ -479,7 +491,7 @@ def heatmap(
                            line=dict(color=OUTLINE_COLOR, width=style.outline)))
     if shapes:
         layout["shapes"] = shapes
-    return _figure(_attention_traces(r, layer, step, style, row_scale, **_colour(style, row_scale)), layout)
+    return _figure(_attention_traces(r, layer, step, style, row_scale, **_colour(style, row_scale, zmax)), layout)
 
 
 NO_ATTENTION_TITLE = "No attention, so no weights: what each step was fed and wrote"

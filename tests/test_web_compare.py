@@ -73,6 +73,13 @@ def test_compare_plots_both_runs_and_their_difference():
     assert ra.text in compared.summary and "Mask mismatch" in compared.summary
     view = compare.compare_view(compared.kept, presenter=True)
     assert view.a.layout.font.size > compared.a.layout.font.size
+    # one colour scale for both, topped at their largest weight (up to the next 0.05): maps of spread-out
+    # weights were nearly white on 0..1 (lesson 4)
+    peak = max(ra.attention.mean(0).max(), rb.attention.mean(0).max())
+    top = compared.a.data[0].zmax
+    assert top == compared.b.data[0].zmax and peak <= top < peak + 0.05 + 1e-6 and round(top * 20, 6).is_integer()
+    layer_1 = compare.compare_view(compared.kept, layer="1")
+    assert max(ra.attention[1].max(), rb.attention[1].max()) <= layer_1.a.data[0].zmax <= 1
 
 
 def _padded(weights: np.ndarray, steps: int) -> np.ndarray:
@@ -86,4 +93,5 @@ def test_compare_says_which_run_failed_and_handles_a_model_without_attention():
     assert failed.kept is None and failed.a is None and "Run B" in failed.summary
     noattn = compare.compare(settings("a b c", checkpoint="reverse"), settings("a b c", checkpoint="reverse-noattn"))
     assert noattn.a is not None and noattn.difference is not None  # a message figure: nothing to compare
+    assert noattn.b.data[0].type == "table" and noattn.a.data[0].zmax >= noattn.kept.results[0].attention.mean(0).max()
     assert "reverse-noattn" in noattn.summary

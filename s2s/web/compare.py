@@ -118,10 +118,12 @@ def verdict(r: Translation, reference: str | None) -> str:
             f"<code>{html.escape(wanted[wrong:wrong + 8])}</code>")
 
 
-def _figure(r: Translation, name: str, reference: str | None, layer: object, presenter: bool) -> viz.Figure:
-    """A run's heatmap; for a model without attention, its steps against the reference (viz.steps_table)."""
+def _figure(r: Translation, name: str, reference: str | None, layer: object, presenter: bool,
+            zmax: float) -> viz.Figure:
+    """A run's heatmap on the comparison's colour scale; for a model without attention, its steps against the
+    reference (viz.steps_table)."""
     if r.num_layers:
-        return viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter)
+        return viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter, zmax=zmax)
     pieces = None
     if reference and not r.reference_tokens:  # a run without forcing: the reference in its model's pieces
         target = models.get_model(name).translator.target_tokenizer
@@ -136,7 +138,9 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     ra, rb = kept.results
     da, db = _describe(ra, kept.names[0]), _describe(rb, kept.names[1])
     try:
-        fig_a, fig_b = (_figure(r, name, kept.reference, layer, presenter) for r, name in zip(kept.results, kept.names))
+        zmax = viz.shared_zmax(*((r, views.pick_layer(layer, r)) for r in kept.results))
+        fig_a, fig_b = (_figure(r, name, kept.reference, layer, presenter, zmax)
+                        for r, name in zip(kept.results, kept.names))
     except Exception as error:
         return Compared(None, None, None, None, runs.problem(runs.user_message(error)))
     same = "the same output" if ra.text == rb.text else "**different outputs**"
