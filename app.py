@@ -378,7 +378,8 @@ def on_lesson(page: Page, key: str) -> dict:
     updates = {e.text: a.text, e.reference: a.reference, e.reference_source: a.text, e.checkpoint: a.checkpoint,
                e.mask: a.mask, e.forcing: a.forcing, e.ratio: a.ratio, e.decoding: "greedy",
                r.layer: gr.Radio(choices=models.layer_choices(a.checkpoint), value=lesson.layer),
-               r.display: display, **dict.fromkeys(page.lesson_texts, f"**{lesson.title}.** {lesson.look}"),
+               r.display: display,
+               **dict.fromkeys(page.lesson_texts, gr.Markdown(f"**{lesson.title}.** {lesson.look}", visible=True)),
                page.tabs: gr.Tabs(selected="compare" if lesson.show == lessons.COMPARE else "explore")}
     if lesson.b is not None:
         b = lesson.b
@@ -522,7 +523,7 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
 
 def compare_tab(start: views.Opening) -> CompareControls:
     with gr.Tab("Compare", id="compare") as tab:
-        lesson_text = gr.Markdown(elem_classes=["lesson-text"])
+        lesson_text = gr.Markdown(elem_classes=["lesson-text"], visible=False)  # shown by a lesson
         gr.Markdown("Run **A** uses the Explore tab's settings; run **B** the same text with its own checkpoint, "
                     "mask and forcing. The third map is A − B: red where A attends more.")
         with gr.Row():
@@ -597,7 +598,7 @@ def layout(start: views.Opening) -> Page:
         with gr.Tab("Explore", id="explore"):
             with gr.Row(elem_id="explore-row"):
                 with gr.Column(scale=1, min_width=300):
-                    explore_text = gr.Markdown(elem_id="lesson-text", elem_classes=["lesson-text"])
+                    explore_text = gr.Markdown(elem_id="lesson-text", elem_classes=["lesson-text"], visible=False)
                     explore = explore_controls(start)
                 results = results_panel(start, explore.display)
         compared = compare_tab(start)

@@ -119,6 +119,13 @@ def test_1_attention_aligns_the_year_rows_look_at_the_year(page):
     on_screen(page, root)
 
 
+def test_no_lesson_box_is_drawn_until_a_lesson_is_chosen(page):
+    """An empty lesson box was drawn above the text box as a thin striped bar, like a stalled progress bar."""
+    assert not page.locator("#lesson-text").is_visible() and not page.locator(".lesson-text").first.is_visible()
+    choose(page, "matrix")
+    assert page.locator("#lesson-text").is_visible()
+
+
 def test_2_why_attention_reverse_beats_no_attention_on_long_inputs(page):
     lesson, root = choose(page, "why")
     assert page.locator("#checkpoint input").first.input_value() == "reverse"

@@ -173,7 +173,8 @@ def mask_notes(r: Translation) -> list[str]:
     if r.mask == "causal" and r.encoder == "bi":
         found.append("This checkpoint's encoder reads the source both ways, so the states at pieces 0…t have "
                      "already read the pieces after t right to left: the causal mask hides positions, not "
-                     "information. Compare with `reverse-causal`, whose encoder reads left to right only.")
+                     "information. A checkpoint trained causal with a left-to-right encoder (`dates-causal`, "
+                     "`reverse-causal`) cannot see past t at all.")
     return [note for note in found if note]
 
 
