@@ -50,3 +50,16 @@ def test_quality_by_length_plots_percentages_with_counts():
     a, b = figure.data
     assert list(a.y) == [100.0, 25.0] and list(b.y) == [50.0, None]
     assert list(a.customdata) == [10, 20] and a.name == "a"
+
+
+def test_a_one_layer_model_shows_its_layers_arithmetic_for_the_mean(make_checkpoint):
+    """The mean of one layer is that layer: the panel said "mean of 1 layers... choose a layer" (Train's small)."""
+    from s2s import checkpoint
+    from s2s.web import views
+
+    one = checkpoint.load(make_checkpoint(num_layers=1), device="cpu").translate("3 March 2021")
+    figure = views.step_figure(one, layer="mean", step=2)
+    q = figure.data[0]
+    np.testing.assert_allclose(_z(q)[0], one.queries[0, 2], atol=1e-6)
+    two = checkpoint.load(make_checkpoint(), device="cpu").translate("3 March 2021")
+    assert "mean of 2 layers" in views.step_figure(two, layer="mean").layout.annotations[0].text

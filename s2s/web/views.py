@@ -268,11 +268,12 @@ def step_figure(result: Translation | None, rank: object = 1, layer: object = "m
     chosen = pick_layer(layer, r)
     if r.num_layers == 0:
         return viz.step_figure(r, 0, 0, presenter=presenter)
-    if chosen == "mean":
+    if chosen == "mean" and r.num_layers > 1:
         return viz.message(f"The map shows the mean of {r.num_layers} layers, and each layer does its own "
                            "arithmetic: choose a layer above to see its query, keys, values and context.", presenter)
     shown = _revealed(step, r)
-    return viz.step_figure(r, last_step(result, rank) if shown is None else shown, chosen, presenter=presenter)
+    layer_shown = 0 if chosen == "mean" else chosen  # the mean of one layer is that layer
+    return viz.step_figure(r, last_step(result, rank) if shown is None else shown, layer_shown, presenter=presenter)
 
 
 def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> viz.Figure | None:
