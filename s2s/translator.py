@@ -124,7 +124,7 @@ class Translator:
         reference_ids = None
         if teacher_forcing > 0:
             if reference is None or not str(reference).strip():
-                raise ValueError("Teacher forcing needs a reference: type the target text, or turn teacher forcing off.")
+                raise ValueError("Teacher forcing needs a reference: type the target text, or turn forcing off.")
             if beam_size > 1:
                 raise ValueError("Beam search decodes freely: set teacher forcing to 0 or the beam size to 1.")
             reference_ids = self.encode_reference(reference)
