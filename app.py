@@ -416,7 +416,8 @@ def client_errors(endpoint: Callable) -> Callable:
         try:
             return endpoint(*args)
         except Exception as error:
-            raise gr.Error(runs.user_message(error)) from None
+            # a visitor's mistake is answered, not logged as a traceback (a bug is logged by user_message)
+            raise gr.Error(runs.user_message(error), print_exception=False) from None
 
     return call
 
