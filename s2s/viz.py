@@ -526,7 +526,8 @@ def steps_table(r: Translation, step: int | None = None, *, presenter: bool = Fa
     table = dict(type="table", columnwidth=[1, 2, 2, 2, 1], cells=cells,
                  header=dict(values=[f"<b>{c}</b>" for c in STEP_COLUMNS], align="center", height=row_px,
                              font=dict(size=style.font), fill=dict(color="#f5f5f5"), line=dict(color="#e0e0e0")))
-    layout = dict(template=TEMPLATE, autosize=True, height=min(style.max_height, 60 + row_px * (shown + 2)),
+    # tall enough for 32 steps (the table scrolls beyond), so that errors piling up are seen without scrolling
+    layout = dict(template=TEMPLATE, autosize=True, height=60 + row_px * (min(shown, 32) + 2),
                   margin=dict(l=10, r=10, t=30 + style.font, b=10), font=dict(size=style.font),
                   title=dict(text=NO_ATTENTION_TITLE, font=dict(size=style.font + 1), x=0.5, xanchor="center",
                              yref="container", y=1, yanchor="top", pad=dict(t=4)))

@@ -287,6 +287,10 @@ def test_presenter_mode_enlarges_the_page_and_the_plot(page):
     assert page.evaluate("() => document.body.classList.contains('presenter')")
     size = page.evaluate("() => getComputedStyle(document.querySelector('#source textarea, #source input')).fontSize")
     assert float(size.removesuffix("px")) >= 24
+    # the title and the lesson buttons too (gradio's prefix made the plain rules outrank presenter's: 20, 12.8 px)
+    title, lesson = (page.evaluate(f"() => parseFloat(getComputedStyle(document.querySelector('{css}')).fontSize)")
+                     for css in ("#header h1", "#lessons button"))
+    assert title >= 30 and lesson >= 16, (title, lesson)
 
 
 def test_compare_preset_plots_both_runs_and_their_difference(page):
@@ -320,6 +324,8 @@ def test_a_phone_gets_one_column_without_sideways_scrolling(browser, url):
     controls, results = page.locator("#controls").bounding_box(), page.locator("#results").bounding_box()
     assert results["y"] >= controls["y"] + controls["height"] - 1  # stacked, not side by side
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    heatmap, step = page.locator("#heatmap").bounding_box(), page.locator("#step-plot").bounding_box()
+    assert heatmap["width"] >= 300 and step["y"] >= heatmap["y"] + heatmap["height"] - 1  # the map ~60 px wide before
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "phone.png", full_page=True)
     context.close()
