@@ -768,8 +768,10 @@ def probability_text(p: float) -> str:
 
 
 def nbest_table(r: Translation) -> list[list]:
-    """Beam search's hypotheses best first (columns NBEST_COLUMNS); a greedy result is its only row."""
-    return [[rank, h.text, round(h.score, 4), len(h.output_tokens)]
+    """Beam search's hypotheses best first (columns NBEST_COLUMNS); a greedy result is its only row.
+
+    Scores are text with four decimals each ("-0.4820", not -0.482 beside -0.4482), so the column lines up."""
+    return [[rank, h.text, f"{h.score:.4f}", len(h.output_tokens)]
             for rank, h in enumerate(r.hypotheses or [r], start=1)]
 
 

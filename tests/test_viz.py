@@ -363,9 +363,11 @@ def test_nbest_table(tiny, plain):
     beam = tiny.translate(DATE, beam_size=3)
     rows = viz.nbest_table(beam)
     assert [row[0] for row in rows] == list(range(1, len(beam.hypotheses) + 1))
-    assert [row[2] for row in rows] == sorted((row[2] for row in rows), reverse=True)
+    scores = [float(row[2]) for row in rows]
+    assert scores == sorted(scores, reverse=True) and all(len(row[2].split(".")[1]) == 4 for row in rows)
     assert all(len(row) == len(viz.NBEST_COLUMNS) for row in rows)
-    assert viz.nbest_table(plain) == [[1, plain.text, round(plain.score, 4), len(plain.output_tokens)]]
+    assert viz.nbest_table(plain) == [[1, plain.text, f"{plain.score:.4f}", len(plain.output_tokens)]]
+    assert [float(row[2]) for row in rows] == pytest.approx([h.score for h in beam.hypotheses], abs=5e-5)
 
 
 # --- exports ------------------------------------------------------------------------------------------
