@@ -55,6 +55,7 @@ NBEST_COLUMNS = ["rank", "output", "score (mean log p)", "length"]
 MASKED_COLOR = "#bdbdbd"  # masked cells: a grey no colour scale here uses
 OUTLINE_COLOR = "#e7298a"  # the current step's outline: magenta stands out on blue, green and yellow
 MISMATCH_COLOR = "#c62828"
+TEXT_COLOR = "#212121"  # a table's ordinary cells
 AFTER_END_COLOR = "#9e9e9e"  # rows decoded after the model's own </s>: greyed, they are not its output
 END_LINE_COLOR = "#616161"  # the dotted line between the model's last step and the steps after it
 FORCED_MARK, MISMATCH_MARK, AFTER_END_MARK = "▸", "✗", "(after ⟨eos⟩)"
@@ -519,7 +520,7 @@ def steps_table(r: Translation, step: int | None = None, *, presenter: bool = Fa
         rows.append((str(t), f"{FORCED_MARK} {fed}" if r.forced[t] else fed, wrote,
                      display_piece(reference[t], escape=False) if has_reference else "", mark))
     columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in STEP_COLUMNS]
-    colours = [MISMATCH_COLOR if row[4] == MISMATCH_MARK else "#212121" for row in rows]
+    colours = [MISMATCH_COLOR if row[4] == MISMATCH_MARK else TEXT_COLOR for row in rows]
     row_px = style.font + 12
     cells = dict(values=columns, align="center", height=row_px, font=dict(size=style.font, color=[colours] * 5),
                  fill=dict(color="white"), line=dict(color="#e0e0e0"))

@@ -229,8 +229,12 @@ def forwarded_client(header: str) -> str:
 
 
 def _private(entry: str) -> bool:
-    host = entry[1:].split("]")[0] if entry.startswith("[") else entry.rsplit(":", 1)[0] if entry.count(":") == 1 \
-        else entry  # "[v6]:port", "v4:port", or an address alone
+    """Whether an X-Forwarded-For entry ("v4", "v4:port", "v6", "[v6]:port") is a private or local address."""
+    host = entry
+    if entry.startswith("["):
+        host = entry[1:].split("]")[0]
+    elif entry.count(":") == 1:
+        host = entry.split(":")[0]
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
