@@ -93,19 +93,6 @@ def test_cancel_before_any_step_still_ends_cleanly():
     assert run.wait(20) and run.progress().cancelled
 
 
-@pytest.mark.parametrize("fields, message", [
-    (dict(task="nope"), "Unknown task"),
-    (dict(size="huge"), "Unknown size"),
-    (dict(probe="  "), "probe"),
-    (dict(max_seconds=10_000), "at most"),
-    (dict(train_size=10**7), "1 to"),
-    (dict(task="tsv", tsv="a\tb\n" * 5), "at least 10"),
-    (dict(task="tsv", tsv="a\tb\n" * (training.MAX_TSV_LINES + 1)), "at most"),
-    (dict(task="tsv", tsv="a\tb\n" * 10 + "no tab here\n"), "line 11"),
-    (dict(task="tsv", tsv="a\tb\n" * 10 + "x" * 128 + "\tb\n"), "line 11: the source has 128 characters"),
-    (dict(task="tsv", tsv="a\tb\n" * 10 + "a\t" + "y" * 200 + "\n"), "line 11: the target has 200"),
-    (dict(probe="p" * (training.MAX_PROBE_CHARS + 1)), "Shorten the probe"),
-])
 class _Run:
     """A stand-in for LiveRun: starts at once, ends when the test says."""
 
@@ -138,6 +125,19 @@ def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(
     assert runs.start("script-3", TrainRequest()).done is False  # a place is kept 60 s: the line is empty again
 
 
+@pytest.mark.parametrize("fields, message", [
+    (dict(task="nope"), "Unknown task"),
+    (dict(size="huge"), "Unknown size"),
+    (dict(probe="  "), "probe"),
+    (dict(max_seconds=10_000), "at most"),
+    (dict(train_size=10**7), "1 to"),
+    (dict(task="tsv", tsv="a\tb\n" * 5), "at least 10"),
+    (dict(task="tsv", tsv="a\tb\n" * (training.MAX_TSV_LINES + 1)), "at most"),
+    (dict(task="tsv", tsv="a\tb\n" * 10 + "no tab here\n"), "line 11"),
+    (dict(task="tsv", tsv="a\tb\n" * 10 + "x" * 128 + "\tb\n"), "line 11: the source has 128 characters"),
+    (dict(task="tsv", tsv="a\tb\n" * 10 + "a\t" + "y" * 200 + "\n"), "line 11: the target has 200"),
+    (dict(probe="p" * (training.MAX_PROBE_CHARS + 1)), "Shorten the probe"),
+])
 def test_bad_requests_are_refused_before_anything_starts(fields, message):
     with pytest.raises(TrainingRefused, match=message):
         Registry().start("visitor-a", TrainRequest(**fields))
