@@ -16,9 +16,9 @@ A visitor is a page's session, or for an API call without one its address (see `
 proxy (a Hugging Face Space) every request comes from the proxy, so `Limits.client_header` names the
 header that carries the visitor's address; it is trusted only when set, because anyone can send that
 header. A proxy appends the address it saw to what the client sent, so the first entry of X-Forwarded-For
-is whatever a script chose (rotating it dodged every limit): the visitor is the right-most entry that is
-not a private address (the proxies' own, on the proxy's side), and only when every entry is private (a
-proxy on a school's network) the first.
+is whatever a script chose (rotating it dodged every limit): the visitor is the right-most public address
+(the proxies' own, right of it, are not public), or when every entry is private (a proxy on a school's
+network) the right-most, which that proxy wrote.
 
 Only requests that start work count: joining the queue and the API's calls. The page's static files,
 its heartbeat and the streams of results do not. Nothing here changes a request: each call keeps its
@@ -47,7 +47,8 @@ MAX_CLIENTS = 10_000  # buckets kept; the least recently seen are forgotten (a f
 
 @dataclass(frozen=True)
 class Limits:
-    """The per-client limits; `from_env` reads S2S_MAX_BODY_BYTES, S2S_RATE, S2S_BURST, S2S_CLIENT_HEADER."""
+    """The per-client limits; `from_env` reads S2S_MAX_BODY_BYTES, S2S_RATE, S2S_BURST, S2S_ADDRESS_RATE,
+    S2S_ADDRESS_BURST, S2S_NEW_SESSION_RATE, S2S_NEW_SESSION_BURST and S2S_CLIENT_HEADER."""
 
     max_body_bytes: int = 64 * 1024  # a 500-character text and its settings are about 2 KB of JSON
     # requests per second that start work, per visitor: each keystroke starts three events (the run, its
@@ -80,6 +81,8 @@ class Limits:
                    rate=float(env.get("S2S_RATE", cls.rate)), burst=int(env.get("S2S_BURST", cls.burst)),
                    address_rate=float(env.get("S2S_ADDRESS_RATE", cls.address_rate)),
                    address_burst=int(env.get("S2S_ADDRESS_BURST", cls.address_burst)),
+                   new_session_rate=float(env.get("S2S_NEW_SESSION_RATE", cls.new_session_rate)),
+                   new_session_burst=int(env.get("S2S_NEW_SESSION_BURST", cls.new_session_burst)),
                    client_header=header.lower() if header else None)
 
 
@@ -210,36 +213,37 @@ class Guard:
         if self.limits.client_header:
             for name, value in scope.get("headers", []):
                 if name.decode("latin-1").lower() == self.limits.client_header:
-                    return forwarded_client(value.decode("latin-1"))
+                    forwarded = forwarded_client(value.decode("latin-1"))
+                    if forwarded is not None:
+                        return forwarded
         client = scope.get("client")
         return client[0] if client else "unknown"
 
 
-def forwarded_client(header: str) -> str:
-    """The visitor in an X-Forwarded-For chain: the right-most entry that is not a private address, else the first.
+def forwarded_client(header: str) -> str | None:
+    """The visitor in an X-Forwarded-For chain: the right-most address that is global (public), else the
+    right-most address at all (every one private: a proxy on a school's network); None if none parses.
 
     Entries left of the one the outermost proxy appended are the client's own words, so they are never
-    chosen over it; the private entries right of it are proxies inside the host's network.
+    chosen over it; the non-global entries right of it are proxies inside the host's network.
     """
-    entries = [entry.strip() for entry in header.split(",") if entry.strip()]
-    for entry in reversed(entries):
-        if not _private(entry):
-            return entry
-    return entries[0] if entries else "unknown"
+    addresses = [address for address in map(_address, header.split(",")) if address is not None]
+    public = [address for address in addresses if address.is_global]
+    chosen = public[-1] if public else addresses[-1] if addresses else None
+    return None if chosen is None else str(chosen)
 
 
-def _private(entry: str) -> bool:
-    """Whether an X-Forwarded-For entry ("v4", "v4:port", "v6", "[v6]:port") is a private or local address."""
-    host = entry
-    if entry.startswith("["):
-        host = entry[1:].split("]")[0]
-    elif entry.count(":") == 1:
-        host = entry.split(":")[0]
+def _address(entry: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An X-Forwarded-For entry ("v4", "v4:port", "v6", "[v6]:port") as an address; None if it is none."""
+    host = entry.strip()
+    if host.startswith("["):
+        host = host[1:].split("]")[0]
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
     try:
-        address = ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False  # not an address: no proxy wrote it
-    return address.is_private or address.is_loopback or address.is_link_local
+        return None  # not an address: no proxy wrote it
 
 
 class BodyTooLarge(Exception):
