@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from s2s import checkpoint
-from s2s.web import training, worker
+from s2s.web import runs, training, worker
 from s2s.web.training import Registry, TrainingRefused, TrainRequest
 
 TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
@@ -209,6 +209,21 @@ def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
     p = run.progress()
     assert p.error and p.status == f"Training failed: {p.error}" and "\n" not in p.error
     assert "thread" in p.error.lower() and "Traceback" not in p.error and "/" not in p.error, p.error
+
+
+def test_a_failure_naming_a_server_folder_is_not_shown(monkeypatch):
+    """"Training failed: [Errno 28] No space left on device: '/tmp/…/model.safetensors'" (review of 2026-11-29)."""
+    import tempfile
+
+    def failing(self):
+        raise OSError(f"[Errno 28] No space left on device: '{tempfile.gettempdir()}/s2s-live-x/model.safetensors'")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(training.LiveRun, "_events", failing)
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=5))
+    assert run.wait(10)
+    p = run.progress()
+    assert p.status == f"Training failed: {runs.GENERIC_ERROR}" and tempfile.gettempdir() not in p.status
 
 
 def test_a_run_that_has_learnt_stops_before_its_time_cap():

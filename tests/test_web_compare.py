@@ -98,3 +98,18 @@ def test_compare_says_which_run_failed_and_handles_a_model_without_attention():
     assert noattn.a is not None and noattn.difference is not None  # a message figure: nothing to compare
     assert noattn.b.data[0].type == "table" and noattn.a.data[0].zmax >= noattn.kept.results[0].attention.mean(0).max()
     assert "reverse-noattn" in noattn.summary
+
+
+@pytest.mark.parametrize("written, verdict", [
+    ("a b c", " ✓ matches the reference"),
+    ("abc", " ✓ matches the reference apart from spacing"),
+    ("a b", " ✗ 2 of 3 characters right (spaces aside); it stops 1 character(s) short"),
+    ("a b c d", " ✗ 3 of 4 characters right (spaces aside); it writes 1 character(s) more: <code>d</code>"),
+    ("a x c", " ✗ 2 of 3 characters right (spaces aside); the first wrong is character 2: <code>xc</code> where the "
+              "reference has <code>bc</code>"),
+])
+def test_the_verdict_counts_characters_and_says_where_it_goes_wrong(written, verdict):
+    """It said "10 of 10 right; the first wrong is character 11" when only spacing or the tail differed."""
+    from types import SimpleNamespace
+
+    assert compare.verdict(SimpleNamespace(text=written), "a b c") == verdict

@@ -129,6 +129,16 @@ def test_translate_returns_text_and_figure_and_raises_a_message_on_bad_values():
     assert runs.user_message(ValueError("Shorten it to /3 of the text")) == "Shorten it to /3 of the text"
 
 
+def test_a_message_quoting_typed_text_that_names_a_folder_is_hidden_and_logged_in_one_line(caplog):
+    """A visitor who types "/tmp" as a piece is no bug: one warning line, no traceback (review of 2026-11-29)."""
+    import tempfile
+
+    with caplog.at_level("WARNING", logger=runs.__name__):
+        message = runs.user_message(ValueError(f"'{tempfile.gettempdir()}' is not a piece this checkpoint writes"))
+    assert message == runs.GENERIC_ERROR
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and caplog.records[0].exc_info is None
+
+
 def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypatch):
     broken = tmp_path / "checkpoints"
     build_checkpoint(broken / "dates")

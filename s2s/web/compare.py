@@ -111,11 +111,18 @@ def verdict(r: Translation, reference: str | None) -> str:
     if r.text == reference:
         return " ✓ matches the reference"
     written, wanted = r.text.replace(" ", ""), reference.replace(" ", "")
+    if written == wanted:
+        return " ✓ matches the reference apart from spacing"
     right = sum(a == b for a, b in zip(written, wanted))
     wrong = next((i for i, (a, b) in enumerate(zip(written, wanted)) if a != b), min(len(written), len(wanted)))
-    return (f" ✗ {right} of {len(wanted)} characters right (spaces aside); the first wrong is character {wrong + 1}: "
-            f"<code>{html.escape(written[wrong:wrong + 8])}</code> where the reference has "
-            f"<code>{html.escape(wanted[wrong:wrong + 8])}</code>")
+    if wrong < min(len(written), len(wanted)):
+        where = (f"the first wrong is character {wrong + 1}: <code>{html.escape(written[wrong:wrong + 8])}</code> "
+                 f"where the reference has <code>{html.escape(wanted[wrong:wrong + 8])}</code>")
+    elif len(written) < len(wanted):
+        where = f"it stops {len(wanted) - len(written)} character(s) short"
+    else:
+        where = f"it writes {len(written) - len(wanted)} character(s) more: <code>{html.escape(written[wrong:][:8])}</code>"
+    return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
 def _figure(r: Translation, name: str, reference: str | None, layer: object, presenter: bool,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import viz
-from ..errors import S2SError
+from ..errors import S2SError, one_line
 from ..translator import Translation, Translator, check_seed
 from . import batching, models
 
@@ -165,9 +165,18 @@ def user_message(error: BaseException) -> str:
 
     A ValueError raised inside a library may name a file of this server: that one is logged, not shown.
     """
-    if isinstance(error, ValueError | S2SError) and not any(place in str(error) for place in SERVER_PLACES):
-        return str(error)
+    if isinstance(error, ValueError | S2SError):
+        return visible(str(error))
     log.error("unexpected error", exc_info=error)
+    return GENERIC_ERROR
+
+
+def visible(message: str) -> str:
+    """`message` as a visitor may see it: itself, or GENERIC_ERROR if it names a folder of this server (then
+    logged, in one line: it may quote what the visitor typed, so it is no bug and gets no traceback)."""
+    if not any(place in message for place in SERVER_PLACES):
+        return message
+    log.warning("a message naming a server folder was not shown: %s", one_line(message))
     return GENERIC_ERROR
 
 

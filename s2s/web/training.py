@@ -49,7 +49,7 @@ from ..model import ENCODERS, MASKS, QUERIES, ModelConfig
 from ..tasks import TASKS, _parse_tsv_line
 from ..train import TrainConfig, Trainer
 from ..translator import Translation, Translator
-from . import worker
+from . import runs, worker
 
 TASK_CHOICES = ("dates", "reverse", "toy-fr", "tsv")
 SIZES = {  # the network of each size; small trains to a readable heatmap in about a minute on 2 CPUs
@@ -374,8 +374,8 @@ class LiveRun:
                 self._apply(event)
                 if self._cancel.is_set() and _train_hooked is not None:
                     break
-        except Exception as exc:  # noqa: BLE001 (the page shows it; the server goes on)
-            error = one_line(str(exc)) or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 (the page shows it, unless it names a server folder; it goes on)
+            error = runs.visible(one_line(str(exc)) or type(exc).__name__)
         finally:
             close = getattr(events, "close", None)
             if close is not None:
