@@ -121,7 +121,8 @@ def verdict(r: Translation, reference: str | None) -> str:
     elif len(written) < len(wanted):
         where = f"it stops {len(wanted) - len(written)} character(s) short"
     else:
-        where = f"it writes {len(written) - len(wanted)} character(s) more: <code>{html.escape(written[wrong:][:8])}</code>"
+        more = html.escape(written[wrong:][:8])
+        where = f"it writes {len(written) - len(wanted)} character(s) more: <code>{more}</code>"
     return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
