@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from s2s import hub
-from s2s.web import compare, examples
+from s2s.web import compare, examples, models
 from tests.conftest import web_settings
 
 pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
@@ -98,6 +98,19 @@ def test_compare_says_which_run_failed_and_handles_a_model_without_attention():
     assert noattn.a is not None and noattn.difference is not None  # a message figure: nothing to compare
     assert noattn.b.data[0].type == "table" and noattn.a.data[0].zmax >= noattn.kept.results[0].attention.mean(0).max()
     assert "reverse-noattn" in noattn.summary
+
+
+def test_replotting_a_comparison_never_loads_a_model(monkeypatch):
+    """The run without attention is checked against the reference in its own pieces, made when it ran: re-plotting
+    (another layer, presenter mode) loaded the model again, and lost the comparison if it had gone (2026-11-29)."""
+    run = settings("a b c", checkpoint="reverse-noattn", reference="c b a")
+    compared = compare.compare(settings("a b c", checkpoint="reverse", reference="c b a"), run)
+    marks = list(compared.b.data[0].cells.values[4])
+    assert compared.kept.reference_pieces[0] is None and marks and all(m in ("✓", "✗", "") for m in marks)
+    assert marks[: len(compared.kept.reference_pieces[1])].count("") == 0  # every step with a reference is marked
+    monkeypatch.setattr(models, "get_model", lambda *a, **k: pytest.fail("a model was loaded to re-plot"))
+    again = compare.compare_view(compared.kept, layer="1", presenter=True)
+    assert list(again.b.data[0].cells.values[4]) == marks and again.kept is compared.kept
 
 
 @pytest.mark.parametrize("written, verdict", [

@@ -72,6 +72,8 @@ class Kept:
     names: tuple[str, str]
     results: tuple[Translation, Translation]
     reference: str | None = None  # the target text both should write, when the page has one
+    # that text in each run's own pieces, for a run without attention to be checked against step by step
+    reference_pieces: tuple[list[str] | None, list[str] | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,19 @@ def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = 
             results.append(runs.run(settings))
         except Exception as error:
             return Compared(None, None, None, None, runs.problem(f"Run {name}: {runs.user_message(error)}"))
-    kept = Kept((models.web_spec(a.checkpoint), models.web_spec(b.checkpoint)), (results[0], results[1]),
-                a.reference.strip() or None)
-    return compare_view(kept, layer, presenter)
+    names = (models.web_spec(a.checkpoint), models.web_spec(b.checkpoint))
+    reference = a.reference.strip() or None
+    pieces = tuple(_reference_pieces(r, name, reference) for r, name in zip(results, names))
+    return compare_view(Kept(names, (results[0], results[1]), reference, pieces), layer, presenter)
+
+
+def _reference_pieces(r: Translation, name: str, reference: str | None) -> list[str] | None:
+    """The reference in the pieces of the run's model and </s>, for a run without attention and without forcing
+    (with forcing the run has its own); None otherwise. Made once, so re-plotting never loads a model."""
+    if r.num_layers or not reference or r.reference_tokens:
+        return None
+    target = models.get_model(name).translator.target_tokenizer
+    return target.pieces(target.encode(reference)) + [SPECIAL_PIECES[EOS_ID]]
 
 
 def verdict(r: Translation, reference: str | None) -> str:
@@ -126,19 +138,6 @@ def verdict(r: Translation, reference: str | None) -> str:
     return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
-def _figure(r: Translation, name: str, reference: str | None, layer: object, presenter: bool,
-            zmax: float) -> viz.Figure:
-    """A run's heatmap on the comparison's colour scale; for a model without attention, its steps against the
-    reference (viz.steps_table)."""
-    if r.num_layers:
-        return viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter, zmax=zmax)
-    pieces = None
-    if reference and not r.reference_tokens:  # a run without forcing: the reference in its model's pieces
-        target = models.get_model(name).translator.target_tokenizer
-        pieces = target.pieces(target.encode(reference)) + [SPECIAL_PIECES[EOS_ID]]
-    return viz.steps_table(r, presenter=presenter, reference=pieces)
-
-
 def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False) -> Compared:
     """Plot a kept comparison (no model run): A, B, A − B, and a summary of both outputs."""
     if kept is None:
@@ -147,8 +146,9 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     da, db = _describe(ra, kept.names[0]), _describe(rb, kept.names[1])
     try:
         zmax = viz.shared_zmax(*((r, views.pick_layer(layer, r)) for r in kept.results))
-        fig_a, fig_b = (_figure(r, name, kept.reference, layer, presenter, zmax)
-                        for r, name in zip(kept.results, kept.names))
+        fig_a, fig_b = (viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter, zmax=zmax) if r.num_layers
+                        else viz.steps_table(r, presenter=presenter, reference=pieces)
+                        for r, pieces in zip(kept.results, kept.reference_pieces))
     except Exception as error:
         return Compared(None, None, None, None, runs.problem(runs.user_message(error)))
     same = "the same output" if ra.text == rb.text else "**different outputs**"
