@@ -292,8 +292,12 @@ def lesson_notes(config: dict) -> str:
     return "## Notes\n" + "\n\n".join(notes) if notes else ""
 
 
-def build_or_resume(cfg: TrainConfig, train_pairs, device):
-    """Fresh tokenizers and model, or (--resume) those of an earlier checkpoint to train further."""
+def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()):
+    """Fresh tokenizers and model, or (--resume) those of an earlier checkpoint to train further.
+
+    The tokenizers learn from the training pairs; the lengths a checkpoint reads cover the validation pairs
+    too (a longer one, or one with characters the training pairs lack, failed the run at its first check).
+    """
     if cfg.resume:
         earlier = checkpoint.load(cfg.resume, device=device)
         metrics_file = Path(cfg.resume) / checkpoint.METRICS
@@ -301,8 +305,9 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device):
         return earlier.source_tokenizer, earlier.target_tokenizer, earlier.model, dict(earlier.config), seconds
     source_tok = Tokenizer.train((s for s, _ in train_pairs), cfg.source_vocab)
     target_tok = Tokenizer.train((t for _, t in train_pairs), cfg.target_vocab)
-    longest_source = max(len(source_tok.encode(s)) for s, _ in train_pairs) + 1
-    longest_target = max(len(target_tok.encode(t)) for _, t in train_pairs) + 1
+    pairs = [*train_pairs, *val_pairs]
+    longest_source = max(len(source_tok.encode(s)) for s, _ in pairs) + 1
+    longest_target = max(len(target_tok.encode(t)) for _, t in pairs) + 1
     model_config = dataclasses.replace(cfg.network, input_vocab_size=source_tok.vocab_size,
                                        output_vocab_size=target_tok.vocab_size)
     config = {
@@ -333,7 +338,7 @@ class Trainer:
             train_pairs, val_pairs = load_pairs(cfg)
         self.val_pairs = val_pairs
         self.source_tok, self.target_tok, self.model, self.config, self.earlier_seconds = build_or_resume(
-            cfg, train_pairs, self.device)
+            cfg, train_pairs, self.device, val_pairs or ())
         self.blocks = to_blocks(encode_pairs(train_pairs, self.source_tok, self.target_tok), self.device)
         self.examples = len(train_pairs)
         self.lr = scaled_lr(cfg, self.batch_size)

@@ -136,7 +136,8 @@ def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(
     (dict(task="tsv", tsv="a\tb\n" * 10 + "no tab here\n"), "line 11"),
     (dict(task="tsv", tsv="a\tb\n" * 10 + "x" * 128 + "\tb\n"), "line 11: the source has 128 characters"),
     (dict(task="tsv", tsv="a\tb\n" * 10 + "a\t" + "y" * 200 + "\n"), "line 11: the target has 200"),
-    (dict(probe="p" * (training.MAX_PROBE_CHARS + 1)), "Shorten the probe"),
+    (dict(probe="p" * (training.MAX_PROBE_BYTES + 1)), "Shorten the probe"),
+    (dict(probe="é" * 31), "Shorten the probe"),  # 62 bytes: 62 pieces of a model whose data had no é
 ])
 def test_bad_requests_are_refused_before_anything_starts(fields, message):
     with pytest.raises(TrainingRefused, match=message):

@@ -193,3 +193,14 @@ def test_your_own_data_at_its_longest_lines_and_widest_alphabet_trains_a_checkpo
     capsys.readouterr()
     assert train.main(["--data", str(data), "--out", str(tmp_path / "longer")]) == 2
     assert f"line 26: the source has {MAX_PAIR_CHARS + 1} characters" in capsys.readouterr().err
+
+
+def test_a_validation_pair_longer_than_every_training_pair_is_read_whole():
+    """Lengths came from the training pairs alone, so a longer validation pair failed the run at its first check
+    ("The input is too long: 101 pieces, and this checkpoint reads at most 64"; review of 2026-11-29)."""
+    long = ("cdefghijklmnopqrstuvwxyz" * 5)[:100]  # letters the training pairs lack: read as their bytes
+    short = [(w, w[::-1]) for w in ("ab", "ba", "abab", "bab") * 5]
+    cfg = train.TrainConfig(network=train.ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1))
+    source_tok, _, _, config, _ = train.build_or_resume(cfg, short, "cpu", [(long, long)])
+    pieces = len(source_tok.encode(long)) + 1  # and </s>
+    assert pieces > 64 and config["max_source_len"] >= pieces

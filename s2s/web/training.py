@@ -62,7 +62,9 @@ DEFAULT_TRAIN_SIZE = 20_000
 VAL_SIZE = 200  # validation pairs, measured at every probe
 BATCH_SIZE = 128  # small enough for many updates in a minute, large enough to use the CPU well
 PROBE_EVERY_S = 3.0
-MAX_PROBE_CHARS = 60  # a trained model reads at least 64 pieces (s2s.train.build_or_resume)
+# the probe's UTF-8 bytes: a character the data lacks is read as its bytes (byte fallback), and a trained model
+# reads at least 64 pieces, its </s> included (s2s.train.build_or_resume)
+MAX_PROBE_BYTES = 60
 LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
@@ -102,9 +104,9 @@ class TrainRequest:
                 raise TrainingRefused(f"Unknown {name} {value!r}: choose one of {', '.join(allowed)}.")
         if not self.probe.strip():
             raise TrainingRefused("Type a probe sentence: it is translated every few seconds while the model learns.")
-        if len(self.probe) > MAX_PROBE_CHARS:
-            raise TrainingRefused(f"Shorten the probe to at most {MAX_PROBE_CHARS} characters: a trained model reads "
-                                  "sentences about as long as its data's.")
+        if len(self.probe.encode("utf-8")) > MAX_PROBE_BYTES:
+            raise TrainingRefused(f"Shorten the probe to at most {MAX_PROBE_BYTES} plain letters (an accented letter "
+                                  "or another script counts 2-4): a trained model reads short sentences.")
         if not 1 <= self.train_size <= MAX_TRAIN_SIZE:
             raise TrainingRefused(f"The training set may have 1 to {MAX_TRAIN_SIZE:,} pairs.")
         if not 0 < self.max_seconds <= MAX_SECONDS:
