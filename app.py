@@ -686,13 +686,21 @@ def wire_train(page: Page) -> None:
     def started(request: gr.Request, task, tsv, attention, query, mask, encoder, size, probe):
         ask = training.TrainRequest(task=task, tsv=tsv or "", attention=bool(attention), query=query, mask=mask,
                                     encoder=encoder, size=size, probe=probe or "")
+        return asked(request.session_hash or "", ask)
+
+    def asked(session: str, ask: training.TrainRequest) -> dict:
         try:
-            training.start(request.session_hash or "", ask)
+            training.start(session, ask)
+        except training.InLine as waiting:  # the timer asks again each second, keeping the place
+            return {t.status: str(waiting), t.timer: gr.Timer(active=True)}
         except ValueError as error:
             return {t.status: runs.problem(str(error)), t.timer: gr.Timer(active=False)}
         return {t.status: "Starting…", t.timer: gr.Timer(active=True)}
 
     def polled(request: gr.Request, presenter):
+        waiting = training.RUNS.waiting(request.session_hash or "")
+        if waiting is not None:
+            return asked(request.session_hash or "", waiting)
         run = training.RUNS.get(request.session_hash or "")
         if run is None:
             return {t.timer: gr.Timer(active=False)}

@@ -275,3 +275,30 @@ def test_train_a_small_model_watch_it_learn_then_use_it_in_explore(page):
     # the button sets five controls, each of which runs the model: the last run, with all five set, has no problem
     page.wait_for_function("() => !document.querySelector('#status').innerHTML.includes('s2s-problem')",
                            timeout=TIMEOUT_MS)
+
+
+def test_a_second_lecturer_waits_in_line_and_starts_by_itself(browser, url):  # noqa: F811 (the fixture)
+    """One training slot on a CPU: the second page's press gets a place in line, kept while the page is open,
+    and its run starts when the first ends, without pressing again (a script used to take every freed slot)."""
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport=VIEWPORT)
+        pages.append(context.new_page())
+        pages[-1].goto(url)
+        pages[-1].wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+        pages[-1].get_by_role("tab", name="Train").click()
+    first, second = pages
+    status = "(p) => document.querySelector('#train-status').innerText"
+    first.locator("#train-start").click()
+    first.wait_for_function(f"() => /steps|epoch|Training/.test(({status})())", timeout=TIMEOUT_MS)
+    second.locator("#train-start").click()
+    second.wait_for_function(f"() => ({status})().includes('number 1 in line')", timeout=TIMEOUT_MS)
+    second.wait_for_timeout(3000)  # it keeps its place while it waits
+    assert "number 1 in line" in second.evaluate(f"() => ({status})()")
+    first.locator("#train-cancel").click()
+    second.wait_for_function(f"() => !({status})().includes('in line') && /Starting|steps|epoch|Training/"
+                             f".test(({status})())", timeout=TIMEOUT_MS)
+    second.locator("#train-cancel").click()
+    second.wait_for_function(f"() => /Cancelled|Done/.test(({status})())", timeout=TIMEOUT_MS)
+    for page in pages:
+        page.context.close()

@@ -65,7 +65,7 @@ def test_one_run_per_visitor_and_a_global_limit_refuse_with_a_clear_message():
     try:
         with pytest.raises(TrainingRefused, match="already have a training run"):
             runs.start("visitor-a", TrainRequest(**TINY))
-        with pytest.raises(TrainingRefused, match="already training 1 model"):
+        with pytest.raises(training.InLine, match="training 1 model.*its limit"):
             runs.start("visitor-b", TrainRequest(**TINY))
         assert runs.running() == 1
     finally:
@@ -104,25 +104,33 @@ class _Run:
 
 
 def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(monkeypatch):
-    """A script restarting a run the moment the last ended held the only slot for good (review of 2026-11-29)."""
+    """A script restarting a run the moment the last ended held the only slot for good (review of 2026-11-29).
+    A waiting page asks again each second by itself (app.py's timer), which keeps its place."""
     monkeypatch.setattr(training, "LiveRun", _Run)
     now = [0.0]
     runs = Registry(max_runs=1, clock=lambda: now[0])
-    script = runs.start("script-1", TrainRequest())
-    with pytest.raises(TrainingRefused, match="number 1 in line"):
-        runs.start("student", TrainRequest())
-    with pytest.raises(TrainingRefused, match="number 2 in line"):
-        runs.start("other", TrainRequest())
-    now[0] = 30.0
+
+    def ask(visitor: str):
+        try:
+            return runs.start(visitor, TrainRequest(seed=len(visitor)))
+        except training.InLine as waiting:
+            return str(waiting)
+
+    script = ask("script-1")
+    assert "number 1 in line" in ask("student") and "number 2 in line" in ask("other")
+    assert runs.waiting("student") == TrainRequest(seed=len("student"))  # what the page asks again with
+    for second in range(1, 31):  # both pages keep asking, each second, for half a minute
+        now[0] = second
+        assert "training 1 model(s), its limit" in ask("student") and "number 2" in ask("other")
+    assert "number 3 in line" in ask("script-2")  # the script, under a new session, waits its turn
     script.done = True
-    with pytest.raises(TrainingRefused, match="number 3 in line"):  # the script, under a new session, waits its turn
-        runs.start("script-2", TrainRequest())
-    with pytest.raises(TrainingRefused, match="number 2 in line"):  # the second keeps its place while it asks
-        runs.start("other", TrainRequest())
-    student = runs.start("student", TrainRequest())  # the first in line gets the slot
-    now[0] = 60.0 + 30.0 + 1  # the second and the script asked last at 30 s; the student's run ends
+    assert "A training slot is free, but 1 visitor(s) asked first. You are number 2" in ask("other")
+    student = ask("student")
+    assert isinstance(student, _Run) and runs.waiting("student") is None
+    assert runs.cancel("script-2") and runs.waiting("script-2") is None  # it leaves the line
+    now[0] = 30 + training.PLACE_KEPT_S + 1  # "other" stopped asking (its page closed): its place is dropped
     student.done = True
-    assert runs.start("script-3", TrainRequest()).done is False  # a place is kept 60 s: the line is empty again
+    assert isinstance(ask("newcomer"), _Run)
 
 
 @pytest.mark.parametrize("fields, message", [

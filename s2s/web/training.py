@@ -68,7 +68,7 @@ MAX_PROBE_BYTES = 60
 LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
-PLACE_KEPT_S = 60.0  # a visitor waiting for a training slot keeps its place in line this long after asking
+PLACE_KEPT_S = 10.0  # a place in line is kept this long after its page last asked (a waiting page asks each second)
 MAX_RUNS = int(os.environ.get("S2S_TRAIN_MAX_RUNS") or (4 if torch.cuda.is_available() else 1))
 MAX_SECONDS = float(os.environ.get("S2S_TRAIN_MAX_SECONDS") or 120)
 TRAIN_THREADS = int(os.environ.get("S2S_TRAIN_THREADS") or 1)
@@ -78,6 +78,10 @@ EXPORT_KEEP = 16  # exported zips kept in EXPORT_DIR, newest first
 
 class TrainingRefused(ValueError):
     """A run was not started; the message says why and what to do."""
+
+
+class InLine(TrainingRefused):
+    """Every slot is taken (or kept for visitors ahead): the visitor has a place in line (Registry)."""
 
 
 @dataclass(frozen=True)
@@ -461,16 +465,18 @@ def _prune(folder: Path, keep: int) -> None:
 class Registry:
     """The server's live runs, by visitor: one running run per visitor and MAX_RUNS running in all.
 
-    When every slot is taken, a visitor who asks gets a place in line, kept for PLACE_KEPT_S after each
-    time it asks; a slot that frees goes to the first in line who asks again, not to whoever asks first
-    (a script restarting its run the moment it ended held the only slot for good).
+    When every slot is taken, a visitor who asks gets a place in line (`InLine`) with its request; the page
+    asks again every second on its own (`waiting` gives the request back), which keeps the place, and a
+    place not asked for in PLACE_KEPT_S (a page closed) is dropped. A slot that frees goes to the first in
+    line, not to whoever asks first (a script restarting its run the moment it ended held the only slot).
     """
 
     def __init__(self, max_runs: int = MAX_RUNS, clock: Callable[[], float] = time.monotonic):
         self.max_runs = max_runs
         self.clock = clock
         self._runs: dict[str, LiveRun] = {}
-        self._line: dict[str, float] = {}  # visitors refused for a full server, first come first -> when they asked
+        # visitors refused for a full server, first come first -> (when they last asked, what they asked for)
+        self._line: dict[str, tuple[float, TrainRequest]] = {}
         self._lock = threading.Lock()
 
     def start(self, session_id: str, request: TrainRequest) -> LiveRun:
@@ -484,13 +490,14 @@ class Registry:
                 raise TrainingRefused("You already have a training run going: wait for it to finish, or cancel it.")
             running = sum(not run.done for run in self._runs.values())
             now = self.clock()
-            self._line = {visitor: when for visitor, when in self._line.items() if now - when <= PLACE_KEPT_S}
+            self._line = {visitor: kept for visitor, kept in self._line.items() if now - kept[0] <= PLACE_KEPT_S}
             ahead = list(self._line).index(session_id) if session_id in self._line else len(self._line)
             if running + ahead >= self.max_runs:
-                self._line[session_id] = now  # joins the line, or keeps its place
-                raise TrainingRefused(
-                    f"The server is already training {running} model(s), its limit. You are number {ahead + 1} in "
-                    f"line: press Train again in a minute (your place is kept {PLACE_KEPT_S:g} s after each press).")
+                self._line[session_id] = (now, request)  # joins the line, or keeps its place
+                busy = (f"The server is training {running} model(s), its limit" if running >= self.max_runs
+                        else f"A training slot is free, but {ahead} visitor(s) asked first")
+                raise InLine(f"{busy}. You are number {ahead + 1} in line: your run starts by itself when its turn "
+                             "comes (keep this page open).")
             self._line.pop(session_id, None)
             run = LiveRun(request, session_id)
             self._runs.pop(session_id, None)
@@ -502,11 +509,19 @@ class Registry:
         with self._lock:
             return self._runs.get(session_id)
 
+    def waiting(self, session_id: str) -> TrainRequest | None:
+        """What the visitor asked for, while it has a place in line (the page then asks again with it)."""
+        with self._lock:
+            kept = self._line.get(session_id)
+            return kept[1] if kept is not None and self.clock() - kept[0] <= PLACE_KEPT_S else None
+
     def cancel(self, session_id: str) -> bool:
-        """Cancel the visitor's run; False when there is none going."""
+        """Cancel the visitor's run, or its place in line; False when it has neither."""
+        with self._lock:
+            left = self._line.pop(session_id, None) is not None
         run = self.get(session_id)
         if run is None or run.done:
-            return False
+            return left
         run.cancel()
         return True
 
