@@ -46,7 +46,8 @@ LIMITS = {
 MAX_PIECE_CHARS = 64  # a tokenizer piece's length: each is drawn in tick labels and every hover cell of its row
 MAX_PARAMETERS = 20_000_000  # counted on a model built from config.json on the meta device: 80 MB in float32
 # multiply-adds of one greedy translation at the config's longest lengths (decode_work): about 0.1-0.3 s on one
-# core of the 2-core VM; the bundled checkpoints need 12-33 million, the Train tab's medium size at most 151
+# core of the 2-core VM; the bundled checkpoints need 12-33 million, the Train tab's medium size 145-280 million
+# at its longest (256 pieces each way, a few hundred to 4,000 pieces of vocabulary)
 MAX_DECODE_WORK = 500_000_000
 FILE_LIMITS = {  # bytes each file may have, on disk and as the Hub reports it
     CONFIG: 64 * 1024,
