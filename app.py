@@ -347,13 +347,15 @@ def on_source(explore: ExploreControls, text, reference, reference_source) -> di
 
 
 def on_compare(controls: CompareControls, *values) -> dict:
-    *settings, checkpoint_b, mask_b, ratio_b, layer, presenter = values
+    *settings, checkpoint_b, mask_b, ratio_b, layer, presenter, display = values
     a = read_settings(*settings)
-    return controls.show(compare.compare(a, compare.run_b(a, checkpoint_b, mask_b, ratio_b), layer, presenter))
+    row_scale = views.heatmap_display(display)["row_scale"]
+    return controls.show(compare.compare(a, compare.run_b(a, checkpoint_b, mask_b, ratio_b), layer, presenter,
+                                         row_scale))
 
 
-def on_compare_view(controls: CompareControls, kept, layer, presenter) -> dict:
-    return controls.show(compare.compare_view(kept, layer, presenter))
+def on_compare_view(controls: CompareControls, kept, layer, presenter, display) -> dict:
+    return controls.show(compare.compare_view(kept, layer, presenter, views.heatmap_display(display)["row_scale"]))
 
 
 def on_preset(page: Page, name: str, *settings) -> dict:
@@ -653,7 +655,8 @@ def wire_explore(page: Page) -> None:
 def wire_compare(page: Page) -> None:
     """Opening the tab, its controls and the presets run both runs again."""
     c, e, r = page.compare, page.explore, page.results
-    compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter], c.outputs)
+    compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter, r.display],
+                    c.outputs)
     gr.on([c.tab.select, c.run.click, c.checkpoint_b.input, c.mask_b.input, c.ratio_b.release], *compare_args, **LIVE)
     for name, button in c.presets.items():
         button.click(partial(on_preset, page, name), e.settings, e.settings + c.settings + [e.reference_source],
@@ -665,7 +668,8 @@ def wire_lessons(page: Page) -> None:
     """A lesson sets every control, then shows its run (and, for a comparison, both runs)."""
     c, e, r = page.compare, page.explore, page.results
     outputs = e.settings + [e.reference_source, r.layer, r.display, *page.lesson_texts, page.tabs] + c.settings
-    compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter], c.outputs)
+    compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter, r.display],
+                    c.outputs)
     for key, button in page.lessons.items():
         chosen = button.click(partial(on_lesson, page, key), None, outputs, **PRIVATE)
         if lessons.BY_KEY[key].show == lessons.COMPARE:
@@ -763,7 +767,8 @@ def wire_presenter(page: Page) -> None:
     page.presenter.change(partial(on_presenter, r),
                           [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display],
                           [r.plot, *r.tab_outputs], **LIVE
-                          ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter], c.outputs, **LIVE)
+                          ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter, r.display], c.outputs,
+                                 **LIVE)
 
 
 def wire_api(page: Page) -> None:

@@ -175,6 +175,8 @@ def test_4_a_causal_mask_greys_the_future(page):
     future = np.arange(width)[None, :] > np.arange(steps)[:, None]
     assert np.array_equal(np.nan_to_num(masked) == 1, future)
     assert "causal" in drawn(page, "#plot-b")["title"]
+    spread = np.array(drawn(page, "#plot-a")["traces"][0]["z"], dtype=float)  # A's thin weights, scaled per row
+    np.testing.assert_allclose(np.nanmax(spread, 1), 1.0, atol=1e-5)
 
 
 def test_5_the_step_is_drawn_beside_the_map_for_the_layer_shown(page):

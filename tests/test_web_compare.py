@@ -126,3 +126,16 @@ def test_the_verdict_counts_characters_and_says_where_it_goes_wrong(written, ver
     from types import SimpleNamespace
 
     assert compare.verdict(SimpleNamespace(text=written), "a b c") == verdict
+
+
+def test_compare_follows_the_row_scaling_option():
+    """Lesson 4's map A spreads its weights thin (0.15-0.3): scaled per row, each row's peak is darkest."""
+    from s2s import viz
+
+    compared = compare.compare(settings(), settings(mask="causal"), row_scale=True)
+    for figure, r in zip((compared.a, compared.b), compared.kept.results):
+        z = np.array(figure.data[0].z, dtype=float)
+        np.testing.assert_allclose(np.nanmax(z, 1), 1.0, atol=1e-6)
+        np.testing.assert_allclose(z, r.attention.mean(0) / r.attention.mean(0).max(1, keepdims=True), atol=1e-5)
+        assert figure.data[0].colorbar.title.text == viz.ROW_SCALED_TITLE
+    assert compare.compare_view(compared.kept).a.data[0].colorbar.title.text == viz.WEIGHT_TITLE

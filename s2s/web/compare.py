@@ -92,7 +92,8 @@ def _describe(r: Translation, name: str) -> str:
     return f"{name}, {r.mask}{forcing}{beam}"
 
 
-def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = False) -> Compared:
+def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = False,
+            row_scale: bool = False) -> Compared:
     """Run A and B on the same text (runs.run); plot each and the difference of their weights (A − B)."""
     results = []
     for name, settings in (("A", a), ("B", b)):
@@ -103,7 +104,7 @@ def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = 
     names = (models.web_spec(a.checkpoint), models.web_spec(b.checkpoint))
     reference = a.reference.strip() or None
     pieces = tuple(_reference_pieces(r, name, reference) for r, name in zip(results, names))
-    return compare_view(Kept(names, (results[0], results[1]), reference, pieces), layer, presenter)
+    return compare_view(Kept(names, (results[0], results[1]), reference, pieces), layer, presenter, row_scale)
 
 
 def _reference_pieces(r: Translation, name: str, reference: str | None) -> list[str] | None:
@@ -138,15 +139,20 @@ def verdict(r: Translation, reference: str | None) -> str:
     return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
-def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False) -> Compared:
-    """Plot a kept comparison (no model run): A, B, A − B, and a summary of both outputs."""
+def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False,
+                 row_scale: bool = False) -> Compared:
+    """Plot a kept comparison (no model run): A, B, A − B, and a summary of both outputs.
+
+    Both maps share one colour scale (`viz.shared_zmax`), or with `row_scale` (the page's display option)
+    each row is coloured by its own peak, so that weights spread thin still show where they fall."""
     if kept is None:
         return Compared(None, None, None, None, "")
     ra, rb = kept.results
     da, db = _describe(ra, kept.names[0]), _describe(rb, kept.names[1])
     try:
         zmax = viz.shared_zmax(*((r, views.pick_layer(layer, r)) for r in kept.results))
-        fig_a, fig_b = (viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter, zmax=zmax) if r.num_layers
+        fig_a, fig_b = (viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter, zmax=zmax,
+                                    row_scale=row_scale) if r.num_layers
                         else viz.steps_table(r, presenter=presenter, reference=pieces)
                         for r, pieces in zip(kept.results, kept.reference_pieces))
     except Exception as error:

@@ -71,11 +71,13 @@ LESSONS = (
         "causal", "4 · Causal mask",
         Settings("the 21st of June, 1999", "dates", reference="1999-06-21"),
         show=COMPARE, b=Settings("the 21st of June, 1999", "dates", mask="causal", reference="1999-06-21"),
+        row_scale=True,
         look="**A** may look at the whole input at every step (bidirectional). **B** runs the same model with a "
              "**causal** mask: step *t* may only see pieces 0…*t* (grey cells), so the first rows, which must "
              "write the year, cannot see it, and the output goes wrong. This `dates` model's encoder reads both "
              "ways, so its states at 0…*t* have already read the rest: a causal mask hides *positions*, not "
-             "*information*. `dates-causal`, trained causal with a left-to-right encoder, is the honest version.",
+             "*information*. `dates-causal`, trained causal with a left-to-right encoder, is the honest version. "
+             "Colours are scaled per row (each row's strongest weight darkest): A's weights are spread thin.",
     ),
     Lesson(
         "matrix", "5 · A matrix product",
