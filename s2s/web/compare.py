@@ -11,7 +11,7 @@ import html
 from dataclasses import dataclass, replace
 
 from .. import hub, tasks, viz
-from ..tokenizer import EOS_ID, SPECIAL_PIECES
+from ..tokenizer import EOS_ID
 from ..translator import Translation
 from . import examples, models, runs, views
 from .runs import Settings
@@ -113,7 +113,7 @@ def _reference_pieces(r: Translation, name: str, reference: str | None) -> list[
     if r.num_layers or not reference or r.reference_tokens:
         return None
     target = models.get_model(name).translator.target_tokenizer
-    return target.pieces(target.encode(reference)) + [SPECIAL_PIECES[EOS_ID]]
+    return target.pieces(target.encode(reference) + [EOS_ID])
 
 
 def verdict(r: Translation, reference: str | None) -> str:

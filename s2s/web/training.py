@@ -490,7 +490,7 @@ class Registry:
                 raise TrainingRefused("You already have a training run going: wait for it to finish, or cancel it.")
             running = sum(not run.done for run in self._runs.values())
             now = self.clock()
-            self._line = {visitor: kept for visitor, kept in self._line.items() if now - kept[0] <= PLACE_KEPT_S}
+            self._drop_stale_places(now)
             ahead = list(self._line).index(session_id) if session_id in self._line else len(self._line)
             if running + ahead >= self.max_runs:
                 self._line[session_id] = (now, request)  # joins the line, or keeps its place
@@ -512,8 +512,13 @@ class Registry:
     def waiting(self, session_id: str) -> TrainRequest | None:
         """What the visitor asked for, while it has a place in line (the page then asks again with it)."""
         with self._lock:
+            self._drop_stale_places(self.clock())
             kept = self._line.get(session_id)
-            return kept[1] if kept is not None and self.clock() - kept[0] <= PLACE_KEPT_S else None
+            return kept[1] if kept is not None else None
+
+    def _drop_stale_places(self, now: float) -> None:
+        """Forget the places not asked for in PLACE_KEPT_S (their pages have closed); the lock is held."""
+        self._line = {visitor: kept for visitor, kept in self._line.items() if now - kept[0] <= PLACE_KEPT_S}
 
     def cancel(self, session_id: str) -> bool:
         """Cancel the visitor's run, or its place in line; False when it has neither."""
