@@ -889,8 +889,8 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
     layout = dict(
         template=TEMPLATE, height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
         showlegend=False,
-        title=dict(text=html.escape(f"step {step} · layer {layer} · fed {r.decoder_inputs[step]} → wrote "
-                                    f"{r.output_tokens[step]}", quote=False), x=0.5, xanchor="center",
+        title=dict(text=f"step {step} · layer {layer} · fed {display_piece(r.decoder_inputs[step])} → wrote "
+                        f"{display_piece(r.output_tokens[step])}", x=0.5, xanchor="center",
                    font=dict(size=style.font + 1)),
         xaxis=dict(domain=[0.22, 1.0], anchor="y", visible=False),
         yaxis=dict(domain=[0.89, 0.94], visible=False),

@@ -33,6 +33,15 @@ def test_the_step_figure_draws_the_recorded_numbers(result):
     assert "step 4 · layer 1" in figure.layout.title.text
 
 
+def test_the_step_figure_names_pieces_as_the_map_does(result):
+    """Its title said "fed <s> → wrote </s>" where the map's rows and the panel say ⟨bos⟩ and ⟨eos⟩."""
+    last = len(result.output_tokens) - 1
+    assert result.decoder_inputs[0] == "<s>" and result.output_tokens[last] == "</s>"
+    assert "fed ⟨bos⟩ → wrote 2" in viz.step_figure(result, 0, 0).layout.title.text
+    title = viz.step_figure(result, last, 0).layout.title.text
+    assert title.endswith("wrote ⟨eos⟩") and "</s>" not in title and "&lt;" not in title
+
+
 def test_the_step_figure_refuses_the_mean(result):
     with pytest.raises(ValueError, match="one layer"):
         viz.step_figure(result, 0, "mean")
