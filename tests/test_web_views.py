@@ -28,6 +28,28 @@ def test_the_page_opens_on_the_default_checkpoint_with_its_first_example_run():
     assert "**dates**" in start.card and start.layers[-1] == ("layer 1", "1")
 
 
+def _notes(text: str, checkpoint: str) -> str:
+    return views.explore(settings(text, checkpoint=checkpoint)).status
+
+
+@pytest.mark.parametrize("text", ["abcd", "hello world", "a b cd"])
+def test_words_given_to_a_reversal_checkpoint_get_a_note(text):
+    """Only a run of letters without spaces got the note: "hello world" (words) went by unremarked."""
+    assert "reverses letters separated by spaces" in _notes(text, "reverse")
+
+
+@pytest.mark.parametrize("text", ["a b c d", " x  y ", "q"])
+def test_letters_given_to_a_reversal_checkpoint_get_no_note(text):
+    assert "reverses letters" not in _notes(text, "reverse")
+
+
+def test_input_outside_training_is_pointed_out():
+    assert "separated by spaces" not in _notes("abcd", "dates")  # a dates checkpoint reads text as it is
+    assert "byte by byte" in _notes("3 March 2021 \U0001f600", "dates")  # the tiny vocabulary has no emoji
+    assert "longer than anything" in _notes("3 March " + "1" * 40, "dates")
+    assert "s2s-note" not in _notes("3 March 2021", "dates")
+
+
 # --- re-plotting a kept result ---------------------------------------------------------------------
 
 

@@ -149,7 +149,7 @@ def input_notes(r: Translation, spec: str) -> str:
                      "(the <0x..> pieces), which the model never saw in training.")
     if "<unk>" in r.source_tokens:
         found.append("Some of your input is unknown to this checkpoint (⟨unk⟩).")
-    if task == "reverse" and " " not in r.source_text.strip() and len(r.source_text.strip()) > 1:
+    if task == "reverse" and any(len(word) > 1 for word in r.source_text.split()):  # "abcd", "hello world"
         found.append("This checkpoint reverses letters separated by spaces: try `a b c d`, not `abcd`.")
     trained = tasks.TASKS[task].max_source_len if task in tasks.TASKS else None
     if trained and len(r.source_text) > trained:
