@@ -1,13 +1,14 @@
 """Train a checkpoint on a built-in task or your own TSV, on the CPU or a GPU with the same code.
 
     python -m s2s.train --task dates --model attention --score scaled_dot --mask bidirectional \
-        --out checkpoints/dates
-    python -m s2s.train --data pairs.tsv --out checkpoints/mine
+        --out trained/dates
+    python -m s2s.train --data pairs.tsv                    # writes trained/pairs
     python -m s2s.train --list-recipes                      # the bundled checkpoints' own settings
     python -m s2s.train --recipe dates [--out-dir retrained] # retrain one of them (flags given override it)
     python -m s2s.train --all --out-dir retrained            # retrain them all
 
-The settings below are the defaults; every one is a command-line flag of the same name.
+The settings below are the defaults; every one is a command-line flag of the same name. A run never
+writes into the bundled checkpoints/ folder unless --overwrite-bundled says so.
 
 Speed. The pairs are tokenised once into padded tensors on the device, one block per source
 length, and each batch is a slice of one block: every source in a batch has the same length, so
@@ -31,7 +32,10 @@ the model learns first from the reference and then from its own predictions, as 
 inference time. The learning rate halves when a validation figure stops improving for an epoch:
 --schedule plateau-token watches token accuracy, which moves from the first epoch on;
 plateau-exact (the bundled checkpoints') watches exact match, which sits at 0 early on, so that
-schedule halved the rate every other epoch before the model had learnt anything.
+schedule halved the rate every other epoch before the model had learnt anything. Early stopping
+(--patience) and the epoch kept watch the same: exact match, and with plateau-token, token accuracy
+where exact match ties (it stopped runs at 0% exact match while token accuracy rose). --max-minutes
+is checked after every batch: the epoch under way ends there, is validated, and the run stops.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ class TrainConfig:
     """One training run. The network's settings are a ModelConfig (one source of truth for them): each of
     its fields but the vocabulary sizes, which the tokenizers decide, is also a flag of this command."""
 
-    out: str = "checkpoints/dates"
+    out: str = ""  # the checkpoint folder; "": trained/<task>, or trained/<the TSV's name> (out_folder)
     task: str = "dates"  # a built-in task (s2s.tasks.TASKS) ...
     data: str | None = None  # ... or a TSV of source<TAB>target lines
     network: ModelConfig = ModelConfig(0, 0, dropout=0.1)  # vocabulary sizes are set from the tokenizers
@@ -107,9 +111,60 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         if self.batch_size < 0 or self.log_every < 1:
             raise ValueError("batch_size must be 0 (the device's default) or more, and log_every 1 or more")
+        for name in ("epochs", "train_size", "val_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more; got {getattr(self, name)}")
+        if self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be more than 0; got {self.max_minutes:g}")
+
+    @property
+    def task_name(self) -> str:
+        """The task a checkpoint records: a built-in task's name, or "tsv" for your own pairs (as the Train tab)."""
+        return "tsv" if self.data else self.task
+
+    @property
+    def out_folder(self) -> Path:
+        return Path(self.out) if self.out else Path("trained") / (Path(self.data).stem if self.data else self.task)
 
 
 NETWORK_FLAGS = tuple(f for f in dataclasses.fields(ModelConfig) if f.default is not dataclasses.MISSING)
+
+FLAG_HELP = {  # what each flag of `python -m s2s.train --help` says, before its default
+    "out": "the checkpoint folder to write; not given: trained/<task>, or trained/<the TSV's name>",
+    "task": "a built-in task to generate pairs for",
+    "data": "your own source<TAB>target lines instead of a task (a tenth, at most --val-size, kept for validation)",
+    "mask": "the attention mask while training",
+    "source_vocab": "source vocabulary size (grown to give each character of the data a piece)",
+    "target_vocab": "target vocabulary size (as --source-vocab)",
+    "train_size": "pairs generated for training (tasks only)",
+    "val_size": "validation pairs",
+    "batch_size": f"examples a step; 0: the device's ({', '.join(f'{k} {v}' for k, v in DEFAULT_BATCH.items())})",
+    "lr": f"Adam's learning rate for a batch of {BASE_BATCH}; other batch sizes scale it (--lr-scaling)",
+    "lr_scaling": "how the rate follows the batch size",
+    "schedule": "the validation figure whose stalling halves the rate (and ends the run, --patience)",
+    "epochs": "passes over the training pairs, at most",
+    "patience": "stop after this many epochs without better validation",
+    "target_exact_match": "stop once validation exact match reaches this (above 1: never)",
+    "max_minutes": "stop after this many minutes (checked after every batch)",
+    "forcing_start": "teacher forcing ratio of the first epoch ...",
+    "forcing_end": "... falling linearly to this by half of --epochs",
+    "seed": "seeds the data, the weights, the batch order and the forcing coins",
+    "resume": "a checkpoint folder to train further (same task and mask; its tokenizers and sizes kept)",
+    "threads": "torch threads; 0: torch's default",
+    "device": "auto: CUDA when present",
+    "amp": "bfloat16 autocast for the encoder (CPU or CUDA; faster where the CPU has bfloat16 instructions)",
+    "fused": "the decoder's training pass with its hand-written backward (s2s/fused.py)",
+    "log_every": "batches between reads of the loss for the progress bar",
+    "model": "attention, or edm: no attention",
+    "score": "attention scores",
+    "query": "state: the decoder's previous state; input: a projection of the piece fed in (the notebook's)",
+    "emb_size": "embedding size",
+    "hidden_size": "LSTM hidden size",
+    "num_layers": "LSTM layers (encoder and decoder)",
+    "dropout": "dropout between layers and before the output layer",
+    "bridge": "final: the decoder starts from the encoder's final h and c; hidden: h only",
+    "encoder": "uni: left to right; bi: both ways, half of --hidden-size each",
+}
 
 
 def pick_device(cfg: TrainConfig) -> torch.device:
@@ -136,6 +191,9 @@ def load_pairs(cfg: TrainConfig) -> tuple[list, list]:
 
     if cfg.data:
         pairs = read_tsv(cfg.data)
+        if len(pairs) < 2:
+            raise ValueError(f"{cfg.data}: {len(pairs)} pair(s); training needs at least 2 (one is kept for "
+                             "validation), and learns something from hundreds")
         random.Random(cfg.seed).shuffle(pairs)
         n_val = min(cfg.val_size, max(1, len(pairs) // 10))
         return pairs[n_val:], pairs[:n_val]
@@ -214,7 +272,7 @@ def forcing_ratio(epoch: int, cfg: TrainConfig) -> float:
 
 def model_card(cfg: TrainConfig, config: dict, metrics: dict) -> str:
     """README.md of the checkpoint folder, with Hub front matter."""
-    name = Path(cfg.out).name
+    name = cfg.out_folder.name
     by_length = "\n".join(f"| {b} | {v['exact_match']:.1%} | {v['n']} |" for b, v in metrics["by_length"].items())
     if "alignment" in metrics:
         align_line = (", ".join(f"{k}: {v:.1%}" for k, v in metrics["alignment"].items())
@@ -222,6 +280,7 @@ def model_card(cfg: TrainConfig, config: dict, metrics: dict) -> str:
                       + ", ".join(f"{k}: {v:.1%}" for k, v in metrics["alignment_next"].items()))
     else:
         align_line = "not measured for this task"
+    trained_on = f"the pairs of `{Path(cfg.data).name}`" if cfg.data else f"`{config['task']}`"
     settings = "\n".join(f"| `{k}` | `{config.get(k)}` |" for k in
                          ("model", "encoder", "score", "query", "bridge", "trained_mask", "emb_size",
                           "hidden_size", "num_layers"))
@@ -232,7 +291,7 @@ license: mit
 ---
 # {name}
 
-An LSTM encoder-decoder of the Seq2Seq Attention Explorer, trained on `{config['task']}`.
+An LSTM encoder-decoder of the Seq2Seq Attention Explorer, trained on {trained_on}.
 Load it with `s2s.load(...)` and look at its attention in the app.
 
 | setting | value |
@@ -300,6 +359,11 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()):
     """
     if cfg.resume:
         earlier = checkpoint.load(cfg.resume, device=device)
+        trained = earlier.config.get("task"), earlier.config.get("trained_mask", "bidirectional")
+        if trained != (cfg.task_name, cfg.mask):
+            raise ValueError(f"--resume {cfg.resume}: that checkpoint was trained on {trained[0]} with the "
+                             f"{trained[1]} mask; resume it with the same task and --mask {trained[1]}, or train "
+                             "a new one (its config would describe the wrong task or mask)")
         metrics_file = Path(cfg.resume) / checkpoint.METRICS
         seconds = json.loads(metrics_file.read_text())["train_seconds"] if metrics_file.is_file() else 0.0
         return earlier.source_tokenizer, earlier.target_tokenizer, earlier.model, dict(earlier.config), seconds
@@ -311,7 +375,7 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()):
     model_config = dataclasses.replace(cfg.network, input_vocab_size=source_tok.vocab_size,
                                        output_vocab_size=target_tok.vocab_size)
     config = {
-        "task": cfg.data and Path(cfg.data).stem or cfg.task,
+        "task": cfg.task_name,
         "trained_mask": cfg.mask,
         "max_source_len": max(64, 2 * longest_source),
         "max_target_len": max(32, 2 * longest_target),
@@ -384,13 +448,20 @@ class Trainer:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
 
+def progress(cfg: TrainConfig, val: dict) -> tuple[float, ...]:
+    """What the best epoch and early stopping compare: validation exact match, and with plateau-token, token
+    accuracy where exact match ties (exact match sits at 0 for epochs early on, while token accuracy rises)."""
+    return (val["exact_match"], val["token_accuracy"]) if cfg.schedule == "plateau-token" else (val["exact_match"],)
+
+
 def train(cfg: TrainConfig) -> dict:
-    """Train, keep the best epoch by validation exact match, write the checkpoint folder."""
+    """Train, keep the best epoch (`progress`), write the checkpoint folder."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     run = Trainer(cfg)
     cfg, device = run.cfg, run.device
-    start, best, best_state, stale, history = time.time(), -1.0, None, 0, []
+    start, best, best_state, stale, history = time.time(), None, None, 0, []
+    deadline = start + cfg.max_minutes * 60
     for epoch in range(cfg.epochs):
         ratio = forcing_ratio(epoch, cfg)
         bar = tqdm(total=run.examples, desc=f"epoch {epoch + 1}/{cfg.epochs} forcing {ratio:.2f}", unit="ex",
@@ -403,21 +474,25 @@ def train(cfg: TrainConfig) -> dict:
                 bar.update(pending)
                 bar.set_postfix(loss=f"{total.item() / count:.3f}", ex_per_s=f"{count / (time.time() - tick):.0f}")
                 pending = 0
+            if time.time() > deadline:  # the cap ends the epoch here; it is validated, and the run stops
+                break
+        bar.update(pending)
         bar.close()
         epoch_loss, speed = total.item() / max(count, 1), count / (time.time() - tick)
         val = run.validate()
-        history.append({"epoch": epoch + 1, "forcing": ratio, "loss": epoch_loss, "examples_per_s": round(speed),
+        history.append({"epoch": epoch + 1, "forcing": ratio, "loss": epoch_loss, "examples": count,
+                        "examples_per_s": round(speed),
                         "lr": run.optimizer.param_groups[0]["lr"],
                         **{k: val[k] for k in ("exact_match", "token_accuracy")}})
         print(f"epoch {epoch + 1}: loss {epoch_loss:.4f} val exact {val['exact_match']:.1%} "
               f"token acc {val['token_accuracy']:.1%} ({speed:.0f} ex/s, "
               f"{(time.time() - start) / 60:.1f} min)", file=sys.stderr)
         run.end_epoch(val)
-        if val["exact_match"] > best:
-            best, stale, best_state = val["exact_match"], 0, run.state()
+        if best is None or progress(cfg, val) > best:
+            best, stale, best_state = progress(cfg, val), 0, run.state()
         else:
             stale += 1
-        if best >= cfg.target_exact_match or stale >= cfg.patience or time.time() - start > cfg.max_minutes * 60:
+        if best[0] >= cfg.target_exact_match or stale >= cfg.patience or time.time() > deadline:
             break
 
     train_seconds = time.time() - start + run.earlier_seconds
@@ -427,10 +502,10 @@ def train(cfg: TrainConfig) -> dict:
                 "device": torch.cuda.get_device_name() if device.type == "cuda" else "CPU",
                 "parameters": sum(p.numel() for p in run.model.parameters()), "lr_used": run.lr,
                 "settings": settings_of(cfg)}
-    checkpoint.save(cfg.out, run.model, run.source_tok, run.target_tok, run.config,
+    checkpoint.save(cfg.out_folder, run.model, run.source_tok, run.target_tok, run.config,
                     card=model_card(cfg, run.config, metrics), metrics=metrics)
-    print(f"wrote {cfg.out}: validation exact match {metrics['exact_match']:.1%} in {train_seconds / 60:.1f} min",
-          file=sys.stderr)
+    print(f"wrote {cfg.out_folder}: validation exact match {metrics['exact_match']:.1%} in "
+          f"{train_seconds / 60:.1f} min", file=sys.stderr)
     return metrics
 
 
@@ -450,6 +525,11 @@ def config_from_flags(values: dict) -> TrainConfig:
 def _parser(suppress: bool = False) -> argparse.ArgumentParser:
     """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's); with
     `suppress`, a flag not given is absent from the result (to tell which flags override a recipe)."""
+    from .model import BRIDGES, ENCODERS, MASKS, MODELS, QUERIES, SCORES
+    from .tasks import TASKS
+
+    choices = dict(task=tuple(TASKS), mask=MASKS, lr_scaling=LR_SCALINGS, schedule=SCHEDULES, device=DEVICES,
+                   model=MODELS, score=SCORES, query=QUERIES, bridge=BRIDGES, encoder=ENCODERS)
     parser = argparse.ArgumentParser(prog="python -m s2s.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
     own = [f for f in dataclasses.fields(TrainConfig) if f.name != "network"]
@@ -457,32 +537,33 @@ def _parser(suppress: bool = False) -> argparse.ArgumentParser:
             (f, getattr(defaults.network, f.name)) for f in NETWORK_FLAGS]:
         shown = argparse.SUPPRESS if suppress else default
         flag = "--" + f.name.replace("_", "-")
+        text = FLAG_HELP[f.name] + (f" (default: {default})" if default != "" else "")
         if str(f.type) == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=shown, help=f"default: {default}")
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=shown, help=text)
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=shown, help=f"default: {default}")
+            parser.add_argument(flag, type=kind, default=shown, help=text, choices=choices.get(f.name))
+    parser.add_argument("--overwrite-bundled", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="allow writing into the bundled checkpoints/ folder (by --out or --out-dir)")
     recipes = parser.add_argument_group("recipes: the bundled checkpoints' settings (s2s/recipes.py)")
     recipes.add_argument("--recipe", default=argparse.SUPPRESS if suppress else None,
                          help="retrain this bundled checkpoint with its own settings; flags given override them")
     recipes.add_argument("--all", action="store_true", default=argparse.SUPPRESS if suppress else False,
                          help="retrain every recipe")
-    recipes.add_argument("--list-recipes", action="store_true", default=argparse.SUPPRESS if suppress else False)
+    recipes.add_argument("--list-recipes", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                         help="print each recipe's flags")
     recipes.add_argument("--out-dir", default=argparse.SUPPRESS if suppress else "retrained",
                          help="where --recipe/--all write, one folder per recipe (default: retrained)")
-    recipes.add_argument("--overwrite-bundled", action="store_true",
-                         default=argparse.SUPPRESS if suppress else False,
-                         help="allow --out-dir to be the bundled checkpoints/ folder")
     return parser
 
 
-RECIPE_FLAGS = ("recipe", "all", "list_recipes", "out_dir", "overwrite_bundled")
+COMMAND_FLAGS = ("recipe", "all", "list_recipes", "out_dir", "overwrite_bundled")
 
 
 def parse_args(argv=None) -> TrainConfig:
     """The TrainConfig of a plain (non-recipe) command line."""
     values = vars(_parser().parse_args(argv))
-    return config_from_flags({k: v for k, v in values.items() if k not in RECIPE_FLAGS})
+    return config_from_flags({k: v for k, v in values.items() if k not in COMMAND_FLAGS})
 
 
 def recipe_runs(name: str, out_dir: str | Path, overrides: dict) -> list[TrainConfig]:
@@ -493,18 +574,20 @@ def recipe_runs(name: str, out_dir: str | Path, overrides: dict) -> list[TrainCo
     runs = []
     for stage in stages(name):
         flags = stage | {"out": out} | overrides
-        if flags.get("resume") == STAGE_OUTPUT:
-            flags["resume"] = out
+        if flags.get("resume") == STAGE_OUTPUT:  # the earlier stage's folder, wherever --out put it
+            flags["resume"] = flags["out"]
         runs.append(config_from_flags(flags))
     return runs
 
 
-def check_out_dir(out_dir: str | Path, allowed: bool) -> None:
-    """Refuse to write into the bundled checkpoints/ folder unless asked to."""
-    bundled = (Path(__file__).resolve().parent.parent / "checkpoints").resolve()
-    if Path(out_dir).resolve() == bundled and not allowed:
-        raise ValueError(f"--out-dir {out_dir} is the bundled checkpoints folder: pass --overwrite-bundled to "
-                         "replace them, or choose another folder")
+def check_out(cfg: TrainConfig, allowed: bool) -> None:
+    """Refuse to write into the bundled checkpoints/ folder (or over it) unless asked to."""
+    from .hub import BUNDLED_DIR
+
+    folder, bundled = cfg.out_folder.resolve(), BUNDLED_DIR.resolve()
+    if bundled in (folder, folder.parent) and not allowed:
+        raise ValueError(f"{cfg.out_folder} is in the bundled checkpoints folder: pass --overwrite-bundled to "
+                         "replace what is there, or choose another folder (--out, --out-dir)")
 
 
 def main(argv=None) -> int:
@@ -518,12 +601,13 @@ def main(argv=None) -> int:
         if values["recipe"] or values["all"]:
             from .recipes import RECIPES
 
-            given = {k: v for k, v in vars(_parser(suppress=True).parse_args(argv)).items() if k not in RECIPE_FLAGS}
-            check_out_dir(values["out_dir"], values["overwrite_bundled"])
+            given = {k: v for k, v in vars(_parser(suppress=True).parse_args(argv)).items() if k not in COMMAND_FLAGS}
             names = list(RECIPES) if values["all"] else [values["recipe"]]
             runs = [run for name in names for run in recipe_runs(name, values["out_dir"], given)]
         else:
             runs = [parse_args(argv)]
+        for cfg in runs:
+            check_out(cfg, values["overwrite_bundled"])
         for cfg in runs:
             train(cfg)
     except (ValueError, OSError) as error:

@@ -35,6 +35,8 @@ def test_each_recipe_is_what_its_bundled_checkpoint_records(name):
 def test_reverse_has_two_stages_the_second_resuming_the_first():
     first, second = train.recipe_runs("reverse", "out", {})
     assert first.resume is None and second.resume == first.out and second.forcing_start == 0.5
+    first, second = train.recipe_runs("reverse", "out", {"out": "elsewhere"})  # --out given: both stages there
+    assert first.out == second.resume == second.out == "elsewhere"  # stage 2 resumed out/reverse, never written
 
 
 def test_list_recipes_prints_every_recipe(capsys):

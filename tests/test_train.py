@@ -15,6 +15,8 @@ from s2s.tasks import TASKS
 
 BARS = {"dates": 0.99, "reverse": 0.97, "toy-fr": 0.97}  # exact match on fresh examples (the issue's bars)
 EXPECTED = {"dates", "dates-seed", "dates-causal", "reverse", "reverse-causal", "reverse-noattn", "toy-fr"}
+TINY_RUN = ["--task", "dates", "--train-size", "200", "--val-size", "10", "--epochs", "1", "--emb-size", "8",
+            "--hidden-size", "8", "--num-layers", "1", "--seed", "2", "--threads", "1"]
 
 
 def test_tiny_training_run_writes_a_checkpoint_that_loads(tmp_path):
@@ -42,12 +44,92 @@ def test_training_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
-    assert train.main(["--task", "nope", "--out", str(tmp_path / "x")]) == 2
-    assert "unknown task" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse lists the tasks
+        train.main(["--task", "nope", "--out", str(tmp_path / "x")])
+    assert refused.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
     bad = tmp_path / "bad.tsv"
     bad.write_text("no tab here\n")
     assert train.main(["--data", str(bad), "--out", str(tmp_path / "y")]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--epochs", "0"], "epochs must be 1 or more"),  # was a TypeError from load_state_dict(None)
+    (["--train-size", "0"], "train_size must be 1 or more"),  # was sentencepiece's "!sentences_.empty()"
+    (["--val-size", "0"], "val_size must be 1 or more"),  # was "0.0% on 0 examples"
+    (["--max-minutes", "0"], "max_minutes must be more than 0"),
+    (["--data", "ONE_LINE"], "training needs at least 2"),  # sentencepiece again: no pair left to train on
+])
+def test_runs_that_cannot_train_are_refused_in_one_line(tmp_path, capsys, flags, said):
+    one_line = tmp_path / "one.tsv"
+    one_line.write_text("a b\tb a\n")
+    flags = [str(one_line) if flag == "ONE_LINE" else flag for flag in flags]
+    assert train.main([*flags, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and not (tmp_path / "x").exists()
+
+
+def test_a_run_never_writes_into_the_bundled_folder_unless_told(tmp_path, capsys, monkeypatch):
+    """--out defaulted to checkpoints/dates: `--task reverse` replaced the bundled dates (review of 2026-11-29)."""
+    from s2s import hub
+
+    bundled = tmp_path / "checkpoints"
+    (bundled / "dates").mkdir(parents=True)
+    (bundled / "dates" / "config.json").write_text("{}")
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled)
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--out", str(bundled / "dates")], ["--out", str(bundled)], ["--recipe", "dates", "--out",
+                 str(bundled / "dates")], ["--recipe", "dates", "--out-dir", str(bundled)]):
+        assert train.main([*TINY_RUN, *argv]) == 2
+        assert "--overwrite-bundled" in capsys.readouterr().err
+    assert (bundled / "dates" / "config.json").read_text() == "{}" and len(list(bundled.rglob("*"))) == 2
+    assert train.main([*TINY_RUN, "--task", "reverse"]) == 0  # no --out: trained/<task>, beside, not inside
+    assert s2s.load(str(tmp_path / "trained" / "reverse")).config["task"] == "reverse"
+    train.check_out(train.TrainConfig(out=str(bundled / "dates")), allowed=True)  # told: no refusal
+
+
+def test_resuming_keeps_the_task_and_mask_the_checkpoint_records(tmp_path, capsys):
+    """--resume kept config.json as it was: a dates checkpoint resumed on reverse with a causal mask still said
+    dates and bidirectional, so the app ran it with the wrong mask (review of 2026-11-29)."""
+    first = tmp_path / "first"
+    assert train.main([*TINY_RUN, "--out", str(first)]) == 0
+    for other in (["--task", "reverse"], ["--mask", "causal"]):
+        assert train.main([*TINY_RUN, *other, "--resume", str(first), "--out", str(tmp_path / "x")]) == 2
+        assert "trained on dates with the bidirectional mask" in capsys.readouterr().err
+    assert train.main([*TINY_RUN, "--resume", str(first), "--out", str(tmp_path / "again")]) == 0
+    assert s2s.load(str(tmp_path / "again")).config["task"] == "dates"
+
+
+def test_your_own_pairs_never_pass_for_a_built_in_task(tmp_path):
+    """A TSV named dates.tsv recorded the task "dates", and evaluate then scored the model on generated dates."""
+    data = tmp_path / "dates.tsv"
+    data.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("abc", "de", "fgh", "ij", "klm", "no", "pqr", "st")))
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "mine"), "--epochs", "1", "--emb-size", "8",
+                       "--hidden-size", "8", "--num-layers", "1"]) == 0
+    assert s2s.load(str(tmp_path / "mine")).config["task"] == "tsv"
+    assert "trained on the pairs of `dates.tsv`" in (tmp_path / "mine" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("schedule, epochs_run", [("plateau-token", 6), ("plateau-exact", 3)])
+def test_early_stopping_waits_while_token_accuracy_rises(tmp_path, monkeypatch, schedule, epochs_run):
+    """Exact match scripted at 0 for 6 epochs while token accuracy rises: plateau-token runs them all; plateau-exact
+    (the bundled recipes') stops once patience (2) epochs pass without a better exact match: 1 + 2 epochs."""
+    figures = iter([{"exact_match": 0.0, "token_accuracy": 0.1 * k} for k in range(1, 7)])
+    measured = train.Trainer.validate
+    monkeypatch.setattr(train.Trainer, "validate", lambda self, alignment=False: measured(self, alignment) | next(
+        figures, {"exact_match": 0.0, "token_accuracy": 0.6}))
+    cfg = train.parse_args([*TINY_RUN, "--epochs", "6", "--patience", "2", "--schedule", schedule,
+                            "--out", str(tmp_path / "x")])
+    assert train.train(cfg)["epochs"] == epochs_run
+
+
+def test_the_time_cap_ends_the_epoch_under_way(tmp_path):
+    """--max-minutes was checked at the end of each epoch: 0.1 minutes trained for 0.5. Now after every batch:
+    a cap already passed after the first batch ends the run there, with that batch's examples only."""
+    assert train.main([*TINY_RUN, "--batch-size", "16", "--max-minutes", "1e-9", "--epochs", "3",
+                       "--out", str(tmp_path / "x")]) == 0
+    history = json.loads((tmp_path / "x" / "metrics.json").read_text())["history"]
+    assert len(history) == 1 and 1 <= history[0]["examples"] <= 16  # one batch (a block's last may be short), of 200
 
 
 def test_metrics():
@@ -133,9 +215,6 @@ def test_batch_size_and_learning_rate_follow_the_device():
     with pytest.raises(ValueError, match="schedule"):
         train.TrainConfig(schedule="cosine")
 
-
-TINY_RUN = ["--task", "dates", "--train-size", "200", "--val-size", "10", "--epochs", "1", "--emb-size", "8",
-            "--hidden-size", "8", "--num-layers", "1", "--seed", "2", "--threads", "1"]
 
 
 def test_amp_runs_the_encoder_in_bfloat16_on_the_cpu_too_and_metrics_record_what_ran(tmp_path):
