@@ -28,6 +28,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import load, viz
+from .errors import S2SError
 from .translator import Translation
 from .viz import NO_ATTENTION, display_piece
 
@@ -251,12 +252,15 @@ def median_ms(build: Callable[[], object], repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m s2s.bench_viz", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default="dates", help="a bundled name, a folder or a Hub repo")
     parser.add_argument("--text", default=TEXT)
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args(argv)
-    r = load(args.checkpoint, device="cpu").translate(args.text)
+    try:
+        r = load(args.checkpoint, device="cpu").translate(args.text)
+    except (ValueError, S2SError) as error:
+        parser.exit(2, f"error: {error}\n")
     print(f"{args.checkpoint}: {args.text!r} -> {r.text!r}: {len(r.output_tokens)} steps x "
           f"{len(r.source_tokens)} source pieces, {r.num_layers} layers; median of {args.repeats}")
     cases = {"heatmap(r)": {}, "heatmap(r, step=3)": dict(step=3), "heatmap(r, layer=0)": dict(layer=0)}

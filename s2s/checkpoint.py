@@ -301,6 +301,9 @@ def load(folder: str | Path, device: str | torch.device | None = None) -> Transl
         raise CheckpointError(f"{folder.name}: model.safetensors could not be read ({_brief(error)})") from None
     _check_finite(tensors, folder)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}: no CUDA device is present here; use device='cpu' (or leave it "
+                         "out: CUDA when there is one, else the CPU)")
     model = build_model(model_config)
     try:
         model.load_state_dict(tensors)

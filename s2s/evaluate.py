@@ -142,6 +142,16 @@ def format_comparison(names: Sequence[str], results: Sequence[dict]) -> str:
     return "\n".join(rows)
 
 
+def _check_sources(model: Translator, pairs, data: str) -> None:
+    """Refuse, naming the pair, a source this checkpoint cannot read (the whole run failed on it, unnamed)."""
+    for n, (source, _) in enumerate(pairs, 1):
+        try:
+            model.encode_source(source)
+        except ValueError as error:
+            shown = f"{source[:20]!r}{'...' if len(source) > 20 else ''}"
+            raise ValueError(f"{data}, pair {n} ({shown}): {error}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m s2s.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="bundled names, folders or Hub repo ids")
@@ -156,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .tasks import TASKS, read_tsv
 
+    if args.n < 1:
+        parser.error(f"--n must be 1 or more; got {args.n}")
     results = []
     for name in args.checkpoints:
         try:
@@ -163,14 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             task = model.config.get("task")
             if args.data:
                 pairs = read_tsv(args.data)[: args.n]
+                _check_sources(model, pairs, args.data)
             elif task in TASKS:
                 pairs = TASKS[task].generate(args.n, args.seed, split="heldout" if task == "toy-fr" else None)
             else:
                 raise ValueError(f"{name}: task {task!r} is not built in; pass --data pairs.tsv")
-        except (ValueError, s2s.S2SError) as error:
+            result = evaluate(model, pairs, mask=args.mask or model.config.get("trained_mask", "bidirectional"))
+        except (ValueError, OSError, s2s.S2SError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        result = evaluate(model, pairs, mask=args.mask or model.config.get("trained_mask", "bidirectional"))
         results.append(result)
         if not args.compare:
             print(format_report(name, result))

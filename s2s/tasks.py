@@ -421,7 +421,12 @@ def _decode(raw: bytes, where: str, offset: int) -> str:
         ) from error
 
 
-def _parse_tsv_line(line: str, where: str) -> Pair:
+def is_pair_line(line: str) -> bool:
+    """A line of a TSV of pairs that holds a pair: not blank (spaces, tabs) and not a # comment."""
+    return bool(line.strip()) and not line.startswith("#")
+
+
+def parse_tsv_line(line: str, where: str) -> Pair:
     fields = line.split("\t")
     if len(fields) != 2:
         found = "no tab" if len(fields) == 1 else f"{len(fields) - 1} tabs"
@@ -439,9 +444,9 @@ def _parse_tsv_line(line: str, where: str) -> Pair:
 def read_tsv(path: str | PathLike[str]) -> list[Pair]:
     """The (source, target) pairs of a UTF-8 file of `source<TAB>target` lines.
 
-    Lines that are empty or all spaces, and lines starting with #, are skipped; a byte-order mark
-    is allowed; spaces around a source or target are dropped. Anything else that is not one
-    source, a tab and one target is a ValueError naming the file and line.
+    Blank lines (spaces, tabs) and lines starting with # are skipped (is_pair_line, as the Train tab's
+    pasted lines); a byte-order mark is allowed; spaces around a source or target are dropped. Anything
+    else that is not one source, a tab and one target is a ValueError naming the file and line.
     """
     data = Path(path).read_bytes()
     offset = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
@@ -450,8 +455,8 @@ def read_tsv(path: str | PathLike[str]) -> list[Pair]:
         where = f"{path}, line {number}"
         line = _decode(raw.removesuffix(b"\r"), where, offset)
         offset += len(raw) + 1
-        if line.strip(" ") and not line.startswith("#"):
-            pairs.append(_parse_tsv_line(line, where))
+        if is_pair_line(line):
+            pairs.append(parse_tsv_line(line, where))
     if not pairs:
         raise ValueError(f"{path}: no source<TAB>target lines (the file is empty, or all blank or # lines)")
     return pairs

@@ -118,6 +118,7 @@ class Translator:
         source_ids = self.encode_source(text)
         teacher_forcing = _check_ratio(teacher_forcing)
         max_len = self._check_settings(mask, beam_size, seed, max_len)
+        beam_size = int(beam_size)  # a numpy integer too
         prefix_ids = self.encode_prefix(prefix or [], max_len)
         if prefix_ids and (teacher_forcing > 0 or beam_size > 1):
             raise ValueError("A changed piece is decoded on greedily: set teacher forcing to 0 and the beam size to 1.")
@@ -150,6 +151,8 @@ class Translator:
                         max_len: int | None = None) -> list[Translation]:
         """Greedy-decode many texts in one batch (evaluation, probes); each result as `translate` gives it."""
         max_len = self._check_settings(mask, 1, 0, max_len)
+        if not texts:
+            return []
         ids = [self.encode_source(t) for t in texts]
         width = max(len(i) for i in ids)
         source = torch.tensor([i + [PAD_ID] * (width - len(i)) for i in ids], device=self.device)  # (B, T)
@@ -161,7 +164,9 @@ class Translator:
 
     def encode_source(self, text: str) -> list[int]:
         """Source text -> ids ending in EOS, refusing empty and over-long input."""
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise ValueError(f"The input must be text (a str); got {type(text).__name__}.")
+        if not text.strip():
             raise ValueError("The input is empty: type something to translate.")
         _check_encodable(text, "input")
         ids = self.source_tokenizer.encode(text) + [EOS_ID]
@@ -194,7 +199,8 @@ class Translator:
     def _check_settings(self, mask: str, beam_size: int, seed: int, max_len: int | None) -> int:
         if mask not in MASKS:
             raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
-        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or not 1 <= beam_size <= MAX_BEAM_SIZE:
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int | np.integer) or not (
+                1 <= beam_size <= MAX_BEAM_SIZE):
             raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
         check_seed(seed)
         limit = self.config["max_target_len"]

@@ -253,3 +253,14 @@ def test_read_tsv_errors(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(ValueError, match=rf"bad\.tsv.*{message}"):
         read_tsv(path)
+
+
+def test_a_file_and_the_same_lines_pasted_give_the_same_pairs(tmp_path):
+    """A line of tabs and spaces was blank when pasted but "no source" in a file (review of 2026-11-29)."""
+    from s2s.web.training import pasted_pairs
+
+    text = "# mine\n\t \n" + "".join(f"w{i}\tv{i}\n" for i in range(10)) + " \t\t\n"
+    path = tmp_path / "pairs.tsv"
+    path.write_text(text, encoding="utf-8")
+    expected = [(f"w{i}", f"v{i}") for i in range(10)]
+    assert read_tsv(path) == expected and pasted_pairs(text) == expected

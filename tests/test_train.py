@@ -132,6 +132,20 @@ def test_the_time_cap_ends_the_epoch_under_way(tmp_path):
     assert len(history) == 1 and 1 <= history[0]["examples"] <= 16  # one batch (a block's last may be short), of 200
 
 
+def test_evaluate_refuses_what_it_cannot_score_in_one_line(tmp_path, capsys):
+    """A missing file, and one source longer than the checkpoint reads, were tracebacks (review of 2026-11-29)."""
+    assert evaluate.main(["dates", "--data", str(tmp_path / "missing.tsv")]) == 2
+    assert "No such file" in capsys.readouterr().err
+    data = tmp_path / "long.tsv"
+    data.write_text("3 March 2021\t2021-03-03\n" + "1 " * 60 + "\t2021-03-03\n")  # within the TSV limit
+    assert evaluate.main(["dates", "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "long.tsv, pair 2 ('1 1 1 1 1 1 1 1 1 1 '...): The input is too long" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        evaluate.main(["dates", "--n", "-5"])  # was "0.0% on 0 examples"
+    assert "--n must be 1 or more" in capsys.readouterr().err
+
+
 def test_metrics():
     assert evaluate.exact_match(["a", "b", "c"], ["a", "x", "c"]) == pytest.approx(2 / 3)
     assert evaluate.token_accuracy([[1, 2, 3], [4]], [[1, 9, 3], [4, 5]]) == pytest.approx(3 / 5)

@@ -90,8 +90,32 @@ def test_a_piece_the_checkpoint_cannot_write_is_refused(dates):
     (dict(seed=-1), "seed must be a whole number from 0"),
     (dict(text="a\ud800b"), "lone surrogate"),
     (dict(reference="x\udfffy", teacher_forcing=1.0), "lone surrogate"),
+    (dict(text=123), "must be text \\(a str\\); got int"),  # said "The input is empty"
+    (dict(text=None), "must be text \\(a str\\); got NoneType"),
 ])
 def test_values_the_library_cannot_take_are_clear_value_errors(dates, kwargs, message):
     text = kwargs.pop("text", "3 March 2021")
     with pytest.raises(ValueError, match=message):
         dates.translate(text, **kwargs)
+
+
+def test_numbers_numpy_gives_are_taken_as_python_numbers_are(dates):
+    """beam_size=np.int64(4) was refused while seed=np.int64 was taken (review of 2026-11-29)."""
+    by_numpy = dates.translate("3 March 2021", beam_size=np.int64(3), seed=np.int64(1))
+    plain = dates.translate("3 March 2021", beam_size=3, seed=1)
+    assert by_numpy.beam_size == 3 and type(by_numpy.beam_size) is int
+    assert [h.text for h in by_numpy.hypotheses] == [h.text for h in plain.hypotheses]
+
+
+def test_an_empty_batch_translates_to_nothing(dates):
+    """translate_batch([]) failed with "max() arg is an empty sequence"."""
+    assert dates.translate_batch([]) == []
+
+
+def test_asking_for_cuda_where_there_is_none_says_so(monkeypatch):
+    """s2s.load("dates", device="cuda") raised torch's AssertionError "Torch not compiled with CUDA enabled"."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same on a machine that has one
+    with pytest.raises(ValueError, match="no CUDA device is present here; use device='cpu'"):
+        s2s.load("dates", device="cuda")

@@ -46,7 +46,7 @@ import torch
 from .. import checkpoint
 from ..errors import one_line
 from ..model import ENCODERS, MASKS, QUERIES, ModelConfig
-from ..tasks import TASKS, _parse_tsv_line
+from ..tasks import TASKS, is_pair_line, parse_tsv_line
 from ..train import TrainConfig, Trainer
 from ..translator import Translation, Translator
 from . import runs, worker
@@ -130,13 +130,13 @@ class TrainRequest:
 def pasted_pairs(text: str) -> list[tuple[str, str]]:
     """The pairs of pasted source<TAB>target lines (blank and # lines skipped), at most MAX_TSV_LINES."""
     lines = [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1)]
-    lines = [(n, line) for n, line in lines if line.strip() and not line.startswith("#")]
+    lines = [(n, line) for n, line in lines if is_pair_line(line)]
     if len(lines) > MAX_TSV_LINES:
         raise TrainingRefused(f"Paste at most {MAX_TSV_LINES:,} lines; these are {len(lines):,}.")
     if len(lines) < 10:
         raise TrainingRefused("Paste at least 10 source<TAB>target lines (one pair a line, a tab between).")
     try:
-        return [_parse_tsv_line(line, f"line {n}") for n, line in lines]
+        return [parse_tsv_line(line, f"line {n}") for n, line in lines]
     except ValueError as error:
         raise TrainingRefused(str(error)) from None
 
