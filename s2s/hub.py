@@ -383,7 +383,8 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False) -> str:
     Only the checkpoint's files are sent, with model_card() as README.md. `private` applies when the repo
     is created. Publishing needs HF_TOKEN (or `hf auth login`) with write access. A checkpoint file that is
     a symbolic link is refused (it would publish whatever the link points at), and so is one over
-    checkpoint.FILE_LIMITS (no one could load it).
+    checkpoint.FILE_LIMITS, and a folder that loading refuses (a config.json that does not match the
+    weights, a corrupt tokenizer): no one could load it.
     """
     folder = Path(folder)
     if parse_repo_spec(repo_id)[1] is not None:
@@ -403,6 +404,7 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False) -> str:
                 f"{folder.name}: {name} has {(folder / name).stat().st_size:,} bytes, above the limit of "
                 f"{checkpoint.FILE_LIMITS[name]:,} (checkpoint.FILE_LIMITS) that loading enforces: no one could "
                 "load it. Train a smaller model, or trim the file.")
+    checkpoint.load(folder, device="cpu")  # every check loading makes, before anything is published
     operations = [CommitOperationAdd(name, folder / name)
                   for name in (*REQUIRED_FILES, "metrics.json") if (folder / name).is_file()]
     operations.append(CommitOperationAdd("README.md", model_card(folder, repo_id).encode("utf-8")))
@@ -506,14 +508,17 @@ def main(argv: list[str] | None = None) -> int:
     push_parser.add_argument("folder", type=Path)
     push_parser.add_argument("repo_id", help="org/name; the repo is created if it does not exist")
     push_parser.add_argument("--private", action="store_true", help="create the repo private")
-    pull_parser = commands.add_parser("pull", help="download a checkpoint into the cache, print its folder")
+    pull_parser = commands.add_parser("pull", help="download a checkpoint into the cache, check that it loads, "
+                                                   "print its folder")
     pull_parser.add_argument("spec", help="org/name or org/name@revision")
     args = parser.parse_args(argv)
     try:
         if args.command == "push":
             print(f"{args.repo_id}@{push(args.folder, args.repo_id, private=args.private)}")
         else:
-            print(download(*parse_repo_spec(args.spec)))
+            folder = download(*parse_repo_spec(args.spec))
+            checkpoint.load(folder, device="cpu")  # ready for the lecture: it loads, not only downloads
+            print(folder)
     except S2SError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from s2s.errors import (
     RepoNotFound,
     RevisionNotFound,
 )
+from tests.conftest import build_checkpoint
 from tests.fake_hub import TOKEN, FakeHub, use_fake_hub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,14 @@ def checkpoint(version: str = "v1", **extra: bytes) -> dict[str, bytes]:
         "target.model": b"target pieces",
         **extra,
     }
+
+
+def loadable(folder: Path, version: str = "v1") -> dict[str, bytes]:
+    """The files of a real (tiny) checkpoint, which push and pull load to check; `version` marks its config."""
+    build_checkpoint(folder)
+    config = json.loads((folder / "config.json").read_text()) | {"version": version}
+    return {name: (folder / name).read_bytes() for name in hub.REQUIRED_FILES} | {
+        "config.json": json.dumps(config).encode()}
 
 
 def version(folder: Path) -> str:
@@ -216,8 +225,8 @@ def test_token_reaches_the_hub_and_opens_private_repos(fake_hub, monkeypatch):
 
 def test_push_uploads_the_checkpoint_with_its_model_card(fake_hub, monkeypatch, tmp_path, capsys):
     folder = tmp_path / "ckpt"
-    folder.mkdir()
-    for name, content in checkpoint(**{"notes.txt": b"not for the Hub"}).items():
+    for name, content in (loadable(tmp_path / "built") | {"notes.txt": b"not for the Hub"}).items():
+        folder.mkdir(exist_ok=True)
         (folder / name).write_bytes(content)
     (folder / "metrics.json").write_text(json.dumps({"exact_match": 0.93}))
     (folder / "README.md").write_text("# Dates\n\nReads dates.\n")
@@ -233,7 +242,9 @@ def test_push_uploads_the_checkpoint_with_its_model_card(fake_hub, monkeypatch, 
     card = ModelCard(files["README.md"].decode())
     assert card.data.library_name == "s2s-attention-explorer"
     assert {"seq2seq", "attention", "lstm"} <= set(card.data.tags)
-    assert card.data.s2s == {"task": "dates", "model": "attention", "metrics": {"exact_match": 0.93}}
+    assert card.data.s2s == {"task": "dates", "model": "attention", "score": "scaled_dot", "query": "state",
+                             "trained_mask": "bidirectional", "emb_size": 16, "hidden_size": 32, "num_layers": 2,
+                             "metrics": {"exact_match": 0.93}}
     assert "Reads dates." in card.text
 
     assert version(hub.resolve(f"org/new@{commit}")) == "v1"  # what was pushed loads back
@@ -251,8 +262,8 @@ def test_model_card_keeps_existing_front_matter(tmp_path):
     assert card.text.strip() == "# Reverse"
 
 
-def test_cli_pull_prints_the_folder_and_errors_in_one_line(fake_hub, capsys):
-    fake_hub.add_commit("org/dates", checkpoint())
+def test_cli_pull_prints_the_folder_and_errors_in_one_line(fake_hub, capsys, tmp_path):
+    fake_hub.add_commit("org/dates", loadable(tmp_path / "built"))
     assert hub.main(["pull", "org/dates"]) == 0
     assert version(Path(capsys.readouterr().out.strip())) == "v1"
 
@@ -265,7 +276,7 @@ def test_cli_pull_prints_the_folder_and_errors_in_one_line(fake_hub, capsys):
 
 
 def test_push_errors_in_one_line(fake_hub, tmp_path, capsys):
-    for name, content in checkpoint().items():
+    for name, content in loadable(tmp_path / "built").items():
         (tmp_path / name).write_bytes(content)
     assert hub.main(["push", str(tmp_path), "org/new"]) == 1
     err = capsys.readouterr().err
@@ -304,3 +315,22 @@ def test_is_bundled_sees_checkpoints_come_and_go_and_never_takes_a_path(tmp_path
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "config.json").write_text("{}")
     assert not hub.is_bundled("../elsewhere") and not hub.is_bundled(str(tmp_path / "elsewhere"))
+
+
+def test_a_checkpoint_that_would_not_load_is_neither_pushed_nor_pulled_as_ready(fake_hub, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """A config.json whose hidden_size does not match the weights was pushed and pulled with exit 0, and failed
+    only at s2s.load, in the lecture (review of 2026-11-29)."""
+    files = loadable(tmp_path / "built")
+    tampered = files | {"config.json": json.dumps(json.loads(files["config.json"]) | {"hidden_size": 64}).encode()}
+    folder = tmp_path / "tampered"
+    folder.mkdir()
+    for name, content in tampered.items():
+        (folder / name).write_bytes(content)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert hub.main(["push", str(folder), "org/tampered"]) == 1
+    assert "does not match config.json" in capsys.readouterr().err and "org/tampered" not in fake_hub.repos
+    fake_hub.add_commit("org/tampered", tampered)  # published by other means
+    assert hub.main(["pull", "org/tampered"]) == 1
+    err = capsys.readouterr().err
+    assert "does not match config.json" in err and err.count("\n") == 1
