@@ -52,7 +52,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from . import checkpoint
+from . import checkpoint, environment
 from .errors import (
     CheckpointError,
     CheckpointFileNotFound,
@@ -71,7 +71,7 @@ from .errors import (
 REQUIRED_FILES = ("config.json", "model.safetensors", "source.model", "target.model")
 OPTIONAL_FILES = ("README.md", "metrics.json")
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-TIMEOUT = float(os.environ.get("S2S_HUB_TIMEOUT", "10"))  # seconds to wait for the Hub to answer a request
+TIMEOUT = environment.number("S2S_HUB_TIMEOUT", 10.0, minimum=0.1)  # seconds to wait for the Hub to answer
 CACHE_MAX_BYTES = 500_000_000  # default of S2S_HUB_CACHE_MAX_BYTES: room for 4 checkpoints at FILE_LIMITS
 EVICT_GRACE_S = 60.0  # a checkpoint used this recently is never evicted (another request may be loading it)
 
@@ -296,15 +296,7 @@ def _checkpoint_files(info: object, where: str) -> list[str]:
 
 def cache_budget() -> int | None:
     """S2S_HUB_CACHE_MAX_BYTES as a number of bytes (default CACHE_MAX_BYTES); None for no limit (0)."""
-    text = os.environ.get("S2S_HUB_CACHE_MAX_BYTES", "").strip().replace("_", "")
-    if not text:
-        return CACHE_MAX_BYTES
-    try:
-        budget = int(text)
-    except ValueError:
-        log.warning("S2S_HUB_CACHE_MAX_BYTES=%r is not a whole number of bytes; using %d.", text[:40],
-                    CACHE_MAX_BYTES)
-        return CACHE_MAX_BYTES
+    budget = environment.number("S2S_HUB_CACHE_MAX_BYTES", CACHE_MAX_BYTES, kind=int)
     return budget if budget > 0 else None
 
 

@@ -36,6 +36,8 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
+from .. import environment
+
 WORK_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
 UPLOAD_PATHS = ("/gradio_api/upload",)
 SLOW_DOWN = "Too many requests from your address: slow down and try again in a moment."
@@ -77,12 +79,18 @@ class Limits:
         env = os.environ if environ is None else environ
         on_space = bool(env.get("SPACE_ID"))  # a Space's proxy sets X-Forwarded-For
         header = env.get("S2S_CLIENT_HEADER", "x-forwarded-for" if on_space else "") or None
-        return cls(max_body_bytes=int(env.get("S2S_MAX_BODY_BYTES", cls.max_body_bytes)),
-                   rate=float(env.get("S2S_RATE", cls.rate)), burst=int(env.get("S2S_BURST", cls.burst)),
-                   address_rate=float(env.get("S2S_ADDRESS_RATE", cls.address_rate)),
-                   address_burst=int(env.get("S2S_ADDRESS_BURST", cls.address_burst)),
-                   new_session_rate=float(env.get("S2S_NEW_SESSION_RATE", cls.new_session_rate)),
-                   new_session_burst=int(env.get("S2S_NEW_SESSION_BURST", cls.new_session_burst)),
+        def rate(name: str, default: float) -> float:
+            return environment.number(name, default, minimum=0.01, environ=env)
+
+        def count(name: str, default: int) -> int:
+            return environment.number(name, default, kind=int, minimum=1, environ=env)
+
+        return cls(max_body_bytes=count("S2S_MAX_BODY_BYTES", cls.max_body_bytes),
+                   rate=rate("S2S_RATE", cls.rate), burst=count("S2S_BURST", cls.burst),
+                   address_rate=rate("S2S_ADDRESS_RATE", cls.address_rate),
+                   address_burst=count("S2S_ADDRESS_BURST", cls.address_burst),
+                   new_session_rate=rate("S2S_NEW_SESSION_RATE", cls.new_session_rate),
+                   new_session_burst=count("S2S_NEW_SESSION_BURST", cls.new_session_burst),
                    client_header=header.lower() if header else None)
 
 

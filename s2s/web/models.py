@@ -29,16 +29,17 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint, hub
+from .. import checkpoint, environment, hub
 from ..errors import HubBusy, InvalidCheckpointName
 from ..translator import Translator
 
 log = logging.getLogger(__name__)
 
-HUB_CACHE_SIZE = int(os.environ.get("S2S_HUB_MODELS", "3"))  # Hub models kept loaded besides the bundled ones
+# Hub models kept loaded, besides the bundled ones
+HUB_CACHE_SIZE = environment.number("S2S_HUB_MODELS", 3, kind=int, minimum=1)
 HUB_WORKERS = 2  # Hub checkpoints resolved, downloaded and loaded at once
 HUB_MAX_PENDING = 8  # Hub loads waiting or running; more are refused at once
-HUB_WAIT_S = float(os.environ.get("S2S_HUB_WAIT_S", "2"))  # how long a request waits for a Hub load
+HUB_WAIT_S = environment.number("S2S_HUB_WAIT_S", 2.0)  # how long a request waits for a Hub load
 RESULTS_PER_MODEL = 64  # recent results kept per loaded model (a few MB in all)
 DEFAULT_PREFERENCE = ("dates", "reverse", "toy-fr")
 # Where the page's models run (S2S_DEVICE overrides): the CPU, even on a GPU machine. The page decodes one
@@ -296,7 +297,7 @@ def prepare(threads: int | None = None) -> None:
     One thread per request by default (S2S_THREADS): these models run one short sequence at a time,
     where more threads mostly wait on each other, and requests from a class run side by side.
     """
-    torch.set_num_threads(threads or int(os.environ.get("S2S_THREADS", "1")))
+    torch.set_num_threads(threads or environment.number("S2S_THREADS", 1, kind=int, minimum=1))
     for name in hub.list_bundled():
         try:
             MODELS.get(name)

@@ -32,6 +32,7 @@ from gradio import state_holder
 from gradio.state_holder import SessionState as GradioSession  # taken before lazy_session_configs replaces it
 from starlette.middleware import Middleware
 
+from .. import environment
 from .guard import Guard, Limits
 
 
@@ -44,10 +45,11 @@ class Serving:
 
     @classmethod
     def from_env(cls) -> Serving:
-        env = os.environ
-        return cls(concurrency=int(env.get("S2S_CONCURRENCY", cls.concurrency)),
-                   queue_size=int(env.get("S2S_QUEUE_SIZE", cls.queue_size)),
-                   sessions=int(env.get("S2S_SESSIONS", cls.sessions)), limits=Limits.from_env())
+        def count(name: str, default: int) -> int:
+            return environment.number(name, default, kind=int, minimum=1)
+
+        return cls(concurrency=count("S2S_CONCURRENCY", cls.concurrency), queue_size=count("S2S_QUEUE_SIZE",
+                   cls.queue_size), sessions=count("S2S_SESSIONS", cls.sessions), limits=Limits.from_env())
 
     def queue(self, demo):
         """demo.queue(...) with these settings. gradio's queue also recomputes a pandas summary of every

@@ -1,0 +1,55 @@
+"""Numbers from environment variables: an operator's typo is a warning and the default, never a failure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s2s import environment
+from s2s.web.guard import Limits
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("text, kind, minimum, expected", [
+    ("", float, 0, 10.0),  # unset or empty: the default, silently
+    ("2.5", float, 0, 2.5),
+    (" 1_000 ", int, 1, 1000),
+    ("10s", float, 0, 10.0),  # not a number
+    ("1.5", int, 1, 10.0),  # not whole
+    ("0", int, 1, 10.0),  # below the minimum
+    ("-3", float, 0, 10.0),
+    ("nan", float, 0, 10.0),
+])
+def test_a_number_or_the_default_with_a_warning(caplog, text, kind, minimum, expected):
+    default = 10 if kind is int else 10.0
+    with caplog.at_level(logging.WARNING):
+        value = environment.number("S2S_X", default, kind=kind, minimum=minimum, environ={"S2S_X": text})
+    assert value == expected and type(value) is kind
+    warned = [r.getMessage() for r in caplog.records]
+    accepted = text.strip() == "" or value != default
+    assert (warned == []) if accepted else (len(warned) == 1 and warned[0].startswith("S2S_X="))
+
+
+def test_the_guards_limits_take_the_same_rule(caplog):
+    with caplog.at_level(logging.WARNING):
+        limits = Limits.from_env({"S2S_RATE": "fast", "S2S_BURST": "0", "S2S_ADDRESS_RATE": "120"})
+    assert (limits.rate, limits.burst, limits.address_rate) == (Limits.rate, Limits.burst, 120.0)
+    assert sorted(r.getMessage().split("=")[0] for r in caplog.records) == ["S2S_BURST", "S2S_RATE"]
+
+
+def test_a_typo_in_a_setting_neither_stops_the_library_nor_goes_unsaid():
+    """S2S_HUB_TIMEOUT=10s made `import s2s` (and so s2s.load) raise ValueError (review of 2026-11-29)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "S2S_HUB_TIMEOUT": "10s", "S2S_HUB_MODELS": "three",
+           "S2S_TRAIN_MAX_SECONDS": "2m"}
+    code = "import s2s, s2s.web.models, s2s.web.training; print(s2s.load('dates').translate('3 March 2021').text)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "2021-03-03"
+    for name in ("S2S_HUB_TIMEOUT='10s'", "S2S_HUB_MODELS='three'", "S2S_TRAIN_MAX_SECONDS='2m'"):
+        assert name in done.stderr
