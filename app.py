@@ -5,7 +5,7 @@
 This file lays out the page and wires its events; what each event does is in s2s/web (the handlers
 there use no gradio; s2s/web/liveplot.py is the heatmap's component, s2s/web/serving.py the serving
 rules). Each part of the page is built by one function that returns its components as a frozen
-dataclass (`ExploreControls`, `Results`, `CompareControls`, together a `Page`), and handlers return
+dataclass (`ExploreControls`, `Results`, `CompareControls`, `TrainControls`, together a `Page`), and handlers return
 a dict {component: value}, so no output list has to match a tuple by position.
 The same file runs as a Hugging Face Space (it binds 0.0.0.0 there). The one public API endpoint
 is `translate`; every other event is private.

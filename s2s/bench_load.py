@@ -354,7 +354,7 @@ def run(args) -> int:
     from .bench_app import free_port, machine, start
 
     print(f"machine: {machine()}")
-    # S2S_RATE: the capacity clients send back to back, faster than a visitor's 10/s, and the ceiling is the
+    # S2S_RATE: the capacity clients send back to back, faster than a visitor's 30/s, and the ceiling is the
     # servers', not the per-visitor limit's; students (a request every few s) and the flooder (no session:
     # S2S's per-address API limit) are held by the same limits as on a Space.
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="0", S2S_CLIENT_HEADER="x-forwarded-for", S2S_RATE="1000",

@@ -1,7 +1,7 @@
 """Figures, tables and exports of a `Translation`: pure functions, plotly + numpy only.
 
     import s2s.viz
-    s2s.viz.heatmap(m.translate("3 March 2021"))     # a plotly Figure: shows in a notebook
+    s2s.viz.heatmap(m.translate("3 March 2021"))     # a Figure: shows in a notebook; .plotly is plotly's go.Figure
 
 Every function reads a Translation and runs no model, so the app can redraw (a new layer, the
 next step of the animation) without translating again.

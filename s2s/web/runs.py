@@ -52,7 +52,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Checked:
-    """One run's values after the checks: plain and picklable, as a GPU worker process receives them.
+    """One run's values after the checks: plain values (a frozen record), what the decoding code reads.
 
     The mask, the ratio's range, a reference for forcing and the beam size's range are checked by
     the translator itself, with the same messages as in the library.
