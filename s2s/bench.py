@@ -269,9 +269,9 @@ def inference_case(devices: list[torch.device], rounds: int) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m s2s.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=1)
+    parser = argparse.ArgumentParser(prog="python -m s2s.bench", description=" ".join(__doc__.split("\n")[:2]))
+    parser.add_argument("--rounds", type=int, default=15, help="model and inference cases: interleaved rounds")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--case", choices=["all", "model", "inference", "training"], default="all")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cuda: the inference and training cases also run on the GPU, beside the CPU figures")

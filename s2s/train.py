@@ -59,8 +59,9 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint, fused
+from .errors import CheckpointError
 from .evaluate import evaluate
-from .model import ModelConfig, build_model, check_mask
+from .model import EDM, ModelConfig, build_model, check_mask
 from .tokenizer import EOS_ID, PAD_ID, Tokenizer
 from .translator import Translator
 
@@ -351,7 +352,17 @@ def lesson_notes(config: dict) -> str:
     return "## Notes\n" + "\n\n".join(notes) if notes else ""
 
 
-def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()):
+class Start(NamedTuple):
+    """What a run starts from: fresh, or an earlier checkpoint's (--resume)."""
+
+    source_tok: Tokenizer
+    target_tok: Tokenizer
+    model: EDM
+    config: dict  # the checkpoint's config.json
+    earlier_seconds: float  # training time the checkpoint had already had
+
+
+def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()) -> Start:
     """Fresh tokenizers and model, or (--resume) those of an earlier checkpoint to train further.
 
     The tokenizers learn from the training pairs; the lengths a checkpoint reads cover the validation pairs
@@ -366,7 +377,7 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()):
                              "a new one (its config would describe the wrong task or mask)")
         metrics_file = Path(cfg.resume) / checkpoint.METRICS
         seconds = json.loads(metrics_file.read_text())["train_seconds"] if metrics_file.is_file() else 0.0
-        return earlier.source_tokenizer, earlier.target_tokenizer, earlier.model, dict(earlier.config), seconds
+        return Start(earlier.source_tokenizer, earlier.target_tokenizer, earlier.model, dict(earlier.config), seconds)
     source_tok = Tokenizer.train((s for s, _ in train_pairs), cfg.source_vocab)
     target_tok = Tokenizer.train((t for _, t in train_pairs), cfg.target_vocab)
     pairs = [*train_pairs, *val_pairs]
@@ -380,8 +391,12 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()):
         "max_source_len": max(64, 2 * longest_source),
         "max_target_len": max(32, 2 * longest_target),
     } | model_config.to_dict()
-    checkpoint.expected_tensors(checkpoint.validate_config(config))  # refused now, not after training
-    return source_tok, target_tok, build_model(model_config).to(device), config, 0.0
+    try:  # refused now, not after training
+        checkpoint.expected_tensors(checkpoint.validate_config(config))
+    except CheckpointError as error:
+        raise ValueError(f"these settings would make a checkpoint that cannot be loaded: "
+                         f"{str(error).removeprefix('config.json: ')}") from None
+    return Start(source_tok, target_tok, build_model(model_config).to(device), config, 0.0)
 
 
 class Trainer:

@@ -22,7 +22,7 @@ MAX_BEAM_SIZE = 16
 MAX_SEED = 2**63  # what torch.Generator.manual_seed takes
 
 
-@dataclass
+@dataclass(eq=False)  # == is identity: field by field it raised (an array has no single truth value)
 class Translation:
     """One decoded output and everything recorded while producing it.
 

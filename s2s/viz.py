@@ -45,7 +45,7 @@ from _plotly_utils.utils import to_typed_array_spec
 from .translator import Translation
 
 WORD_START = "▁"
-SPECIAL_PIECES = {"</s>": "⟨eos⟩", "<s>": "⟨bos⟩", "<pad>": "⟨pad⟩", "<unk>": "⟨unk⟩"}
+SPECIAL_LABELS = {"</s>": "⟨eos⟩", "<s>": "⟨bos⟩", "<pad>": "⟨pad⟩", "<unk>": "⟨unk⟩"}
 FORCING_COLUMNS = [
     "step", "fed", "forced?", "predicted", "p(predicted)", "reference", "p(reference)", "match", "after end",
 ]
@@ -122,8 +122,8 @@ def display_piece(piece: str, *, escape: bool = True) -> str:
     plotly decodes &amp; &lt; &gt; and numeric entities but shows "&quot;" literally, and a
     quote outside a tag is harmless.
     """
-    if piece in SPECIAL_PIECES:
-        text = SPECIAL_PIECES[piece]
+    if piece in SPECIAL_LABELS:
+        text = SPECIAL_LABELS[piece]
     else:
         if piece.startswith(WORD_START) and piece.strip(WORD_START):
             piece = "·" + piece[1:]

@@ -59,6 +59,7 @@ def test_bad_training_arguments_are_one_line_errors(tmp_path, capsys):
     (["--val-size", "0"], "val_size must be 1 or more"),  # was "0.0% on 0 examples"
     (["--max-minutes", "0"], "max_minutes must be more than 0"),
     (["--data", "ONE_LINE"], "training needs at least 2"),  # sentencepiece again: no pair left to train on
+    (["--hidden-size", "0"], "would make a checkpoint that cannot be loaded: hidden_size must be"),  # "config.json:"
 ])
 def test_runs_that_cannot_train_are_refused_in_one_line(tmp_path, capsys, flags, said):
     one_line = tmp_path / "one.tsv"
@@ -66,7 +67,7 @@ def test_runs_that_cannot_train_are_refused_in_one_line(tmp_path, capsys, flags,
     flags = [str(one_line) if flag == "ONE_LINE" else flag for flag in flags]
     assert train.main([*flags, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert said in err and "Traceback" not in err and not (tmp_path / "x").exists()
+    assert said in err and "Traceback" not in err and "config.json" not in err and not (tmp_path / "x").exists()
 
 
 def test_a_run_never_writes_into_the_bundled_folder_unless_told(tmp_path, capsys, monkeypatch):
@@ -294,6 +295,7 @@ def test_a_validation_pair_longer_than_every_training_pair_is_read_whole():
     long = ("cdefghijklmnopqrstuvwxyz" * 5)[:100]  # letters the training pairs lack: read as their bytes
     short = [(w, w[::-1]) for w in ("ab", "ba", "abab", "bab") * 5]
     cfg = train.TrainConfig(network=train.ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1))
-    source_tok, _, _, config, _ = train.build_or_resume(cfg, short, "cpu", [(long, long)])
+    start = train.build_or_resume(cfg, short, "cpu", [(long, long)])
+    source_tok, config = start.source_tok, start.config
     pieces = len(source_tok.encode(long)) + 1  # and </s>
     assert pieces > 64 and config["max_source_len"] >= pieces

@@ -119,3 +119,9 @@ def test_asking_for_cuda_where_there_is_none_says_so(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same on a machine that has one
     with pytest.raises(ValueError, match="no CUDA device is present here; use device='cpu'"):
         s2s.load("dates", device="cuda")
+
+
+def test_two_results_compare_as_objects_not_arrays(dates):
+    """== raised "The truth value of an array ... is ambiguous" (a dataclass compares its array fields)."""
+    a, b = dates.translate("3 March 2021"), dates.translate("3 March 2021")
+    assert a == a and a != b and a in [b, a]
