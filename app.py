@@ -24,7 +24,7 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come bef
 
 import gradio as gr  # noqa: E402
 
-from s2s import viz  # noqa: E402
+from s2s import environment, viz  # noqa: E402
 from s2s.model import MASKS  # noqa: E402
 from s2s.web import by_length, cards, compare, examples, export, lessons, models, ordering, runs, training, views  # noqa: E402
 from s2s.web.liveplot import LivePlot  # noqa: E402
@@ -806,8 +806,7 @@ def launch_options(demo: gr.Blocks) -> dict:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    on_space = bool(os.environ.get("SPACE_ID")) or os.environ.get("SYSTEM") == "spaces"
-    server_name = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
+    server_name = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if environment.on_a_space() else "127.0.0.1")
     demo = build_demo()
     demo.launch(server_name=server_name, **launch_options(demo))
 

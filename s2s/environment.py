@@ -1,4 +1,5 @@
-"""Numbers an operator sets in environment variables (S2S_HUB_TIMEOUT, S2S_RATE, ...): one rule for all.
+"""What the process's environment says: numbers an operator sets (S2S_HUB_TIMEOUT, S2S_RATE, ...), and
+whether this runs on a Hugging Face Space. One rule for each, read in one place.
 
 A typo such as S2S_HUB_TIMEOUT=10s must neither stop `import s2s` nor the app from starting, nor go
 unnoticed: a value that is not a number, or is out of range, is logged as a warning naming the
@@ -12,6 +13,12 @@ import os
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
+
+
+def on_a_space(environ: Mapping[str, str] | None = None) -> bool:
+    """A Hugging Face Space sets SPACE_ID (and SYSTEM=spaces): it binds 0.0.0.0, behind a proxy."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("SPACE_ID")) or env.get("SYSTEM") == "spaces"
 
 
 def number(name: str, default: float, *, kind: type = float, minimum: float = 0,

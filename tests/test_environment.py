@@ -53,3 +53,10 @@ def test_a_typo_in_a_setting_neither_stops_the_library_nor_goes_unsaid():
     assert done.returncode == 0 and done.stdout.strip() == "2021-03-03"
     for name in ("S2S_HUB_TIMEOUT='10s'", "S2S_HUB_MODELS='three'", "S2S_TRAIN_MAX_SECONDS='2m'"):
         assert name in done.stderr
+
+
+def test_a_space_is_known_by_either_variable_it_sets_and_the_guard_reads_its_proxy_then():
+    """The app knew a Space by SPACE_ID or SYSTEM=spaces, the guard by SPACE_ID alone."""
+    for env in ({"SPACE_ID": "org/space"}, {"SYSTEM": "spaces"}):
+        assert environment.on_a_space(env) and Limits.from_env(env).client_header == "x-forwarded-for"
+    assert not environment.on_a_space({}) and Limits.from_env({}).client_header is None

@@ -77,8 +77,8 @@ class Limits:
     @classmethod
     def from_env(cls, environ: dict | None = None) -> Limits:
         env = os.environ if environ is None else environ
-        on_space = bool(env.get("SPACE_ID"))  # a Space's proxy sets X-Forwarded-For
-        header = env.get("S2S_CLIENT_HEADER", "x-forwarded-for" if on_space else "") or None
+        space = environment.on_a_space(env)  # a Space's proxy sets X-Forwarded-For
+        header = env.get("S2S_CLIENT_HEADER", "x-forwarded-for" if space else "") or None
         def rate(name: str, default: float) -> float:
             return environment.number(name, default, minimum=0.01, environ=env)
 
