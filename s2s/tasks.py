@@ -48,8 +48,8 @@ class Task:
     description: str
     draw: Callable[[random.Random], Pair]  # one random pair, from any split
     default_split: Split
-    max_source_len: int  # the longest source and target generate can return, in characters
-    max_target_len: int
+    max_source_chars: int  # the longest source and target generate can return, in characters (a config.json's
+    max_target_chars: int  # max_source_len and max_target_len count pieces)
     examples: tuple[Pair, ...]  # hand-picked pairs for the app's one-click examples
 
     def generate(self, n: int, seed: int, split: Split | None = None) -> list[Pair]:
@@ -470,8 +470,8 @@ TASKS: dict[str, Task] = {
         description="A date in one of nine forms (3rd March 2021, 2021年3月3日, ...) -> YYYY-MM-DD.",
         draw=_draw_date,
         default_split="all",
-        max_source_len=29,
-        max_target_len=10,
+        max_source_chars=29,
+        max_target_chars=10,
         examples=tuple((format_date(d, form, lower), d.isoformat()) for d, form, lower in DATE_EXAMPLES),
     ),
     "reverse": Task(
@@ -479,8 +479,8 @@ TASKS: dict[str, Task] = {
         description="3 to 30 letters -> the same letters in reverse order.",
         draw=_draw_reverse,
         default_split="all",
-        max_source_len=59,
-        max_target_len=59,
+        max_source_chars=59,
+        max_target_chars=59,
         examples=tuple(_reversal(letters) for letters in REVERSE_EXAMPLES),
     ),
     "toy-fr": Task(
@@ -488,8 +488,8 @@ TASKS: dict[str, Task] = {
         description="Simple English sentences -> French; adjectives such as colours move behind the noun.",
         draw=_draw_toy_fr,
         default_split="train",
-        max_source_len=99,
-        max_target_len=108,
+        max_source_chars=99,
+        max_target_chars=108,
         examples=tuple((english, translate_en_fr(english)) for english in TOY_FR_EXAMPLES),
     ),
 }

@@ -116,7 +116,7 @@ def test_generate_is_deterministic_and_leaves_the_global_rng_alone(name):
 def test_generated_lengths_respect_the_hints(name):
     task = TASKS[name]
     for source, target in task.generate(1000, seed=3):
-        assert len(source) <= task.max_source_len and len(target) <= task.max_target_len
+        assert len(source) <= task.max_source_chars and len(target) <= task.max_target_chars
 
 
 @pytest.mark.parametrize("name", list(TASKS))

@@ -151,7 +151,7 @@ def input_notes(r: Translation, spec: str) -> str:
         found.append("Some of your input is unknown to this checkpoint (⟨unk⟩).")
     if task == "reverse" and any(len(word) > 1 for word in r.source_text.split()):  # "abcd", "hello world"
         found.append("This checkpoint reverses letters separated by spaces: try `a b c d`, not `abcd`.")
-    trained = tasks.TASKS[task].max_source_len if task in tasks.TASKS else None
+    trained = tasks.TASKS[task].max_source_chars if task in tasks.TASKS else None
     if trained and len(r.source_text) > trained:
         found.append(f"Your input is longer than anything this checkpoint was trained on ({len(r.source_text)} "
                      f"characters; at most {trained} in training): expect it to go wrong.")
