@@ -131,6 +131,19 @@ def display_piece(piece: str, *, escape: bool = True) -> str:
     return html.escape(text, quote=False) if escape else text
 
 
+def piece_from_display(text: str) -> str:
+    """What `display_piece` shows, back to the piece ("·March" -> "▁March", "␣" -> "▁", "⟨eos⟩" -> "</s>"), so
+    a person can type a piece as the tables spell it; a piece typed as sentencepiece spells it stays as it is."""
+    for piece, label in SPECIAL_LABELS.items():
+        if text == label:
+            return piece
+    if text == "␣":
+        return WORD_START
+    if text.startswith("·") and len(text) > 1:
+        return WORD_START + text[1:]
+    return text
+
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 
 
@@ -342,7 +355,8 @@ def _notes(r: Translation, shown: int | None = None) -> list[str]:
     if _masked(r).any():
         notes.append(f'<span style="color:{MASKED_COLOR}">■</span> masked: forbidden by the causal mask')
     if r.forced.any():
-        notes.append(f"{FORCED_MARK} fed the reference (teacher forcing)")
+        notes.append(f"{FORCED_MARK} fed the reference (teacher forcing)" if r.reference is not None else
+                     f"{FORCED_MARK} fed as given: the pieces kept up to the change, and the changed one")
     if r.reference_tokens:
         notes.append(f'<span style="color:{MISMATCH_COLOR}">{MISMATCH_MARK}</span> prediction ≠ reference')
     if r.end < len(r.output_tokens):
@@ -739,8 +753,9 @@ def _checks(r: Translation, step: int, layer: int) -> str:
 def forcing_table(r: Translation) -> list[list]:
     """One row per step (columns FORCING_COLUMNS); plain-text pieces, for a gr.Dataframe of strings.
 
-    Probabilities are text (`probability_text`: "0.9731", "3.2e-07", never a rounded "0"). Without a
-    reference the reference columns are empty strings. "after end" says "yes" on the steps decoded
+    Probabilities are text (`probability_text`: "0.9731", "3.2e-07", never a rounded "0"). "forced?" is
+    "given" on the steps an intervention fed (the pieces kept up to the change, and the changed one). Without
+    a reference the reference columns are empty strings. "after end" says "yes" on the steps decoded
     after the model's own </s> (teacher forcing runs on to the reference's length).
     """
     reference = r.reference_tokens or []
@@ -751,7 +766,7 @@ def forcing_table(r: Translation) -> list[list]:
         rows.append([
             t,
             display_piece(fed, escape=False),
-            "yes" if r.forced[t] else "no",
+            ("yes" if r.reference is not None else "given") if r.forced[t] else "no",
             display_piece(predicted, escape=False),
             probability_text(r.probs[t]),
             display_piece(reference[t], escape=False) if has_reference else "",

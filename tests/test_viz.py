@@ -403,3 +403,13 @@ def test_figure_html_is_standalone_titled_and_names_its_png(plain):
     hostile = viz.figure_html(viz.heatmap(plain, title=HOSTILE))
     assert "<title>&lt;img src=x onerror=alert(1)&gt;</title>" in hostile
     assert "<title>Attention heatmap</title>" in viz.figure_html(viz.heatmap(plain, title=""))
+
+
+@pytest.mark.parametrize("name", ["dates", "reverse", "toy-fr"])
+def test_every_piece_shown_reads_back_as_that_piece(name):
+    """What a person copies from a table (display_piece) is typed back as the same piece (piece_from_display)."""
+    import s2s
+
+    tokenizer = s2s.load(name).target_tokenizer
+    pieces = tokenizer.pieces(range(tokenizer.vocab_size))
+    assert [viz.piece_from_display(viz.display_piece(p, escape=False)) for p in pieces] == pieces

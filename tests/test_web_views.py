@@ -97,6 +97,24 @@ def test_feeding_another_piece_keeps_the_shown_runs_rows_before_the_change(shown
     assert f"<code>{html.escape(on_screen.decoder_inputs[at])}</code> (▸)" in changed.status  # fed there before
 
 
+def test_a_piece_typed_as_the_tables_spell_it_is_that_piece():
+    """Lesson 3's table shows "·f"; typing it was refused ("not a piece this checkpoint writes"), and "▁f",
+    already fed there, was reported as a change (walk-through of 2026-11-29)."""
+    run = settings(forcing=True, ratio=1.0, reference="2021-04-05")
+    result = runs.run(run)
+    at = 3
+    kept = result.decoder_inputs[at]
+    for typed in (viz.display_piece(kept, escape=False), kept):
+        same = views.intervene(run, result, at, typed)
+        assert same.result is not None and same.result.decoder_inputs[: at + 1] == result.decoder_inputs[: at + 1]
+        assert f"Step {at} was already fed <code>{viz.display_piece(kept)}</code>" in same.status
+        assert "no teacher forcing" in same.status  # why the rows after it change all the same
+    table = viz.forcing_table(same.result)
+    assert [row[2] for row in table[1 : at + 1]] == ["given"] * at and table[at + 1][2] == "no"
+    legend = views.figure(same.result).layout.annotations[0].text
+    assert "fed as given" in legend and "teacher forcing" not in legend
+
+
 def test_layer_choice_changes_the_plotted_weights(result):
     mean = np.array(views.figure(result, layer="mean").data[0].z, dtype=float)
     first = np.array(views.figure(result, layer="0").data[0].z, dtype=float)

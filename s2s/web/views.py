@@ -69,7 +69,7 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     last = len(result.output_tokens) - 1
     if not 1 <= at <= last:
         return Explored(None, "", None, runs.problem(f"Choose a step from 1 to {last}: step 0 is always fed ⟨bos⟩."))
-    piece = piece.strip() if isinstance(piece, str) else ""
+    piece = viz.piece_from_display(piece.strip()) if isinstance(piece, str) else ""  # "·f" as the table spells it
     if not piece:
         return Explored(None, "", None, runs.problem("Type the piece to feed (one of the checkpoint's pieces)."))
     fed = tuple(result.decoder_inputs[1:at])  # steps 1..at-1, as the shown run was fed them
@@ -77,10 +77,14 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     explored = explore(changed, layer, presenter, display)
     if explored.result is None:
         return explored
-    was = result.decoder_inputs[at] if at < len(result.decoder_inputs) else "?"
-    note = (f'<div class="s2s-note">Step {at} was fed <code>{html.escape(piece)}</code> instead of '
-            f"<code>{html.escape(was)}</code> (▸); every row after it is what the model did with that. "
-            f"Its output went from <code>{html.escape(result.text)}</code> to "
+    was, now = (viz.display_piece(p) for p in (result.decoder_inputs[at], piece))
+    fed_note = (f"Step {at} was already fed <code>{now}</code>" if piece == result.decoder_inputs[at] else
+                f"Step {at} was fed <code>{now}</code> instead of <code>{was}</code> (▸)")
+    forcing_note = (" From the change on there is no teacher forcing: the run on screen was fed the reference"
+                    f"{' at every step' if result.forced[at:].all() else ' at some steps'}, this one its own "
+                    "outputs." if result.reference is not None and result.forced[at:].any() else "")
+    note = (f'<div class="s2s-note">{fed_note}; every row after it is what the model did with that, decoding '
+            f"on its own.{forcing_note} Its output went from <code>{html.escape(result.text)}</code> to "
             f"<code>{html.escape(explored.result.text)}</code>.</div>")
     return replace(explored, status=note + ("\n\n" + explored.status if explored.status else ""))
 
