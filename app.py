@@ -111,6 +111,7 @@ class Results:
     layer: gr.Radio
     display: gr.CheckboxGroup  # views.DISPLAY_OPTIONS
     status: gr.Markdown
+    view_tabs: gr.Tabs  # the results tabs below (a lesson opens the heatmap's)
     tabs: dict  # results tab name -> gr.Tab
     plot: LivePlot  # the heatmap: redrawn in place on every keystroke
     step_plot: LivePlot  # the step's arithmetic, drawn beside the map
@@ -307,8 +308,8 @@ def on_play(results: Results, result, rank, layer, presenter, display):
                results.step_plot: frame.arithmetic}
 
 
-def on_export(result, rank, layer, presenter):
-    exported = export.export(result, rank, layer, presenter)
+def on_export(result, rank, layer, presenter, display):
+    exported = export.export(result, rank, layer, presenter, display)
     if exported.message:
         gr.Warning(exported.message)
     return exported.paths or None
@@ -380,7 +381,7 @@ def on_lesson(page: Page, key: str) -> dict:
     updates = {e.text: a.text, e.reference: a.reference, e.reference_source: a.text, e.checkpoint: a.checkpoint,
                e.mask: a.mask, e.forcing: a.forcing, e.ratio: a.ratio, e.decoding: "greedy",
                r.layer: gr.Radio(choices=models.layer_choices(a.checkpoint), value=lesson.layer),
-               r.display: display,
+               r.display: display, r.view_tabs: gr.Tabs(selected=HEATMAP), r.view: HEATMAP,
                **dict.fromkeys(page.lesson_texts, gr.Markdown(f"**{lesson.title}.** {lesson.look}", visible=True)),
                page.tabs: gr.Tabs(selected="compare" if lesson.show == lessons.COMPARE else "explore")}
     if lesson.b is not None:
@@ -484,8 +485,8 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                                 min_width=160, elem_id="output")
             layer = gr.Radio(start.layers, value="mean", label="Layer", scale=3, min_width=200, elem_id="layer")
         status = gr.Markdown(start.explored.status, elem_id="status")
-        with gr.Tabs():
-            with gr.Tab(HEATMAP) as heatmap_tab:
+        with gr.Tabs(elem_id="result-tabs") as view_tabs:
+            with gr.Tab(HEATMAP, id=HEATMAP) as heatmap_tab:
                 with gr.Row(elem_id="map-row"):
                     plot = LivePlot(start.explored.figure, elem_id="heatmap")  # 3 : 2 with the step plot (style.css)
                     step_plot = LivePlot(views.step_figure(first), elem_id="step-plot")
@@ -496,9 +497,9 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                     stop = gr.Button("■ Stop", scale=0, min_width=90, variant="stop", elem_id="stop")
                 with gr.Accordion("The arithmetic of this step, in numbers", open=True):
                     math = gr.Markdown(views.step_math(first), elem_id="step-math")
-            with gr.Tab(GRID) as grid_tab:
+            with gr.Tab(GRID, id=GRID) as grid_tab:
                 grid = gr.Plot(show_label=False, elem_id="grid")
-            with gr.Tab(FED) as fed_tab:
+            with gr.Tab(FED, id=FED) as fed_tab:
                 gr.Markdown("What the decoder was fed at each step (its own previous output, or the reference's "
                             "under teacher forcing) and what it predicted.")
                 forcing_table = gr.Dataframe(views.forcing_rows(first), headers=viz.FORCING_COLUMNS,
@@ -509,17 +510,19 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                     change_piece = gr.Textbox(label="Feed this piece there instead", min_width=160,
                                               elem_id="change-piece", placeholder="e.g. 9")
                     change = gr.Button("Feed it and decode on", scale=0, min_width=180, elem_id="change")
-            with gr.Tab(NBEST) as nbest_tab:
+            with gr.Tab(NBEST, id=NBEST) as nbest_tab:
                 nbest = gr.Dataframe(views.nbest_rows(first), headers=viz.NBEST_COLUMNS, interactive=False,
                                      wrap=True, elem_id="nbest")
                 rank = gr.Radio(views.ranks(first), value="1", label="Plot hypothesis", elem_id="rank")
-            with gr.Tab(EXPORT) as export_tab:
-                gr.Markdown("The attention weights as CSV, everything recorded as JSON, and the heatmap as a page "
-                            "that opens offline. (PNG: the camera icon above the heatmap.)")
+            with gr.Tab(EXPORT, id=EXPORT) as export_tab:
+                gr.Markdown("The attention weights of the layer shown as CSV, everything recorded as JSON, and the "
+                            "heatmap as on screen as a page that opens offline: it loads `plotly.min.js`, so save "
+                            "both into one folder. (PNG: the camera icon above the heatmap.)")
                 export_button = gr.Button("Prepare downloads", elem_id="export")
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False)
     tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, FED: fed_tab, NBEST: nbest_tab, EXPORT: export_tab}
-    return Results(gr.State(first), gr.State(HEATMAP), output, layer, display, status, tabs, plot, step_plot, step,
+    return Results(gr.State(first), gr.State(HEATMAP), output, layer, display, status, view_tabs, tabs, plot,
+                   step_plot, step,
                    play, stop, math, grid, forcing_table, change_step, change_piece, change, nbest, rank,
                    export_button, files)
 
@@ -644,7 +647,7 @@ def wire_explore(page: Page) -> None:
     for name, tab in r.tabs.items():
         tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter],
                    [r.view, *r.tab_outputs], **LIVE)
-    r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter], r.files, **PRIVATE)
+    r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
     r.change.click(partial(on_intervene, r),
                    e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
                    [r.output, r.plot, r.result, r.status], **PRIVATE
@@ -667,7 +670,8 @@ def wire_compare(page: Page) -> None:
 def wire_lessons(page: Page) -> None:
     """A lesson sets every control, then shows its run (and, for a comparison, both runs)."""
     c, e, r = page.compare, page.explore, page.results
-    outputs = e.settings + [e.reference_source, r.layer, r.display, *page.lesson_texts, page.tabs] + c.settings
+    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view_tabs, r.view, *page.lesson_texts,
+                             page.tabs] + c.settings)
     compare_args = (partial(on_compare, c), e.settings + c.settings + [r.layer, page.presenter, r.display],
                     c.outputs)
     for key, button in page.lessons.items():

@@ -899,8 +899,10 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
         _grid(c[None], "x3", "y4", "c[%{x}] = %{z:.4f}", VALUE_SCALE, **scale),
     ]
     rows = len(pieces)
-    height = min(380 if style is PLAIN else 460, 220 + (style.row_px * 2 // 3) * rows)  # beside the map at 720 px
-    grid_top, grid_bottom = 0.84, 0.44  # w and V; q above them, c and the next-piece bars below
+    height = min(400 if style is PLAIN else 600, (240 if style is PLAIN else 330) + (style.row_px * 2 // 3) * rows)
+    # Bands from the top, as fractions of the plot's height, each grid with its label just above it: q; w
+    # beside V (the source pieces label w's rows, left of it); c; the next-piece bars. The gaps hold a label.
+    q_band, grid_band, c_band, bars_band = (0.90, 0.95), (0.45, 0.83), (0.32, 0.37), (0.0, 0.25)
     layout = dict(
         template=TEMPLATE, height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
         showlegend=False,
@@ -908,25 +910,26 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
                         f"{display_piece(r.output_tokens[step])}", x=0.5, xanchor="center",
                    font=dict(size=style.font + 1)),
         xaxis=dict(domain=[0.22, 1.0], anchor="y", visible=False),
-        yaxis=dict(domain=[0.89, 0.94], visible=False),
+        yaxis=dict(domain=list(q_band), visible=False),
         xaxis2=dict(domain=[0.0, 0.18], anchor="y2", visible=False),
-        yaxis2=dict(domain=[grid_bottom, grid_top], tickmode="array", tickvals=list(range(rows)), ticktext=pieces,
-                    autorange="reversed", tickfont=dict(size=style.tick), automargin=True),
+        yaxis2=dict(domain=list(grid_band), anchor="x2", tickmode="array", tickvals=list(range(rows)),
+                    ticktext=pieces, autorange="reversed", tickfont=dict(size=style.tick), automargin=True),
         xaxis3=dict(domain=[0.22, 1.0], anchor="y2", visible=False),
-        yaxis4=dict(domain=[0.34, 0.39], anchor="x3", visible=False),
-        annotations=[_label("query q", 0.61, 0.945), _label("w", 0.09, grid_top + 0.005),
-                     _label("keys = values V (a row per source piece)", 0.61, grid_top + 0.005),
-                     _label("context c = w V", 0.61, 0.395)],
+        yaxis4=dict(domain=list(c_band), anchor="x3", visible=False),
+        annotations=[_label("query q", 0.61, q_band[1]), _label("w", 0.09, grid_band[1]),
+                     _label("keys = values V, a row per piece", 0.61, grid_band[1]),
+                     _label("context c = w V", 0.61, c_band[1])],
     )
     if r.top_tokens is not None and r.top_probs is not None:
         top = [display_piece(p) for p in r.top_tokens[step]]
         data.append(dict(type="bar", orientation="h", x=[float(p) for p in r.top_probs[step]], y=top,
                          xaxis="x5", yaxis="y5", marker=dict(color=OUTLINE_COLOR),
                          hovertemplate="%{y}: p = %{x:.4f}<extra></extra>"))
-        layout["xaxis5"] = dict(domain=[0.22, 1.0], anchor="y5", range=[0, 1], tickfont=dict(size=style.tick - 2))
-        layout["yaxis5"] = dict(domain=[0.0, 0.26], anchor="x5", autorange="reversed", type="category",
+        layout["xaxis5"] = dict(domain=[0.22, 1.0], anchor="y5", range=[0, 1], tickfont=dict(size=style.tick - 2),
+                                automargin=True)
+        layout["yaxis5"] = dict(domain=list(bars_band), anchor="x5", autorange="reversed", type="category",
                                 tickfont=dict(size=style.tick), automargin=True)
-        layout["annotations"].append(_label("the next piece: the most probable, with p", 0.61, 0.265))
+        layout["annotations"].append(_label("the next piece, by p", 0.61, bars_band[1]))
     return _figure(data, layout)
 
 

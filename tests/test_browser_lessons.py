@@ -191,6 +191,21 @@ def test_5_the_step_is_drawn_beside_the_map_for_the_layer_shown(page):
     on_screen(page, "#step-plot")
     labels = page.evaluate(LABELS_INSIDE, "#step-plot")  # every label of the step's grids can be read whole
     assert labels["count"] >= 4 and labels["bad"] == [], labels
+    # the source pieces label w's rows from its left: they were drawn over the w column (walk-through 2026-11-29)
+    sides = page.evaluate("""() => { const w = document.querySelector('#step-plot .x2y2 .hm image');
+      const ticks = Array.from(document.querySelectorAll('#step-plot .y2tick text'), (t) => t.getBoundingClientRect());
+      return {w: w && w.getBoundingClientRect().left, right: Math.max(...ticks.map((b) => b.right)),
+              n: ticks.length}; }""")
+    assert sides["n"] >= 4 and sides["w"] is not None and sides["right"] <= sides["w"] + 1, sides
+
+
+def test_a_lesson_opens_the_heatmaps_tab_whatever_results_tab_was_open(page):
+    """From Export, lesson 5 showed its text over the Export panel, not the map and slider it talks of."""
+    page.get_by_role("tab", name="Export").click()
+    page.wait_for_selector("#export", state="visible", timeout=TIMEOUT_MS)
+    choose(page, "matrix")
+    page.wait_for_selector("#step", state="visible", timeout=TIMEOUT_MS)
+    assert page.locator("#heatmap").is_visible() and not page.locator("#export").is_visible()
 
 
 # Labels (plotly's annotations) of a plot that reach past its drawn area (clipped) or onto another label.

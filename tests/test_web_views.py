@@ -192,6 +192,14 @@ def test_export_writes_csv_json_and_a_small_html_page_with_a_shared_plotly(resul
     assert export.export(None)[1].startswith("Nothing to export")
 
 
+def test_the_exported_page_draws_the_map_as_the_page_shows_it(result, tmp_path, monkeypatch):
+    """"Scale each row" was left out of heatmap.html (walk-through of 2026-11-29)."""
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    plain, scaled = (Path(export.export(result, display=d).paths[2]).read_text(encoding="utf-8")
+                     for d in ([], [views.SCALE_ROWS]))
+    assert "row max" in scaled and "row max" not in plain  # the colour bar's title (viz.ROW_SCALED_TITLE)
+
+
 def test_the_same_export_twice_is_stored_once(result, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
     first, again, other = export.export(result), export.export(result), export.export(result, layer="0")

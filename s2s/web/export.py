@@ -37,8 +37,9 @@ class Exported(NamedTuple):
 
 
 def export(result: Translation | None, rank: object = 1, layer: object = "mean",
-           presenter: bool = False) -> Exported:
-    """attention.csv, attention.json and heatmap.html of the shown result, and the plotly.js the page loads."""
+           presenter: bool = False, display: object = ()) -> Exported:
+    """attention.csv, attention.json and heatmap.html of the shown result (the map as on screen: its layer
+    and display options), and the plotly.js the page loads from beside it."""
     if result is None:
         return Exported([], "Nothing to export yet: translate something first.")
     r = views.hypothesis(result, rank)
@@ -47,7 +48,8 @@ def export(result: Translation | None, rank: object = 1, layer: object = "mean",
         files = {
             "attention.csv": viz.attention_csv(r, chosen),
             "attention.json": viz.attention_json(r),
-            "heatmap.html": viz.figure_html(viz.heatmap(r, chosen, presenter=presenter), plotly_js=PLOTLY_JS),
+            "heatmap.html": viz.figure_html(viz.heatmap(r, chosen, presenter=presenter,
+                                                        **views.heatmap_display(display)), plotly_js=PLOTLY_JS),
         }
     except Exception as error:
         return Exported([], runs.user_message(error))
