@@ -717,7 +717,7 @@ def wire_train(page: Page) -> None:
         return {t.status: progress.status,
                 t.curves: viz.training_curves(list(progress.loss), list(progress.accuracy), presenter=presenter),
                 t.probe_plot: viz.heatmap(probes[-1], title=f"the probe after {progress.step} steps",
-                                          presenter=presenter) if probes else gr.skip(),
+                                          presenter=presenter, row_scale=True) if probes else gr.skip(),
                 t.replay: gr.Slider(maximum=max(last, 1), value=last),
                 t.timer: gr.Timer(active=not progress.done)}
 
@@ -728,7 +728,7 @@ def wire_train(page: Page) -> None:
             return {t.probe_plot: gr.skip()}
         k = min(max(int(snapshot or 0), 0), len(probes) - 1)
         return {t.probe_plot: viz.heatmap(probes[k], title=f"the probe, snapshot {k + 1} of {len(probes)}",
-                                          presenter=presenter)}
+                                          presenter=presenter, row_scale=True)}
 
     def cancelled(request: gr.Request):
         stopped = training.RUNS.cancel(request.session_hash or "")
@@ -758,7 +758,7 @@ def wire_train(page: Page) -> None:
 
     t.start.click(started, t.request, [t.status, t.timer], **PRIVATE)
     t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
-    t.replay.release(replayed, [t.replay, page.presenter], [t.probe_plot], **PRIVATE)
+    t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys
     t.cancel.click(cancelled, None, [t.status], **PRIVATE)
     t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE)
     t.export.click(exported, None, [t.files], **PRIVATE)

@@ -278,6 +278,13 @@ def test_train_a_small_model_watch_it_learn_then_use_it_in_explore(page):
     page.locator("#train-cancel").click()
     page.wait_for_function("() => /Cancelled|Done/.test(document.querySelector('#train-status').innerText)",
                            timeout=TIMEOUT_MS)
+    rows = np.array(drawn(page, "#train-probe-plot")["traces"][0]["z"], dtype=float)
+    np.testing.assert_allclose(np.nanmax(rows, 1), 1.0, atol=1e-6)  # row-scaled: it was near white on 0..1
+    box = page.locator("#train-replay input[type=number]")
+    box.fill("0")
+    box.press("Enter")  # the replay followed a mouse release only
+    page.wait_for_function(f"() => ({DRAWN})('#train-probe-plot').title.includes('snapshot 1 of')",
+                           timeout=TIMEOUT_MS)
     assert not page.locator("#train-files").is_visible(), "no empty download box before an export"
     page.locator("#train-export").click()
     link = page.wait_for_selector("#train-files a[download$='.zip']", timeout=TIMEOUT_MS)
