@@ -104,3 +104,18 @@ def test_6_the_notebooks_query_repeats_rows_for_a_repeated_fed_piece():
 def test_an_unknown_lesson_is_a_message():
     with pytest.raises(ValueError, match="Unknown lesson"):
         lessons.lesson("nope")
+
+
+def test_the_forcing_preset_on_an_input_the_model_gets_right_says_why_the_difference_is_blank():
+    """On the bundled dates model the preset "forcing on vs off" drew a blank A − B and said nothing
+    (walk-through of 2026-11-29): the model writes the reference, so forcing feeds what it would feed itself."""
+    from s2s.web import compare, runs
+
+    current = runs.Settings("3 March 2021", "dates", reference="2021-03-03")
+    chosen = compare.preset("forcing", current)
+    compared = compare.compare(chosen.a, chosen.b)
+    ra, rb = compared.kept.results
+    assert ra.text == rb.text == "2021-03-03" and np.abs(ra.attention - rb.attention).max() < compare.ALIKE
+    assert "A − B is blank" in compared.summary and "wrote the reference at every step" in compared.summary
+    causal = compare.compare(current, compare.preset("mask", current).b)
+    assert "A − B is blank" not in causal.summary

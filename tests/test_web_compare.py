@@ -139,3 +139,4 @@ def test_compare_follows_the_row_scaling_option():
         np.testing.assert_allclose(z, r.attention.mean(0) / r.attention.mean(0).max(1, keepdims=True), atol=1e-5)
         assert figure.data[0].colorbar.title.text == viz.ROW_SCALED_TITLE
     assert compare.compare_view(compared.kept).a.data[0].colorbar.title.text == viz.WEIGHT_TITLE
+

@@ -139,6 +139,27 @@ def verdict(r: Translation, reference: str | None) -> str:
     return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
+ALIKE = 0.005  # weights closer than this everywhere draw A − B blank
+
+
+def alike_note(a: Translation, b: Translation, layer: int | str) -> list[str]:
+    """Why A − B is blank, when the two runs' weights hardly differ at any step both took; [] otherwise."""
+    if not a.num_layers or not b.num_layers:
+        return []
+    wa, wb = (r.attention.mean(0) if layer == "mean" else r.attention[layer] for r in (a, b))  # (S, T) each
+    steps = min(len(wa), len(wb))
+    largest = float(abs(wa[:steps] - wb[:steps]).max())
+    if largest >= ALIKE:
+        return []
+    note = f"A − B is blank: the two runs' weights differ by at most {largest:.4f} at every step."
+    forced = [r for r in (a, b) if r.teacher_forcing > 0]
+    if len(forced) == 1 and a.text == b.text:
+        note += (" The model wrote the reference at every step, so what it fed itself without forcing was what "
+                 "forcing fed it: the two runs saw the same inputs. Forcing shows where the model goes wrong: "
+                 "try a harder input, or lesson 3.")
+    return [note]
+
+
 def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = False,
                  row_scale: bool = False) -> Compared:
     """Plot a kept comparison (no model run): A, B, A − B, and a summary of both outputs.
@@ -169,4 +190,6 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     except Exception as error:
         diff = None
         lines.append(runs.problem(runs.user_message(error)))
+    else:
+        lines += alike_note(ra, rb, shared)
     return Compared(kept, fig_a, fig_b, diff, "\n\n".join(lines), (f"A: {da}", f"B: {db}"))
