@@ -338,13 +338,17 @@ def on_example(explore: ExploreControls, sample) -> dict:
             explore.reference_source: source}
 
 
-def on_source(explore: ExploreControls, text, reference, reference_source) -> dict:
-    """A typed source clears the reference an example or a lesson set for another source (and says so)."""
-    if reference and reference_source and text != reference_source:
-        gr.Info("The reference belonged to the example, not to what you typed: it was cleared. Type a reference "
-                "for your input to use teacher forcing.")
-        return {explore.reference: "", explore.reference_source: None}
-    return {explore.reference: gr.skip()}  # nothing changes (gradio needs a key)
+def on_source(page: Page, text, reference, reference_source, forcing) -> dict:
+    """A typed source clears the reference an example or a lesson set for another source (and says so where
+    forcing used it), and the lesson's text, which spoke of that source."""
+    e = page.explore
+    if reference_source and text != reference_source:
+        if reference and forcing:
+            gr.Info("The reference belonged to the example, not to what you typed: it was cleared. Type a "
+                    "reference for your input to use teacher forcing.")
+        return {e.reference: "", e.reference_source: None, **dict.fromkeys(page.lesson_texts, gr.Markdown(
+            visible=False))}
+    return {e.reference: gr.skip()}  # nothing changes (gradio needs a key)
 
 
 def on_compare(controls: CompareControls, *values) -> dict:
@@ -637,8 +641,8 @@ def wire_explore(page: Page) -> None:
     e.checkpoint.input(partial(on_checkpoint_chosen, e), [e.checkpoint], [e.mask], **LIVE)
     e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint, e.reference_source],
                      **PRIVATE)
-    e.text.change(partial(on_source, e), [e.text, e.reference, e.reference_source], [e.reference, e.reference_source],
-                  **LIVE)
+    e.text.change(partial(on_source, page), [e.text, e.reference, e.reference_source, e.forcing],
+                  [e.reference, e.reference_source, *page.lesson_texts], **LIVE)
 
     gr.on([r.layer.change, r.step.input], partial(on_view, r),
           [r.result, r.rank, r.layer, r.step, page.presenter, r.display], [r.plot, r.math, r.step_plot], **LIVE)

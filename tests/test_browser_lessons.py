@@ -17,7 +17,13 @@ import pytest
 import s2s
 from s2s.web import lessons, views
 from tests.conftest import served_app
-from tests.test_browser import ARTIFACTS, browser, chromium_or_skip, pieces  # noqa: F401 (browser is a fixture)
+from tests.test_browser import (  # noqa: F401 (browser is a fixture)
+    ARTIFACTS,
+    browser,
+    chromium_or_skip,
+    pieces,
+    type_source,
+)
 
 TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1280, "height": 720}
@@ -206,6 +212,16 @@ def test_a_lesson_opens_the_heatmaps_tab_whatever_results_tab_was_open(page):
     choose(page, "matrix")
     page.wait_for_selector("#step", state="visible", timeout=TIMEOUT_MS)
     assert page.locator("#heatmap").is_visible() and not page.locator("#export").is_visible()
+
+
+def test_typing_another_source_puts_the_lesson_away_without_a_toast(page):
+    """After lesson 1, typing 5 May 1987 kept "look at … on 1 9 9 9" on screen, and an Info toast about the
+    reference covered the controls though forcing was off (walk-through of 2026-11-29)."""
+    choose(page, "aligns")
+    assert page.locator("#lesson-text").is_visible()
+    type_source(page, "5 May 1987")
+    page.wait_for_selector("#lesson-text", state="hidden", timeout=TIMEOUT_MS)
+    assert page.locator(".toast-body").count() == 0
 
 
 # Labels (plotly's annotations) of a plot that reach past its drawn area (clipped) or onto another label.
