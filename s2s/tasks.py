@@ -16,6 +16,7 @@ not unseen inputs.
 """
 
 import codecs
+import functools
 import hashlib
 import random
 import string
@@ -476,7 +477,7 @@ TASKS: dict[str, Task] = {
     ),
     "reverse": Task(
         name="reverse",
-        description="3 to 30 letters -> the same letters in reverse order.",
+        description="3 to 30 letters separated by spaces (a b c) -> the same letters in reverse order.",
         draw=_draw_reverse,
         default_split="all",
         max_source_chars=59,
@@ -493,6 +494,14 @@ TASKS: dict[str, Task] = {
         examples=tuple((english, translate_en_fr(english)) for english in TOY_FR_EXAMPLES),
     ),
 }
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Every English word a toy-fr sentence can have: those of 20,000 drawn sentences, both splits (its
+    vocabulary is closed; tests/test_tasks.py checks fresh sentences against it)."""
+    return frozenset(word for source, _ in TASKS["toy-fr"].generate(20_000, seed=5, split="all")
+                     for word in source.split())
 
 
 def examples(name: str) -> list[Pair]:

@@ -119,3 +119,16 @@ def test_the_forcing_preset_on_an_input_the_model_gets_right_says_why_the_differ
     assert "A − B is blank" in compared.summary and "wrote the reference at every step" in compared.summary
     causal = compare.compare(current, compare.preset("mask", current).b)
     assert "A − B is blank" not in causal.summary
+
+
+def test_input_a_checkpoint_never_saw_is_pointed_out():
+    """`le chat noir` on toy-fr gave "une souris porte le chien et le chien", and `hello world` on reverse
+    "d l r o l o l e h", with no word of warning (walk-through of 2026-11-29)."""
+    from s2s.web import views
+
+    def notes(text, name):
+        return views.input_notes(s2s.load(name).translate(text), name)
+
+    assert "never saw le, chat, noir" in notes("le chat noir", "toy-fr")
+    assert "never saw" not in notes("the black cat", "toy-fr")
+    assert "letters separated by spaces" in notes("hello world", "reverse")

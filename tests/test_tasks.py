@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from s2s import tasks
 from s2s.tasks import TASKS, examples, format_date, read_tsv, split_of, translate_en_fr
 
 # ----------------------------------------------------------------------------------------------
@@ -264,3 +265,12 @@ def test_a_file_and_the_same_lines_pasted_give_the_same_pairs(tmp_path):
     path.write_text(text, encoding="utf-8")
     expected = [(f"w{i}", f"v{i}") for i in range(10)]
     assert read_tsv(path) == expected and pasted_pairs(text) == expected
+
+
+def test_the_english_words_of_toy_fr_cover_every_sentence_it_draws():
+    """The page's note on words toy-fr never saw rests on this list: fresh sentences of both splits, other seeds."""
+    words = tasks.english_words()
+    for split in ("train", "heldout"):
+        fresh = TASKS["toy-fr"].generate(3_000, seed=123, split=split)
+        assert {w for source, _ in fresh for w in source.split()} <= words
+    assert {"the", "cat", "black"} <= words and "chat" not in words
