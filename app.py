@@ -574,7 +574,7 @@ def train_tab() -> TrainControls:
                 task = gr.Radio(list(training.TASK_CHOICES), value="dates", label="Task", elem_id="train-task",
                                 info="tsv: paste source<TAB>target lines below")
                 tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv")
-                probe = gr.Textbox("the 21st of June, 1999", label="Probe: translated as it learns",
+                probe = gr.Textbox(training.PROBES["dates"], label="Probe: translated as it learns",
                                    elem_id="train-probe")
                 with gr.Row():
                     attention = gr.Checkbox(True, label="attention", min_width=100)
@@ -760,6 +760,7 @@ def wire_train(page: Page) -> None:
             gr.Warning(str(error))
             return {t.files: gr.skip()}
 
+    t.task.input(training.probe_for, [t.task, t.probe], [t.probe], **PRIVATE)  # a date probe for reversals: bytes
     t.start.click(started, t.request, [t.status, t.timer], **PRIVATE)
     t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
     t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2s import checkpoint
+from s2s import checkpoint, tasks
 from s2s.web import runs, training, worker
 from s2s.web.training import Registry, TrainingRefused, TrainRequest
 
@@ -322,3 +322,14 @@ def test_on_zerogpu_the_run_happens_in_a_gpu_worker_and_the_page_still_watches_i
     assert here.output_tokens == probes[-1].output_tokens
     np.testing.assert_allclose(here.attention, probes[-1].attention, atol=1e-6)
     assert zipfile.ZipFile(io.BytesIO(run.export_zip())).namelist()  # and exports as the local run does
+
+
+def test_a_new_task_brings_its_own_probe_unless_the_visitor_typed_one():
+    """Choosing reverse kept the date probe, and the probe's map was all byte pieces (walk-through of 2026-11-29)."""
+    assert training.probe_for("reverse", training.PROBES["dates"]) == training.PROBES["reverse"]
+    assert training.probe_for("toy-fr", "") == training.PROBES["toy-fr"]
+    assert training.probe_for("reverse", "x y z") == "x y z"  # typed: kept
+    assert training.probe_for("tsv", training.PROBES["dates"]) == training.PROBES["dates"]  # no probe of its own
+    for task, probe in training.PROBES.items():  # each within the limits, and of its task's kind
+        TrainRequest(task=task, probe=probe).check()
+        assert probe in [source for source, _ in tasks.examples(task)] or task == "dates"

@@ -51,6 +51,9 @@ from ..translator import Translation, Translator
 from . import runs, worker
 
 TASK_CHOICES = ("dates", "reverse", "toy-fr", "tsv")
+# the probe a task opens with (a pasted TSV keeps whatever the visitor typed)
+PROBES = {"dates": "the 21st of June, 1999", "reverse": "s e q u e n c e",
+          "toy-fr": "the black cat does not see the white mouse"}
 SIZES = {  # the network of each size; small trains to a readable heatmap in about a minute on 2 CPUs
     "small": dict(emb_size=32, hidden_size=64, num_layers=1),
     "medium": dict(emb_size=64, hidden_size=128, num_layers=2),
@@ -94,7 +97,7 @@ class TrainRequest:
     mask: str = "bidirectional"
     encoder: str = "bi"
     size: str = "small"
-    probe: str = "the 21st of June, 1999"
+    probe: str = PROBES["dates"]
     seed: int = 0
     train_size: int = DEFAULT_TRAIN_SIZE  # generated pairs (tasks only)
     max_seconds: float = MAX_SECONDS  # at most MAX_SECONDS
@@ -124,6 +127,13 @@ class TrainRequest:
                               **SIZES[self.size])
         return TrainConfig(out="", task=self.task, network=network, mask=self.mask, train_size=self.train_size,
                            val_size=VAL_SIZE, batch_size=BATCH_SIZE, epochs=8, seed=self.seed, device="auto")
+
+
+def probe_for(task: str, probe: str) -> str:
+    """The probe once `task` is chosen: that task's own, unless the visitor typed one of their own (kept)."""
+    if probe.strip() and probe not in PROBES.values():
+        return probe
+    return PROBES.get(task, probe)
 
 
 def pasted_pairs(text: str) -> list[tuple[str, str]]:
