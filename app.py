@@ -449,8 +449,7 @@ def header() -> tuple[gr.Checkbox, dict]:
 def explore_controls(start: views.Opening) -> ExploreControls:
     with gr.Column(scale=1, min_width=300, elem_id="controls"):
         text = gr.Textbox(label="Source text", value=start.text, lines=1, max_length=runs.MAX_TEXT_CHARS,
-                          autofocus=True, elem_id="source", placeholder="Type here, e.g. 3rd of March 2021",
-                          info=f"at most {runs.MAX_TEXT_CHARS} characters")
+                          autofocus=True, elem_id="source", placeholder="Type here, e.g. 3rd of March 2021")
         hint = gr.Markdown(views.input_hint(start.default) if start.default else "", elem_id="hint")
         samples = gr.Dataset(label="Examples: a click picks the checkpoint too", layout="gallery",
                              components=["textbox"], samples=[[row[0]] for row in start.examples],

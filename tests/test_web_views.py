@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from s2s import viz
-from s2s.web import export, runs, views
+from s2s.web import export, models, runs, views
 from tests.conftest import web_settings
 
 pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
@@ -48,6 +48,14 @@ def test_input_outside_training_is_pointed_out():
     assert "byte by byte" in _notes("3 March 2021 \U0001f600", "dates")  # the tiny vocabulary has no emoji
     assert "longer than anything" in _notes("3 March " + "1" * 40, "dates")
     assert "s2s-note" not in _notes("3 March 2021", "dates")
+
+
+def test_the_hint_says_how_much_the_checkpoint_reads():
+    """The box said "at most 500 characters" where the checkpoint reads 47 pieces: 60 characters were refused."""
+    hint = views.input_hint("dates")
+    limit = models.get_model("dates").translator.config["max_source_len"] - 1  # its </s> aside
+    assert f"at most {limit} pieces" in hint
+    assert "too long" not in _notes("1" * limit, "dates") and "too long" in _notes("1" * (limit + 1), "dates")
 
 
 # --- re-plotting a kept result ---------------------------------------------------------------------

@@ -168,12 +168,14 @@ def input_notes(r: Translation, spec: str) -> str:
 
 
 def input_hint(spec: object) -> str:
-    """What input a checkpoint expects, from its task (shown under the text box)."""
+    """What input a checkpoint expects, from its task, and how long it may be (shown under the text box)."""
     try:
-        task = models.get_model(spec).translator.config.get("task")
+        config = models.get_model(spec).translator.config
     except Exception:
         return ""
-    return f"*Expects*: {html.escape(tasks.TASKS[task].description)}" if task in tasks.TASKS else ""
+    task = config.get("task")
+    expects = f"*Expects*: {html.escape(tasks.TASKS[task].description)} " if task in tasks.TASKS else ""
+    return f"{expects}*Reads* at most {config['max_source_len'] - 1} pieces (a piece is a character or more)."
 
 
 def mask_notes(r: Translation) -> list[str]:
