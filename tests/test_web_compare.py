@@ -70,7 +70,8 @@ def test_compare_plots_both_runs_and_their_difference():
     expected = _padded(ra.attention.mean(0), len(diff)) - _padded(rb.attention.mean(0), len(diff))
     assert np.allclose(diff, expected, equal_nan=True, atol=1e-6)
     assert compared.labels == ("A: dates, bidirectional", "B: dates, causal")
-    assert ra.text in compared.summary and "Mask mismatch" in compared.summary
+    assert ra.text in compared.summary
+    assert "B: mask mismatch</b>: trained <b>bidirectional</b>, run <b>causal" in compared.summary  # one line
     view = compare.compare_view(compared.kept, presenter=True)
     assert view.a.layout.font.size > compared.a.layout.font.size
     # one colour scale for both, topped at their largest weight (up to the next 0.05): maps of spread-out

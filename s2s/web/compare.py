@@ -139,6 +139,17 @@ def verdict(r: Translation, reference: str | None) -> str:
     return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
+def brief_mask_notes(run: str, r: Translation) -> list[str]:
+    """views.mask_notes in a line each, for a summary above two maps (the lesson's text says the rest)."""
+    notes = []
+    if r.mask != r.trained_mask:
+        notes.append(f'<div class="s2s-note"><b>{run}: mask mismatch</b>: trained <b>{html.escape(r.trained_mask)}'
+                     f"</b>, run <b>{html.escape(r.mask)}</b> here.</div>")
+    if r.mask == "causal" and r.encoder == "bi":
+        notes.append(f"{run}: its encoder reads both ways, so a causal mask hides positions, not information.")
+    return notes
+
+
 ALIKE = 0.005  # weights closer than this everywhere draw A − B blank
 
 
@@ -182,7 +193,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>{verdict(ra, kept.reference)}  \n"
              f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>{verdict(rb, kept.reference)}  \n"
              f"→ {same}."]
-    lines += views.mask_notes(ra) + views.mask_notes(rb)
+    lines += [note for run, r in (("A", ra), ("B", rb)) for note in brief_mask_notes(run, r)]
     layer_a, layer_b = views.pick_layer(layer, ra), views.pick_layer(layer, rb)
     shared = layer_a if layer_a == layer_b else "mean"
     try:
