@@ -754,7 +754,8 @@ def wire_train(page: Page) -> None:
             gr.Warning("There is no trained model to export yet: train one first.")
             return {t.files: gr.skip()}
         try:
-            return {t.files: gr.File(str(run.export_path()), visible=True)}
+            return {t.files: gr.File(str(run.export_path(models.trained_name(request.session_hash or ""))),
+                                     visible=True)}
         except ValueError as error:
             gr.Warning(str(error))
             return {t.files: gr.skip()}

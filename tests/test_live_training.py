@@ -55,8 +55,9 @@ def test_a_tiny_run_is_watched_learns_and_exports_a_checkpoint_that_loads(tmp_pa
     assert loaded.config["task"] == "dates" and loaded.config["model"] == "attention"
     np.testing.assert_allclose(loaded.translate("3 March 2021").attention,
                                run.translator().translate("3 March 2021").attention, atol=1e-6)
-    path = run.export_path()
-    assert path.parent == training.EXPORT_DIR and zipfile.is_zipfile(path)
+    path = run.export_path("trained-0123abcd")  # named as Explore names the model (it was s2s-<task>-<random>)
+    assert path.parent.parent == training.EXPORT_DIR and path.name == "trained-0123abcd-dates.zip"
+    assert zipfile.is_zipfile(path) and run.export_path("trained-0123abcd") != path  # each export its own folder
 
 
 def test_one_run_per_visitor_and_a_global_limit_refuse_with_a_clear_message():
@@ -212,12 +213,12 @@ def test_a_child_that_cannot_start_ends_the_run_with_a_message_and_frees_the_slo
 
 
 def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
-    monkeypatch.setenv("S2S_TRAIN_THREADS", "0")  # read by the child as it starts: torch refuses 0 threads
-    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=5))
-    assert run.wait(30)
+    monkeypatch.setattr(TrainRequest, "check", lambda self: None)  # the server's checks let it through ...
+    run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, encoder="sideways", max_seconds=5))
+    assert run.wait(30)  # ... and the child fails building the model
     p = run.progress()
     assert p.error and p.status == f"Training failed: {p.error}" and "\n" not in p.error
-    assert "thread" in p.error.lower() and "Traceback" not in p.error and "/" not in p.error, p.error
+    assert "encoder must be one of" in p.error and "Traceback" not in p.error and "/" not in p.error, p.error
 
 
 def test_a_failure_naming_a_server_folder_is_not_shown(monkeypatch):

@@ -215,9 +215,14 @@ _trained: OrderedDict[str, Loaded] = OrderedDict()
 _trained_lock = threading.Lock()
 
 
+def trained_name(session_id: str) -> str:
+    """The name a visitor's model trained in the Train tab goes by (in the menus, and its zip's)."""
+    return TRAINED_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()[:8]
+
+
 def add_trained(session_id: str, translator: Translator, folder: Path) -> str:
     """Make a model trained in the Train tab usable in Explore and Compare; returns the name it goes by."""
-    name = TRAINED_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()[:8]
+    name = trained_name(session_id)
     with _trained_lock:
         _trained.pop(name, None)
         _trained[name] = Loaded(name, folder, translator)

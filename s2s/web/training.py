@@ -31,10 +31,10 @@ import dataclasses
 import io
 import itertools
 import json
+import shutil
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -367,11 +367,12 @@ class LiveRun:
                 archive.writestr(name, files[name])
         return buffer.getvalue()
 
-    def export_path(self) -> Path:
-        """export_zip() written to a fresh file under EXPORT_DIR (the oldest files beyond EXPORT_KEEP go)."""
+    def export_path(self, name: str = "s2s") -> Path:
+        """export_zip() as <name>-<task>.zip (name: what Explore calls the model), in a fresh folder under
+        EXPORT_DIR (the oldest beyond EXPORT_KEEP go)."""
         data = self.export_zip()
         EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-        path = EXPORT_DIR / f"s2s-{self.request.task}-{uuid.uuid4().hex[:12]}.zip"
+        path = Path(tempfile.mkdtemp(prefix="export-", dir=EXPORT_DIR)) / f"{name}-{self.request.task}.zip"
         path.write_bytes(data)
         _prune(EXPORT_DIR, EXPORT_KEEP)
         return path
@@ -466,9 +467,10 @@ class LiveRun:
 
 
 def _prune(folder: Path, keep: int) -> None:
-    files = sorted(folder.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in files[keep:]:
-        path.unlink(missing_ok=True)
+    """Keep the `keep` newest export folders (each holds one zip)."""
+    exports = sorted(folder.glob("export-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in exports[keep:]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Registry:
