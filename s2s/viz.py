@@ -651,8 +651,11 @@ def _padded(weights: np.ndarray, steps: int) -> np.ndarray:
     return out
 
 
+NO_STEP = "(ended)"  # a row label of the run that had already ended at that step (a dash could be a piece)
+
+
 def _padded_pieces(pieces: list[str], steps: int) -> list[str]:
-    return [display_piece(p) for p in pieces] + ["–"] * (steps - len(pieces))
+    return [display_piece(p) for p in pieces] + [NO_STEP] * (steps - len(pieces))
 
 
 def _weight_texts(weights: np.ndarray) -> list[list[str]]:

@@ -288,7 +288,7 @@ def test_difference_pads_the_shorter_output(plain):
     diff = z_of(fig)
     assert diff.shape == (len(plain.output_tokens), len(plain.source_tokens))
     assert (diff[:5] == 0).all() and np.isnan(diff[5:]).all()
-    assert fig.layout.yaxis.ticktext[7] == f"{viz.display_piece(plain.output_tokens[7])} / –"
+    assert fig.layout.yaxis.ticktext[7] == f"{viz.display_piece(plain.output_tokens[7])} / (ended)"  # not "–": a piece
     assert fig.layout.yaxis.ticktext[0] == viz.display_piece(plain.output_tokens[0])
 
 
