@@ -268,7 +268,7 @@ def test_beam_size_one_is_greedy_and_beam_results_are_distinct(tiny):
         (dict(beam_size=2.5), "beam size"),
         (dict(beam_size=3, teacher_forcing=1.0, reference="2021"), "Beam search"),
         (dict(max_len=0), "max_len"),
-        (dict(text=None), "empty"),
+        (dict(text=None), "must be text"),
     ],
 )
 def test_bad_input_is_a_clear_value_error(tiny, kwargs, message):
