@@ -326,6 +326,11 @@ def test_a_phone_gets_one_column_without_sideways_scrolling(browser, url):
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     heatmap, step = page.locator("#heatmap").bounding_box(), page.locator("#step-plot").bounding_box()
     assert heatmap["width"] >= 300 and step["y"] >= heatmap["y"] + heatmap["height"] - 1  # the map ~60 px wide before
+    for plot in ("#heatmap", "#step-plot"):  # titles were cut at both sides ("directional · … no teacher forci")
+        page.wait_for_function("""(root) => { const t = document.querySelector(`${root} .gtitle`);
+          const p = document.querySelector(`${root} .main-svg`); if (!p) return false; if (!t) return true;
+          const a = t.getBoundingClientRect(), b = p.getBoundingClientRect();
+          return a.left >= b.left - 1 && a.right <= b.right + 1; }""", arg=plot, timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "phone.png", full_page=True)
     context.close()

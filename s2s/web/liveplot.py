@@ -6,6 +6,7 @@ on the 2-CPU VM (README, Speed). `LivePlot` is a `gr.HTML` whose template is one
 changes (gradio's HTML diffs its template, so the div and plotly's state on it are kept); a script
 watches the value and hands each figure to `Plotly.react`, which updates the drawn plot: the whole
 map is not laid out and drawn twice. The value is the figure's JSON, the same string gr.Plot sends.
+A title wider than the plot (on a phone) gets a smaller font rather than being cut at both sides.
 
 plotly.js is the copy gradio ships (its plotly module sets `window.Plotly`): the page's other plots
 load it, and if none has yet, the script imports that module itself, from beside gradio's own main
@@ -52,7 +53,16 @@ const draw = () => {
   const layout = Object.assign({}, figure.layout, {autosize: true});
   layout.margin = Object.assign({}, layout.margin, {autoexpand: true});
   const config = Object.assign({responsive: true}, figure.config);
-  window.Plotly.react(div, figure.data, layout, config);
+  window.Plotly.react(div, figure.data, layout, config).then(fitTitle);
+};
+// A title wider than the plot (a phone: "bidirectional · mean of 2 layers · no teacher forcing") is cut at
+// both sides by plotly, which never wraps it: its font is made smaller until it fits.
+const fitTitle = () => {
+  const title = div.querySelector('.gtitle');
+  const room = div.clientWidth - 8, width = title ? title.getBoundingClientRect().width : 0;
+  if (width <= room) return;
+  const size = (div.layout.title && div.layout.title.font && div.layout.title.font.size) || 14;
+  window.Plotly.relayout(div, {'title.font.size': Math.max(8, Math.floor(size * room / width))});
 };
 watch('value', draw);
 draw();
