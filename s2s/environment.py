@@ -2,13 +2,14 @@
 whether this runs on a Hugging Face Space. One rule for each, read in one place.
 
 A typo such as S2S_HUB_TIMEOUT=10s must neither stop `import s2s` nor the app from starting, nor go
-unnoticed: a value that is not a number, or is out of range, is logged as a warning naming the
+unnoticed: a value that is not a finite number, or is out of range, is logged as a warning naming the
 variable, and the default is used. An unset or empty variable is the default, silently.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 
@@ -21,18 +22,31 @@ def on_a_space(environ: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("SPACE_ID")) or env.get("SYSTEM") == "spaces"
 
 
-def number(name: str, default: float, *, kind: type = float, minimum: float = 0,
-           environ: Mapping[str, str] | None = None) -> float:
-    """`name` from the environment as `kind` (int or float; "_" allowed as in 1_000), at least `minimum`."""
-    text = (os.environ if environ is None else environ).get(name, "").strip().replace("_", "")
+def number(name: str, default: float, *, minimum: float = 0, environ: Mapping[str, str] | None = None) -> float:
+    """`name` from the environment as a finite float ("1_000" as Python writes it), at least `minimum`."""
+    text = (os.environ if environ is None else environ).get(name, "").strip()
     if not text:
         return default
     try:
-        value = kind(text)
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < minimum:  # "10s", "inf", "nan", below the range
+        log.warning("%s=%r is not a number of at least %g; using %g.", name, text[:40], minimum, default)
+        return default
+    return value
+
+
+def count(name: str, default: int, *, minimum: int = 1, environ: Mapping[str, str] | None = None) -> int:
+    """`name` from the environment as a whole number, at least `minimum` (1 by default)."""
+    text = (os.environ if environ is None else environ).get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
     except ValueError:
         value = None
-    if value is None or value != value or value < minimum:  # value != value: NaN
-        what = "a whole number" if kind is int else "a number"
-        log.warning("%s=%r is not %s of at least %g; using %g.", name, text[:40], what, minimum, default)
+    if value is None or value < minimum:  # "three", "1.5", below the range
+        log.warning("%s=%r is not a whole number of at least %d; using %d.", name, text[:40], minimum, default)
         return default
     return value

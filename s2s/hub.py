@@ -296,7 +296,7 @@ def _checkpoint_files(info: object, where: str) -> list[str]:
 
 def cache_budget() -> int | None:
     """S2S_HUB_CACHE_MAX_BYTES as a number of bytes (default CACHE_MAX_BYTES); None for no limit (0)."""
-    budget = environment.number("S2S_HUB_CACHE_MAX_BYTES", CACHE_MAX_BYTES, kind=int)
+    budget = environment.count("S2S_HUB_CACHE_MAX_BYTES", CACHE_MAX_BYTES, minimum=0)
     return budget if budget > 0 else None
 
 

@@ -61,7 +61,8 @@ from tqdm import tqdm
 from . import checkpoint, fused
 from .errors import CheckpointError
 from .evaluate import evaluate
-from .model import EDM, ModelConfig, build_model, check_mask
+from .model import BRIDGES, EDM, ENCODERS, MASKS, MODELS, QUERIES, SCORES, ModelConfig, build_model, check_mask
+from .tasks import TASKS, read_tsv
 from .tokenizer import EOS_ID, PAD_ID, Tokenizer
 from .translator import Translator
 
@@ -91,7 +92,7 @@ class TrainConfig:
     lr_scaling: str = "sqrt"  # sqrt | linear | none
     schedule: str = "plateau-token"  # halve the rate when this validation figure stalls: plateau-token | -exact
     epochs: int = 30
-    patience: int = 4  # stop after this many epochs without a better validation exact match
+    patience: int = 4  # stop after this many epochs without better validation (`progress`)
     target_exact_match: float = 1.0  # stop as soon as validation reaches this
     max_minutes: float = 30.0
     forcing_start: float = 1.0  # teacher forcing falls from this ...
@@ -125,6 +126,7 @@ class TrainConfig:
 
     @property
     def out_folder(self) -> Path:
+        """Where the checkpoint is written: --out, or trained/<task> (trained/<the TSV's name>) without it."""
         return Path(self.out) if self.out else Path("trained") / (Path(self.data).stem if self.data else self.task)
 
 
@@ -188,8 +190,6 @@ def scaled_lr(cfg: TrainConfig, batch_size: int) -> float:
 
 def load_pairs(cfg: TrainConfig) -> tuple[list, list]:
     """(train, validation) pairs. Validation uses its own seed (and, for toy-fr, held-out sentences)."""
-    from .tasks import TASKS, read_tsv
-
     if cfg.data:
         pairs = read_tsv(cfg.data)
         if len(pairs) < 2:
@@ -371,6 +371,8 @@ def build_or_resume(cfg: TrainConfig, train_pairs, device, val_pairs=()) -> Star
     if cfg.resume:
         earlier = checkpoint.load(cfg.resume, device=device)
         trained = earlier.config.get("task"), earlier.config.get("trained_mask", "bidirectional")
+        if cfg.data and trained[0] not in TASKS:  # a TSV's checkpoint from before "tsv": it recorded the file's name
+            trained = "tsv", trained[1]
         if trained != (cfg.task_name, cfg.mask):
             raise ValueError(f"--resume {cfg.resume}: that checkpoint was trained on {trained[0]} with the "
                              f"{trained[1]} mask; resume it with the same task and --mask {trained[1]}, or train "
@@ -540,9 +542,6 @@ def config_from_flags(values: dict) -> TrainConfig:
 def _parser(suppress: bool = False) -> argparse.ArgumentParser:
     """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's); with
     `suppress`, a flag not given is absent from the result (to tell which flags override a recipe)."""
-    from .model import BRIDGES, ENCODERS, MASKS, MODELS, QUERIES, SCORES
-    from .tasks import TASKS
-
     choices = dict(task=tuple(TASKS), mask=MASKS, lr_scaling=LR_SCALINGS, schedule=SCHEDULES, device=DEVICES,
                    model=MODELS, score=SCORES, query=QUERIES, bridge=BRIDGES, encoder=ENCODERS)
     parser = argparse.ArgumentParser(prog="python -m s2s.train", description=__doc__.split("\n")[0])
@@ -600,7 +599,7 @@ def check_out(cfg: TrainConfig, allowed: bool) -> None:
     from .hub import BUNDLED_DIR
 
     folder, bundled = cfg.out_folder.resolve(), BUNDLED_DIR.resolve()
-    if bundled in (folder, folder.parent) and not allowed:
+    if (folder == bundled or bundled in folder.parents) and not allowed:
         raise ValueError(f"{cfg.out_folder} is in the bundled checkpoints folder: pass --overwrite-bundled to "
                          "replace what is there, or choose another folder (--out, --out-dir)")
 

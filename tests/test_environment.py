@@ -16,24 +16,29 @@ from s2s.web.guard import Limits
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("text, kind, minimum, expected", [
-    ("", float, 0, 10.0),  # unset or empty: the default, silently
-    ("2.5", float, 0, 2.5),
-    (" 1_000 ", int, 1, 1000),
-    ("10s", float, 0, 10.0),  # not a number
-    ("1.5", int, 1, 10.0),  # not whole
-    ("0", int, 1, 10.0),  # below the minimum
-    ("-3", float, 0, 10.0),
-    ("nan", float, 0, 10.0),
+@pytest.mark.parametrize("read, text, expected", [
+    (environment.number, "", 10.0),  # unset or empty: the default, silently
+    (environment.number, "2.5", 2.5),
+    (environment.number, " 1_000 ", 1000.0),  # as Python writes numbers
+    (environment.number, "10s", 10.0),  # not a number
+    (environment.number, "-3", 10.0),  # below the minimum (0)
+    (environment.number, "nan", 10.0),
+    (environment.number, "inf", 10.0),  # a timeout of inf fails later, at the first request
+    (environment.number, "1e400", 10.0),
+    (environment.count, "7", 7),
+    (environment.count, "1_000", 1000),
+    (environment.count, "1.5", 10),  # not whole
+    (environment.count, "0", 10),  # below the minimum (1)
+    (environment.count, "1__0", 10),  # not as Python writes it
 ])
-def test_a_number_or_the_default_with_a_warning(caplog, text, kind, minimum, expected):
-    default = 10 if kind is int else 10.0
+def test_a_number_or_the_default_with_a_warning(caplog, read, text, expected):
+    default = 10 if read is environment.count else 10.0
     with caplog.at_level(logging.WARNING):
-        value = environment.number("S2S_X", default, kind=kind, minimum=minimum, environ={"S2S_X": text})
-    assert value == expected and type(value) is kind
+        value = read("S2S_X", default, environ={"S2S_X": text})
+    assert value == expected and type(value) is type(default)
     warned = [r.getMessage() for r in caplog.records]
     accepted = text.strip() == "" or value != default
-    assert (warned == []) if accepted else (len(warned) == 1 and warned[0].startswith("S2S_X="))
+    assert (warned == []) if accepted else (len(warned) == 1 and warned[0].startswith(f"S2S_X={text.strip()!r}"))
 
 
 def test_the_guards_limits_take_the_same_rule(caplog):

@@ -79,8 +79,9 @@ def test_a_run_never_writes_into_the_bundled_folder_unless_told(tmp_path, capsys
     (bundled / "dates" / "config.json").write_text("{}")
     monkeypatch.setattr(hub, "BUNDLED_DIR", bundled)
     monkeypatch.chdir(tmp_path)
-    for argv in (["--out", str(bundled / "dates")], ["--out", str(bundled)], ["--recipe", "dates", "--out",
-                 str(bundled / "dates")], ["--recipe", "dates", "--out-dir", str(bundled)]):
+    for argv in (["--out", str(bundled / "dates")], ["--out", str(bundled)], ["--out", str(bundled / "dates" / "v2")],
+                 ["--recipe", "dates", "--out", str(bundled / "dates")], ["--recipe", "dates", "--out-dir",
+                 str(bundled)]):
         assert train.main([*TINY_RUN, *argv]) == 2
         assert "--overwrite-bundled" in capsys.readouterr().err
     assert (bundled / "dates" / "config.json").read_text() == "{}" and len(list(bundled.rglob("*"))) == 2
@@ -99,6 +100,18 @@ def test_resuming_keeps_the_task_and_mask_the_checkpoint_records(tmp_path, capsy
         assert "trained on dates with the bidirectional mask" in capsys.readouterr().err
     assert train.main([*TINY_RUN, "--resume", str(first), "--out", str(tmp_path / "again")]) == 0
     assert s2s.load(str(tmp_path / "again")).config["task"] == "dates"
+
+
+def test_a_tsv_checkpoint_from_before_tsv_was_a_task_resumes(tmp_path):
+    """Such checkpoints recorded the file's name as their task ("pairs"); resuming them on their data still works."""
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("abc", "de", "fgh", "ij", "klm", "no", "pqr", "st")))
+    small = ["--epochs", "1", "--emb-size", "8", "--hidden-size", "8", "--num-layers", "1"]
+    assert train.main(["--data", str(data), "--out", str(tmp_path / "old"), *small]) == 0
+    config = tmp_path / "old" / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"task": "pairs"}))  # as it was recorded then
+    assert train.main(["--data", str(data), "--resume", str(tmp_path / "old"), "--out", str(tmp_path / "new"),
+                       *small]) == 0
 
 
 def test_your_own_pairs_never_pass_for_a_built_in_task(tmp_path):

@@ -83,7 +83,7 @@ class Limits:
             return environment.number(name, default, minimum=0.01, environ=env)
 
         def count(name: str, default: int) -> int:
-            return environment.number(name, default, kind=int, minimum=1, environ=env)
+            return environment.count(name, default, environ=env)
 
         return cls(max_body_bytes=count("S2S_MAX_BODY_BYTES", cls.max_body_bytes),
                    rate=rate("S2S_RATE", cls.rate), burst=count("S2S_BURST", cls.burst),

@@ -60,7 +60,7 @@ const draw = () => {
 const fitTitle = () => {
   const title = div.querySelector('.gtitle');
   const room = div.clientWidth - 8, width = title ? title.getBoundingClientRect().width : 0;
-  if (width <= room) return;
+  if (div.clientWidth === 0 || width === 0 || width <= room) return;  // a hidden tab measures 0: nothing to fit
   const size = (div.layout.title && div.layout.title.font && div.layout.title.font.size) || 14;
   window.Plotly.relayout(div, {'title.font.size': Math.max(8, Math.floor(size * room / width))});
 };

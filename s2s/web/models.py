@@ -36,7 +36,7 @@ from ..translator import Translator
 log = logging.getLogger(__name__)
 
 # Hub models kept loaded, besides the bundled ones
-HUB_CACHE_SIZE = environment.number("S2S_HUB_MODELS", 3, kind=int, minimum=1)
+HUB_CACHE_SIZE = environment.count("S2S_HUB_MODELS", 3)
 HUB_WORKERS = 2  # Hub checkpoints resolved, downloaded and loaded at once
 HUB_MAX_PENDING = 8  # Hub loads waiting or running; more are refused at once
 HUB_WAIT_S = environment.number("S2S_HUB_WAIT_S", 2.0)  # how long a request waits for a Hub load
@@ -302,7 +302,7 @@ def prepare(threads: int | None = None) -> None:
     One thread per request by default (S2S_THREADS): these models run one short sequence at a time,
     where more threads mostly wait on each other, and requests from a class run side by side.
     """
-    torch.set_num_threads(threads or environment.number("S2S_THREADS", 1, kind=int, minimum=1))
+    torch.set_num_threads(threads or environment.count("S2S_THREADS", 1))
     for name in hub.list_bundled():
         try:
             MODELS.get(name)

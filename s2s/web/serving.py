@@ -45,9 +45,7 @@ class Serving:
 
     @classmethod
     def from_env(cls) -> Serving:
-        def count(name: str, default: int) -> int:
-            return environment.number(name, default, kind=int, minimum=1)
-
+        count = environment.count
         return cls(concurrency=count("S2S_CONCURRENCY", cls.concurrency), queue_size=count("S2S_QUEUE_SIZE",
                    cls.queue_size), sessions=count("S2S_SESSIONS", cls.sessions), limits=Limits.from_env())
 

@@ -71,9 +71,9 @@ LEARNT_PROBES = 2  # a run stops once this many probes in a row get every valida
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
 PLACE_KEPT_S = 10.0  # a place in line is kept this long after its page last asked (a waiting page asks each second)
-MAX_RUNS = environment.number("S2S_TRAIN_MAX_RUNS", 4 if torch.cuda.is_available() else 1, kind=int, minimum=1)
+MAX_RUNS = environment.count("S2S_TRAIN_MAX_RUNS", 4 if torch.cuda.is_available() else 1)
 MAX_SECONDS = environment.number("S2S_TRAIN_MAX_SECONDS", 120.0, minimum=1)
-TRAIN_THREADS = environment.number("S2S_TRAIN_THREADS", 1, kind=int, minimum=1)
+TRAIN_THREADS = environment.count("S2S_TRAIN_THREADS", 1)
 EXPORT_DIR = Path(tempfile.gettempdir()) / "s2s-training"
 EXPORT_KEEP = 16  # exported zips kept in EXPORT_DIR, newest first
 
