@@ -133,7 +133,8 @@ def display_piece(piece: str, *, escape: bool = True) -> str:
 
 def piece_from_display(text: str) -> str:
     """What `display_piece` shows, back to the piece ("·March" -> "▁March", "␣" -> "▁", "⟨eos⟩" -> "</s>"), so
-    a person can type a piece as the tables spell it; a piece typed as sentencepiece spells it stays as it is."""
+    a person can type a piece as the tables spell it; a piece typed as sentencepiece spells it stays as it is.
+    (A vocabulary with a real "·" piece: try the text as typed first, as views.intervene does.)"""
     for piece, label in SPECIAL_LABELS.items():
         if text == label:
             return piece

@@ -132,3 +132,18 @@ def test_input_a_checkpoint_never_saw_is_pointed_out():
     assert "never saw le, chat, noir" in notes("le chat noir", "toy-fr")
     assert "never saw" not in notes("the black cat", "toy-fr")
     assert "letters separated by spaces" in notes("hello world", "reverse")
+
+
+def test_a_piece_is_fed_as_the_tables_spell_it():
+    """Lesson 3's table shows "·f"; typing it was refused ("not a piece this checkpoint writes")."""
+    from s2s import viz
+    from s2s.web import runs, views
+
+    settings = runs.Settings("the black cat", "toy-fr")
+    shown = runs.run(settings)
+    assert shown.decoder_inputs[2] == "▁chat" and viz.display_piece("▁chat") == "·chat"
+    for typed in ("·chat", "▁chat"):  # as the table spells it, and as sentencepiece does
+        same = views.intervene(settings, shown, 2, typed)
+        assert same.result is not None and "Step 2 was already fed <code>·chat</code>" in same.status, same.status
+    other = views.intervene(settings, shown, 2, "·souris")
+    assert other.result.decoder_inputs[2] == "▁souris" and "instead of <code>·chat</code>" in other.status

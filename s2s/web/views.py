@@ -69,9 +69,14 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     last = len(result.output_tokens) - 1
     if not 1 <= at <= last:
         return Explored(None, "", None, runs.problem(f"Choose a step from 1 to {last}: step 0 is always fed ⟨bos⟩."))
-    piece = viz.piece_from_display(piece.strip()) if isinstance(piece, str) else ""  # "·f" as the table spells it
+    piece = piece.strip() if isinstance(piece, str) else ""
     if not piece:
         return Explored(None, "", None, runs.problem("Type the piece to feed (one of the checkpoint's pieces)."))
+    try:  # a piece as typed, else as the tables spell it ("·f" for "▁f"): a vocabulary may hold a real "·"
+        target = models.get_model(settings.checkpoint).translator.target_tokenizer
+        piece = piece if target.piece_id(piece) is not None else viz.piece_from_display(piece)
+    except Exception:  # the run below says what is wrong with the checkpoint
+        pass
     fed = tuple(result.decoder_inputs[1:at])  # steps 1..at-1, as the shown run was fed them
     changed = replace(settings, forcing=False, ratio=0.0, beam_size=1, prefix=(*fed, piece))
     explored = explore(changed, layer, presenter, display)
