@@ -173,8 +173,9 @@ def _clamp_step(step: float, steps: int) -> int:
     return min(max(int(step), 0), steps - 1)
 
 
-def _weights(r: Translation, layer: int | str) -> np.ndarray:
-    """(S, T) float32, a copy (callers blank rows of it): one layer's weights, or the mean over layers."""
+def layer_weights(r: Translation, layer: int | str) -> np.ndarray:
+    """(S, T) float32, a copy (callers blank rows of it): one layer's weights, or the mean over layers (what a
+    map of `layer` shows)."""
     weights = r.attention.mean(0) if layer == "mean" else r.attention[layer]
     return weights.astype(np.float32)
 
@@ -276,7 +277,7 @@ def _row_scaled(weights: np.ndarray) -> np.ndarray:
 def _attention_traces(r: Translation, layer: int | str, step: int | None, style: Style, row_scale: bool,
                       **colour) -> list[dict]:
     """The weights heatmap and, under a causal mask, a grey overlay on the forbidden cells."""
-    weights = _weights(r, layer)  # (S, T)
+    weights = layer_weights(r, layer)  # (S, T)
     z = _row_scaled(weights) if row_scale else weights.copy()
     masked = np.where(_masked(r), np.float32(1), np.float32(np.nan))  # (S, T) 1 where forbidden
     shown = len(z) if step is None else step + 1
@@ -312,7 +313,7 @@ def shared_zmax(*shown: tuple[Translation, int | str]) -> float:
     Weights spread over many pieces (0.15-0.3 at most) left both maps nearly white on a 0..1 scale;
     one scale for both keeps them comparable cell for cell.
     """
-    peak = max((float(_weights(r, layer).max()) for r, layer in shown if r.num_layers), default=1.0)
+    peak = max((float(layer_weights(r, layer).max()) for r, layer in shown if r.num_layers), default=1.0)
     return float(min(1.0, max(0.05, np.ceil(peak * 20 - 1e-6) / 20)))
 
 
@@ -620,7 +621,7 @@ def difference(
     layer_a, layer_b = _check_layer(a, layer), _check_layer(b, layer)
     style = _style(presenter)
     steps, width = max(len(a.output_tokens), len(b.output_tokens)), len(a.source_tokens)
-    wa, wb = _padded(_weights(a, layer_a), steps), _padded(_weights(b, layer_b), steps)  # (S, T) each
+    wa, wb = _padded(layer_weights(a, layer_a), steps), _padded(layer_weights(b, layer_b), steps)  # (S, T) each
     outs_a, outs_b = _padded_pieces(a.output_tokens, steps), _padded_pieces(b.output_tokens, steps)
     rows = [pa if pa == pb else f"{pa} / {pb}" for pa, pb in zip(outs_a, outs_b, strict=True)]
     name_a, name_b = (html.escape(str(label), quote=False) for label in labels)
@@ -805,7 +806,7 @@ def attention_csv(r: Translation, layer: int | str = "mean") -> str:
     like the row of the figure it came from; attention_json keeps the raw sentencepiece pieces. The
     csv module quotes what needs it.
     """
-    weights = _weights(r, _check_layer(r, layer))  # (S, T)
+    weights = layer_weights(r, _check_layer(r, layer))  # (S, T)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["output \\ source", *(display_piece(p, escape=False) for p in r.source_tokens)])

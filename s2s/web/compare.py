@@ -139,17 +139,6 @@ def verdict(r: Translation, reference: str | None) -> str:
     return f" ✗ {right} of {max(len(written), len(wanted))} characters right (spaces aside); {where}"
 
 
-def brief_mask_notes(run: str, r: Translation) -> list[str]:
-    """views.mask_notes in a line each, for a summary above two maps (the lesson's text says the rest)."""
-    notes = []
-    if r.mask != r.trained_mask:
-        notes.append(f'<div class="s2s-note"><b>{run}: mask mismatch</b>: trained <b>{html.escape(r.trained_mask)}'
-                     f"</b>, run <b>{html.escape(r.mask)}</b> here.</div>")
-    if r.mask == "causal" and r.encoder == "bi":
-        notes.append(f"{run}: its encoder reads both ways, so a causal mask hides positions, not information.")
-    return notes
-
-
 ALIKE = 0.005  # weights closer than this everywhere draw A − B blank
 
 
@@ -157,14 +146,14 @@ def alike_note(a: Translation, b: Translation, layer: int | str) -> list[str]:
     """Why A − B is blank, when the two runs' weights hardly differ at any step both took; [] otherwise."""
     if not a.num_layers or not b.num_layers:
         return []
-    wa, wb = (r.attention.mean(0) if layer == "mean" else r.attention[layer] for r in (a, b))  # (S, T) each
+    wa, wb = viz.layer_weights(a, layer), viz.layer_weights(b, layer)  # (S, T) each
     steps = min(len(wa), len(wb))
     largest = float(abs(wa[:steps] - wb[:steps]).max())
     if largest >= ALIKE:
         return []
     note = f"A − B is blank: the two runs' weights differ by at most {largest:.4f} at every step."
     forced = [r for r in (a, b) if r.teacher_forcing > 0]
-    if len(forced) == 1 and a.text == b.text:
+    if len(forced) == 1 and forced[0].text == forced[0].reference:
         note += (" The model wrote the reference at every step, so what it fed itself without forcing was what "
                  "forcing fed it: the two runs saw the same inputs. Forcing shows where the model goes wrong: "
                  "try a harder input, or lesson 3.")
@@ -193,7 +182,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>{verdict(ra, kept.reference)}  \n"
              f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>{verdict(rb, kept.reference)}  \n"
              f"→ {same}."]
-    lines += [note for run, r in (("A", ra), ("B", rb)) for note in brief_mask_notes(run, r)]
+    lines += [note for run, r in (("A", ra), ("B", rb)) for note in views.mask_notes(r, brief=run)]
     layer_a, layer_b = views.pick_layer(layer, ra), views.pick_layer(layer, rb)
     shared = layer_a if layer_a == layer_b else "mean"
     try:

@@ -183,10 +183,20 @@ def input_hint(spec: object) -> str:
     return f"{expects}*Reads* at most {config['max_source_len'] - 1} pieces (a piece is a character or more)."
 
 
-def mask_notes(r: Translation) -> list[str]:
-    """What the mask means for this run: a mismatch with training, and a causal mask that cannot hide much."""
+def mask_notes(r: Translation, brief: str = "") -> list[str]:
+    """What the mask means for this run: a mismatch with training, and a causal mask that cannot hide much.
+    With `brief` (a run's name, "B"), a line each, for a summary above two maps (a lesson's text says the rest)."""
+    mismatch, bi_causal = r.mask != r.trained_mask, r.mask == "causal" and r.encoder == "bi"
+    if brief:
+        notes = []
+        if mismatch:
+            notes.append(f'<div class="s2s-note"><b>{brief}: mask mismatch</b>: trained '
+                         f"<b>{html.escape(r.trained_mask)}</b>, run <b>{html.escape(r.mask)}</b> here.</div>")
+        if bi_causal:
+            notes.append(f"{brief}: its encoder reads both ways, so a causal mask hides positions, not information.")
+        return notes
     found = [mask_note(r.trained_mask, r.mask)]
-    if r.mask == "causal" and r.encoder == "bi":
+    if bi_causal:
         found.append("This checkpoint's encoder reads the source both ways, so the states at pieces 0…t have "
                      "already read the pieces after t right to left: the causal mask hides positions, not "
                      "information. A checkpoint trained causal with a left-to-right encoder (`dates-causal`, "
