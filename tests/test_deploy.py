@@ -37,3 +37,16 @@ def test_every_module_is_python_that_zerogpu_runs():
         except SyntaxError as error:
             raise AssertionError(f"{source.relative_to(ROOT)} is not Python {ZEROGPU_PYTHON}: {error}") from None
     assert len(sources) > 20
+
+
+def test_the_package_built_from_pyproject_is_the_library_alone():
+    """`pip wheel .` failed: setuptools' automatic discovery found several top-level folders (s2s, deploy, assets,
+    notebooks, checkpoints). pyproject names what to include: s2s and its web service, and nothing else (the
+    wheel itself was built by hand: a build needs the package index)."""
+    import tomllib
+    from setuptools import find_packages
+
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert set(find_packages(str(ROOT), include=found["include"])) == {"s2s", "s2s.web"}
+    dynamic = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]
+    assert dynamic["dependencies"]["file"] == ["requirements.txt"]  # one list of what the library needs

@@ -334,3 +334,19 @@ def test_a_new_task_brings_its_own_probe_unless_the_visitor_typed_one():
     for task, probe in training.PROBES.items():  # each within the limits, and of its task's kind
         TrainRequest(task=task, probe=probe).check()
         assert probe in [source for source, _ in tasks.examples(task)] or task == "dates"
+
+
+def test_exports_keep_the_newest_few_each_whole(monkeypatch, tmp_path):
+    """Each export has a folder of its own (a class exporting at once never shares a file); beyond EXPORT_KEEP the
+    oldest folders go, never a zip a visitor may still be downloading from a newer one."""
+    monkeypatch.setattr(training, "EXPORT_DIR", tmp_path)
+    monkeypatch.setattr(training, "EXPORT_KEEP", 2)
+    monkeypatch.setattr(training.LiveRun, "export_zip", lambda self: b"PK zip bytes")
+    run = object.__new__(training.LiveRun)
+    run.request = TrainRequest()
+    paths = []
+    for n in range(4):
+        paths.append(run.export_path(f"trained-{n:08x}"))
+        os.utime(paths[-1].parent, (n, n))  # the order they were made in, whatever the clock's resolution
+    kept = sorted(p for p in tmp_path.iterdir())
+    assert kept == sorted(p.parent for p in paths[2:]) and all(p.read_bytes() == b"PK zip bytes" for p in paths[2:])

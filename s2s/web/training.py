@@ -12,8 +12,8 @@ page then polls, every second or so:
   `Translation` every PROBE_EVERY_S seconds of training (attention included), oldest first.
 
 `run.cancel()` stops it at the next batch. When it is done, `run.translator()` is the trained
-model and `run.export_zip()` the checkpoint folder as zip bytes (`export_path()` writes it under
-EXPORT_DIR, which keeps at most EXPORT_KEEP files); both load back with `s2s.checkpoint.load`.
+model and `run.export_zip()` the checkpoint folder as zip bytes (`export_path()` writes it into a folder
+of its own under EXPORT_DIR, which keeps the EXPORT_KEEP newest); both load back with `s2s.checkpoint.load`.
 
 Limits, so that training cannot take the server from the visitors who are only looking:
 one live run per visitor (keyed by the session id the page passes), at most MAX_RUNS at once on
