@@ -51,7 +51,7 @@ def test_input_outside_training_is_pointed_out():
 
 
 def test_the_hint_says_how_much_the_checkpoint_reads():
-    """The box said "at most 500 characters" where a checkpoint reads fewer pieces (dates: 63): 100 characters were refused."""
+    """The box said "at most 500 characters" where a checkpoint reads fewer pieces (dates: 63)."""
     hint = views.input_hint("dates")
     limit = models.get_model("dates").translator.config["max_source_len"] - 1  # its </s> aside
     assert f"at most {limit} pieces" in hint
