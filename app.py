@@ -5,8 +5,8 @@
 This file lays out the page and wires its events; what each event does is in s2s/web (the handlers
 there use no gradio; s2s/web/liveplot.py is the heatmap's component, s2s/web/serving.py the serving
 rules). Each part of the page is built by one function that returns its components as a frozen
-dataclass (`ExploreControls`, `Results`, `CompareControls`, `TrainControls`, together a `Page`), and handlers return
-a dict {component: value}, so no output list has to match a tuple by position.
+dataclass (`ExploreControls`, `Results`, `CompareControls`, `TrainControls`, together a `Page`), and
+handlers return a dict {component: value}, so no output list has to match a tuple by position.
 The same file runs as a Hugging Face Space (it binds 0.0.0.0 there). The one public API endpoint
 is `translate`; every other event is private.
 """
@@ -525,9 +525,8 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False)
     tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, FED: fed_tab, NBEST: nbest_tab, EXPORT: export_tab}
     return Results(gr.State(first), gr.State(HEATMAP), output, layer, display, status, view_tabs, tabs, plot,
-                   step_plot, step,
-                   play, stop, math, grid, forcing_table, change_step, change_piece, change, nbest, rank,
-                   export_button, files)
+                   step_plot, step, play, stop, math, grid, forcing_table, change_step, change_piece, change, nbest,
+                   rank, export_button, files)
 
 
 def compare_tab(start: views.Opening) -> CompareControls:

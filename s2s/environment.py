@@ -24,29 +24,25 @@ def on_a_space(environ: Mapping[str, str] | None = None) -> bool:
 
 def number(name: str, default: float, *, minimum: float = 0, environ: Mapping[str, str] | None = None) -> float:
     """`name` from the environment as a finite float ("1_000" as Python writes it), at least `minimum`."""
-    text = (os.environ if environ is None else environ).get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < minimum:  # "10s", "inf", "nan", below the range
-        log.warning("%s=%r is not a number of at least %g; using %g.", name, text[:40], minimum, default)
-        return default
-    return value
+    return _read(name, default, float, minimum, "a number", environ)
 
 
 def count(name: str, default: int, *, minimum: int = 1, environ: Mapping[str, str] | None = None) -> int:
     """`name` from the environment as a whole number, at least `minimum` (1 by default)."""
+    return _read(name, default, int, minimum, "a whole number", environ)
+
+
+def _read(name: str, default, parse, minimum, what: str, environ: Mapping[str, str] | None):
+    """The one rule: unset or empty is the default; a value `parse` refuses, not finite ("inf", "nan") or below
+    `minimum` is a warning and the default."""
     text = (os.environ if environ is None else environ).get(name, "").strip()
     if not text:
         return default
     try:
-        value = int(text)
+        value = parse(text)
     except ValueError:
         value = None
-    if value is None or value < minimum:  # "three", "1.5", below the range
-        log.warning("%s=%r is not a whole number of at least %d; using %d.", name, text[:40], minimum, default)
+    if value is None or not math.isfinite(value) or value < minimum:
+        log.warning("%s=%r is not %s of at least %g; using %g.", name, text[:40], what, minimum, default)
         return default
     return value
