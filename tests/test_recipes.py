@@ -45,9 +45,13 @@ def test_list_recipes_prints_every_recipe(capsys):
     assert all(name in out for name in recipes.RECIPES) and "reconstructed" in out
 
 
-def test_recipes_never_write_into_the_bundled_folder_unless_asked(capsys):
-    assert train.main(["--recipe", "dates", "--out-dir", str(CHECKPOINTS)]) == 2
-    assert "--overwrite-bundled" in capsys.readouterr().err
+def test_recipes_never_write_into_the_bundled_folder_unless_asked(capsys, monkeypatch, tmp_path):
+    from s2s import hub
+
+    # a stand-in for checkpoints/: with the guard broken, this test would retrain into the real one
+    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path / "checkpoints")
+    assert train.main(["--recipe", "dates", "--out-dir", str(tmp_path / "checkpoints"), *TINY]) == 2
+    assert "--overwrite-bundled" in capsys.readouterr().err and not (tmp_path / "checkpoints").exists()
     assert train.main(["--recipe", "nope", "--out-dir", "x"]) == 2
     assert "unknown recipe" in capsys.readouterr().err
 
