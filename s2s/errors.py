@@ -21,6 +21,12 @@ class S2SError(Exception):
         super().__init__(*args)
 
 
+def check_choice(name: str, value: object, allowed, error: type[Exception] = ValueError) -> None:
+    """Raise `error` unless `value` is one of `allowed`: the one wording of "must be one of" in the project."""
+    if value not in allowed:
+        raise error(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
 def one_line(text: str) -> str:
     """`text` with its line breaks (and the spaces around them) folded into single spaces."""
     return _LINE_BREAKS.sub(" ", text).strip()

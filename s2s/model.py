@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .errors import check_choice
 from .tokenizer import BOS_ID, PAD_ID
 
 MODELS = ("edm", "attention")
@@ -65,8 +66,7 @@ class ModelConfig:
         for name, value, allowed in (("model", self.model, MODELS), ("score", self.score, SCORES),
                                      ("query", self.query, QUERIES), ("bridge", self.bridge, BRIDGES),
                                      ("encoder", self.encoder, ENCODERS)):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+            check_choice(name, value, allowed)
         if self.encoder == "bi" and self.hidden_size % 2:
             raise ValueError("a bidirectional encoder needs an even hidden_size (half of it each way)")
 
