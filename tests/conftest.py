@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,13 @@ def causal(tiny):
     return tiny.translate("3 March 2021", mask="causal")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextlib.contextmanager
 def served_app(bundled_dir: Path | None = None, attributes: dict | None = None) -> Iterator[str]:
     """The whole app, launched in this process on a free local port for the time of the block: its URL.
@@ -137,7 +145,6 @@ def served_app(bundled_dir: Path | None = None, attributes: dict | None = None) 
     """
     import app
     from s2s import hub
-    from s2s.bench_app import free_port
     from s2s.web import models
 
     with pytest.MonkeyPatch.context() as patch:

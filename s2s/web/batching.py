@@ -1,8 +1,8 @@
 """Greedy decodes that arrive together run together: one batch per checkpoint and mask.
 
-A class sends many short requests at once. Decoding one date alone costs about 3 ms here, almost
-all of it the dispatch of tiny tensor operations at every step; sixteen dates decoded in one batch
-cost about 0.5 ms each (`python -m s2s.bench_app --clients 100` measures what it does to serving).
+A class sends many short requests at once. Decoding one date alone costs mostly the dispatch of tiny
+tensor operations at every step, which a batch pays once for all its texts (`python -m bench.app
+--clients 100` measures what it does to serving; docs/speed.md has the figures).
 So a request that finds the model busy leaves its text here, and the next request to run the model
 takes every waiting text of its own checkpoint and mask into one `Translator.translate_batch`.
 

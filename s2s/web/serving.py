@@ -1,16 +1,16 @@
 """How the app is served to a class: queue, sessions, request limits. One source of truth for app.py and the
 load benchmark's no-op server, so both run under the same rules.
 
-Sized from `python -m s2s.bench_app --clients 100` on a 2-CPU machine (see the README):
+Sized from `python -m bench.app --clients 100` on a 2-CPU machine (figures: docs/speed.md):
 - `concurrency`: requests computed at once. The work is short (a few ms of model and figure) and holds
   the GIL much of the time, so threads beyond the cores do not compute faster; but requests running at
   once decode their texts in one batch (s2s/web/batching.py), so 16 at once answer about twice as many
-  requests a second as 2 (measured: 105 against 52 requests/s of fresh dates, 16 clients back to back).
+  requests a second as 2.
 - `queue_size`: requests waiting. Large enough that a class never sees "queue is full" (100 students,
   a request every 3 s each, is ~33 requests/s against a capacity of more); a flood from one client is
   stopped earlier by its rate limit (`guard`), not by the queue.
-- `sessions`: gradio keeps per-session state (every API call is a session, ~140 KB each) for up to this
-  many sessions, least recently used first out; 10,000 (gradio's default) is over a GB. A page that
+- `sessions`: gradio keeps per-session state (every API call is a session) for up to this many sessions,
+  least recently used first out; gradio's default, 10,000, is over a GB. A page that
   has been idle while more than this many other sessions were used loses its kept result (it then
   works as if freshly loaded).
 - uploads: the page has none, so the largest upload allowed is 1 byte (and `guard` refuses the route).

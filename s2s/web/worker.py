@@ -1,9 +1,8 @@
 """A Train-tab run in a process of its own, at a lower CPU priority than the page's requests.
 
-Trained in a thread of the server, a run took the class's time: with one lecturer training (the page's
-defaults) the p95 of 100 students' requests went from 204 to 555 ms (2.73x; `python -m s2s.bench_app
---clients 100 --train`), as the training thread's Python held the interpreter lock the server's threads
-wait for, and took a core. Here `training.train_events` runs in a child, `python -m s2s.web.worker`:
+Trained in a thread of the server, a run took the class's time (`python -m bench.app --clients 100
+--train` measures it; docs/speed.md): the training thread's Python held the interpreter lock the server's
+threads wait for, and took a core. Here `training.train_events` runs in a child, `python -m s2s.web.worker`:
 the server's threads never wait for its lock, and at niceness NICENESS the operating system gives the
 page's requests the CPU first (the run gets what they leave, a whole core when the class is quiet).
 

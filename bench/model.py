@@ -1,7 +1,7 @@
 """Benchmarks, each side by side in one process, interleaved round by round so that machine noise
 hits both sides alike; the figures are medians.
 
-    python -m s2s.bench [--rounds 15] [--threads 1] [--case all|model|inference|training] [--device cpu|cuda]
+    python -m bench.model [--rounds 15] [--threads 1] [--case all|model|inference|training] [--device cpu|cuda]
 
 model: this project's model against a faithful copy of the seed notebook's, at the same sizes
 (emb 64, hidden 256, 2 layers, vocabulary 1000) on the same inputs; the ratios are seed / ours.
@@ -38,10 +38,12 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
-from . import train as train_module
-from .decode import greedy
-from .model import ModelConfig, build_model
-from .tokenizer import PAD_ID
+from s2s import checkpoint, hub
+from s2s import train as train_module
+from s2s.decode import greedy
+from s2s.model import ModelConfig, build_model
+from s2s.tasks import TASKS
+from s2s.tokenizer import PAD_ID
 
 VOCAB, EMB, HIDDEN, LAYERS, TOKENS = 1000, 64, 256, 2, 30
 
@@ -235,8 +237,6 @@ def inference_calls(inputs: dict[str, list[str]]) -> dict[str, Callable]:
 
 def inference_inputs() -> dict[str, list[str]]:
     """Fresh dates, and strings of 30 letters for reverse (its longest), from fixed seeds."""
-    from .tasks import TASKS
-
     rng = random.Random(11)
     letters = [" ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(30)) for _ in range(20)]
     return {"dates": [s for s, _ in TASKS["dates"].generate(20, seed=7)], "reverse": letters,
@@ -246,8 +246,6 @@ def inference_inputs() -> dict[str, list[str]]:
 def inference_case(devices: list[torch.device], rounds: int) -> list[str]:
     """The bundled dates and reverse checkpoints on each device: a single `translate` (one visitor's keystroke)
     and a batch; every call of every device in turn, round by round; medians, and each device against the CPU."""
-    from . import checkpoint, hub
-
     translators = [{name: checkpoint.load(hub.BUNDLED_DIR / name, device=d) for name in ("dates", "reverse")}
                    for d in devices]
     calls, times = inference_calls(inference_inputs()), {}
@@ -269,7 +267,7 @@ def inference_case(devices: list[torch.device], rounds: int) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m s2s.bench", description=" ".join(__doc__.split("\n")[:2]))
+    parser = argparse.ArgumentParser(prog="python -m bench.model", description=" ".join(__doc__.split("\n")[:2]))
     parser.add_argument("--rounds", type=int, default=15, help="model and inference cases: interleaved rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--case", choices=["all", "model", "inference", "training"], default="all")

@@ -1,7 +1,7 @@
 """Time the heatmap: the old figure built object by object vs today's `viz.heatmap`, side by side.
 
-    python -m s2s.bench_viz                       # the bundled `dates` checkpoint, 200 repeats
-    python -m s2s.bench_viz --checkpoint dates-causal --repeats 500
+    python -m bench.viz                       # the bundled `dates` checkpoint, 200 repeats
+    python -m bench.viz --checkpoint dates-causal --repeats 500
 
 The heatmap is rebuilt on every keystroke and every step of the animation, so its cost is paid per
 request, next to the model's few milliseconds. The baseline below, `old_heatmap`, is a faithful copy
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from . import load, viz
-from .errors import S2SError
-from .translator import Translation
-from .viz import NO_ATTENTION, display_piece
+from s2s import load, viz
+from s2s.errors import S2SError
+from s2s.translator import Translation
+from s2s.viz import NO_ATTENTION, display_piece
 
 TEXT = "the 21st of June, 1999"
 
@@ -252,7 +252,7 @@ def median_ms(build: Callable[[], object], repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m s2s.bench_viz", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.viz", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default="dates", help="a bundled name, a folder or a Hub repo")
     parser.add_argument("--text", default=TEXT)
     parser.add_argument("--repeats", type=int, default=200)

@@ -1,4 +1,4 @@
-"""python -m s2s.gpu_check, the CUDA parity check, on the CPU: it finds differences, and says when it cannot run.
+"""python -m bench.gpu_check, the CUDA parity check, on the CPU: it finds differences, and says when it cannot run.
 
 The comparison itself runs on a GPU machine (no GPU here or in CI); these tests check that the
 comparison can fail, so a parity run that prints "0 differences" means something.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from s2s import checkpoint, fused, gpu_check, tasks
+from bench import gpu_check
+from s2s import checkpoint, fused, tasks
 from tests.conftest import build_checkpoint
 
 

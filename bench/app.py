@@ -1,7 +1,7 @@
 """Benchmark: how long the app takes to answer, from a client's request to the heatmap back.
 
-    python -m s2s.bench_app [--n 50] [--checkpoint dates] [--browser]
-    python -m s2s.bench_app --clients 100 --think 3 [--flood] [--train] [--calls 10000]   # load: see s2s/bench_load.py
+    python -m bench.app [--n 50] [--checkpoint dates] [--browser]
+    python -m bench.app --clients 100 --think 3 [--flood] [--train] [--calls 10000]   # load: see bench/load.py
 
 Starts `python app.py` in its own process on a free local port (as a Space runs it), calls the public
 `translate` endpoint with gradio_client for n varied inputs of the checkpoint's task, and prints the
@@ -19,45 +19,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import torch
+from gradio_client import Client
+from playwright.sync_api import sync_playwright
 
-from . import tasks, viz
-from .web import models, runs
+from s2s import tasks, viz
+from s2s.viz import display_piece
+from s2s.web import models, runs
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import load
+from .server import CHROMIUM, CHROMIUM_ARGS, free_port, machine, start
+
 GOAL_MS = 100  # typing to an updated heatmap, median (issue 9)
-CHROMIUM = os.environ.get("S2S_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return (f"{platform.platform()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-            f"torch {torch.__version__}, load average {load}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def inputs(spec: str, n: int) -> list[str]:
@@ -87,22 +67,6 @@ def serve(port: int, log: Path, gradio_plot: bool = False) -> subprocess.Popen:
     return start(command, port, log, env)
 
 
-def start(command: list[str], port: int, log: Path, env: dict) -> subprocess.Popen:
-    """Run `command` (a server on 127.0.0.1:port) from the repository root; returns once it answers."""
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError(f"{' '.join(command)} did not answer within 180 s:\n{log.read_text()[-2000:]}")
-
-
 # In the page: note when the next key changes the text, and when the heatmap's x tick labels become `want`.
 WATCH = """(want) => {
   window.typedAt = null; window.drawnAt = null;
@@ -123,10 +87,6 @@ def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[flo
     Both moments are taken in the page (a beforeinput listener, a MutationObserver on the plot), so the
     figures hold the server's answer and plotly's drawing but not Playwright's own round trips.
     """
-    from playwright.sync_api import sync_playwright
-
-    from .viz import display_piece
-
     translator = models.get_model(spec).translator
     times: list[list[float]] = [[] for _ in urls]
     with sync_playwright() as playwright:
@@ -155,11 +115,11 @@ def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2s.bench_app", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.app", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=50, help="measured calls (after 3 warm-up calls)")
     parser.add_argument("--checkpoint", default=None, help="bundled name or Hub repo (default: the app's default)")
     parser.add_argument("--browser", action="store_true", help="also time keystroke to heatmap in headless Chromium")
-    load = parser.add_argument_group("load (s2s/bench_load.py): a class, a flood, and the no-op ceiling")
+    load = parser.add_argument_group("load (bench/load.py): a class, a flood, and the no-op ceiling")
     load.add_argument("--clients", type=int, default=0, help="students in the class run (0: no load run)")
     load.add_argument("--think", type=float, default=3.0, help="seconds between a student's requests, on average")
     load.add_argument("--seconds", type=float, default=30.0, help="length of each load run")
@@ -169,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--calls", type=int, default=0, help="also measure the app's memory over this many calls")
     args = parser.parse_args(argv)
     if args.clients:
-        from . import bench_load
-
-        return bench_load.run(args)
-
-    from gradio_client import Client
+        return load.run(args)
 
     models.prepare()
     spec = args.checkpoint or models.default_checkpoint()

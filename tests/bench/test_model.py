@@ -1,4 +1,4 @@
-"""python -m s2s.bench: the training case runs the old loop and the new one side by side; the inference case
+"""python -m bench.model: the training case runs the old loop and the new one side by side; the inference case
 times real translations on each device."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2s import bench, checkpoint, hub, train
+from bench import model as bench
+from s2s import checkpoint, hub, train
 from s2s.tasks import TASKS
 
 

@@ -1,4 +1,4 @@
-"""The load benchmark (s2s/bench_load.py): its windows, and its lecturer, who drives the Train tab as a page does."""
+"""The load benchmark (bench/load.py): its windows, and its lecturer, who drives the Train tab as a page does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from s2s import bench_load
+from bench import load as bench_load
 from s2s.web import training
 from tests.conftest import make_bundled, served_app
 

@@ -1,6 +1,6 @@
 """Load benchmark: a class of students, a flooding client, and gradio's own ceiling, side by side.
 
-    python -m s2s.bench_app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000]
+    python -m bench.app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000]
 
 Launches `python app.py` and a no-op gradio app (the same queue, sessions and guard, one endpoint
 `translate` that returns its text reversed) on free local ports, and drives both with the same
@@ -42,6 +42,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import gradio as gr
+import httpx
+
+from s2s import tasks
+from s2s.web.serving import Serving
+
+from .server import free_port, machine, start
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/gradio_api/call/translate"
@@ -95,10 +103,6 @@ class Tally:
 
 def noop_server(port: int) -> None:
     """A gradio app with the explorer's serving rules and one endpoint that does nothing: the ceiling."""
-    import gradio as gr
-
-    from .web.serving import Serving
-
     serving = Serving.from_env()
     with gr.Blocks(analytics_enabled=False) as demo:
         inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number(), gr.Textbox(), gr.Number(), gr.Number()]
@@ -152,8 +156,6 @@ async def call(client, base: str, data: list, address: str, tally: Tally, sessio
 
 def requests_for(rng: random.Random, mixed: bool) -> list:
     """translate's inputs: dates only (the capacity runs), or a class's mix over the bundled checkpoints."""
-    from . import tasks
-
     if not mixed:  # a fresh date each time: no request is a repeat the app could serve from its recent results
         source, _ = tasks.TASKS["dates"].generate(1, rng.randrange(10**9))[0]
         return [source, "dates", "bidirectional", 0, "", 0, 1]
@@ -169,8 +171,6 @@ def requests_for(rng: random.Random, mixed: bool) -> list:
 
 async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = False) -> Tally:
     """`clients` callers sending back to back for `seconds`."""
-    import httpx
-
     tally = Tally()
     deadline = time.perf_counter() + seconds
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as client:
@@ -191,8 +191,6 @@ async def students(base: str, count: int, think: float, seconds: float, seed: in
     """`count` students, each a request every `think` s on average (exponential gaps), each from its own address,
     for `seconds` (or until `stop` is set). With `phase`, each request counts in the tally it returns when the
     request starts."""
-    import httpx
-
     tally = Tally()
     deadline = time.perf_counter() + seconds
     running = (lambda: not stop.is_set()) if stop else (lambda: time.perf_counter() < deadline)
@@ -213,8 +211,6 @@ async def students(base: str, count: int, think: float, seconds: float, seed: in
 
 async def flood(base: str, seconds: float) -> Tally:
     """One address keeping FLOOD_IN_FLIGHT requests in flight, each sent again as soon as it is answered."""
-    import httpx
-
     tally = Tally()
     deadline = time.perf_counter() + seconds
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=FLOOD_IN_FLIGHT)) as client:
@@ -240,7 +236,7 @@ def flood_client(base: str, seconds: float) -> None:
 
 async def flooding(base: str, seconds: float) -> Tally:
     """The flood of one window: the flooder's process (see `flood_client`), and how it was answered."""
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "s2s.bench_load", "--flood-client", base,
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.load", "--flood-client", base,
                                                    str(seconds), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     out, _ = await process.communicate()
     data = json.loads(out.decode().strip().splitlines()[-1])
@@ -286,8 +282,6 @@ async def lecturing(base: str, seconds: float, session: str | None = None) -> Ta
     """A lecturer's Train tab for one window: Train pressed with the page's defaults, the run polled every
     second as the page's timer does (curves and the probe's heatmap each time), then Cancel, waiting until
     the run has stopped. The tally: the polls' latencies, and the run's last status under `kinds`."""
-    import httpx
-
     tally, address = Tally(), "10.3.0.1"
     session = session or f"lecturer-{next(LECTURERS)}"
     status = ""
@@ -351,8 +345,6 @@ async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tall
 
 
 def run(args) -> int:
-    from .bench_app import free_port, machine, start
-
     print(f"machine: {machine()}")
     # S2S_RATE: the capacity clients send back to back, faster than a visitor's 30/s, and the ceiling is the
     # servers', not the per-visitor limit's; students (a request every few s) and the flooder (no session:
@@ -362,7 +354,7 @@ def run(args) -> int:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         noop_port, app_port = free_port(), free_port()
-        noop = start([sys.executable, "-m", "s2s.bench_load", "--noop-server", str(noop_port)], noop_port,
+        noop = start([sys.executable, "-m", "bench.load", "--noop-server", str(noop_port)], noop_port,
                      Path(folder) / "noop.log", env)
         try:
             asyncio.run(closed_loop(f"http://127.0.0.1:{noop_port}", args.concurrency, 3))  # warm-up

@@ -1,6 +1,6 @@
 """CUDA against the CPU, on every bundled checkpoint: the check to run on a GPU machine.
 
-    python -m s2s.gpu_check [--n 40]
+    python -m bench.gpu_check [--n 40]
 
 Each bundled checkpoint is loaded on both devices and run on n fresh inputs of its task with greedy
 decoding, beam search, its trained mask and seeded partial teacher forcing. The outputs must be the
@@ -19,8 +19,8 @@ import sys
 import numpy as np
 import torch
 
-from . import checkpoint, fused, hub, tasks, train
-from .translator import Translator
+from s2s import checkpoint, fused, hub, tasks, train
+from s2s.translator import Translator
 
 ATOL = 3e-4  # attention weights: float32 kernels on two devices add up in different orders
 GRAD_RTOL = 1e-4  # a gradient's distance from autograd's, relative to its size
@@ -73,7 +73,7 @@ def training_differences(model: Translator, texts: list[tuple[str, str]], device
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2s.gpu_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=40, help="fresh inputs per checkpoint")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
