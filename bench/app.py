@@ -34,7 +34,6 @@ from s2s import tasks, viz
 from s2s.viz import display_piece
 from s2s.web import models, runs
 
-from . import load
 from .server import CHROMIUM, CHROMIUM_ARGS, free_port, machine, start
 
 GOAL_MS = 100  # typing to an updated heatmap, median (issue 9)
@@ -57,7 +56,8 @@ def summary(name: str, seconds: list[float]) -> str:
 
 # The baseline page: app.py with gradio's own Plot where the app has its LivePlot heatmap.
 GRADIO_PLOT_APP = ("import gradio as gr, app; "
-                   "app.LivePlot = lambda value=None, **kw: gr.Plot(value, show_label=False, **kw); app.main()")
+                   "import ui.layout; ui.layout.LivePlot = lambda value=None, **kw: gr.Plot(value, show_label=False, **kw); "
+                   "app.main()")
 
 
 def serve(port: int, log: Path, gradio_plot: bool = False) -> subprocess.Popen:

@@ -47,7 +47,7 @@ import gradio as gr
 import httpx
 
 from s2s import tasks
-from s2s.web.serving import Serving
+from ui.serving import Serving
 
 from .server import free_port, machine, start
 

@@ -1,8 +1,8 @@
 """The web service without gradio: what the page does, as plain functions over plain values.
 
-app.py lays out the page and wires each event to a function here. These functions take the values
-the page's components hold and return plain values, Markdown and plotly figures; none imports gradio
-but `serving`, which says how gradio serves the page.
+The gradio layer (app.py and ui/) lays out the page and wires each event to a function here. These
+functions take the values the page's components hold and return plain values, named records, Markdown
+and plotly figures; none imports gradio.
 Those the page calls never raise: a bad value, a checkpoint that cannot load or a bug becomes a
 message for the page (bugs are also logged with their traceback), so the app keeps serving.
 
@@ -17,9 +17,10 @@ message for the page (bugs are also logged with their traceback), so the app kee
 | `export` | the files a visitor downloads, and their clean-up |
 | `lessons`, `by_length` | the six lessons as data; quality by input length, measured on demand |
 | `training` | a bounded, cancellable training run for the Train tab |
+| `train_tab` | what each of the Train tab's events does for one page: ask, poll, replay, cancel, use, export |
 | `worker` | the child process a Train-tab run trains in, at a lower CPU priority than the page's requests |
 | `guard` | what one visitor may cost, before gradio sees a request: an ASGI middleware (body size, uploads, rate) |
-| `serving` | how gradio serves the page to a class: queue, sessions (made cheap to create), the guard |
+| `ordering` | latest wins: an answer a newer run of the same page has overtaken is dropped |
 
 A result (`Translation`) is kept by the page, so moving the step slider, choosing a layer, a
 hypothesis or presenter mode re-plots it without running the model again.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from .. import evaluate, tasks
+from .. import evaluate, tasks, viz
 from . import models
 
 FAMILIES = {"reverse": ("reverse", "reverse-noattn", "reverse-causal"),
@@ -52,3 +52,12 @@ def measure(family: str, n: int = EXAMPLES, seed: int = SEED) -> ByLength:
                          for b in buckets) for name in names}
     counts = tuple(results[names[0]]["by_length"][b]["n"] for b in buckets)
     return ByLength(family, names, buckets, exact, counts, masks)
+
+
+def chart(family: str = "reverse", presenter: bool = False) -> viz.Figure:
+    """Exact match by source length for `family`, as the Compare tab plots it. ValueError if none is installed."""
+    measured = measure(family)
+    title = (f"exact match by source length: {len(measured.names)} {family} checkpoints, "
+             f"{sum(measured.counts)} fresh inputs")
+    return viz.quality_by_length(list(measured.buckets), dict(measured.exact), list(measured.counts),
+                                 presenter=bool(presenter), title=title)

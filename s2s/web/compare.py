@@ -193,3 +193,15 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     else:
         lines += alike_note(ra, rb, shared)
     return Compared(kept, fig_a, fig_b, diff, "\n\n".join(lines), (f"A: {da}", f"B: {db}"))
+
+
+def compare_runs(a: Settings, checkpoint_b: str, mask_b: str, ratio_b: float | None, layer: object = "mean",
+                 presenter: bool = False, display: object = ()) -> Compared:
+    """Run A (the Explore tab's settings) beside run B (the Compare tab's controls), drawn as `display` says."""
+    return compare(a, run_b(a, checkpoint_b, mask_b, ratio_b), layer, presenter,
+                   views.heatmap_display(display)["row_scale"])
+
+
+def redraw(kept: Kept | None, layer: object = "mean", presenter: bool = False, display: object = ()) -> Compared:
+    """The kept comparison drawn again (another layer, presenter mode, display), without running it."""
+    return compare_view(kept, layer, presenter, views.heatmap_display(display)["row_scale"])

@@ -7,6 +7,7 @@ config.json), so a checkpoint that is not installed never has an example that fa
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 from .. import checkpoint, hub, tasks
 from ..errors import S2SError
@@ -50,3 +51,22 @@ def example(source: object) -> list[str]:
         if row[0] == source:
             return row
     raise ValueError("That example's checkpoint is not installed any more: reload the page.")
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What typing a source does to the reference an example or a lesson set."""
+
+    clears: bool  # the reference (and the lesson's text, which spoke of its source) goes
+    note: str = ""  # said to the visitor, where forcing was using that reference
+
+
+REFERENCE_CLEARED = ("The reference belonged to the example, not to what you typed: it was cleared. Type a "
+                     "reference for your input to use teacher forcing.")
+
+
+def source_typed(text: object, reference: object, reference_source: object, forcing: object) -> Typed:
+    """A reference set for `reference_source` does not belong to another text: typing one clears it."""
+    if reference_source and text != reference_source:
+        return Typed(True, REFERENCE_CLEARED if reference and forcing else "")
+    return Typed(False)

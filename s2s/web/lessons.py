@@ -3,7 +3,7 @@
 A lesson is data: the Explore run (text, reference, checkpoint, mask, forcing), a second run for
 the Compare tab where the lesson is a comparison, and how to show the result (layer, row
 scaling, rows labelled by the piece fed or the piece written). app.py applies one with a click.
-What each text claims is checked against the bundled checkpoints by tests/test_lessons.py: a
+What each text claims is checked against the bundled checkpoints by tests/web/test_lessons.py: a
 lesson whose checkpoint stops showing what it says fails there.
 """
 
@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import hub
+from .compare import Preset
+from .models import layer_choices
 from .runs import Settings
+from .views import DISPLAY_OPTIONS
 
 EXPLORE, COMPARE, STEP, WHY = "explore", "compare", "step", "why"  # where the lesson's result is shown
 
@@ -111,3 +114,26 @@ def lesson(key: object) -> Lesson:
         raise ValueError(f"This lesson needs the bundled checkpoint{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(missing)}, not installed here.")
     return found
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What the page shows once a lesson is chosen: both runs' settings and how to show them."""
+
+    preset: Preset  # the text, run A (the Explore tab) and run B (the Compare tab: A again unless a comparison)
+    layers: list[tuple[str, str]]  # the layer menu of run A's checkpoint
+    layer: str  # chosen in that menu
+    display: list[str]  # the display options on (views.DISPLAY_OPTIONS)
+    tab: str  # the page's tab that shows it: "explore" or "compare"
+    text: str  # Markdown: the lesson's title and what to look at
+    compares: bool  # run B is a second run, to compare
+
+
+def open_lesson(key: object) -> Opened:
+    """Lesson `key` as the page shows it; ValueError (a message for the visitor) if it cannot be shown here."""
+    chosen = lesson(key)
+    a = chosen.a
+    display = [option for option, on in zip(DISPLAY_OPTIONS, (chosen.row_scale, chosen.rows_by_fed)) if on]
+    return Opened(Preset(a.text, a.reference, a, chosen.b or a), layer_choices(a.checkpoint), chosen.layer,
+                  display, "compare" if chosen.show == COMPARE else "explore",
+                  f"**{chosen.title}.** {chosen.look}", chosen.b is not None)

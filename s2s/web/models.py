@@ -296,6 +296,12 @@ def layer_choices(spec: object) -> list[tuple[str, str]]:
     return choices + [(f"layer {i}", str(i)) for i in range(layers)]
 
 
+def layer_menu(spec: object, layer: object) -> tuple[list[tuple[str, str]], str]:
+    """The layer menu for a checkpoint, and its value: `layer` if the checkpoint has it, else the mean."""
+    choices = layer_choices(spec)
+    return choices, layer if layer in dict(choices).values() else "mean"
+
+
 def prepare(threads: int | None = None) -> None:
     """Get ready to serve: set torch's threads and load every bundled checkpoint, so no request waits for one.
 

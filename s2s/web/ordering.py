@@ -38,4 +38,4 @@ class Latest:
             return self._tickets.get(page, ticket) == ticket
 
 
-RUNS = Latest()  # the Explore tab's runs (typing, settings)
+PAGES = Latest()  # the latest run of each open page's Explore tab (typing, settings)

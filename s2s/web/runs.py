@@ -50,6 +50,12 @@ class Settings:
     prefix: tuple[str, ...] = ()  # pieces fed at steps 1, 2, … whatever the model wrote (an intervention)
 
 
+def settings_from(text, checkpoint, mask, forcing, ratio, reference, seed, decoding, beam_size) -> Settings:
+    """The Explore tab's controls as one run's settings: the beam size counts only where decoding is "beam"."""
+    return Settings(text, checkpoint, mask, bool(forcing), ratio, reference or "", seed,
+                    beam_size if decoding == "beam" else 1)
+
+
 @dataclass(frozen=True)
 class Checked:
     """One run's values after the checks: plain values (a frozen record), what the decoding code reads.

@@ -94,6 +94,25 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     return replace(explored, status=note + ("\n\n" + explored.status if explored.status else ""))
 
 
+HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", "n-best", "Export"  # results tabs
+
+
+def tab_contents(view: str, result: Translation | None, rank: object = 1, layer: object = "mean",
+                 step: object = None, presenter: bool = False) -> dict[str, object]:
+    """What the results tab `view` shows, by the name of its part; the other tabs are left alone, so that a
+    keystroke sends and draws only what is on screen."""
+    if view == HEATMAP:
+        return {"math": step_math(result, rank, layer, step),
+                "step_plot": step_figure(result, rank, layer, step, presenter)}
+    if view == GRID:
+        return {"grid": grid(result, rank, presenter)}
+    if view == FED:
+        return {"forcing_table": forcing_rows(result, rank)}
+    if view == NBEST:
+        return {"nbest": nbest_rows(result)}
+    return {}
+
+
 def heatmap_display(display: object) -> dict:
     """The display checkboxes' values as viz.heatmap's keywords."""
     chosen = set(display) if isinstance(display, list | tuple | set) else set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The torch releases ZeroGPU lists as supported (Hub documentation, "Spaces ZeroGPU", Supported Versions).
 ZEROGPU_TORCH = {"2.1.0", "2.1.1", "2.1.2", "2.2.0", "2.2.2", "2.4.0", "2.5.1", "2.6.0", "2.7.1", "2.8.0"}
 ZEROGPU_PYTHON = (3, 10)  # ZeroGPU runs Python 3.10.13

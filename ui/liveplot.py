@@ -21,7 +21,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import viz
+from s2s import viz
 
 
 def gradio_plotly_module() -> str:

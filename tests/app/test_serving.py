@@ -7,7 +7,7 @@ import time
 import gradio as gr
 from gradio import state_holder
 
-from s2s.web import serving
+from ui import serving
 
 
 def test_a_new_session_builds_its_config_copy_only_when_read_and_the_same_as_gradios():

@@ -1,6 +1,6 @@
 """Take the README's screenshots of the app running the trained, bundled checkpoints.
 
-    python -m tests.screenshots          # writes assets/screenshots/*.png (needs /usr/bin/chromium)
+    python -m tests.app.screenshots          # writes assets/screenshots/*.png (needs /usr/bin/chromium)
 
 Each skipped with a note when a checkpoint it needs is not installed: the Explore tab on toy-fr
 (adjectives move behind the noun), the Compare tab with dates run bidirectional vs causal, the Train
@@ -18,11 +18,11 @@ from playwright.sync_api import Page, sync_playwright
 from s2s.web import models, runs
 from s2s.web.compare import PRESETS
 from s2s.web.lessons import LESSONS
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, type_source
+from tests.app.test_browser_lessons import choose as show_lesson
 from tests.conftest import served_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, type_source
-from tests.test_browser_lessons import choose as show_lesson
 
-OUT = Path(__file__).resolve().parent.parent / "assets" / "screenshots"
+OUT = Path(__file__).resolve().parents[2] / "assets" / "screenshots"
 TIMEOUT_MS = 30_000
 
 

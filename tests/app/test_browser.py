@@ -18,13 +18,13 @@ from s2s import viz
 from s2s.web import compare, runs, views
 from tests.conftest import make_bundled, served_app
 
-pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
 
 CHROMIUM = os.environ.get("S2S_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 XSS = "<img src=x onerror=alert(1)>"
 TIMEOUT_MS = 30_000
 
@@ -157,7 +157,7 @@ def test_typing_updates_the_heatmap_live(page):
     page.evaluate("() => { document.querySelector('#heatmap .js-plotly-plot').dataset.s2sMark = 'first'; }")
     type_source(page, "5 May 1999")
     wait_for_ticks(page, "x", sources)
-    # redrawn in place (s2s/web/liveplot.py): the plot's div is the one drawn at load, not a new one per value
+    # redrawn in place (ui/liveplot.py): the plot's div is the one drawn at load, not a new one per value
     assert page.evaluate("() => document.querySelector('#heatmap .js-plotly-plot').dataset.s2sMark") == "first"
     wait_for_ticks(page, "y", outputs)
     assert page.locator("#output").get_by_role("textbox").input_value() == text

@@ -7,7 +7,8 @@ import json
 import gradio as gr
 
 from s2s import viz
-from s2s.web import liveplot, runs
+from s2s.web import runs
+from ui import liveplot
 
 
 def test_a_figure_is_sent_as_the_json_gradio_plot_sends():

@@ -107,7 +107,7 @@ def test_feeding_another_piece_keeps_the_shown_runs_rows_before_the_change(shown
 
 def test_a_piece_typed_as_the_tables_spell_it_is_that_piece():
     """A piece already fed there was reported as a change ("fed ▁f instead of ▁f"), though the rows after it
-    change for another reason (walk-through of 2026-11-29); the spelling of pieces: tests/test_lessons.py."""
+    change for another reason (walk-through of 2026-11-29); the spelling of pieces: tests/web/test_lessons.py."""
     run = settings(forcing=True, ratio=1.0, reference="2021-04-05")
     result = runs.run(run)
     at = 3

@@ -32,8 +32,8 @@ from gradio import state_holder
 from gradio.state_holder import SessionState as GradioSession  # taken before lazy_session_configs replaces it
 from starlette.middleware import Middleware
 
-from .. import environment
-from .guard import Guard, Limits
+from s2s import environment
+from s2s.web.guard import Guard, Limits
 
 
 @dataclass(frozen=True)

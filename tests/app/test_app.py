@@ -13,9 +13,13 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+import ui.explore
 from s2s import hub, viz
 from s2s.web import models, runs, training, views
 from tests.conftest import make_bundled, served_app
+from ui.compare import on_preset
+from ui.explore import on_intervene
+from ui.layout import layout
 
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # raised inside gradio's queue
 
@@ -128,7 +132,7 @@ def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(se
     monkeypatch.setattr(training, "_train_hooked", None)  # put back afterwards
     importlib.reload(app)
     try:
-        text, _ = app.translate("29 March 2023", "dates", "bidirectional", 0, "", 0, 1)
+        text, _ = ui.explore.translate("29 March 2023", "dates", "bidirectional", 0, "", 0, 1)
     finally:
         monkeypatch.delenv("SPACES_ZERO_GPU")
         importlib.reload(app)
@@ -138,38 +142,34 @@ def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(se
 
 
 def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_factory, monkeypatch):
-    import app
-
     monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
     monkeypatch.setattr(models, "MODELS", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     with gr.Blocks():
-        page = app.layout(views.opening())
+        page = layout(views.opening())
     e, c = page.explore, page.compare
     controls = ["3 March 2021", "dates", "causal", False, 1.0, "", 0, "beam", 4]  # ExploreControls.settings
-    updates = app.on_preset(page, "mask", *controls)
+    updates = on_preset(page, "mask", *controls)
     assert set(updates) <= set(e.settings + c.settings + [e.reference_source])  # the preset event's outputs
     assert (updates[e.mask], updates[c.mask_b], updates[e.decoding], updates[e.beam_size]) == (
         "bidirectional", "causal", "beam", 4)
     assert e.seed not in updates  # left as it is
     with pytest.warns(UserWarning, match="Unknown comparison"):
-        assert all(isinstance(value, type(gr.skip())) for value in app.on_preset(page, "nope", *controls).values())
+        assert all(isinstance(value, type(gr.skip())) for value in on_preset(page, "nope", *controls).values())
 
 
 def test_a_refused_intervention_keeps_the_translation_on_screen(tmp_path_factory, monkeypatch):
     """It used to blank the output and the heatmap, and the step slider and export then had nothing (2026-11-29)."""
-    import app
-
     monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
     monkeypatch.setattr(models, "MODELS", models.new_cache())
     with gr.Blocks():
-        page = app.layout(views.opening())
+        page = layout(views.opening())
     r = page.results
     controls = ["3 March 2021", "dates", "bidirectional", False, 1.0, "", 0, "greedy", 1]  # ExploreControls.settings
     kept = runs.run(runs.Settings("3 March 2021", "dates"))
     for step, piece, message in ((50, "7", "Choose a step from 1 to"), (1, "Ω", "not a piece this checkpoint writes")):
-        updates = app.on_intervene(r, *controls, kept, 1, step, piece, "mean", False, [])
+        updates = on_intervene(r, *controls, kept, 1, step, piece, "mean", False, [])
         assert message in updates[r.status]
         assert all(isinstance(updates[c], type(gr.skip())) for c in (r.output, r.plot, r.result))
-    changed = app.on_intervene(r, *controls, kept, 1, 1, "7", "mean", False, [])
+    changed = on_intervene(r, *controls, kept, 1, 1, "7", "mean", False, [])
     assert changed[r.result].decoder_inputs[1] == "7" and changed[r.output] == changed[r.result].text

@@ -16,14 +16,16 @@ import pytest
 
 import s2s
 from s2s.web import lessons, views
-from tests.conftest import served_app
-from tests.test_browser import (  # noqa: F401 (browser is a fixture)
+from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     ARTIFACTS,
     browser,
     chromium_or_skip,
     pieces,
     type_source,
 )
+from tests.conftest import served_app
+
+pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1280, "height": 720}

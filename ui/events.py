@@ -1,0 +1,38 @@
+"""The event options the page's tabs share, and the page a request comes from."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import gradio as gr
+
+from s2s.web import runs
+
+PRIVATE = dict(api_visibility="private")
+# The events that follow typing: the latest value wins, and no spinner flashes on every key.
+LIVE = dict(trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+
+
+def page_of(request: gr.Request) -> str:
+    """The open page a request comes from (gradio's session_hash; "" for an API call without one)."""
+    return request.session_hash or ""
+
+
+def unchanged(component) -> dict:
+    """An answer that changes nothing (gradio needs at least one key)."""
+    return {component: gr.skip()}
+
+
+def client_errors(endpoint: Callable) -> Callable:
+    """An API endpoint whose errors reach the client as their runs.user_message (a bug's never does)."""
+
+    @functools.wraps(endpoint)  # gradio reads the parameters and description of the endpoint itself
+    def call(*args):
+        try:
+            return endpoint(*args)
+        except Exception as error:
+            # a visitor's mistake is answered, not logged as a traceback (a bug is logged by user_message)
+            raise gr.Error(runs.user_message(error), print_exception=False) from None
+
+    return call

@@ -1,0 +1,185 @@
+"""The Explore tab's events: typing and every run setting run the model; the results then follow from the
+kept result without running it again. Also presenter mode, the page's load, and the public API."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import gradio as gr
+
+from s2s.web import cards, examples, export, models, ordering, runs, views
+
+from .compare import on_compare_view
+from .events import LIVE, PRIVATE, client_errors, page_of, unchanged
+from .parts import ExploreControls, Page, Results
+
+# Presenter mode: larger type everywhere, and the map scrolled into view once it is redrawn larger.
+PRESENTER_JS = ("(on) => { document.body.classList.toggle('presenter', on); if (on) setTimeout(() => "
+                "document.querySelector('#heatmap')?.scrollIntoView({block: 'nearest'}), 800); }")
+
+translate = client_errors(runs.api_translate)  # the public API endpoint
+
+
+def on_run(results: Results, page: str, *values) -> dict:
+    """Run the model on the page's settings; an answer a newer run of the page has overtaken is dropped."""
+    *controls, layer, presenter, display = values
+    ticket = ordering.PAGES.ticket(page)
+    shown = results.show(views.explore(runs.settings_from(*controls), layer, presenter, display))
+    if not ordering.PAGES.is_latest(page, ticket):
+        return {component: gr.skip() for component in shown}
+    return shown
+
+
+def on_intervene(results: Results, *values) -> dict:
+    """Feed another piece at a step of the kept result and decode on: the new run replaces the kept one."""
+    *controls, result, rank, step, piece, layer, presenter, display = values
+    changed = views.intervene(runs.settings_from(*controls), result, step, piece, layer, presenter, display, rank)
+    if changed.result is None:  # refused (a step out of range, a piece it lacks): the kept run stays on screen
+        return {results.output: gr.skip(), results.plot: gr.skip(), results.result: gr.skip(),
+                results.status: changed.status}
+    return results.show(changed)
+
+
+def on_details(results: Results, result, layer, view, presenter) -> dict:
+    """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab."""
+    last = views.last_step(result)
+    return {results.step: gr.Slider(maximum=max(last, 1), value=last),
+            results.rank: gr.Radio(choices=views.ranks(result), value="1"),
+            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter))}
+
+
+def on_view(results: Results, result, rank, layer, step, presenter, display) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter, display),
+            **results.tab(views.tab_contents(views.HEATMAP, result, rank, layer, step, presenter))}
+
+
+def on_hypothesis(results: Results, result, rank, layer, view, presenter, display) -> dict:
+    last = views.last_step(result, rank)
+    return {results.plot: views.figure(result, rank, layer, None, presenter, display),
+            results.status: views.hypothesis_note(result, rank),
+            results.step: gr.Slider(maximum=max(last, 1), value=last),
+            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter))}
+
+
+def on_presenter(results: Results, result, rank, layer, step, view, presenter, display) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter, display),
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter))}
+
+
+def on_tab(results: Results, view, result, rank, layer, step, presenter) -> dict:
+    return {results.view: view, **results.tab(views.tab_contents(view, result, rank, layer, step, presenter))}
+
+
+def on_play(results: Results, result, rank, layer, presenter, display):
+    for frame in views.play(result, rank, layer, presenter, display=display):
+        yield {results.plot: frame.figure, results.step: frame.step, results.math: frame.math,
+               results.step_plot: frame.arithmetic}
+
+
+def on_export(result, rank, layer, presenter, display):
+    exported = export.export(result, rank, layer, presenter, display)
+    if exported.message:
+        gr.Warning(exported.message)
+    return exported.paths or None
+
+
+def on_checkpoint(page: Page, spec, layer) -> dict:
+    """A new checkpoint: its card, its layers in the layer menu (the chosen one kept if it has it), its hint."""
+    choices, kept = models.layer_menu(spec, layer)
+    return {page.explore.card: cards.model_card(spec), page.results.layer: gr.Radio(choices=choices, value=kept),
+            page.explore.hint: views.input_hint(spec)}
+
+
+def on_checkpoint_chosen(explore: ExploreControls, spec) -> dict:
+    """A checkpoint the visitor picks runs with the mask it was trained with (a mismatch is then a choice)."""
+    return {explore.mask: models.trained_mask(spec) or gr.skip()}
+
+
+def on_example(explore: ExploreControls, sample) -> dict:
+    try:
+        source, reference, checkpoint = examples.example(sample[0])
+    except ValueError as error:
+        gr.Warning(str(error))
+        return unchanged(explore.text)
+    return {explore.text: source, explore.reference: reference, explore.checkpoint: checkpoint,
+            explore.reference_source: source}
+
+
+def on_source(page: Page, text, reference, reference_source, forcing) -> dict:
+    """A typed source clears the reference set for another source, and the lesson's text (examples.source_typed)."""
+    typed = examples.source_typed(text, reference, reference_source, forcing)
+    if not typed.clears:
+        return unchanged(page.explore.reference)
+    if typed.note:
+        gr.Info(typed.note)
+    return {page.explore.reference: "", page.explore.reference_source: None,
+            **dict.fromkeys(page.lesson_texts, gr.Markdown(visible=False))}
+
+
+def on_load(page: Page) -> dict:
+    """Each visit: the checkpoint menus and examples as installed now (the page may be older)."""
+    choices = models.checkpoint_choices()
+    return {page.explore.checkpoint: gr.Dropdown(choices=choices),
+            page.compare.checkpoint_b: gr.Dropdown(choices=choices),
+            page.explore.examples: gr.Dataset(samples=[[row[0]] for row in examples.examples()])}
+
+
+def wire_explore(page: Page) -> None:
+    """Typing and every run setting run the model; the results then follow, without running it again."""
+    e, r = page.explore, page.results
+    playing = r.play.click(partial(on_play, r), [r.result, r.rank, r.layer, page.presenter, r.display],
+                           [r.plot, r.step, r.math, r.step_plot], show_progress="hidden", concurrency_limit=16,
+                           **PRIVATE)
+    r.stop.click(None, cancels=[playing], **PRIVATE)
+
+    # .change, not .input: in gradio 6.31 a Textbox's .input misses deletions and pastes. Examples and
+    # presets set the controls, and these events then run the model, at most twice with always_last.
+    def run(request: gr.Request, *values) -> dict:  # gradio passes the Request to a leading parameter only
+        return on_run(r, page_of(request), *values)
+
+    changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
+                    run, e.settings + [r.layer, page.presenter, r.display],
+                    [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
+    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter], [r.step, r.rank, *r.tab_outputs])
+    changed.then(*details, **LIVE)
+    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer, e.hint], **LIVE)
+    e.checkpoint.input(partial(on_checkpoint_chosen, e), [e.checkpoint], [e.mask], **LIVE)
+    e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint, e.reference_source],
+                     **PRIVATE)
+    e.text.change(partial(on_source, page), [e.text, e.reference, e.reference_source, e.forcing],
+                  [e.reference, e.reference_source, *page.lesson_texts], **LIVE)
+
+    gr.on([r.layer.change, r.step.input], partial(on_view, r),
+          [r.result, r.rank, r.layer, r.step, page.presenter, r.display], [r.plot, r.math, r.step_plot], **LIVE)
+    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display],
+                 [r.plot, r.status, r.step, *r.tab_outputs], **LIVE)
+    for name, tab in r.tabs.items():
+        tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter],
+                   [r.view, *r.tab_outputs], **LIVE)
+    r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
+    r.change.click(partial(on_intervene, r),
+                   e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
+                   [r.output, r.plot, r.result, r.status], **PRIVATE).then(*details, **LIVE)
+
+
+def wire_presenter(page: Page) -> None:
+    """Presenter mode restyles the page (in the browser) and re-plots what is shown."""
+    r, c = page.results, page.compare
+    page.presenter.change(None, page.presenter, None, js=PRESENTER_JS, **PRIVATE)
+    page.presenter.change(partial(on_presenter, r),
+                          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display],
+                          [r.plot, *r.tab_outputs], **LIVE
+                          ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter, r.display], c.outputs,
+                                 **LIVE)
+
+
+def wire_load(page: Page, demo: gr.Blocks) -> None:
+    demo.load(partial(on_load, page), None, [page.explore.checkpoint, page.compare.checkpoint_b,
+                                             page.explore.examples], **PRIVATE)
+
+
+def wire_api(page: Page) -> None:
+    """The one public endpoint, `translate`: the Explore tab's controls in the order of its parameters."""
+    e, r = page.explore, page.results
+    page.api.click(translate, [e.text, e.checkpoint, e.mask, e.ratio, e.reference, e.seed, e.beam_size],
+                   [r.output, page.api_plot], api_name="translate")

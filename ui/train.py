@@ -1,0 +1,75 @@
+"""The Train tab's events: Train starts a run for this page, a timer polls it, and the finished model goes to
+Explore or to a zip. What each does is s2s/web/train_tab.py.
+
+The handlers are closures, not partials: gradio passes gr.Request only to a function whose own signature
+asks for it, and the page's id is what limits it to one run.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from s2s.web import models, train_tab, training
+
+from .events import LIVE, PRIVATE, page_of, unchanged
+from .parts import Page
+
+
+def read_request(task, tsv, attention, query, mask, encoder, size, probe) -> training.TrainRequest:
+    """The Train tab's controls (TrainControls.request) as a request."""
+    return training.TrainRequest(task=task, tsv=tsv or "", attention=bool(attention), query=query, mask=mask,
+                                 encoder=encoder, size=size, probe=probe or "")
+
+
+def wire_train(page: Page) -> None:
+    t, e = page.train, page.explore
+    shown = [t.status, t.curves, t.probe_plot, t.replay, t.timer]
+
+    def answer(asked: train_tab.Asked) -> dict:
+        return {t.status: asked.status, t.timer: gr.Timer(active=asked.polling)}
+
+    def started(request: gr.Request, *controls):
+        return answer(train_tab.ask(page_of(request), read_request(*controls)))
+
+    def polled(request: gr.Request, presenter):
+        run = train_tab.poll(page_of(request), presenter)
+        if run is None:
+            return {t.timer: gr.Timer(active=False)}
+        if isinstance(run, train_tab.Asked):
+            return answer(run)
+        last = max(run.snapshots - 1, 0)
+        return {t.status: run.status, t.curves: run.curves,
+                t.probe_plot: run.probe if run.probe is not None else gr.skip(),
+                t.replay: gr.Slider(maximum=max(last, 1), value=last), t.timer: gr.Timer(active=run.polling)}
+
+    def replayed(request: gr.Request, snapshot, presenter):
+        figure = train_tab.replay(page_of(request), snapshot, presenter)
+        return {t.probe_plot: figure if figure is not None else gr.skip()}
+
+    def cancelled(request: gr.Request):
+        return {t.status: train_tab.cancel(page_of(request))}
+
+    def used(request: gr.Request):
+        try:
+            model = train_tab.use(page_of(request))
+        except ValueError as error:
+            gr.Warning(str(error))
+            return unchanged(t.status)
+        return {e.checkpoint: gr.Dropdown(choices=[*models.checkpoint_choices(), model.name], value=model.name),
+                e.text: model.text, e.reference: "", e.forcing: False, e.mask: model.mask,
+                page.tabs: gr.Tabs(selected="explore")}
+
+    def exported(request: gr.Request):
+        try:
+            return {t.files: gr.File(str(train_tab.export(page_of(request))), visible=True)}
+        except ValueError as error:
+            gr.Warning(str(error))
+            return unchanged(t.files)
+
+    t.task.input(training.probe_for, [t.task, t.probe], [t.probe], **PRIVATE)  # a date probe for reversals: bytes
+    t.start.click(started, t.request, [t.status, t.timer], **PRIVATE)
+    t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
+    t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys
+    t.cancel.click(cancelled, None, [t.status], **PRIVATE)
+    t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE)
+    t.export.click(exported, None, [t.files], **PRIVATE)
