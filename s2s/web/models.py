@@ -287,12 +287,14 @@ def trained_mask(spec: object) -> str | None:
 
 
 def layer_choices(spec: object) -> list[tuple[str, str]]:
-    """The layer menu for a checkpoint: the mean, then each layer ("mean" alone if it cannot load)."""
+    """The layer menu for a checkpoint: the mean, then each layer that attends ("mean" alone if it cannot load,
+    or if it has no attention: an EDM's layers record none)."""
     choices = [("mean of layers", "mean")]
     try:
-        layers = get_model(spec).translator.model.config.num_layers
+        config = get_model(spec).translator.model.config
     except Exception:
         return choices
+    layers = config.num_layers if config.model == "attention" else 0
     return choices + [(f"layer {i}", str(i)) for i in range(layers)]
 
 

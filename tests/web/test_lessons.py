@@ -147,3 +147,21 @@ def test_a_piece_is_fed_as_the_tables_spell_it():
         assert same.result is not None and "Step 2 was already fed <code>·chat</code>" in same.status, same.status
     other = views.intervene(settings, shown, 2, "·souris")
     assert other.result.decoder_inputs[2] == "▁souris" and "instead of <code>·chat</code>" in other.status
+
+
+@pytest.mark.parametrize("lesson", lessons.LESSONS, ids=lambda lesson: lesson.key)
+def test_opening_a_lesson_sets_what_its_data_says(lesson):
+    """open_lesson read against the Lesson's own fields, written out: the runs, the tab, the display, the text."""
+    opened = lessons.open_lesson(lesson.key)
+    assert opened.preset.a == lesson.a and opened.preset.text == lesson.a.text
+    assert opened.preset.b == (lesson.b or lesson.a) and opened.compares == (lesson.b is not None)
+    assert opened.tab == ("compare" if lesson.show == lessons.COMPARE else "explore")
+    assert opened.display == [name for name, on in (("scale each row to its largest weight", lesson.row_scale),
+                                                    ("label rows by the piece fed in", lesson.rows_by_fed)) if on]
+    assert opened.layer == lesson.layer and opened.layer in [value for _, value in opened.layers]
+    assert opened.text.startswith(f"**{lesson.title}.**") and lesson.look in opened.text
+
+
+def test_an_unknown_lesson_is_refused_in_words():
+    with pytest.raises(ValueError, match="Unknown lesson 'nope': choose one of aligns"):
+        lessons.open_lesson("nope")

@@ -227,3 +227,10 @@ def test_a_model_trained_in_the_page_is_named_and_kept_for_explore(tmp_path, mon
         models.get_model(name)
     with pytest.raises(InvalidCheckpointName):
         models.web_spec("trained-../x")
+
+
+def test_the_layer_menu_keeps_a_chosen_layer_the_checkpoint_has():
+    choices, value = models.layer_menu("dates", "1")
+    assert choices == [("mean of layers", "mean"), ("layer 0", "0"), ("layer 1", "1")] and value == "1"
+    assert models.layer_menu("dates", "3")[1] == "mean"  # a 2-layer checkpoint has no layer 3
+    assert models.layer_menu("reverse-noattn", "0") == ([("mean of layers", "mean")], "mean")  # no attention

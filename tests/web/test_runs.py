@@ -196,3 +196,11 @@ def test_a_model_trained_in_the_page_runs_in_explore_greedy_forced_and_batched(t
     alone = translator.translate("9 June 2012", reference="2012-06-09", teacher_forcing=0.5, seed=0)
     assert forced.output_tokens == alone.output_tokens
     assert "s2s-problem" not in views.explore(settings("9 June 2012", checkpoint=name)).status
+
+
+def test_the_explore_controls_become_one_runs_settings():
+    """settings_from: the beam size counts only under beam search; forcing is a bool; no reference is ""."""
+    beam = runs.settings_from("3 March 2021", "dates", "causal", 1, 0.5, None, 7, "beam", 4)
+    assert beam == runs.Settings("3 March 2021", "dates", "causal", True, 0.5, "", 7, 4)
+    greedy = runs.settings_from("3 March 2021", "dates", "bidirectional", None, 1.0, "2021-03-03", 0, "greedy", 4)
+    assert greedy.beam_size == 1 and greedy.forcing is False and greedy.reference == "2021-03-03"

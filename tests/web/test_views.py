@@ -271,3 +271,15 @@ def test_old_exports_are_deleted(result, tmp_path, monkeypatch):
     os.utime(old, (past, past))
     export.export(result)
     assert not old.exists()
+
+
+def test_each_results_tab_draws_only_its_own_parts():
+    """tab_contents names the parts of the tab on screen, and what it gives each is what that part's view draws."""
+    result = runs.run(web_settings())
+    parts = {name: set(views.tab_contents(name, result)) for name in
+             (views.HEATMAP, views.GRID, views.FED, views.NBEST, views.EXPORT)}
+    assert parts == {views.HEATMAP: {"math", "step_plot"}, views.GRID: {"grid"}, views.FED: {"forcing_table"},
+                     views.NBEST: {"nbest"}, views.EXPORT: set()}
+    assert views.tab_contents(views.FED, result)["forcing_table"] == views.forcing_rows(result)
+    assert views.tab_contents(views.HEATMAP, result, step=1)["math"] == views.step_math(result, step=1)
+    assert views.tab_contents(views.NBEST, None) == {"nbest": views.nbest_rows(None)}  # no result yet: no error

@@ -1,0 +1,129 @@
+"""The Train tab's events for one page (s2s/web/train_tab.py), against a registry of fake runs: no process starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+from s2s import viz
+from s2s.web import models, train_tab, training
+
+
+@dataclass
+class FakeRun:
+    """A run as train_tab reads it: its progress, its probe maps, its model once finished."""
+
+    probes_made: list = field(default_factory=list)
+    done: bool = False
+    model: object = None
+    request: object = field(default_factory=lambda: SimpleNamespace(probe="the probe", mask="causal"))
+
+    def progress(self):
+        return SimpleNamespace(status="step 40", step=40, loss=[(10, 2.0), (40, 1.0)], accuracy=[(40, 0.5, 0.1)],
+                               done=self.done)
+
+    def probes(self):
+        return self.probes_made
+
+    def translator(self):
+        return self.model
+
+    def export_path(self, name):
+        return f"/exports/{name}.zip"
+
+
+class FakeRegistry:
+    def __init__(self, runs=None, waiting=None):
+        self.runs, self.queued, self.cancelled = dict(runs or {}), dict(waiting or {}), []
+
+    def get(self, page):
+        return self.runs.get(page)
+
+    def waiting(self, page):
+        return self.queued.get(page)
+
+    def cancel(self, page):
+        self.cancelled.append(page)
+        return page in self.runs
+
+
+@pytest.fixture
+def probe(tiny_checkpoint_dir):
+    import s2s
+
+    return s2s.load(str(tiny_checkpoint_dir)).translate("3 March 2021")
+
+
+def test_poll_shows_the_latest_probe_and_stops_polling_once_done(monkeypatch, probe):
+    run = FakeRun(probes_made=[probe, probe])
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": run}))
+    polled = train_tab.poll("page")
+    assert (polled.status, polled.snapshots, polled.polling) == ("step 40", 2, True)
+    assert "after 40 steps" in polled.probe.layout["title"]["text"]
+    run.done = True
+    assert train_tab.poll("page").polling is False
+    assert train_tab.poll("another page") is None  # a page without a run stops its timer
+
+
+def test_poll_before_the_first_probe_has_curves_and_no_map(monkeypatch):
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun()}))
+    polled = train_tab.poll("page")
+    assert polled.probe is None and polled.snapshots == 0 and isinstance(polled.curves, viz.Figure)
+
+
+def test_a_page_waiting_in_line_asks_again_and_keeps_polling(monkeypatch):
+    asked = []
+
+    def start(page, request):
+        asked.append((page, request))
+        raise training.InLine("You are second in line.")
+
+    monkeypatch.setattr(training, "RUNS", FakeRegistry(waiting={"page": "its request"}))
+    monkeypatch.setattr(training, "start", start)
+    assert train_tab.poll("page") == train_tab.Asked("You are second in line.", True)
+    assert asked == [("page", "its request")]
+
+
+def test_a_refused_request_stops_polling_and_says_why(monkeypatch):
+    def start(page, request):
+        raise training.TrainingRefused("Paste at least 2 pairs.")
+
+    monkeypatch.setattr(training, "start", start)
+    asked = train_tab.ask("page", None)
+    assert asked.polling is False and "Paste at least 2 pairs." in asked.status
+
+
+@pytest.mark.parametrize(("snapshot", "shown"), [(0, 1), (1, 2), (2, 3), (99, 3), (-5, 1), (None, 1), ("1", 2)])
+def test_replay_clamps_the_snapshot_to_those_the_run_has(monkeypatch, probe, snapshot, shown):
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun(probes_made=[probe] * 3)}))
+    figure = train_tab.replay("page", snapshot)
+    assert f"snapshot {shown} of 3" in figure.layout["title"]["text"]
+
+
+def test_replay_without_a_run_or_a_probe_draws_nothing(monkeypatch):
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun()}))
+    assert train_tab.replay("page", 0) is None and train_tab.replay("nobody", 0) is None
+
+
+def test_use_registers_the_finished_model_under_the_pages_name(monkeypatch):
+    added = []
+    monkeypatch.setattr(models, "add_trained", lambda page, translator, folder: added.append((page, translator))
+                        or f"trained-{page}")
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun(model="a translator"), "busy": FakeRun()}))
+    assert train_tab.use("page") == train_tab.Used("trained-page", "the probe", "causal")
+    assert added == [("page", "a translator")]
+    for page in ("busy", "nobody"):  # still training, or never trained
+        with pytest.raises(ValueError, match="No trained model yet"):
+            train_tab.use(page)
+
+
+def test_export_and_cancel_speak_of_this_page_only(monkeypatch):
+    registry = FakeRegistry({"page": FakeRun()})
+    monkeypatch.setattr(training, "RUNS", registry)
+    assert train_tab.export("page") == f"/exports/{models.trained_name('page')}.zip"
+    with pytest.raises(ValueError, match="no trained model to export"):
+        train_tab.export("nobody")
+    assert (train_tab.cancel("page"), train_tab.cancel("nobody")) == ("Cancelling…", "No run going.")
+    assert registry.cancelled == ["page", "nobody"]
