@@ -11,7 +11,7 @@ for the same parameters, and `DecoderPass.backward` writes the gradients out by 
 - layer 0's input product E W_ih0^T + b is computed once per batch for the whole output vocabulary
   (V x 4H); a step gathers its rows by token instead of multiplying;
 - tanh a is computed as 2 sigma(2a) - 1: the g gate's weights are doubled once per batch, so one
-  sigmoid covers all four gates (tanh costs about 5x a sigmoid on the CPU here);
+  sigmoid covers all four gates (a tanh costs several sigmoids on the CPU);
 - backward walks the steps in reverse for what flows through time (dh, dc, the attention's
   softmax), with each gate's local factor (below) computed for all steps at once beforehand,
   and computes every weight gradient at the end as one product over all steps (S*B rows)
@@ -26,26 +26,55 @@ c' = f c + i g, h' = o tanh c'):
     dw = V dctx,  ds = w (dw - <w, dw>),  dq = K^T ds / sqrt(H),  dV += w^T dctx,  dK += ds q^T / sqrt(H)
 
 Only rounding differs from autograd's (the order of float additions, tanh as above):
-tests/test_fused.py checks every parameter's gradient against `EDM.forward`'s autograd (relative
-error ~1e-6 in float32, ~1e-15 in float64) over models, queries, encoders, masks, forcing and
-ragged batches. The teacher-forcing coins are drawn as one (S, B) block from the same generator,
+tests/test_fused.py checks every parameter's gradient against `EDM.forward`'s autograd, to float32's
+and float64's rounding, over models, queries, encoders, masks, forcing and ragged batches. The teacher-forcing coins are drawn as one (S, B) block from the same generator,
 the same numbers on the CPU as S draws of B. Dropout masks are drawn up front from the global
 generator: the same distribution as nn.Dropout, not the same numbers. Scores "general" and
 "additive" are not covered (`supported` says so) and train through `EDM.forward`. Under autocast
 (train --amp) only the encoder runs in bfloat16: the decoder pass here stays in the model's own type.
 
-Measured (`python -m s2s.bench --case training`, README): 1.32x the examples/s of autograd through
-the model's forward at batch 64 on the 2-core VM with two threads, 1.25x with one.
+`python -m bench.model --case training` measures it against autograd through `EDM.forward` (docs/speed.md).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
 from .model import EDM, Memory
 from .tokenizer import BOS_ID, PAD_ID
+
+
+class Plan(NamedTuple):
+    """What the decoder pass reads but does not differentiate."""
+
+    teacher_forcing: float  # the forcing ratio (1.0: every step fed the target)
+    target: torch.Tensor  # (B, S) token ids
+    forced: torch.Tensor  # (S, B) bool: step t of row b is fed the target's token
+    blocked: torch.Tensor | None  # (S, L*B, T): 0 where a step may attend, -inf where not (None: no attention)
+    between: torch.Tensor | None  # (S, L-1, B, H) dropout masks between layers, scaled by 1/keep (None: none)
+    top: torch.Tensor | None  # (S, B, H) the dropout mask on the top layer's output
+    attention: bool  # the model attends (False: the plain EDM)
+    query_state: bool  # the query is the decoder's state (False: a projection of the piece fed in)
+    scale: float  # the keys' scale: 1/sqrt(H) for scaled_dot, else 1
+
+
+class Kept(NamedTuple):
+    """What the forward pass keeps for the backward pass."""
+
+    hs: torch.Tensor  # (S+1, L, B, H) h after each step; [0] is the start
+    cs: torch.Tensor  # (S+1, L, B, H) c likewise
+    sig: torch.Tensor  # the gates' sigmoids
+    g_tanh: torch.Tensor  # tanh of the g gate
+    c_tanh: torch.Tensor  # tanh c'
+    given: torch.Tensor  # (S, L, B, H) the h each cell was given: the context, or (plain EDM) its previous h
+    inputs: torch.Tensor  # the layers' inputs
+    tops: torch.Tensor  # the top layer's outputs
+    weights: torch.Tensor | None  # the attention weights
+    q_input: torch.Tensor | None  # the queries of query "input"
+    tokens: torch.Tensor  # the token fed at each step
 
 
 def supported(model: EDM) -> bool:
@@ -91,10 +120,10 @@ def _decode(model: EDM, memory: Memory, start: tuple[torch.Tensor, torch.Tensor]
     between = top = None  # dropout masks, scaled by 1/keep: (S, L-1, B, H) between layers, (S, B, H) on top
     if model.training and model.dropout.p > 0:
         keep = 1.0 - model.dropout.p
-        draws = torch.rand(steps, layers, batch, hidden, dtype=h0.dtype, device=device)  # (bernoulli_ costs 1.6x)
+        draws = torch.rand(steps, layers, batch, hidden, dtype=h0.dtype, device=device)  # (cheaper than bernoulli_)
         masks = (draws < keep).to(h0.dtype).div_(keep)
         between, top = masks[:, :-1], masks[:, -1]
-    plan = dict(teacher_forcing=teacher_forcing, target=target, forced=forced, blocked=blocked, between=between,
+    plan = Plan(teacher_forcing=teacher_forcing, target=target, forced=forced, blocked=blocked, between=between,
                 top=top, attention=model.has_attention, query_state=model.config.query == "state",
                 scale=1.0 / math.sqrt(hidden) if model.has_attention and model.config.score == "scaled_dot" else 1.0)
     cells = [w for cell in model.decoder_cells for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
@@ -110,13 +139,13 @@ class DecoderPass(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, plan, h0, c0, values, emb, lm_w, lm_b, proj_w, proj_b, *cells):
-        target, forced, blocked = plan["target"], plan["forced"], plan["blocked"]
-        between, top_mask, attention = plan["between"], plan["top"], plan["attention"]
+        target, forced, blocked = plan.target, plan.forced, plan.blocked
+        between, top_mask, attention = plan.between, plan.top, plan.attention
         L, B, H = h0.shape
         S, V = target.shape[1], lm_w.shape[0]
         w_ih, w_hh, b_ih, b_hh = cells[0::4], cells[1::4], cells[2::4], cells[3::4]
         # The g gate's columns are doubled, so that one sigmoid over all four gates leaves sigma(2a) in
-        # the g slot, and tanh a = 2 sigma(2a) - 1 (on the CPU tanh costs about 5x a sigmoid).
+        # the g slot, and tanh a = 2 sigma(2a) - 1 (on the CPU a tanh costs several sigmoids).
         table0 = torch.addmm(b_ih[0] + b_hh[0], emb, w_ih[0].t())  # (V_out, 4H): layer 0's input product per token
         w_hh0_t = w_hh[0].t().clone()  # (H, 4H)
         w_cat_t = [None] + [torch.cat([w_ih[k], w_hh[k]], 1).t() for k in range(1, L)]  # (2H, 4H): [x, h] at once
@@ -124,25 +153,25 @@ class DecoderPass(torch.autograd.Function):
         for doubled in (table0, w_hh0_t, *w_cat_t[1:], *b_cat[1:]):
             doubled[..., 2 * H:3 * H] *= 2
         minus_one = h0.new_full((), -1.0)
-        queries = torch.addmm(proj_b, emb, proj_w.t()) if attention and not plan["query_state"] else None  # (V, H)
+        queries = torch.addmm(proj_b, emb, proj_w.t()) if attention and not plan.query_state else None  # (V, H)
         if attention:
             T = values.shape[2]
             vals = values.reshape(L * B, T, H)  # (L*B, T, H): values, and keys once scaled
-            keys = vals * plan["scale"] if plan["scale"] != 1.0 else vals
+            keys = vals * plan.scale if plan.scale != 1.0 else vals
 
         new = h0.new_empty
         hs, cs = new(S + 1, L, B, H), new(S + 1, L, B, H)  # h and c after each step; [0] is the start
         hs[0], cs[0] = h0, c0
         sig = new(S, L, B, 4 * H)  # sigma of every gate (the g slot is not used)
         g_tanh, c_tanh = new(S, L, B, H), new(S, L, B, H)  # tanh g, tanh c'
-        seen = new(S, L, B, H)  # the h each cell was given: the context, or (plain EDM) its previous h
+        given = new(S, L, B, H)  # the h each cell was given: the context, or (plain EDM) its previous h
         inputs = [None] + [new(S, B, 2 * H) for _ in range(1, L)]  # [x, h] of the layers above the first
         tops = new(S, B, H)  # the top layer's output, after dropout
         weights = new(S, L, B, T) if attention else None
         q_input = new(S, B, H) if queries is not None else None
         tokens = target.new_empty(S, B)  # what each step was fed
         tokens[0] = BOS_ID
-        teacher = plan["teacher_forcing"] >= 1.0
+        teacher = plan.teacher_forcing >= 1.0
         if teacher:
             tokens[1:] = target[:, :-1].t()
         logits = None if teacher else new(S, B, V)
@@ -156,20 +185,20 @@ class DecoderPass(torch.autograd.Function):
                 scores = (keys * q).sum(-1).add_(blocked[t])  # (L*B, T); a multiply-and-sum beats a matvec here
                 w = torch.softmax(scores.view(L, B, T), dim=-1)
                 weights[t] = w
-                torch.bmm(w.view(L * B, 1, T), vals, out=seen[t].view(L * B, 1, H))  # the context
+                torch.bmm(w.view(L * B, 1, T), vals, out=given[t].view(L * B, 1, H))  # the context
             else:
-                seen[t] = hs[t]
+                given[t] = hs[t]
             x = None
             for k in range(L):
                 if k == 0:
-                    gates = torch.addmm(table0.index_select(0, token), seen[t, 0], w_hh0_t)  # (B, 4H)
+                    gates = torch.addmm(table0.index_select(0, token), given[t, 0], w_hh0_t)  # (B, 4H)
                 else:
                     xin = inputs[k][t]
                     if between is not None:
                         torch.mul(x, between[t, k - 1], out=xin[:, :H])
                     else:
                         xin[:, :H] = x
-                    xin[:, H:] = seen[t, k]
+                    xin[:, H:] = given[t, k]
                     gates = torch.addmm(b_cat[k], xin, w_cat_t[k])
                 s = torch.sigmoid(gates, out=sig[t, k])  # the g slot holds sigma(2a)
                 g = torch.add(minus_one, s[:, 2 * H:3 * H], alpha=2, out=g_tanh[t, k])  # tanh a
@@ -188,16 +217,16 @@ class DecoderPass(torch.autograd.Function):
         if teacher:
             logits = torch.addmm(lm_b, tops.view(S * B, H), lm_w.t()).view(S, B, V)
         ctx.save_for_backward(h0, c0, values, emb, lm_w, proj_w, *cells)
-        ctx.kept = (hs, cs, sig, g_tanh, c_tanh, seen, inputs, tops, weights, q_input, tokens)
+        ctx.kept = Kept(hs, cs, sig, g_tanh, c_tanh, given, inputs, tops, weights, q_input, tokens)
         ctx.plan = plan
         return logits.transpose(0, 1).contiguous()  # (B, S, V)
 
     @staticmethod
     def backward(ctx, d_logits):
         h0, c0, values, emb, lm_w, proj_w, *cells = ctx.saved_tensors
-        hs, cs, sig, g_tanh, c_tanh, seen, inputs, tops, weights, q_input, tokens = ctx.kept
+        hs, cs, sig, g_tanh, c_tanh, given, inputs, tops, weights, q_input, tokens = ctx.kept
         plan = ctx.plan
-        between, top_mask, attention, query_state = plan["between"], plan["top"], plan["attention"], plan["query_state"]
+        between, top_mask, attention, query_state = plan.between, plan.top, plan.attention, plan.query_state
         L, B, H = h0.shape
         S, V = tokens.shape[0], lm_w.shape[0]
         w_ih, w_hh = cells[0::4], cells[1::4]
@@ -210,7 +239,7 @@ class DecoderPass(torch.autograd.Function):
         if attention:
             T = values.shape[2]
             vals = values.reshape(L * B, T, H)
-            keys = vals * plan["scale"] if plan["scale"] != 1.0 else vals
+            keys = vals * plan.scale if plan.scale != 1.0 else vals
             d_context, d_scores = h0.new_empty(S, L, B, H), h0.new_empty(S, L, B, T)
         # What multiplies dc' (the i, f, g slots) or dh' (the o slot) to give each gate's pre-activation
         # gradient, for every step at once: [g i(1-i), c f(1-f), i (1-g^2), tanh c' o(1-o)]; and
@@ -226,7 +255,7 @@ class DecoderPass(torch.autograd.Function):
         d_h = torch.zeros_like(h0)  # what step t + 1 sends back to each layer's h of step t (None: nothing)
         d_c = torch.zeros_like(c0)
         for t in range(S - 1, -1, -1):
-            d_seen = d_context[t] if attention else h0.new_empty(L, B, H)  # to the h each cell was given
+            d_given = d_context[t] if attention else h0.new_empty(L, B, H)  # to the h each cell was given
             d_x = None
             for k in range(L - 1, -1, -1):
                 d_out = d_tops[t] if k == L - 1 else d_x  # this layer's output feeds the next layer or the top
@@ -238,18 +267,18 @@ class DecoderPass(torch.autograd.Function):
                 torch.mul(d_out, by[:, 3 * H:], out=dg[:, 3 * H:])  # do
                 dc.mul_(f_all[t, k])  # now dc of step t - 1
                 if k == 0:
-                    torch.mm(dg, w_hh[0], out=d_seen[0])
+                    torch.mm(dg, w_hh[0], out=d_given[0])
                 else:
                     d_in = dg @ w_cat[k]  # (B, 2H): [x, h]
-                    d_seen[k] = d_in[:, H:]
+                    d_given[k] = d_in[:, H:]
                     d_x = d_in[:, :H] * between[t, k - 1] if between is not None else d_in[:, :H].clone()
             if attention:
                 w = weights[t].view(L * B, T)
-                dw = (vals * d_seen.view(L * B, 1, H)).sum(-1)  # (L*B, T)
+                dw = (vals * d_given.view(L * B, 1, H)).sum(-1)  # (L*B, T)
                 ds = torch.mul(dw.sub_((w * dw).sum(-1, keepdim=True)), w, out=d_scores[t].view(L * B, T))  # softmax's
                 d_h = torch.bmm(ds.view(L * B, 1, T), keys).view(L, B, H) if query_state else None
             else:
-                d_h = d_seen  # the plain EDM hands h on as it is
+                d_h = d_given  # the plain EDM hands h on as it is
         d_proj_w = d_proj_b = None
         d_emb_query = 0
         d_h0 = d_h if d_h is not None else torch.zeros_like(h0)
@@ -263,7 +292,7 @@ class DecoderPass(torch.autograd.Function):
             else:
                 q = by_row(q_input.unsqueeze(1).expand(S, L, B, H))
             d_keys = torch.bmm(by_row(d_scores).transpose(1, 2), q)
-            d_values = (d_values + d_keys * plan["scale"]).view(L, B, T, H)
+            d_values = (d_values + d_keys * plan.scale).view(L, B, T, H)
             if not query_state:  # dq of each step, summed over layers, back to the projection through the tokens
                 dq = torch.bmm(by_row(d_scores), keys).view(L, B, S, H).sum(0).transpose(0, 1).reshape(S * B, H)
                 d_table = torch.zeros(emb.shape[0], H, dtype=h0.dtype, device=h0.device).index_add_(
@@ -275,7 +304,7 @@ class DecoderPass(torch.autograd.Function):
         for k in range(L):
             dg = d_gates[:, k].reshape(S * B, 4 * H)
             if k == 0:
-                d_w_ih, d_w_hh, d_b = d_table0.t() @ emb, dg.t() @ seen[:, 0].reshape(S * B, H), d_table0.sum(0)
+                d_w_ih, d_w_hh, d_b = d_table0.t() @ emb, dg.t() @ given[:, 0].reshape(S * B, H), d_table0.sum(0)
             else:
                 d_w = dg.t() @ inputs[k].view(S * B, 2 * H)
                 d_w_ih, d_w_hh, d_b = d_w[:, :H].contiguous(), d_w[:, H:].contiguous(), dg.sum(0)  # fused Adam: dense

@@ -190,13 +190,13 @@ class EDM(nn.Module):
 
     def step(self, token: torch.Tensor, state, memory: Memory, allowed: torch.Tensor) -> tuple[Step, tuple]:
         """Feed one token per sequence (B,) and advance every layer by one step."""
-        top, seen, state = self.advance(self.decoder_emb(token), state, memory, allowed)
-        return Step(self.lm(top), *(seen or (None,) * 4)), state  # logits (B, V)
+        top, record, state = self.advance(self.decoder_emb(token), state, memory, allowed)
+        return Step(self.lm(top), *(record or (None,) * 4)), state  # logits (B, V)
 
     def advance(self, embedded: torch.Tensor, state, memory: Memory, allowed: torch.Tensor):
         """embedded (B, E) -> the top layer's output (B, H), what attention did, the new (h, c)."""
         h, c = state  # (L, B, H) each
-        h, seen = self.attend(embedded, h, memory, allowed)
+        h, record = self.attend(embedded, h, memory, allowed)
         x, new_h, new_c = embedded, [], []
         for i, cell in enumerate(self.decoder_cells):
             if i > 0:
@@ -205,7 +205,7 @@ class EDM(nn.Module):
             new_h.append(hi)
             new_c.append(ci)
             x = hi  # (B, H) the next layer's input
-        return self.dropout(x), seen, (torch.stack(new_h), torch.stack(new_c))
+        return self.dropout(x), record, (torch.stack(new_h), torch.stack(new_c))
 
     def forward(
         self,
