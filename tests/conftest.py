@@ -96,7 +96,7 @@ def bundled(bundled_dir, monkeypatch) -> Path:
     from s2s.web import models
 
     monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     return bundled_dir
 
@@ -150,7 +150,7 @@ def served_app(bundled_dir: Path | None = None, attributes: dict | None = None) 
     with pytest.MonkeyPatch.context() as patch:
         if bundled_dir is not None:
             patch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-        patch.setattr(models, "MODELS", models.new_cache())
+        patch.setattr(models, "CACHE", models.new_cache())
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
         for (module, name), value in (attributes or {}).items():
             patch.setattr(module, name, value)

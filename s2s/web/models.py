@@ -1,7 +1,7 @@
 """The models the web app serves: one copy of each, shared by every visitor, and what a visitor may name.
 
 Visitors name checkpoints: a bundled name or a Hub repo "org/name[@revision]", never a path on the
-server (`web_spec`). Loaded models hold no per-request state, so one copy serves everyone (`MODELS`):
+server (`web_spec`). Loaded models hold no per-request state, so one copy serves everyone (`CACHE`):
 - every bundled checkpoint is loaded at start (`prepare`) and never evicted (12 MB in all), so a
   class moving between them never waits for a reload;
 - Hub checkpoints share a small LRU (`HUB_CACHE_SIZE` models), keyed by the commit a spec names now
@@ -189,7 +189,7 @@ def load(spec: str) -> Loaded:
         repo_id, commit = hub.resolve_commit(spec)
         key = f"{repo_id}@{commit}"
         if key != spec:
-            return replace(MODELS.get(key), spec=spec)
+            return replace(CACHE.get(key), spec=spec)
     folder = hub.BUNDLED_DIR / spec if is_bundled(spec) else hub.download(*hub.parse_repo_spec(spec))
     device = os.environ.get("S2S_DEVICE") or SERVE_DEVICE
     started = time.perf_counter()
@@ -203,7 +203,7 @@ def new_cache() -> ModelCache:
     return ModelCache(HUB_CACHE_SIZE, load, pinned=is_bundled)
 
 
-MODELS = new_cache()
+CACHE = new_cache()
 _HUB_POOL = ThreadPoolExecutor(HUB_WORKERS, thread_name_prefix="s2s-hub")
 _hub_pending: dict[str, Future] = {}
 _hub_lock = threading.Lock()
@@ -215,14 +215,14 @@ _trained: OrderedDict[str, Loaded] = OrderedDict()
 _trained_lock = threading.Lock()
 
 
-def trained_name(session_id: str) -> str:
+def trained_name(page: str) -> str:
     """The name a visitor's model trained in the Train tab goes by (in the menus, and its zip's)."""
-    return TRAINED_PREFIX + hashlib.sha256(session_id.encode()).hexdigest()[:8]
+    return TRAINED_PREFIX + hashlib.sha256(page.encode()).hexdigest()[:8]
 
 
-def add_trained(session_id: str, translator: Translator, folder: Path) -> str:
+def add_trained(page: str, translator: Translator, folder: Path) -> str:
     """Make a model trained in the Train tab usable in Explore and Compare; returns the name it goes by."""
-    name = trained_name(session_id)
+    name = trained_name(page)
     with _trained_lock:
         _trained.pop(name, None)
         _trained[name] = Loaded(name, folder, translator)
@@ -239,13 +239,13 @@ def get_model(spec: object) -> Loaded:
     """
     spec = web_spec(spec)
     if is_bundled(spec):
-        return MODELS.get(spec)
+        return CACHE.get(spec)
     if spec.startswith(TRAINED_PREFIX):
         with _trained_lock:
             if spec in _trained:
                 return _trained[spec]
         raise InvalidCheckpointName(f"{spec} is no longer kept: train it again in the Train tab.")
-    ready = MODELS.peek(spec)
+    ready = CACHE.peek(spec)
     if ready is not None:
         return ready
     with _hub_lock:
@@ -254,7 +254,7 @@ def get_model(spec: object) -> Loaded:
             if len(_hub_pending) >= HUB_MAX_PENDING:
                 raise HubBusy("Too many Hub checkpoints are loading right now: use a bundled one, or try again in "
                               "a minute.")
-            future = _hub_pending[spec] = _HUB_POOL.submit(MODELS.get, spec)
+            future = _hub_pending[spec] = _HUB_POOL.submit(CACHE.get, spec)
             future.add_done_callback(lambda _, spec=spec: _forget_pending(spec))
     try:
         return future.result(timeout=HUB_WAIT_S)
@@ -313,6 +313,6 @@ def prepare(threads: int | None = None) -> None:
     torch.set_num_threads(threads or environment.count("S2S_THREADS", 1))
     for name in hub.list_bundled():
         try:
-            MODELS.get(name)
+            CACHE.get(name)
         except Exception:  # the page still opens, and says what is wrong when the checkpoint is used
             log.exception("could not preload %s", name)

@@ -105,7 +105,7 @@ def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
     import app
 
     monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     demo = app.build_demo()
     status = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "status")
@@ -138,12 +138,12 @@ def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(se
         importlib.reload(app)
     assert calls == [("train_events", training.gpu_seconds)]
     assert text == runs.run(runs.Settings("29 March 2023", "dates")).text
-    assert models.MODELS.get("dates").translator.device.type == "cpu"
+    assert models.CACHE.get("dates").translator.device.type == "cpu"
 
 
 def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     with gr.Blocks():
         page = layout(views.opening())
@@ -161,7 +161,7 @@ def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_fact
 def test_a_refused_intervention_keeps_the_translation_on_screen(tmp_path_factory, monkeypatch):
     """It used to blank the output and the heatmap, and the step slider and export then had nothing (2026-11-29)."""
     monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
-    monkeypatch.setattr(models, "MODELS", models.new_cache())
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
     with gr.Blocks():
         page = layout(views.opening())
     r = page.results

@@ -81,7 +81,7 @@ def test_model_card_lists_the_settings_and_metrics_and_escapes_what_the_folder_s
     (folder / "config.json").write_text(json.dumps(config | {"task": "<img src=x onerror=alert(1)>"}))
     (folder / "metrics.json").write_text('{"exact_match": "<b>1</b>", "epochs": [1]}')
     monkeypatch.setattr(hub, "BUNDLED_DIR", hostile)
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(2, models.load))
+    monkeypatch.setattr(models, "CACHE", models.ModelCache(2, models.load))
     card = cards.model_card("dates")
     assert "&lt;img src=x onerror=alert(1)&gt;" in card and "<img" not in card
     assert "exact match" not in card and "epochs" not in card  # not numbers: left out
@@ -96,7 +96,7 @@ def test_model_card_of_a_checkpoint_whose_metrics_cannot_be_read_leaves_them_out
     folder = build_checkpoint(hostile / "dates")
     (folder / "metrics.json").write_bytes(metrics.encode("utf-8", errors="surrogateescape"))
     monkeypatch.setattr(hub, "BUNDLED_DIR", hostile)
-    monkeypatch.setattr(models, "MODELS", models.ModelCache(2, models.load))
+    monkeypatch.setattr(models, "CACHE", models.ModelCache(2, models.load))
     card = cards.model_card("dates")
     assert "task *dates*" in card and "scaled_dot" in card and "exact match" not in card
 
@@ -162,7 +162,7 @@ def test_a_failed_load_is_shared_then_retried():
 
 def test_prepare_loads_every_bundled_checkpoint_and_they_are_never_evicted(monkeypatch):
     models.prepare(threads=1)
-    assert sorted(models.MODELS.loaded()) == ["dates", "dates-causal", "reverse", "reverse-noattn"]
+    assert sorted(models.CACHE.loaded()) == ["dates", "dates-causal", "reverse", "reverse-noattn"]
     loads = []
     monkeypatch.setattr(models, "HUB_CACHE_SIZE", 1)
     cache = models.ModelCache(1, lambda spec: loads.append(spec) or object(), pinned=lambda spec: spec.islower())

@@ -44,7 +44,7 @@ def test_a_mask_the_checkpoint_was_not_trained_with_is_pointed_out():
 def test_causal_mask_over_a_bidirectional_encoder_is_explained(bundled, tmp_path, monkeypatch):
     folder = build_checkpoint(bundled / "dates-bi", encoder="bi")
     try:
-        monkeypatch.setattr(models, "MODELS", models.new_cache())
+        monkeypatch.setattr(models, "CACHE", models.new_cache())
         assert "hides positions, not information" in views.explore(settings(checkpoint="dates-bi",
                                                                               mask="causal")).status
         assert "hides positions" not in views.explore(settings(checkpoint="dates-bi")).status
@@ -156,13 +156,13 @@ def test_a_repeated_run_is_served_from_the_models_recent_results(monkeypatch):
     again = runs.run(settings("11 April 2011"))
     other = runs.run(settings("11 April 2011", mask="causal"))
     assert len(calls) == 2 and again is first and other is not first
-    models.MODELS = models.new_cache()  # a model loaded afresh starts with no results (monkeypatch restores)
+    models.CACHE = models.new_cache()  # a model loaded afresh starts with no results (monkeypatch restores)
     runs.run(settings("11 April 2011"))
     assert len(calls) == 3
 
 
 def test_beam_search_on_a_hub_checkpoint_is_bounded(monkeypatch):
-    monkeypatch.setattr(models, "get_model", lambda spec: models.MODELS.get("dates"))
+    monkeypatch.setattr(models, "get_model", lambda spec: models.CACHE.get("dates"))
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         runs.run(settings("11 April 2011", checkpoint="org/big", beam_size=8))
 
