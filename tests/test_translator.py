@@ -125,3 +125,36 @@ def test_two_results_compare_as_objects_not_arrays(dates):
     """== raised "The truth value of an array ... is ambiguous" (a dataclass compares its array fields)."""
     a, b = dates.translate("3 March 2021"), dates.translate("3 March 2021")
     assert a == a and a != b and a in [b, a]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(text=""), "empty"),
+        (dict(text="   \n\t"), "empty"),
+        (dict(text="7 " * 60), "too long"),
+        (dict(mask="sideways"), "mask"),
+        (dict(teacher_forcing=1.5, reference="2021"), "from 0 to 1"),
+        (dict(teacher_forcing=-0.1, reference="2021"), "from 0 to 1"),
+        (dict(teacher_forcing=float("nan"), reference="2021"), "from 0 to 1"),
+        (dict(teacher_forcing="lots", reference="2021"), "from 0 to 1"),
+        (dict(teacher_forcing=0.5), "reference"),
+        (dict(teacher_forcing=0.5, reference="  "), "reference"),
+        (dict(beam_size=0), "beam size"),
+        (dict(beam_size=2.5), "beam size"),
+        (dict(beam_size=3, teacher_forcing=1.0, reference="2021"), "Beam search"),
+        (dict(max_len=0), "max_len"),
+        (dict(text=None), "must be text"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(tiny, kwargs, message):
+    kwargs = dict(text="3 March 2021") | kwargs
+    with pytest.raises(ValueError, match=message):
+        tiny.translate(kwargs.pop("text"), **kwargs)
+
+
+@pytest.mark.parametrize("text", ["😀🎉", "日本語のテキスト", "Ωμέγα", "a\x00b\x07c", "<img src=x onerror=alert(1)>"])
+def test_any_unicode_is_input_not_an_error(tiny, text):
+    r = tiny.translate(text)
+    assert r.attention.shape[2] == len(r.source_tokens)
+    assert "<unk>" not in r.source_tokens
