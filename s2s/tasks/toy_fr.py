@@ -1,155 +1,26 @@
-"""The synthetic tasks the explorer trains on, and a reader for your own data.
+"""toy-fr: English -> French by rule, for a small grammar of transitive sentences.
 
-Each task is a `Task` in `TASKS`; `TASKS[name].generate(n, seed)` returns n (source, target)
-string pairs, the same pairs for the same seed (a private `random.Random(seed)`, never the
-global one).
+    "the black cat does not see the small dog" -> "le chat noir ne voit pas le petit chien"
 
-    dates    "3rd March 2021", "2021年3月3日", ... -> "2021-03-03"
-    reverse  "a b c" -> "c b a"
-    toy-fr   "the black cat does not see the small dog" -> "le chat noir ne voit pas le petit chien"
+    sentence     = subject verb object ("and" object)?    (no "and" in negated sentences)
+                 | subject ("do" | "does") "not" verb object
+    subject      = pronoun | noun phrase of an animate noun
+    noun phrase  = determiner pre-noun-adjective? post-noun-adjective? noun
 
-Splits: every source string is hashed with SHA-256 (unlike hash(), the same in every process)
-and about 10% of all possible sources are "heldout", the rest "train". A model trained on
-split="train" has therefore never seen a split="heldout" source. toy-fr generates "train" by
-default; dates and reverse generate "all" by default, as there the point is the task itself,
-not unseen inputs.
+In French the post-noun adjectives move behind the noun, which is what makes the attention maps of
+this task interesting. Every French word form is stored, none derived; all nouns and verbs start with
+a consonant, so there is no elision (l', j', n'). Training draws from the "train" split and validation
+from "heldout": the point is sentences the model never saw.
 """
 
-import codecs
+from __future__ import annotations
+
 import functools
-import hashlib
 import random
-import string
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
-from os import PathLike
-from pathlib import Path
-from typing import Literal
 
-Pair = tuple[str, str]
-Split = Literal["train", "heldout", "all"]
-
-HELDOUT_PERCENT = 10
-# A source or target of your own data, in characters. Each character of the training data is at most one
-# piece, a checkpoint reads twice its data's longest (s2s.train.build_or_resume) and this app loads at most
-# 256 pieces (s2s.checkpoint.LIMITS): longer lines would train a checkpoint nothing can load.
-MAX_PAIR_CHARS = 127
-
-
-def split_of(source: str) -> Literal["train", "heldout"]:
-    """The split a source belongs to: a fixed function of its text."""
-    digest = hashlib.sha256(source.encode("utf-8")).digest()
-    return "heldout" if int.from_bytes(digest[:8], "big") % 100 < HELDOUT_PERCENT else "train"
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    description: str
-    draw: Callable[[random.Random], Pair]  # one random pair, from any split
-    default_split: Split
-    max_source_chars: int  # the longest source and target generate can return, in characters (a config.json's
-    max_target_chars: int  # max_source_len and max_target_len count pieces)
-    examples: tuple[Pair, ...]  # hand-picked pairs for the app's one-click examples
-
-    def generate(self, n: int, seed: int, split: Split | None = None) -> list[Pair]:
-        """n pairs whose sources are in `split` (None: this task's default_split)."""
-        split = split or self.default_split
-        if split not in ("train", "heldout", "all"):
-            raise ValueError(f"split must be 'train', 'heldout' or 'all', not {split!r}")
-        rng = random.Random(seed)
-        pairs = []
-        while len(pairs) < n:
-            pair = self.draw(rng)
-            if split == "all" or split_of(pair[0]) == split:
-                pairs.append(pair)
-        return pairs
-
-
-# ----------------------------------------------------------------------------------------------
-# dates: a date in one of nine human forms -> ISO YYYY-MM-DD
-
-MONTHS = ("January", "February", "March", "April", "May", "June",
-          "July", "August", "September", "October", "November", "December")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2099, 12, 31)
-LOWER_CASE_PROBABILITY = 0.3
-
-
-def _month(d: date) -> str:
-    return MONTHS[d.month - 1]
-
-
-def _ordinal(day: int) -> str:
-    """1st 2nd 3rd 4th ... 11th 12th 13th ... 21st 22nd 23rd ... 31st."""
-    suffix = "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
-    return f"{day}{suffix}"
-
-
-# Each form is named by how it writes 3 March 2021.
-DATE_FORMS: dict[str, Callable[[date], str]] = {
-    "3 March 2021": lambda d: f"{d.day} {_month(d)} {d.year}",
-    "3 Mar 2021": lambda d: f"{d.day} {_month(d)[:3]} {d.year}",
-    "March 3, 2021": lambda d: f"{_month(d)} {d.day}, {d.year}",
-    "Mar 3 2021": lambda d: f"{_month(d)[:3]} {d.day} {d.year}",
-    "3rd March 2021": lambda d: f"{_ordinal(d.day)} {_month(d)} {d.year}",
-    "the 3rd of March, 2021": lambda d: f"the {_ordinal(d.day)} of {_month(d)}, {d.year}",
-    "Wednesday, March 3, 2021": lambda d: f"{WEEKDAYS[d.weekday()]}, {_month(d)} {d.day}, {d.year}",
-    "03.03.2021": lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",
-    "2021年3月3日": lambda d: f"{d.year}年{d.month}月{d.day}日",
-}
-
-
-def format_date(d: date, form: str, lower: bool = False) -> str:
-    """d written in one of DATE_FORMS, optionally all in lower case."""
-    text = DATE_FORMS[form](d)
-    return text.lower() if lower else text
-
-
-def _draw_date(rng: random.Random) -> Pair:
-    d = date.fromordinal(rng.randint(FIRST_DATE.toordinal(), LAST_DATE.toordinal()))
-    form = rng.choice(list(DATE_FORMS))
-    lower = rng.random() < LOWER_CASE_PROBABILITY
-    return format_date(d, form, lower), d.isoformat()
-
-
-DATE_EXAMPLES = (  # date, form, lower case
-    (date(2021, 3, 3), "3 March 2021", False),
-    (date(1999, 6, 21), "the 3rd of March, 2021", False),
-    (date(2021, 3, 3), "Wednesday, March 3, 2021", False),
-    (date(2021, 3, 3), "2021年3月3日", False),
-    (date(2000, 2, 29), "03.03.2021", False),
-    (date(2099, 12, 31), "Mar 3 2021", True),
-    (date(1900, 11, 2), "3rd March 2021", False),
-)
-
-# ----------------------------------------------------------------------------------------------
-# reverse: space-separated letters -> the same letters reversed
-
-
-def _reversal(letters: str) -> Pair:
-    return " ".join(letters), " ".join(reversed(letters))
-
-
-def _draw_reverse(rng: random.Random) -> Pair:
-    return _reversal("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 30))))
-
-
-REVERSE_EXAMPLES = ("abc", "hello", "sequence", "attention", "encoderdecoder",
-                    "jointlylearningtoalign", "learningtoalignandtranslate")
-
-# ----------------------------------------------------------------------------------------------
-# toy-fr: English -> French by rule, for a small grammar of transitive sentences
-#
-#   sentence     = subject verb object ("and" object)?    (no "and" in negated sentences)
-#                | subject ("do" | "does") "not" verb object
-#   subject      = pronoun | noun phrase of an animate noun
-#   noun phrase  = determiner pre-noun-adjective? post-noun-adjective? noun
-#
-# In French the post-noun adjectives move behind the noun, which is what makes the attention
-# maps of this task interesting. Every French word form is stored, none derived; all nouns and
-# verbs start with a consonant, so there is no elision (l', j', n').
+from .task import Pair, Task
 
 
 @dataclass(frozen=True)
@@ -409,101 +280,21 @@ TOY_FR_EXAMPLES = (  # all in the held-out split
     "the small white mouse carries the small red car and the big white house",
 )
 
-# ----------------------------------------------------------------------------------------------
-# your own data
 
-
-def _decode(raw: bytes, where: str, offset: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{where}: not UTF-8 (byte 0x{raw[error.start]:02x} at byte offset {offset + error.start})"
-        ) from error
-
-
-def is_pair_line(line: str) -> bool:
-    """A line of a TSV of pairs that holds a pair: not blank (spaces, tabs) and not a # comment."""
-    return bool(line.strip()) and not line.startswith("#")
-
-
-def parse_tsv_line(line: str, where: str) -> Pair:
-    fields = line.split("\t")
-    if len(fields) != 2:
-        found = "no tab" if len(fields) == 1 else f"{len(fields) - 1} tabs"
-        raise ValueError(f"{where}: expected source<TAB>target, found {found}")
-    source, target = (field.strip() for field in fields)
-    if not source or not target:
-        raise ValueError(f"{where}: the {'source' if not source else 'target'} is empty")
-    for side, text in (("source", source), ("target", target)):
-        if len(text) > MAX_PAIR_CHARS:
-            raise ValueError(f"{where}: the {side} has {len(text):,} characters; shorten it to at most "
-                             f"{MAX_PAIR_CHARS} (a model reads and writes short sentences)")
-    return source, target
-
-
-def read_tsv(path: str | PathLike[str]) -> list[Pair]:
-    """The (source, target) pairs of a UTF-8 file of `source<TAB>target` lines.
-
-    Blank lines (spaces, tabs) and lines starting with # are skipped (is_pair_line, as the Train tab's
-    pasted lines); a byte-order mark is allowed; spaces around a source or target are dropped. Anything
-    else that is not one source, a tab and one target is a ValueError naming the file and line.
-    """
-    data = Path(path).read_bytes()
-    offset = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    pairs = []
-    for number, raw in enumerate(data[offset:].split(b"\n"), start=1):
-        where = f"{path}, line {number}"
-        line = _decode(raw.removesuffix(b"\r"), where, offset)
-        offset += len(raw) + 1
-        if is_pair_line(line):
-            pairs.append(parse_tsv_line(line, where))
-    if not pairs:
-        raise ValueError(f"{path}: no source<TAB>target lines (the file is empty, or all blank or # lines)")
-    return pairs
-
-
-# ----------------------------------------------------------------------------------------------
-
-TASKS: dict[str, Task] = {
-    "dates": Task(
-        name="dates",
-        description="A date in one of nine forms (3rd March 2021, 2021年3月3日, ...) -> YYYY-MM-DD.",
-        draw=_draw_date,
-        default_split="all",
-        max_source_chars=29,
-        max_target_chars=10,
-        examples=tuple((format_date(d, form, lower), d.isoformat()) for d, form, lower in DATE_EXAMPLES),
-    ),
-    "reverse": Task(
-        name="reverse",
-        description="3 to 30 letters separated by spaces (a b c) -> the same letters in reverse order.",
-        draw=_draw_reverse,
-        default_split="all",
-        max_source_chars=59,
-        max_target_chars=59,
-        examples=tuple(_reversal(letters) for letters in REVERSE_EXAMPLES),
-    ),
-    "toy-fr": Task(
-        name="toy-fr",
-        description="Simple English sentences -> French; adjectives such as colours move behind the noun.",
-        draw=_draw_toy_fr,
-        default_split="train",
-        max_source_chars=99,
-        max_target_chars=108,
-        examples=tuple((english, translate_en_fr(english)) for english in TOY_FR_EXAMPLES),
-    ),
-}
+TASK = Task(
+    name="toy-fr",
+    description="Simple English sentences -> French; adjectives such as colours move behind the noun.",
+    draw=_draw_toy_fr,
+    default_split="train",
+    validation_split="heldout",
+    max_source_chars=99,
+    max_target_chars=108,
+    examples=tuple((english, translate_en_fr(english)) for english in TOY_FR_EXAMPLES),
+)
 
 
 @functools.cache
 def english_words() -> frozenset[str]:
     """Every English word a toy-fr sentence can have: those of 20,000 drawn sentences, both splits (its
-    vocabulary is closed; tests/test_tasks.py checks fresh sentences against it)."""
-    return frozenset(word for source, _ in TASKS["toy-fr"].generate(20_000, seed=5, split="all")
-                     for word in source.split())
-
-
-def examples(name: str) -> list[Pair]:
-    """A few hand-picked pairs of task `name`, for one-click examples."""
-    return list(TASKS[name].examples)
+    vocabulary is closed; tests/tasks/test_toy_fr.py checks fresh sentences against it)."""
+    return frozenset(word for source, _ in TASK.generate(20_000, seed=5, split="all") for word in source.split())

@@ -1,0 +1,38 @@
+"""reverse: space-separated letters -> the same letters reversed.
+
+    "a b c" -> "c b a"
+
+3 to 30 random lower-case letters. Output letter t belongs to source letter T-1-t, so attention's
+right answer is known (s2s.evaluate checks it). It draws from and validates on every source ("all").
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+from .task import Pair, Task
+
+
+def _reversal(letters: str) -> Pair:
+    return " ".join(letters), " ".join(reversed(letters))
+
+
+def _draw_reverse(rng: random.Random) -> Pair:
+    return _reversal("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 30))))
+
+
+REVERSE_EXAMPLES = ("abc", "hello", "sequence", "attention", "encoderdecoder",
+                    "jointlylearningtoalign", "learningtoalignandtranslate")
+
+
+TASK = Task(
+    name="reverse",
+    description="3 to 30 letters separated by spaces (a b c) -> the same letters in reverse order.",
+    draw=_draw_reverse,
+    default_split="all",
+    validation_split="all",
+    max_source_chars=59,
+    max_target_chars=59,
+    examples=tuple(_reversal(letters) for letters in REVERSE_EXAMPLES),
+)
