@@ -30,7 +30,7 @@ def test_the_zerogpu_requirements_are_the_apps_with_a_torch_zerogpu_supports():
 
 
 def test_every_module_is_python_that_zerogpu_runs():
-    sources = [*ROOT.joinpath("s2s").rglob("*.py"), ROOT / "app.py"]
+    sources = [*ROOT.joinpath("s2s").rglob("*.py"), *ROOT.joinpath("ui").rglob("*.py"), ROOT / "app.py"]
     for source in sources:
         try:
             ast.parse(source.read_text(), filename=str(source), feature_version=ZEROGPU_PYTHON)
@@ -41,12 +41,15 @@ def test_every_module_is_python_that_zerogpu_runs():
 
 def test_the_package_built_from_pyproject_is_the_library_alone():
     """`pip wheel .` failed: setuptools' automatic discovery found several top-level folders (s2s, deploy, assets,
-    notebooks, checkpoints). pyproject names what to include: s2s and its web service, and nothing else (the
-    wheel itself was built by hand: a build needs the package index)."""
+    notebooks, checkpoints). pyproject names what to include: the library s2s with every package in it, and
+    nothing else: not the gradio layer (ui/, beside app.py), the benchmarks or the tests (the wheel itself was
+    built by hand: a build needs the package index)."""
     import tomllib
     from setuptools import find_packages
 
     found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    assert set(find_packages(str(ROOT), include=found["include"])) == {"s2s", "s2s.web"}
+    library = {".".join(init.parent.relative_to(ROOT).parts) for init in ROOT.joinpath("s2s").rglob("__init__.py")}
+    assert {"s2s", "s2s.web", "s2s.viz"} <= library
+    assert set(find_packages(str(ROOT), include=found["include"])) == library
     dynamic = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]
     assert dynamic["dependencies"]["file"] == ["requirements.txt"]  # one list of what the library needs
