@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.slow  # runs the whole notebook in a kernel
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "lessons.ipynb"
 

@@ -35,6 +35,7 @@ def source_labels(text: str, spec: str = "dates") -> list[str]:
     return [viz.display_piece(p) for p in models.get_model(spec).translator.translate(text).source_tokens]
 
 
+@pytest.mark.slow  # the app served on a local port
 def test_translate_returns_the_output_and_the_heatmap(served):
     _, client = served
     output, plot = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 1, api_name="/translate")
@@ -47,6 +48,7 @@ def test_translate_returns_the_output_and_the_heatmap(served):
     assert "frames" not in figure or not figure["frames"]
 
 
+@pytest.mark.slow  # the app served on a local port
 def test_translate_takes_forcing_a_reference_a_seed_and_a_beam(served):
     _, client = served
     forced, plot = client.predict("3 March 2021", "dates", "causal", 1.0, "2021-03-03", 3, 1, api_name="/translate")
@@ -61,6 +63,7 @@ def test_translate_takes_forcing_a_reference_a_seed_and_a_beam(served):
 GRADIO_CHECKS = ("not in the list of choices", "greater than maximum")
 
 
+@pytest.mark.slow  # the app served on a local port
 @pytest.mark.parametrize(("args", "message"), [
     (("", "dates", "bidirectional", 0, "", 0, 1), "The input is empty"),
     (("3 March 2021", "../../etc", "bidirectional", 0, "", 0, 1), "not a checkpoint this app can load"),
@@ -80,6 +83,7 @@ def test_bad_values_are_errors_with_a_message_and_the_app_keeps_serving(served, 
     assert output == runs.run(runs.Settings("3 March 2021", "dates")).text
 
 
+@pytest.mark.slow  # the app served on a local port
 def test_only_translate_is_public(served):
     _, client = served
     api = client.view_api(print_info=False, return_format="dict")
@@ -88,6 +92,7 @@ def test_only_translate_is_public(served):
     assert names == ["text", "checkpoint", "mask", "teacher_forcing", "reference", "seed", "beam_size"]
 
 
+@pytest.mark.slow  # the app served on a local port
 def test_a_class_at_once(served):
     url, _ = served
     texts = [f"{day} March 2021" for day in range(1, 9)]
@@ -112,6 +117,7 @@ def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
     assert "No checkpoints are installed" in status.value
 
 
+@pytest.mark.slow  # the app served on a local port
 def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(served, monkeypatch):
     """SPACES_ZERO_GPU set: app.py imports `spaces`; the model calls of typing never go through spaces.GPU
     (a keystroke must not wait in ZeroGPU's queue), training does, with a duration from its request."""

@@ -6,6 +6,7 @@ comparison can fail, so a parity run that prints "0 differences" means something
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from bench import gpu_check
@@ -13,6 +14,7 @@ from s2s import checkpoint, fused, tasks
 from tests.conftest import build_checkpoint
 
 
+@pytest.mark.slow  # three checkpoints compared text by text on every recorded array
 def test_the_same_model_twice_has_no_differences_and_another_has_some(tiny_checkpoint_dir, tmp_path):
     texts = tasks.TASKS["dates"].generate(3, seed=5)
     a, b = checkpoint.load(tiny_checkpoint_dir, device="cpu"), checkpoint.load(tiny_checkpoint_dir, device="cpu")

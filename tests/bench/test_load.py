@@ -7,10 +7,13 @@ import time
 from types import SimpleNamespace
 
 import httpx
+import pytest
 
 from bench import load as bench_load
 from s2s.web import training
 from tests.conftest import make_bundled, served_app
+
+pytestmark = pytest.mark.slow  # starts the app and drives it with a class of clients
 
 
 def test_the_lecturer_trains_through_the_pages_own_events_polls_and_cancels(tmp_path):
