@@ -19,7 +19,9 @@ import sys
 import numpy as np
 import torch
 
-from s2s import checkpoint, fused, hub, tasks, train
+from s2s import checkpoint, fused, tasks
+from s2s.training.data import encode_pairs, to_blocks
+from s2s.training.trainer import sequence_loss
 from s2s.translator import Translator
 
 ATOL = 3e-4  # attention weights: float32 kernels on two devices add up in different orders
@@ -53,7 +55,7 @@ def training_differences(model: Translator, texts: list[tuple[str, str]], device
     for module in network.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0  # both passes must compute the same function
-    block = train.to_blocks(train.encode_pairs(texts, model.source_tokenizer, model.target_tokenizer), device)[0]
+    block = to_blocks(encode_pairs(texts, model.source_tokenizer, model.target_tokenizer), device)[0]
     width = int(block.target_lengths[:16].max())
     source, target = block.sources[:16], block.targets[:16, :width]
     lengths = torch.full((len(source),), source.shape[1])
@@ -62,7 +64,7 @@ def training_differences(model: Translator, texts: list[tuple[str, str]], device
     def gradients(forward) -> dict[str, torch.Tensor]:
         network.zero_grad(set_to_none=True)
         coins = torch.Generator(device=device).manual_seed(5)
-        train.sequence_loss(forward(source, lengths, target, teacher_forcing=0.5, mask=mask, generator=coins),
+        sequence_loss(forward(source, lengths, target, teacher_forcing=0.5, mask=mask, generator=coins),
                             target).backward()
         return {n: p.grad for n, p in network.named_parameters() if p.grad is not None}
 
@@ -80,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA device here: nothing to compare (run this on a GPU machine)", file=sys.stderr)
         return 2
     failed = False
-    for name in hub.list_bundled():
-        folder = hub.BUNDLED_DIR / name
+    for name in checkpoint.list_bundled():
+        folder = checkpoint.BUNDLED_DIR / name
         cpu, gpu = checkpoint.load(folder, device="cpu"), checkpoint.load(folder, device="cuda")
         task = cpu.config.get("task")
         texts = tasks.TASKS[task].generate(args.n, seed=321) if task in tasks.TASKS else []

@@ -12,15 +12,15 @@ a single `translate` (dates greedy and beam 4, 30 letters reversed), as one visi
 for it, and `translate_batch` of 256 dates, as evaluation and the Train tab's probes do; the devices
 take turns call by call; the ratios are each device's time over the CPU's (above 1: slower).
 
-training: examples per second of `python -m s2s.train --task dates` at its default sizes (emb 64,
+training: examples per second of `python -m s2s.cli.train --task dates` at its default sizes (emb 64,
 hidden 128, 2 layers), the loop as it was (`OldLoop`: Python lists padded per batch, batches of 64,
 the loss read every batch for the progress bar, Adam's default implementation) against
-`s2s.train.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
+`s2s.training.trainer.Trainer` (tensors tokenised once on the device, the device's batch size, the loss read
 every 50 batches, fused Adam; with its decoder pass fused (s2s/fused.py, the default), with autograd
 through the model's forward, and fused with --amp (the encoder in bfloat16)), teacher forcing 0.75
 (--forcing; coins at every step, as in most epochs), at the device's default batch and at each
 --train-batch (256 unless given). Larger batches give more examples/s but learn less per example
-(see s2s/train.py's docstring): the figures are throughput, not time to a trained model. With
+(see s2s/training/config.py's docstring): the figures are throughput, not time to a trained model. With
 --device cuda every loop also runs on the GPU, beside the CPU.
 """
 
@@ -38,12 +38,14 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
-from s2s import checkpoint, hub
-from s2s import train as train_module
+from s2s import checkpoint
 from s2s.decode import greedy
 from s2s.model import ModelConfig, build_model
 from s2s.tasks import TASKS
 from s2s.tokenizer import PAD_ID
+from s2s.training.config import TrainConfig
+from s2s.training.data import encode_pairs, load_pairs
+from s2s.training.trainer import Trainer, sequence_loss
 
 VOCAB, EMB, HIDDEN, LAYERS, TOKENS = 1000, 64, 256, 2, 30
 
@@ -101,7 +103,7 @@ TRAIN_EXAMPLES = 8_000  # dates pairs the training case cycles through
 
 
 class OldLoop:
-    """The training loop of s2s.train as it was before tensors were tokenised once, copied to measure against:
+    """The training loop of s2s.training as it was before tensors were tokenised once, copied to measure against:
     per batch, Python lists are padded into new tensors, and the loss is read (a host sync) for the bar."""
 
     def __init__(self, examples, model, device, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
@@ -140,7 +142,7 @@ class OldLoop:
         for source, lengths, target in bar:
             logits = self.model(source, lengths, target, teacher_forcing=self.forcing, mask="bidirectional",
                                 generator=self.coins)
-            loss = train_module.sequence_loss(logits, target)
+            loss = sequence_loss(logits, target)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -150,8 +152,8 @@ class OldLoop:
             yield len(lengths)
 
 
-def new_loop(trainer: train_module.Trainer, log_every: int = 50):
-    """Yield after each batch, as s2s.train.train steps: the loss summed on the device, read every log_every."""
+def new_loop(trainer: Trainer, log_every: int = 50):
+    """Yield after each batch, as training.trainer.train steps: the loss summed on the device, read every log_every."""
     epoch = 0
     while True:
         total, count = torch.zeros((), device=trainer.device), 0
@@ -182,20 +184,20 @@ def examples_per_second(stream, seconds: float, device: torch.device) -> float:
 def training_sides(device: torch.device, batch_sizes: list[int], forcing: float = TRAIN_RATIO) -> dict[str, object]:
     """The old loop, and the new one at the device's default batch and at each of `batch_sizes`, on `device`,
     from the same data, tokenizers and initial weights."""
-    cfg = train_module.TrainConfig(train_size=TRAIN_EXAMPLES, val_size=8, forcing_start=forcing,
+    cfg = TrainConfig(train_size=TRAIN_EXAMPLES, val_size=8, forcing_start=forcing,
                                    forcing_end=forcing, device=device.type)
-    trainer = train_module.Trainer(cfg)
-    examples = train_module.encode_pairs(train_module.load_pairs(cfg)[0], trainer.source_tok, trainer.target_tok)
+    trainer = Trainer(cfg)
+    examples = encode_pairs(load_pairs(cfg)[0], trainer.source_tok, trainer.target_tok)
     old_model = build_model(trainer.model.config).to(device)
     old_model.load_state_dict(trainer.model.state_dict())
-    reference = train_module.Trainer(dataclasses.replace(cfg, fused=False))  # autograd through the model's forward
+    reference = Trainer(dataclasses.replace(cfg, fused=False))  # autograd through the model's forward
     sides = {"old, batch 64": cycle(OldLoop(examples, old_model, device, forcing=forcing).epoch),
              f"new, batch {reference.batch_size}, autograd decoder": new_loop(reference),
              f"new, batch {trainer.batch_size} (default), fused decoder": new_loop(trainer),
              f"new, batch {trainer.batch_size}, fused, --amp (bf16 encoder)": new_loop(
-                 train_module.Trainer(dataclasses.replace(cfg, amp=True)))}
+                 Trainer(dataclasses.replace(cfg, amp=True)))}
     for size in sorted(set(batch_sizes) - {trainer.batch_size}):
-        other = train_module.Trainer(dataclasses.replace(cfg, batch_size=size))
+        other = Trainer(dataclasses.replace(cfg, batch_size=size))
         sides[f"new, batch {size}"] = new_loop(other)
     return sides
 
@@ -246,7 +248,7 @@ def inference_inputs() -> dict[str, list[str]]:
 def inference_case(devices: list[torch.device], rounds: int) -> list[str]:
     """The bundled dates and reverse checkpoints on each device: a single `translate` (one visitor's keystroke)
     and a batch; every call of every device in turn, round by round; medians, and each device against the CPU."""
-    translators = [{name: checkpoint.load(hub.BUNDLED_DIR / name, device=d) for name in ("dates", "reverse")}
+    translators = [{name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device=d) for name in ("dates", "reverse")}
                    for d in devices]
     calls, times = inference_calls(inference_inputs()), {}
     for i in range(rounds + 1):  # the first round warms up

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from . import checkpoint
 from .errors import CheckpointError, HubError, S2SError
 from .translator import Translation, Translator
 
@@ -20,13 +21,11 @@ __all__ = ["load", "list_checkpoints", "Translation", "Translator", "S2SError", 
 
 def load(name_or_path: str | Path, device: str | torch.device | None = None) -> Translator:
     """Load a bundled checkpoint by name, a checkpoint folder, or a Hub repo "org/name[@revision]"."""
-    from . import checkpoint, hub  # hub imports huggingface_hub: only pay for it when loading
+    from . import hub  # not a cycle: hub imports huggingface_hub, which `import s2s` and listing never need
 
     return checkpoint.load(hub.resolve(str(name_or_path)), device=device)
 
 
 def list_checkpoints() -> list[str]:
     """Names of the checkpoints bundled with the project (they load with no network)."""
-    from . import hub
-
-    return hub.list_bundled()
+    return checkpoint.list_bundled()

@@ -6,8 +6,9 @@ sizes (LIMITS), the number of parameters they imply (MAX_PARAMETERS) and the wor
 (MAX_DECODE_WORK), then the tensors' names, shapes and types read from the safetensors header, against a
 model built on the `meta` device (which allocates no memory); once read, weights that are NaN or infinite
 are refused. Pickles are never loaded.
-The limits below are the one place these sizes are set; s2s.hub checks the same FILE_LIMITS against the
-sizes the Hub reports before it downloads anything.
+The limits below are the one place these sizes are set, and the file names above them the one place a
+checkpoint's files are named; s2s.hub checks the same FILE_LIMITS against the sizes the Hub reports before
+it downloads anything. The checkpoints shipped with the project live in BUNDLED_DIR (list_bundled).
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from .translator import Translator
 CONFIG, WEIGHTS, SOURCE_TOKENIZER, TARGET_TOKENIZER, CARD, METRICS = (
     "config.json", "model.safetensors", "source.model", "target.model", "README.md", "metrics.json",
 )
+REQUIRED_FILES = (CONFIG, WEIGHTS, SOURCE_TOKENIZER, TARGET_TOKENIZER)  # every checkpoint has these ...
+OPTIONAL_FILES = (CARD, METRICS)  # ... and may have these; no other file is part of a checkpoint
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # the checkpoints shipped with the project
 
 # --- limits: what any checkpoint, a visitor's included, may be -------------------------------------------
 # Chosen so that one request on a 2-core CPU stays within seconds and a loaded model within a few hundred MB,
@@ -45,9 +49,8 @@ LIMITS = {
 }
 MAX_PIECE_CHARS = 64  # a tokenizer piece's length: each is drawn in tick labels and every hover cell of its row
 MAX_PARAMETERS = 20_000_000  # counted on a model built from config.json on the meta device: 80 MB in float32
-# multiply-adds of one greedy translation at the config's longest lengths (decode_work): about 0.1-0.3 s on one
-# core of the 2-core VM; the bundled checkpoints need 12-33 million, the Train tab's medium size 145-280 million
-# at its longest (256 pieces each way, a few hundred to 4,000 pieces of vocabulary)
+# multiply-adds of one greedy translation at the config's longest lengths (decode_work): a fraction of a second
+# on one core, with room above the bundled checkpoints and the Train tab's medium size at its longest
 MAX_DECODE_WORK = 500_000_000
 FILE_LIMITS = {  # bytes each file may have, on disk and as the Hub reports it
     CONFIG: 64 * 1024,
@@ -59,10 +62,33 @@ FILE_LIMITS = {  # bytes each file may have, on disk and as the Hub reports it
 }
 MAX_HEADER_BYTES = 1024 * 1024  # the safetensors header (JSON naming each tensor); the bundled ones are ~4 KB
 WEIGHT_DTYPES = ("F32", "F16", "BF16")
-SMALLER = "train a smaller model (python -m s2s.train --help lists the sizes), or load another checkpoint"
+SMALLER = "train a smaller model (python -m s2s.cli.train --help lists the sizes), or load another checkpoint"
 
 CHOICES = {"model": MODELS, "score": SCORES, "query": QUERIES, "trained_mask": MASKS}
 OPTIONAL_CHOICES = {"bridge": BRIDGES, "encoder": ENCODERS}
+
+
+def list_bundled() -> list[str]:
+    """Names of the checkpoints shipped in BUNDLED_DIR (each a folder with a config.json)."""
+    if not BUNDLED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / CONFIG).is_file())
+
+
+_bundled_names: frozenset[str] = frozenset()  # the last listing of BUNDLED_DIR
+
+
+def is_bundled(name: str) -> bool:
+    """Whether `name` is a bundled checkpoint, at the cost of one stat (its config.json).
+
+    The web app asks this several times per request, too often to list the folder each time. A name is
+    looked for in the last listing (so it is a folder of BUNDLED_DIR, never a path), which is made again
+    whenever a name is not in it; then its config.json must still be there.
+    """
+    global _bundled_names
+    if name not in _bundled_names:
+        _bundled_names = frozenset(list_bundled())
+    return name in _bundled_names and (BUNDLED_DIR / name / CONFIG).is_file()
 
 
 def read_bounded(path: str | Path, limit: int | None = None) -> bytes:

@@ -1,7 +1,7 @@
 """Measure a checkpoint: exact match, token accuracy, by source length, and whether attention aligns.
 
-    python -m s2s.evaluate dates [--n 2000] [--seed 123] [--mask causal]
-    python -m s2s.evaluate --compare reverse-noattn reverse reverse-causal
+The metrics and their reports, for training's validation, the page's chart by length and the command line
+(`python -m s2s.cli.evaluate dates`, `... --compare reverse-noattn reverse reverse-causal`).
 
 Alignment is checked, not assumed, where it is known: in `reverse` output letter t belongs to
 source letter T-1-t; in `dates` the k-th year digit of the output belongs to the k-th digit
@@ -10,18 +10,15 @@ of the year in the source. We count how often the most-attended source piece is 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from .model import MASKS
 from .tokenizer import EOS_ID
 from .translator import Translation, Translator
 
 BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25), (26, 30), (31, 40), (41, 60), (61, 10_000))
-DEFAULT_SEED = 123  # never used in training (train.py draws from seeds 0 and 1)
+DEFAULT_SEED = 123  # never used in training (s2s/training/data.py draws from seeds 0 and 1)
 
 
 def exact_match(predictions: Sequence[str], targets: Sequence[str]) -> float:
@@ -142,7 +139,7 @@ def format_comparison(names: Sequence[str], results: Sequence[dict]) -> str:
     return "\n".join(rows)
 
 
-def _check_sources(model: Translator, pairs, data: str) -> None:
+def check_sources(model: Translator, pairs, data: str) -> None:
     """Refuse, naming the pair, a source this checkpoint cannot read (the whole run failed on it, unnamed)."""
     for n, (source, _) in enumerate(pairs, 1):
         try:
@@ -150,47 +147,3 @@ def _check_sources(model: Translator, pairs, data: str) -> None:
         except ValueError as error:
             shown = f"{source[:20]!r}{'...' if len(source) > 20 else ''}"
             raise ValueError(f"{data}, pair {n} ({shown}): {error}") from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2s.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoints", nargs="+", help="bundled names, folders or Hub repo ids")
-    parser.add_argument("--n", type=int, default=2000, help="fresh examples to generate (default 2000)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed, never one used in training")
-    parser.add_argument("--mask", choices=MASKS, help="default: each checkpoint's own")
-    parser.add_argument("--compare", action="store_true", help="print exact match by length, side by side")
-    parser.add_argument("--data", help="evaluate on a TSV of source<TAB>target lines instead of the task")
-    args = parser.parse_args(argv)
-
-    import s2s
-
-    from .tasks import TASKS, read_tsv
-
-    if args.n < 1:
-        parser.error(f"--n must be 1 or more; got {args.n}")
-    results = []
-    for name in args.checkpoints:
-        try:
-            model = s2s.load(name)
-            task = model.config.get("task")
-            if args.data:
-                pairs = read_tsv(args.data)[: args.n]
-                _check_sources(model, pairs, args.data)
-            elif task in TASKS:
-                pairs = TASKS[task].generate(args.n, args.seed, split="heldout" if task == "toy-fr" else None)
-            else:
-                raise ValueError(f"{name}: task {task!r} is not built in; pass --data pairs.tsv")
-            result = evaluate(model, pairs, mask=args.mask or model.config.get("trained_mask", "bidirectional"))
-        except (ValueError, OSError, s2s.S2SError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        results.append(result)
-        if not args.compare:
-            print(format_report(name, result))
-    if args.compare:
-        print(format_comparison(args.checkpoints, results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

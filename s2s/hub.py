@@ -7,40 +7,23 @@ seconds (default 10) for an answer, a file body at most HF_HUB_DOWNLOAD_TIMEOUT 
 when the Hub cannot be reached, a cached copy is used if there is one.
 
 A Hub repo is untrusted. Before anything is downloaded, its file list and sizes are checked: only the
-checkpoint's files (REQUIRED_FILES, OPTIONAL_FILES) are fetched, each within checkpoint.FILE_LIMITS.
+checkpoint's files (checkpoint.REQUIRED_FILES, OPTIONAL_FILES) are fetched, each within checkpoint.FILE_LIMITS.
 S2S_HUB_ALLOWLIST (comma-separated repo ids; unset or "*": any) limits which repos may be loaded at all
 (check_allowed). The cache holds one copy per commit, whatever the spelling ("Org/Name", "org/name@main",
-"org/name@<sha>"): resolve_commit(spec) names that commit, for a caller to key its own cache on. After
-each download the least recently used checkpoints in the cache are deleted beyond
-S2S_HUB_CACHE_MAX_BYTES (default 500 MB; 0: no limit); other repos in the cache are never touched.
-
-    python -m s2s.hub push FOLDER org/name [--private]   # prints org/name@<commit>, the spec to pin
-    python -m s2s.hub pull org/name[@revision]            # fills the cache ahead of time, prints the folder
+"org/name@<sha>"): resolve_commit(spec) names that commit, for a caller to key its own cache on. After each
+download the cache is trimmed (s2s/hub_cache.py); publishing a checkpoint is s2s/hub_push.py. The command
+line over both: `python -m s2s.cli.hub push|pull`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import re
-import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx2
-from huggingface_hub import (
-    CommitOperationAdd,
-    HfApi,
-    ModelCard,
-    constants,
-    get_token,
-    hf_hub_download,
-    scan_cache_dir,
-    try_to_load_from_cache,
-)
+from huggingface_hub import HfApi, constants, get_token, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import (
     HfHubHTTPError,
     LocalEntryNotFoundError,
@@ -52,11 +35,10 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from . import checkpoint, environment
+from . import checkpoint, environment, hub_cache
+from .checkpoint import OPTIONAL_FILES, REQUIRED_FILES
 from .errors import (
-    CheckpointError,
     CheckpointFileNotFound,
-    CheckpointTooLarge,
     HubError,
     HubFileTooLarge,
     HubTimeout,
@@ -65,19 +47,9 @@ from .errors import (
     RepoNotAllowed,
     RepoNotFound,
     RevisionNotFound,
-    S2SError,
 )
 
-REQUIRED_FILES = ("config.json", "model.safetensors", "source.model", "target.model")
-OPTIONAL_FILES = ("README.md", "metrics.json")
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 TIMEOUT = environment.number("S2S_HUB_TIMEOUT", 10.0, minimum=0.1)  # seconds to wait for the Hub to answer
-CACHE_MAX_BYTES = 500_000_000  # default of S2S_HUB_CACHE_MAX_BYTES: room for 4 checkpoints at FILE_LIMITS
-EVICT_GRACE_S = 60.0  # a checkpoint used this recently is never evicted (another request may be loading it)
-
-LIBRARY_NAME = "s2s-attention-explorer"
-CARD_TAGS = ("seq2seq", "attention", "lstm", LIBRARY_NAME)
-CARD_SETTINGS = ("task", "model", "score", "query", "trained_mask", "emb_size", "hidden_size", "num_layers")
 HUB_FORM = (
     "'org/name' or 'org/name@revision' (org and name: letters, digits, '-', '_' and '.', "
     "at most 96 characters, no '--' or '..'; revision: a branch, a tag or a 40-hex commit)"
@@ -86,31 +58,6 @@ HUB_FORM = (
 log = logging.getLogger(__name__)
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
-_EVICTING = threading.Lock()
-
-
-def list_bundled() -> list[str]:
-    """Names of the checkpoints shipped in checkpoints/ (each a folder with a config.json)."""
-    if not BUNDLED_DIR.is_dir():
-        return []
-    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "config.json").is_file())
-
-
-_bundled_names: frozenset[str] = frozenset()  # the last listing of checkpoints/
-
-
-def is_bundled(name: str) -> bool:
-    """Whether `name` is a bundled checkpoint, at the cost of one stat (its config.json).
-
-    The web app asks this several times per request; listing the folder each time cost a class's
-    server ~10% of its time (py-spy). A name is looked for in the last listing (so it is a folder of
-    checkpoints/, never a path), which is made again whenever a name is not in it; then its config.json
-    must still be there.
-    """
-    global _bundled_names
-    if name not in _bundled_names:
-        _bundled_names = frozenset(list_bundled())
-    return name in _bundled_names and (BUNDLED_DIR / name / "config.json").is_file()
 
 
 def hub_checkpoints() -> list[str]:
@@ -154,14 +101,14 @@ def resolve(spec: str, *, timeout: float | None = None) -> Path:
     `timeout` (seconds, default TIMEOUT) bounds each metadata request to the Hub.
     """
     spec = spec.strip()
-    if spec in list_bundled():
-        return BUNDLED_DIR / spec
+    if spec in checkpoint.list_bundled():
+        return checkpoint.BUNDLED_DIR / spec
     if spec and Path(spec).expanduser().is_dir():
         return Path(spec).expanduser().resolve()
     try:
         repo_id, revision = parse_repo_spec(spec)
     except InvalidCheckpointName:
-        bundled = ", ".join(list_bundled()) or "none installed"
+        bundled = ", ".join(checkpoint.list_bundled()) or "none installed"
         raise InvalidCheckpointName(
             f"No checkpoint called {spec!r}. Give a bundled name ({bundled}), the path of a checkpoint "
             f"folder, or a Hub repo: {HUB_FORM}."
@@ -213,7 +160,7 @@ def download(repo_id: str, revision: str | None = None, *, timeout: float | None
     is downloaded; the files are then fetched pinned to that commit, so all come from the same one even if
     the branch moves meanwhile. When the Hub cannot be reached (offline mode, no network, no answer within
     `timeout`, an outage) a complete cached copy is used instead, with a warning. After a download the
-    cache is trimmed to S2S_HUB_CACHE_MAX_BYTES (evict).
+    cache is trimmed to S2S_HUB_CACHE_MAX_BYTES (hub_cache.evict).
     """
     repo_id, revision = parse_repo_spec(f"{repo_id}@{revision or constants.DEFAULT_REVISION}")
     return _locate(repo_id, revision, timeout, fetch=True)[2]
@@ -232,9 +179,9 @@ def _locate(repo_id: str, revision: str | None, timeout: float | None, *, fetch:
     if constants.is_offline_mode():
         raise HubUnreachable(
             f"HF_HUB_OFFLINE is set and {repo_id}@{revision} is not in this server's Hub cache: unset "
-            f"HF_HUB_OFFLINE, or run `python -m s2s.hub pull {repo_id}@{revision}` while online."
+            f"HF_HUB_OFFLINE, or run `python -m s2s.cli.hub pull {repo_id}@{revision}` while online."
         )
-    endpoint = _endpoint()
+    endpoint = endpoint_url()
     fetched = False
     try:
         info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, timeout=timeout,
@@ -259,7 +206,7 @@ def _locate(repo_id: str, revision: str | None, timeout: float | None, *, fetch:
     if folder is not None:
         _touch(folder)
     if fetched:
-        evict(cache_dir, keep=folder)
+        hub_cache.evict(cache_dir, keep=folder)
     return found_id, commit, folder
 
 
@@ -294,130 +241,13 @@ def _checkpoint_files(info: object, where: str) -> list[str]:
     return names
 
 
-def cache_budget() -> int | None:
-    """S2S_HUB_CACHE_MAX_BYTES as a number of bytes (default CACHE_MAX_BYTES); None for no limit (0)."""
-    budget = environment.count("S2S_HUB_CACHE_MAX_BYTES", CACHE_MAX_BYTES, minimum=0)
-    return budget if budget > 0 else None
-
-
-def evict(cache_dir: str | Path | None = None, *, keep: Path | None = None) -> list[str]:
-    """Delete the least recently used checkpoints from the Hub cache beyond cache_budget(); return them.
-
-    Only revisions holding a checkpoint (its required files, nothing but checkpoint files) count and may
-    be deleted: other repos in a shared cache are left alone. `keep` (a snapshot folder) and anything used
-    within EVICT_GRACE_S seconds are kept, even if the cache then stays over budget. Deleting is best
-    effort: a failure is logged, never raised. Returns the "org/name@commit" of each revision deleted.
-    """
-    budget = cache_budget()
-    if budget is None:
-        return []
-    cache_dir = Path(cache_dir or constants.HF_HUB_CACHE)
-    with _EVICTING:
-        try:
-            info = scan_cache_dir(cache_dir)
-            ours = []
-            for repo in info.repos:
-                if repo.repo_type != "model":
-                    continue
-                for rev in repo.revisions:
-                    names = {file.file_name for file in rev.files}
-                    if set(REQUIRED_FILES) <= names <= {*REQUIRED_FILES, *OPTIONAL_FILES}:
-                        ours.append((rev.snapshot_path.stat().st_mtime, repo.repo_id, rev))
-            total = sum(rev.size_on_disk for _, _, rev in ours)
-            now = time.time()
-            victims = []
-            for used, repo_id, rev in sorted(ours, key=lambda entry: entry[0]):
-                if total <= budget:
-                    break
-                if (keep is not None and rev.snapshot_path == Path(keep)) or now - used < EVICT_GRACE_S:
-                    continue
-                victims.append((repo_id, rev))
-                total -= rev.size_on_disk
-            if victims:
-                info.delete_revisions(*(rev.commit_hash for _, rev in victims)).execute()
-                log.info("Hub cache over %d bytes: deleted %s", budget,
-                         ", ".join(f"{repo_id}@{rev.commit_hash[:8]}" for repo_id, rev in victims))
-            return [f"{repo_id}@{rev.commit_hash}" for repo_id, rev in victims]
-        except Exception as error:  # a full cache must never fail a load
-            log.warning("Could not trim the Hub cache: %s: %s", type(error).__name__, _first_line(error))
-            return []
-
-
-def model_card(folder: str | Path, repo_id: str) -> str:
-    """README.md for the Hub: the folder's own card (or a short one) with front matter the Hub understands.
-
-    The front matter gains library_name, the tags, and an `s2s` block with the task and attention settings
-    from config.json and the numbers in metrics.json; front matter the card already has is kept.
-    """
-    folder = Path(folder)
-    config = json.loads(checkpoint.read_bounded(folder / "config.json"))
-    readme = checkpoint.read_card(folder)
-    if readme is not None:
-        card = ModelCard(readme)
-    else:
-        card = ModelCard(
-            f"# {repo_id}\n\nAn LSTM encoder-decoder ({config.get('model', 'attention')}, task: "
-            f"{config.get('task', 'unknown')}) trained with the Seq2Seq Attention Explorer.\n\n"
-            f'```python\nimport s2s\nmodel = s2s.load("{repo_id}")\n```\n'
-        )
-    card.data.library_name = LIBRARY_NAME
-    card.data.tags = list(dict.fromkeys([*(card.data.tags or []), *CARD_TAGS]))
-    settings = {key: config[key] for key in CARD_SETTINGS if key in config}
-    if (folder / "metrics.json").is_file():
-        settings["metrics"] = checkpoint.read_metrics(folder)
-    card.data.s2s = settings
-    return str(card)
-
-
-def push(folder: str | Path, repo_id: str, *, private: bool = False) -> str:
-    """Upload checkpoint `folder` to Hub repo `repo_id`, creating it if need be; return the new commit.
-
-    Only the checkpoint's files are sent, with model_card() as README.md. `private` applies when the repo
-    is created. Publishing needs HF_TOKEN (or `hf auth login`) with write access. A checkpoint file that is
-    a symbolic link is refused (it would publish whatever the link points at), and so is one over
-    checkpoint.FILE_LIMITS, and a folder that loading refuses (a config.json that does not match the
-    weights, a corrupt tokenizer): no one could load it.
-    """
-    folder = Path(folder)
-    if parse_repo_spec(repo_id)[1] is not None:
-        raise InvalidCheckpointName(f"push takes org/name, not {repo_id!r}: it always commits to main")
-    linked = [name for name in (*REQUIRED_FILES, *OPTIONAL_FILES) if (folder / name).is_symlink()]
-    if linked:
-        raise CheckpointError(
-            f"{folder.name}: {', '.join(linked)} {'is a symbolic link' if len(linked) == 1 else 'are symbolic links'}"
-            ", and push publishes only regular files (a link would publish whatever it points at): replace "
-            "each link with a copy of its file (cp -L), then push again.")
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if missing:
-        raise CheckpointError(f"{folder.name or folder}: not a checkpoint folder: {', '.join(missing)} missing")
-    for name in (*REQUIRED_FILES, "metrics.json", "README.md"):
-        if (folder / name).is_file() and (folder / name).stat().st_size > checkpoint.FILE_LIMITS[name]:
-            raise CheckpointTooLarge(
-                f"{folder.name}: {name} has {(folder / name).stat().st_size:,} bytes, above the limit of "
-                f"{checkpoint.FILE_LIMITS[name]:,} (checkpoint.FILE_LIMITS) that loading enforces: no one could "
-                "load it. Train a smaller model, or trim the file.")
-    checkpoint.load(folder, device="cpu")  # every check loading makes, before anything is published
-    operations = [CommitOperationAdd(name, folder / name)
-                  for name in (*REQUIRED_FILES, "metrics.json") if (folder / name).is_file()]
-    operations.append(CommitOperationAdd("README.md", model_card(folder, repo_id).encode("utf-8")))
-    api = HfApi(endpoint=_endpoint())
-    try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        commit = api.create_commit(repo_id, operations=operations, commit_message="Upload s2s checkpoint")
-    except (HfHubHTTPError, httpx2.TransportError) as error:
-        denied = isinstance(error, HfHubHTTPError) and error.response.status_code in (401, 403)
-        hint = " Is HF_TOKEN set to a token with write access?" if denied else ""
-        raise HubError(f"Pushing to {repo_id} failed: {_first_line(error)}.{hint}") from error
-    return commit.oid
-
-
 def _is_revision(revision: str) -> bool:
     """A git-like branch, tag or commit name that cannot escape the cache folder it names."""
     return (bool(_REVISION.fullmatch(revision)) and ".." not in revision and "//" not in revision
             and not revision.endswith("/"))
 
 
-def _endpoint() -> str:
+def endpoint_url() -> str:
     """The Hub's address from HF_ENDPOINT, read at call time (huggingface_hub reads it once, at import)."""
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
@@ -446,7 +276,7 @@ def _cached_repo_id(repo_id: str, cache_dir: str) -> str:
 
 
 def _touch(folder: Path) -> Path:
-    """Mark a cached snapshot as just used (its folder's time), for evict's least-recently-used order."""
+    """Mark a cached snapshot as just used (its folder's time), for hub_cache.evict's least-recently-used order."""
     try:
         os.utime(folder)
     except OSError:  # a read-only cache: it is then never trimmed either
@@ -484,41 +314,10 @@ def _as_hub_error(error: Exception, repo_id: str, revision: str, endpoint: str, 
     if isinstance(error, (httpx2.ReadTimeout, httpx2.WriteTimeout, httpx2.PoolTimeout)):
         return HubTimeout(f"The Hub at {endpoint} did not answer within {timeout:g} s and {where} is not "
                           "in the cache. Try again later, or set S2S_HUB_TIMEOUT to wait longer.")
-    reason = f"it answered HTTP {status}" if status else _first_line(error) or type(error).__name__
+    reason = f"it answered HTTP {status}" if status else first_line(error) or type(error).__name__
     return HubUnreachable(f"Cannot reach the Hub at {endpoint} ({reason}) and {where} is not in the cache. "
                           "Check the network (and HF_ENDPOINT), or load a bundled checkpoint.")
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
     return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m s2s.hub", description="Publish or prefetch checkpoints.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    push_parser = commands.add_parser("push", help="upload a checkpoint folder, print org/name@<commit>")
-    push_parser.add_argument("folder", type=Path)
-    push_parser.add_argument("repo_id", help="org/name; the repo is created if it does not exist")
-    push_parser.add_argument("--private", action="store_true", help="create the repo private")
-    pull_parser = commands.add_parser("pull", help="download a checkpoint into the cache, check that it loads, "
-                                                   "print its folder")
-    pull_parser.add_argument("spec", help="org/name or org/name@revision")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "push":
-            print(f"{args.repo_id}@{push(args.folder, args.repo_id, private=args.private)}")
-        else:
-            folder = download(*parse_repo_spec(args.spec))
-            checkpoint.load(folder, device="cpu")  # ready for the lecture: it loads, not only downloads
-            print(folder)
-    except S2SError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except Exception as error:  # a command line answers in one line, not a traceback (e.g. a bad README)
-        print(f"error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,6 +15,7 @@ import torch
 from s2s import checkpoint
 from s2s.model import ModelConfig, build_model
 from s2s.tokenizer import Tokenizer
+from tests.fake_hub import serving
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
@@ -92,13 +93,28 @@ def bundled_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def bundled(bundled_dir, monkeypatch) -> Path:
     """The web service sees only the tiny checkpoints, with an empty model cache and no Hub list."""
-    from s2s import hub
     from s2s.web import models
 
-    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", bundled_dir)
     monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     return bundled_dir
+
+
+def one_line_without_paths(error: BaseException, *paths: Path) -> str:
+    """An error's message, checked: one line, naming none of `paths` (a server's folders are nobody's business)."""
+    message = str(error)
+    assert message and "\n" not in message and "\r" not in message, message
+    for path in paths:
+        assert str(path) not in message, message
+    return message
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path):
+    """A fake Hub on 127.0.0.1 (tests/fake_hub.py) that huggingface_hub uses, with its cache in tmp_path/hf-cache."""
+    with serving(monkeypatch, tmp_path / "hf-cache") as server:
+        yield server
 
 
 def web_settings(text: str = "3 March 2021", **changes):
@@ -144,12 +160,11 @@ def served_app(bundled_dir: Path | None = None, attributes: dict | None = None) 
     and no Hub allow-list applies. attributes: {(module, name): value} to set meanwhile.
     """
     import app
-    from s2s import hub
     from s2s.web import models
 
     with pytest.MonkeyPatch.context() as patch:
         if bundled_dir is not None:
-            patch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+            patch.setattr(checkpoint, "BUNDLED_DIR", bundled_dir)
         patch.setattr(models, "CACHE", models.new_cache())
         patch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
         for (module, name), value in (attributes or {}).items():

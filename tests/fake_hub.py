@@ -17,10 +17,12 @@ report sizes other than the content's, to stand for files of gigabytes without h
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -248,3 +250,34 @@ def use_fake_hub(monkeypatch: pytest.MonkeyPatch, url: str, cache_dir: Path) -> 
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(cache_dir / "no-token"))
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@contextlib.contextmanager
+def serving(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> Iterator[FakeHub]:
+    """A FakeHub that huggingface_hub uses for the time of the block, with no allow-list and no cache budget."""
+    with FakeHub() as server:
+        use_fake_hub(monkeypatch, server.url, cache_dir)
+        monkeypatch.delenv("S2S_HUB_ALLOWLIST", raising=False)
+        monkeypatch.delenv("S2S_HUB_CACHE_MAX_BYTES", raising=False)
+        yield server
+
+
+def hub_files(version: str = "v1", **extra: bytes) -> dict[str, bytes]:
+    """The files of a checkpoint as a Hub repo holds them; s2s.hub never parses them, so any bytes do."""
+    return {
+        "config.json": json.dumps({"task": "dates", "model": "attention", "version": version}).encode(),
+        "model.safetensors": f"weights {version}".encode() * 100,
+        "source.model": b"source pieces",
+        "target.model": b"target pieces",
+        **extra,
+    }
+
+
+def version(folder: Path) -> str:
+    """Which of hub_files' (or loadable's) versions a folder holds."""
+    return json.loads((folder / "config.json").read_text())["version"]
+
+
+def downloads(server: FakeHub) -> list[str]:
+    """The names of the files the server was asked for, in order."""
+    return [r.path.rsplit("/", 1)[-1] for r in server.requests if r.method == "GET" and "/resolve/" in r.path]

@@ -15,7 +15,7 @@ import torch
 
 from s2s import fused
 from s2s.model import ModelConfig, build_model
-from s2s.train import sequence_loss
+from s2s.training.trainer import sequence_loss
 
 B, T, S = 9, 7, 6  # batch, source length, output steps
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from s2s.tokenizer import EOS_ID, PAD_ID
-from s2s.train import sequence_loss
+from s2s.training.trainer import sequence_loss
 from tests.oracles import hand_loss
 
 

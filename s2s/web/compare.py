@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, replace
 
-from .. import hub, tasks, viz
+from .. import checkpoint, tasks, viz
 from ..tokenizer import EOS_ID
 from ..translator import Translation
 from . import examples, models, runs, views
@@ -43,7 +43,7 @@ def preset(name: str, current: Settings) -> Preset:
     """The comparison `name` (a key of PRESETS), starting from the Explore tab's settings. ValueError if impossible."""
     text, reference = current.text, current.reference
     if name == "attention":
-        missing = [n for n in ("reverse", "reverse-noattn") if n not in hub.list_bundled()]
+        missing = [n for n in ("reverse", "reverse-noattn") if n not in checkpoint.list_bundled()]
         if missing:
             raise ValueError(f"This comparison needs the bundled checkpoints reverse and reverse-noattn; "
                              f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed yet.")

@@ -9,16 +9,16 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from .. import checkpoint, hub, tasks
+from .. import checkpoint, tasks
 from ..errors import S2SError
 
 
 def bundled_tasks() -> dict[str, str]:
     """Bundled checkpoint -> its task, from config.json (a checkpoint that cannot be read is skipped)."""
     found = {}
-    for name in hub.list_bundled():
+    for name in checkpoint.list_bundled():
         try:
-            found[name] = checkpoint.read_config(hub.BUNDLED_DIR / name).get("task", "")
+            found[name] = checkpoint.read_config(checkpoint.BUNDLED_DIR / name).get("task", "")
         except S2SError:
             continue
     return found

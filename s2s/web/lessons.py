@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import hub
+from .. import checkpoint
 from .compare import Preset
 from .models import layer_choices
 from .runs import Settings
@@ -109,7 +109,7 @@ def lesson(key: object) -> Lesson:
     if key not in BY_KEY:
         raise ValueError(f"Unknown lesson {key!r}: choose one of {', '.join(BY_KEY)}.")
     found = BY_KEY[key]
-    missing = [name for name in found.needs if name not in hub.list_bundled()]
+    missing = [name for name in found.needs if name not in checkpoint.list_bundled()]
     if missing:
         raise ValueError(f"This lesson needs the bundled checkpoint{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(missing)}, not installed here.")

@@ -162,12 +162,12 @@ def web_spec(spec: object) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidCheckpointName("Choose a checkpoint: a bundled name or a Hub repo 'org/name'.")
     spec = spec.strip()
-    if hub.is_bundled(spec) or re.fullmatch(TRAINED_PREFIX + "[0-9a-f]{8}", spec):
+    if checkpoint.is_bundled(spec) or re.fullmatch(TRAINED_PREFIX + "[0-9a-f]{8}", spec):
         return spec
     try:
         hub.parse_repo_spec(spec)
     except InvalidCheckpointName:
-        bundled = ", ".join(hub.list_bundled()) or "none installed"
+        bundled = ", ".join(checkpoint.list_bundled()) or "none installed"
         raise InvalidCheckpointName(
             f"{spec!r} is not a checkpoint this app can load: choose a bundled one ({bundled}) or give a Hub "
             f"repo as {hub.HUB_FORM}."
@@ -176,7 +176,7 @@ def web_spec(spec: object) -> str:
 
 
 def is_bundled(spec: str) -> bool:
-    return hub.is_bundled(spec)
+    return checkpoint.is_bundled(spec)
 
 
 def load(spec: str) -> Loaded:
@@ -190,7 +190,7 @@ def load(spec: str) -> Loaded:
         key = f"{repo_id}@{commit}"
         if key != spec:
             return replace(CACHE.get(key), spec=spec)
-    folder = hub.BUNDLED_DIR / spec if is_bundled(spec) else hub.download(*hub.parse_repo_spec(spec))
+    folder = checkpoint.BUNDLED_DIR / spec if is_bundled(spec) else hub.download(*hub.parse_repo_spec(spec))
     device = os.environ.get("S2S_DEVICE") or SERVE_DEVICE
     started = time.perf_counter()
     translator = checkpoint.load(folder, device=device)
@@ -269,7 +269,7 @@ def _forget_pending(spec: str) -> None:
 
 def checkpoint_choices() -> list[str]:
     """What the checkpoint menu offers: the bundled checkpoints, then those in S2S_HUB_CHECKPOINTS."""
-    return list(dict.fromkeys([*hub.list_bundled(), *hub.hub_checkpoints()]))
+    return list(dict.fromkeys([*checkpoint.list_bundled(), *hub.hub_checkpoints()]))
 
 
 def default_checkpoint() -> str | None:
@@ -311,7 +311,7 @@ def prepare(threads: int | None = None) -> None:
     where more threads mostly wait on each other, and requests from a class run side by side.
     """
     torch.set_num_threads(threads or environment.count("S2S_THREADS", 1))
-    for name in hub.list_bundled():
+    for name in checkpoint.list_bundled():
         try:
             CACHE.get(name)
         except Exception:  # the page still opens, and says what is wrong when the checkpoint is used

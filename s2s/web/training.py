@@ -43,10 +43,13 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint, environment
-from ..errors import one_line
+from ..errors import check_choice, one_line
 from ..model import ENCODERS, MASKS, QUERIES, ModelConfig
-from ..tasks import TASKS, is_pair_line, parse_tsv_line
-from ..train import TrainConfig, Trainer
+from ..tasks import is_pair_line, parse_tsv_line
+from ..training import cards
+from ..training.config import TrainConfig
+from ..training.data import Pairs, load_pairs
+from ..training.trainer import Trainer
 from ..translator import Translation, Translator
 from . import runs, worker
 
@@ -65,7 +68,7 @@ VAL_SIZE = 200  # validation pairs, measured at every probe
 BATCH_SIZE = 128  # small enough for many updates in a minute, large enough to use the CPU well
 PROBE_EVERY_S = 3.0
 # the probe's UTF-8 bytes: a character the data lacks is read as its bytes (byte fallback), and a trained model
-# reads at least 64 pieces, its </s> included (s2s.train.build_or_resume)
+# reads at least 64 pieces, its </s> included (s2s.training.trainer.build_or_resume)
 MAX_PROBE_BYTES = 60
 LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
@@ -106,8 +109,7 @@ class TrainRequest:
         for name, value, allowed in (("task", self.task, TASK_CHOICES), ("query", self.query, QUERIES),
                                      ("mask", self.mask, MASKS), ("encoder", self.encoder, ENCODERS),
                                      ("size", self.size, tuple(SIZES))):
-            if value not in allowed:
-                raise TrainingRefused(f"Unknown {name} {value!r}: choose one of {', '.join(allowed)}.")
+            check_choice(name, value, allowed, TrainingRefused)
         if not self.probe.strip():
             raise TrainingRefused("Type a probe sentence: it is translated every few seconds while the model learns.")
         if len(self.probe.encode("utf-8")) > MAX_PROBE_BYTES:
@@ -150,15 +152,9 @@ def pasted_pairs(text: str) -> list[tuple[str, str]]:
         raise TrainingRefused(str(error)) from None
 
 
-def request_pairs(request: TrainRequest) -> tuple[list, list]:
-    """(train, validation) pairs: generated for a task (validation from another seed), or pasted and split."""
-    if request.task == "tsv":
-        pairs = pasted_pairs(request.tsv)
-        n_val = max(1, min(VAL_SIZE, len(pairs) // 10))
-        return pairs[n_val:], pairs[:n_val]
-    task = TASKS[request.task]
-    heldout = "heldout" if request.task == "toy-fr" else None
-    return task.generate(request.train_size, request.seed), task.generate(VAL_SIZE, request.seed + 1, split=heldout)
+def request_pairs(request: TrainRequest) -> Pairs:
+    """The run's pairs, by the one loader (s2s.training.data.load_pairs): a task's, or the pasted ones split."""
+    return load_pairs(request.config(), pasted_pairs(request.tsv) if request.task == "tsv" else None)
 
 
 @dataclass(frozen=True)
@@ -230,8 +226,7 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
     the same weights) and Trained."""
     probe_every_s = PROBE_EVERY_S if probe_every_s is None else probe_every_s
     torch.set_num_threads(TRAIN_THREADS)
-    train_pairs, val_pairs = request_pairs(request)
-    trainer = Trainer(request.config(), train_pairs, val_pairs)
+    trainer = Trainer(request.config(), request_pairs(request))
     probe = _probe(trainer, request, 0)
     yield probe
     start = last_probe = time.monotonic()
@@ -458,12 +453,9 @@ class LiveRun:
                 "request": {k: v for k, v in dataclasses.asdict(self.request).items() if k != "tsv"}}
 
     def _card(self) -> str:
-        p, r = self.progress(), self.request
-        return (f"---\nlibrary_name: s2s-attention-explorer\ntags: [seq2seq, attention, lstm, live-training]\n"
-                f"license: mit\n---\n# live-{r.task}\n\nTrained live in the Seq2Seq Attention Explorer for "
-                f"{p.seconds:.0f} s ({p.step} steps, {p.examples:,} examples): size {r.size}, "
-                f"{'attention' if r.attention else 'no attention'}, query {r.query}, encoder {r.encoder}, "
-                f"mask {r.mask}, seed {r.seed}.\n")
+        p = self.progress()
+        config = json.loads(self._files[checkpoint.CONFIG])
+        return cards.live_card(config, seconds=p.seconds, steps=p.step, examples=p.examples, seed=self.request.seed)
 
 
 def _prune(folder: Path, keep: int) -> None:

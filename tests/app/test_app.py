@@ -14,7 +14,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import ui.explore
-from s2s import hub, viz
+from s2s import checkpoint, viz
 from s2s.web import models, runs, training, views
 from tests.conftest import make_bundled, served_app
 from ui.compare import on_preset
@@ -109,7 +109,7 @@ def test_a_class_at_once(served):
 def test_the_page_opens_with_no_checkpoint_installed(tmp_path, monkeypatch):
     import app
 
-    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", tmp_path)
     monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     demo = app.build_demo()
@@ -148,7 +148,7 @@ def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(se
 
 
 def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_factory, monkeypatch):
-    monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
     monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     with gr.Blocks():
@@ -166,7 +166,7 @@ def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_fact
 
 def test_a_refused_intervention_keeps_the_translation_on_screen(tmp_path_factory, monkeypatch):
     """It used to blank the output and the heatmap, and the step slider and export then had nothing (2026-11-29)."""
-    monkeypatch.setattr(hub, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
     monkeypatch.setattr(models, "CACHE", models.new_cache())
     with gr.Blocks():
         page = layout(views.opening())

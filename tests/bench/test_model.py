@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from bench import model as bench
-from s2s import checkpoint, hub, train
+from s2s import checkpoint
 from s2s.tasks import TASKS
+from s2s.training.config import DEFAULT_BATCH
+from s2s.training.data import batches, to_blocks
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +27,7 @@ def test_training_case_prints_both_loops_and_their_ratio(capsys):
     out = capsys.readouterr().out
     rows = {line.split(":")[1].rsplit(None, 2)[0].strip(): line.split()[-2:]
             for line in out.splitlines() if line.startswith("CPU: ")}
-    default = train.DEFAULT_BATCH["cpu"]
+    default = DEFAULT_BATCH["cpu"]
     assert set(rows) == {"old, batch 64", f"new, batch {default}, autograd decoder",
                          f"new, batch {default} (default), fused decoder",
                          f"new, batch {default}, fused, --amp (bf16 encoder)", "new, batch 128"}
@@ -36,12 +38,12 @@ def test_training_case_prints_both_loops_and_their_ratio(capsys):
 
 
 def test_the_old_loop_draws_the_batches_the_new_one_draws():
-    """The baseline copy and s2s.train.batches cut the same examples into the same batches for a seed."""
+    """The baseline copy and s2s.training.data.batches cut the same examples into the same batches for a seed."""
     import random
 
     examples = [([5] * (1 + i % 4) + [2], [6] * (1 + i % 3) + [2]) for i in range(50)]
     old = list(bench.OldLoop.batches(examples, 8, random.Random(3), "cpu"))
-    new = list(train.batches(train.to_blocks(examples, "cpu"), 8, random.Random(3)))
+    new = list(batches(to_blocks(examples, "cpu"), 8, random.Random(3)))
     assert len(old) == len(new)
     for (s1, l1, t1), (s2, l2, t2) in zip(old, new):
         assert torch.equal(s1, s2) and torch.equal(l1, l2) and torch.equal(t1, t2)
@@ -49,7 +51,7 @@ def test_the_old_loop_draws_the_batches_the_new_one_draws():
 
 def test_the_inference_case_times_real_translations():
     """The calls it times give the right answers (the task's own targets, the letters reversed by hand)."""
-    translators = {name: checkpoint.load(hub.BUNDLED_DIR / name, device="cpu") for name in ("dates", "reverse")}
+    translators = {name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device="cpu") for name in ("dates", "reverse")}
     inputs = bench.inference_inputs()
     calls = bench.inference_calls(inputs)
     dates = dict(TASKS["dates"].generate(20, seed=7))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2s import hub
+from s2s import checkpoint
 from s2s.web import compare, examples, models
 from tests.conftest import web_settings
 
@@ -35,7 +35,7 @@ def test_examples_prefer_a_checkpoint_with_attention(bundled, tmp_path, monkeypa
     for name in ("reverse-noattn", "reverse-x"):
         (only / name).mkdir(parents=True)
         (only / name / "config.json").write_text((bundled / "reverse" / "config.json").read_text())
-    monkeypatch.setattr(hub, "BUNDLED_DIR", only)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", only)
     assert {row[2] for row in examples.examples()} == {"reverse-x"}
 
 
@@ -57,7 +57,7 @@ def test_the_attention_preset_says_what_is_missing(monkeypatch, bundled, tmp_pat
     only = tmp_path / "checkpoints"
     (only / "dates").mkdir(parents=True)
     (only / "dates" / "config.json").write_text((bundled / "dates" / "config.json").read_text())
-    monkeypatch.setattr(hub, "BUNDLED_DIR", only)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", only)
     with pytest.raises(ValueError, match="reverse and reverse-noattn are not installed"):
         compare.preset("attention", settings())
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from s2s import hub
+from s2s import checkpoint, hub
 from s2s.errors import HubError, InvalidCheckpointName
 from s2s.web import cards, models
 from tests.conftest import build_checkpoint, web_settings
@@ -80,7 +80,7 @@ def test_model_card_lists_the_settings_and_metrics_and_escapes_what_the_folder_s
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps(config | {"task": "<img src=x onerror=alert(1)>"}))
     (folder / "metrics.json").write_text('{"exact_match": "<b>1</b>", "epochs": [1]}')
-    monkeypatch.setattr(hub, "BUNDLED_DIR", hostile)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", hostile)
     monkeypatch.setattr(models, "CACHE", models.ModelCache(2, models.load))
     card = cards.model_card("dates")
     assert "&lt;img src=x onerror=alert(1)&gt;" in card and "<img" not in card
@@ -95,7 +95,7 @@ def test_model_card_of_a_checkpoint_whose_metrics_cannot_be_read_leaves_them_out
     hostile = tmp_path / "checkpoints"
     folder = build_checkpoint(hostile / "dates")
     (folder / "metrics.json").write_bytes(metrics.encode("utf-8", errors="surrogateescape"))
-    monkeypatch.setattr(hub, "BUNDLED_DIR", hostile)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", hostile)
     monkeypatch.setattr(models, "CACHE", models.ModelCache(2, models.load))
     card = cards.model_card("dates")
     assert "task *dates*" in card and "scaled_dot" in card and "exact match" not in card

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2s import checkpoint, hub, viz
+from s2s import checkpoint, viz
 from s2s.errors import S2SError
 from s2s.web import compare, models, runs, views
 from tests.conftest import build_checkpoint, web_settings
@@ -143,7 +143,7 @@ def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypat
     broken = tmp_path / "checkpoints"
     build_checkpoint(broken / "dates")
     (broken / "dates" / checkpoint.WEIGHTS).write_bytes(b"not safetensors")
-    monkeypatch.setattr(hub, "BUNDLED_DIR", broken)
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", broken)
     explored = views.explore(settings())
     assert "corrupt" in explored.status and explored.result is None
 
@@ -181,7 +181,7 @@ def test_every_bad_api_value_gets_a_message_a_person_can_act_on(bad):
         runs.api_translate(**values)
     message = runs.user_message(raised.value)
     assert message != runs.GENERIC_ERROR and len(message) > 20 and "\n" not in message
-    for server_path in (str(hub.BUNDLED_DIR.resolve()), str(Path.cwd()), tempfile.gettempdir()):
+    for server_path in (str(checkpoint.BUNDLED_DIR.resolve()), str(Path.cwd()), tempfile.gettempdir()):
         assert server_path not in message
 
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from s2s import checkpoint, tasks
+from s2s.training.data import load_pairs
 from s2s.web import runs, training, worker
 from s2s.web.training import Registry, TrainingRefused, TrainRequest
 
@@ -135,8 +136,8 @@ def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(
 
 
 @pytest.mark.parametrize("fields, message", [
-    (dict(task="nope"), "Unknown task"),
-    (dict(size="huge"), "Unknown size"),
+    (dict(task="nope"), "task must be one of dates, reverse, toy-fr, tsv; got 'nope'"),
+    (dict(size="huge"), "size must be one of small, medium; got 'huge'"),
     (dict(probe="  "), "probe"),
     (dict(max_seconds=10_000), "at most"),
     (dict(train_size=10**7), "1 to"),
@@ -350,3 +351,16 @@ def test_exports_keep_the_newest_few_each_whole(monkeypatch, tmp_path):
         os.utime(paths[-1].parent, (n, n))  # the order they were made in, whatever the clock's resolution
     kept = sorted(p for p in tmp_path.iterdir())
     assert kept == sorted(p.parent for p in paths[2:]) and all(p.read_bytes() == b"PK zip bytes" for p in paths[2:])
+
+
+def test_a_runs_pairs_come_from_the_one_loader():
+    """The Train tab and the command line split pairs alike: toy-fr validates on held-out sentences, pasted
+    pairs are shuffled by the seed with a tenth kept for validation (s2s.training.data.load_pairs)."""
+    toy = TrainRequest(task="toy-fr", train_size=50, seed=3)
+    pairs = training.request_pairs(toy)
+    assert pairs == load_pairs(toy.config()) and len(pairs.validation) == training.VAL_SIZE
+    assert all(tasks.split_of(source) == "heldout" for source, _ in pairs.validation)
+    tsv = "".join(f"w{i}\tv{i}\n" for i in range(40))
+    pasted = TrainRequest(task="tsv", tsv=tsv, seed=3)
+    assert training.request_pairs(pasted) == load_pairs(pasted.config(), training.pasted_pairs(tsv))
+    assert len(training.request_pairs(pasted).validation) == 4

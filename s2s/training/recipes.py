@@ -1,7 +1,7 @@
-"""The bundled checkpoints' training settings, so that `python -m s2s.train --recipe NAME` retrains one.
+"""The bundled checkpoints' training settings as data: `python -m s2s.cli.train --recipe NAME` retrains one.
 
-Each recipe is a tuple of stages; a stage is the flags of one `python -m s2s.train` run, exactly as
-that checkpoint's metrics.json records them under "settings" (tests/test_recipes.py checks every
+Each recipe is a tuple of stages; a stage is the flags of one `python -m s2s.cli.train` run, exactly as
+that checkpoint's metrics.json records them under "settings" (tests/training/test_recipes.py checks every
 recorded one against the bundled files). Flags that did not exist when a checkpoint was trained
 are pinned to what the code did then: batches of 64 at the rate given (no scaling), the rate
 halved when validation exact match stalls (plateau-exact), on the CPU. The fused decoder pass
@@ -12,11 +12,15 @@ differ from the pass they were trained with.
 `reverse` was trained in two runs. The second (`--resume` from the first's output, forcing held
 at 0.5, a lower rate) is recorded; the first is not, and its stage below is reconstructed: the
 flags of reverse-noattn and reverse-causal, trained the same day at the same sizes, with
-reverse's own model (bidirectional encoder, bidirectional mask) and the default 30-minute cap
-(the two runs took 42 minutes together, the second at most 16).
+reverse's own model (bidirectional encoder, bidirectional mask) and the default 30-minute cap.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import check_choice
+from .config import TrainConfig, config_from_flags, settings_of
 
 STAGE_OUTPUT = "{out}"  # a stage's --resume written like this means the previous stage's output folder
 
@@ -51,15 +55,24 @@ RECONSTRUCTED = {("reverse", 0)}  # stages whose flags were not recorded
 
 
 def stages(name: str) -> tuple[dict, ...]:
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+    check_choice("recipe", name, RECIPES)
     return RECIPES[name]
 
 
-def describe(name: str) -> str:
-    """One line per stage: the flags that differ from `python -m s2s.train`'s defaults."""
-    from .train import settings_of, TrainConfig  # noqa: I001 (train imports this module lazily)
+def recipe_runs(name: str, out_dir: str | Path, overrides: dict) -> list[TrainConfig]:
+    """The runs that retrain recipe `name` into out_dir/name, each stage with `overrides` (flags) applied."""
+    out = str(Path(out_dir) / name)
+    runs = []
+    for stage in stages(name):
+        flags = stage | {"out": out} | overrides
+        if flags.get("resume") == STAGE_OUTPUT:  # the earlier stage's folder, wherever --out put it
+            flags["resume"] = flags["out"]
+        runs.append(config_from_flags(flags))
+    return runs
 
+
+def describe(name: str) -> str:
+    """One line per stage: the flags that differ from `python -m s2s.cli.train`'s defaults."""
     defaults = settings_of(TrainConfig())
     lines = []
     for i, stage in enumerate(stages(name)):

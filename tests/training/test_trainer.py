@@ -1,4 +1,5 @@
-"""Training against independent oracles: the forcing schedule by hand, real short runs, a task it must learn."""
+"""s2s/training/trainer.py against independent oracles: the forcing schedule by hand, real short runs, a task it
+must learn, early stopping on scripted figures, the lengths a checkpoint reads."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import itertools
 import pytest
 import torch
 
-from s2s import decode, fused, train
+from s2s import decode, fused
 from s2s.model import ModelConfig, build_model
 from s2s.tokenizer import EOS_ID, PAD_ID
+from s2s.training import trainer
+from s2s.training.config import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -33,8 +36,8 @@ def expected_ratio(epoch: int, epochs: int, start: float, end: float) -> float:
     ],
 )
 def test_forcing_ratio_follows_the_documented_schedule(epochs, start, end, table):
-    cfg = train.TrainConfig(epochs=epochs, forcing_start=start, forcing_end=end)
-    got = [train.forcing_ratio(epoch, cfg) for epoch in range(epochs)]
+    cfg = TrainConfig(epochs=epochs, forcing_start=start, forcing_end=end)
+    got = [trainer.forcing_ratio(epoch, cfg) for epoch in range(epochs)]
     assert got == pytest.approx(table, abs=1e-9)
     assert got == pytest.approx([expected_ratio(e, epochs, start, end) for e in range(epochs)], abs=1e-9)
 
@@ -42,9 +45,9 @@ def test_forcing_ratio_follows_the_documented_schedule(epochs, start, end, table
 def test_forcing_ratio_for_many_settings():
     for epochs in range(1, 25):
         for start, end in ((1.0, 0.5), (1.0, 0.0), (0.7, 0.1)):
-            cfg = train.TrainConfig(epochs=epochs, forcing_start=start, forcing_end=end)
+            cfg = TrainConfig(epochs=epochs, forcing_start=start, forcing_end=end)
             for epoch in range(epochs):
-                assert train.forcing_ratio(epoch, cfg) == pytest.approx(expected_ratio(epoch, epochs, start, end))
+                assert trainer.forcing_ratio(epoch, cfg) == pytest.approx(expected_ratio(epoch, epochs, start, end))
 
 
 def reversal_tsv(folder, letters="abcd") -> str:
@@ -53,12 +56,12 @@ def reversal_tsv(folder, letters="abcd") -> str:
     return str(path)
 
 
-def short_run(folder, name: str, **settings) -> train.TrainConfig:
+def short_run(folder, name: str, **settings) -> TrainConfig:
     """A few epochs on three-letter reversals that never stop early (patience and target out of reach)."""
     fields = dict(out=str(folder / name), data=reversal_tsv(folder), source_vocab=270, target_vocab=270,
                   network=ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1, dropout=0.0),
                   batch_size=16, epochs=4, patience=100, target_exact_match=2.0, val_size=8, seed=5)
-    return train.TrainConfig(**(fields | settings))
+    return TrainConfig(**(fields | settings))
 
 
 def test_a_training_run_uses_the_schedule_every_epoch_and_scores_aligned_steps(tmp_path, monkeypatch):
@@ -73,7 +76,7 @@ def test_a_training_run_uses_the_schedule_every_epoch_and_scores_aligned_steps(t
         scored.append((logits, target))
         return logits
 
-    loss = train.sequence_loss
+    loss = trainer.sequence_loss
 
     def recording_loss(logits, target):
         seen_logits, seen_target = scored[-1]
@@ -82,9 +85,9 @@ def test_a_training_run_uses_the_schedule_every_epoch_and_scores_aligned_steps(t
         return loss(logits, target)
 
     monkeypatch.setattr(fused, "forward", recording_forward)
-    monkeypatch.setattr(train, "sequence_loss", recording_loss)
+    monkeypatch.setattr(trainer, "sequence_loss", recording_loss)
     cfg = short_run(tmp_path, "schedule", epochs=4, forcing_start=1.0, forcing_end=0.4)
-    metrics = train.train(cfg)
+    metrics = trainer.train(cfg)
     table = [expected_ratio(e, 4, 1.0, 0.4) for e in range(4)]  # 1.0, 0.7, 0.4, 0.4
     assert [h["forcing"] for h in metrics["history"]] == pytest.approx(table)
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4]
@@ -105,9 +108,9 @@ def test_training_with_coin_flips_is_deterministic_for_a_seed(tmp_path):
     """Forcing below 1 on every epoch, so every batch flips coins; the same seed, the same weights."""
     settings = dict(epochs=3, forcing_start=0.6, forcing_end=0.2)
     for name in ("a", "b"):
-        train.train(short_run(tmp_path, name, **settings))
-    train.train(short_run(tmp_path, "other-seed", seed=6, **settings))
-    train.train(short_run(tmp_path, "always-forced", epochs=3, forcing_start=1.0, forcing_end=1.0))
+        trainer.train(short_run(tmp_path, name, **settings))
+    trainer.train(short_run(tmp_path, "other-seed", seed=6, **settings))
+    trainer.train(short_run(tmp_path, "always-forced", epochs=3, forcing_start=1.0, forcing_end=1.0))
     assert weights_of(tmp_path / "a") == weights_of(tmp_path / "b")
     assert weights_of(tmp_path / "a") != weights_of(tmp_path / "other-seed")
     assert weights_of(tmp_path / "a") != weights_of(tmp_path / "always-forced"), "the coins changed nothing"
@@ -126,10 +129,36 @@ def test_a_tiny_model_learns_to_reverse_three_letters():
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(120):
-        loss = train.sequence_loss(model(source, lengths, target, teacher_forcing=1.0), target)
+        loss = trainer.sequence_loss(model(source, lengths, target, teacher_forcing=1.0), target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     traces = decode.greedy(model, source, lengths, max_len=6)
     exact = sum(trace.outputs == row.tolist() for trace, row in zip(traces, target)) / len(combos)
     assert exact >= 0.9, f"exact match {exact:.1%} after training"
+
+
+@pytest.mark.parametrize("schedule, epochs_run", [("plateau-token", 6), ("plateau-exact", 3)])
+def test_early_stopping_waits_while_token_accuracy_rises(tmp_path, monkeypatch, schedule, epochs_run):
+    """Exact match scripted at 0 for 6 epochs while token accuracy rises: plateau-token runs them all; plateau-exact
+    (the bundled recipes') stops once patience (2) epochs pass without a better exact match: 1 + 2 epochs."""
+    figures = iter([{"exact_match": 0.0, "token_accuracy": 0.1 * k} for k in range(1, 7)])
+    measured = trainer.Trainer.validate
+    monkeypatch.setattr(trainer.Trainer, "validate", lambda self, alignment=False: measured(self, alignment) | next(
+        figures, {"exact_match": 0.0, "token_accuracy": 0.6}))
+    cfg = TrainConfig(out=str(tmp_path / "x"), task="dates", train_size=200, val_size=10, epochs=6, patience=2,
+                      schedule=schedule, seed=2, threads=1,
+                      network=ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1, dropout=0.1))
+    assert trainer.train(cfg)["epochs"] == epochs_run
+
+
+def test_a_validation_pair_longer_than_every_training_pair_is_read_whole():
+    """Lengths came from the training pairs alone, so a longer validation pair failed the run at its first check
+    ("The input is too long: 101 pieces, and this checkpoint reads at most 64"; review of 2026-11-29)."""
+    long = ("cdefghijklmnopqrstuvwxyz" * 5)[:100]  # letters the training pairs lack: read as their bytes
+    short = [(w, w[::-1]) for w in ("ab", "ba", "abab", "bab") * 5]
+    cfg = TrainConfig(network=ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1))
+    start = trainer.build_or_resume(cfg, short, "cpu", [(long, long)])
+    source_tok, config = start.source_tok, start.config
+    pieces = len(source_tok.encode(long)) + 1  # and </s>
+    assert pieces > 64 and config["max_source_len"] >= pieces
