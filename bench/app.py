@@ -55,9 +55,8 @@ def summary(name: str, seconds: list[float]) -> str:
 
 
 # The baseline page: app.py with gradio's own Plot where the app has its LivePlot heatmap.
-GRADIO_PLOT_APP = ("import gradio as gr, app; "
-                   "import ui.layout; ui.layout.LivePlot = lambda value=None, **kw: gr.Plot(value, show_label=False, **kw); "
-                   "app.main()")
+GRADIO_PLOT_APP = ("import gradio as gr, app, ui.layout; "
+                   "ui.layout.LivePlot = lambda value=None, **kw: gr.Plot(value, show_label=False, **kw); app.main()")
 
 
 def serve(port: int, log: Path, gradio_plot: bool = False) -> subprocess.Popen:

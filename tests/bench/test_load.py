@@ -1,4 +1,5 @@
-"""The load benchmark (bench/load.py): its windows, and its lecturer, who drives the Train tab as a page does."""
+"""The load benchmark (bench/load.py; its visitors: bench/clients.py): its windows, and its lecturer, who drives the
+Train tab as a page does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from bench import clients
 from bench import load as bench_load
 from s2s.web import training
 from tests.conftest import make_bundled, served_app
@@ -19,11 +21,11 @@ pytestmark = pytest.mark.slow  # starts the app and drives it with a class of cl
 def test_the_lecturer_trains_through_the_pages_own_events_polls_and_cancels(tmp_path):
     with served_app(make_bundled(tmp_path)) as url:
         base = url.rstrip("/")
-        events = bench_load.train_tab_events(httpx.get(f"{base}/config", timeout=30).json())
+        events = clients.train_tab_events(httpx.get(f"{base}/config", timeout=30).json())
         _, sent = events["train"]
         asked = training.TrainRequest()  # what Train with the page's controls untouched must ask for
         assert [sent[0], sent[6], sent[7]] == [asked.task, asked.size, asked.probe]
-        polls = asyncio.run(bench_load.lecturing(base, 2.0, session="lecturer-test"))
+        polls = asyncio.run(clients.lecturing(base, 2.0, session="lecturer-test"))
         run = training.RUNS.get("lecturer-test")
         assert run.done and run.progress().cancelled and run.progress().step > 0
         assert len(polls.latencies) >= 2 and polls.errors == polls.refused == 0
@@ -39,7 +41,7 @@ def test_the_class_runs_throughout_and_the_disturbance_in_every_other_window(mon
     async def disturbance(base, seconds):
         windows.append((time.perf_counter(), seconds))
         await asyncio.sleep(seconds)
-        return bench_load.Tally([0.25], refused=1, seconds=seconds)
+        return clients.Tally([0.25], refused=1, seconds=seconds)
 
     with served_app() as url:  # the bundled checkpoints: the class asks for their tasks' inputs
         started = time.perf_counter()
