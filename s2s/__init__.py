@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, hub
 from .errors import CheckpointError, HubError, S2SError
 from .translator import Translation, Translator
 
@@ -21,11 +21,10 @@ __all__ = ["load", "list_checkpoints", "Translation", "Translator", "S2SError", 
 
 def load(name_or_path: str | Path, device: str | torch.device | None = None) -> Translator:
     """Load a bundled checkpoint by name, a checkpoint folder, or a Hub repo "org/name[@revision]"."""
-    from . import hub  # not a cycle: hub imports huggingface_hub, which `import s2s` and listing never need
-
     return checkpoint.load(hub.resolve(str(name_or_path)), device=device)
 
 
 def list_checkpoints() -> list[str]:
-    """Names of the checkpoints bundled with the project (they load with no network)."""
+    """Names of the checkpoints bundled with the project (they load with no network): a listing of
+    checkpoint.BUNDLED_DIR, no Hub involved."""
     return checkpoint.list_bundled()
