@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import CheckpointError, CheckpointTooLarge, one_line
+from .errors import CheckpointError, CheckpointTooLarge, check_choice, one_line
 from .model import BRIDGES, EDM, ENCODERS, MASKS, MODELS, QUERIES, SCORES, ModelConfig, build_model
 from .tokenizer import Tokenizer
 from .translator import Translator
@@ -136,12 +136,10 @@ def validate_config(config: object) -> dict:
     if not isinstance(config, dict):
         raise CheckpointError("config.json must hold a JSON object")
     for key, choices in CHOICES.items():
-        if config.get(key) not in choices:
-            raise CheckpointError(
-                f"config.json: {key} must be one of {', '.join(choices)}; got {_shown(config.get(key))}")
+        check_choice(f"config.json: {key}", config.get(key), choices, CheckpointError)
     for key, choices in OPTIONAL_CHOICES.items():
-        if key in config and config[key] not in choices:
-            raise CheckpointError(f"config.json: {key} must be one of {', '.join(choices)}; got {_shown(config[key])}")
+        if key in config:
+            check_choice(f"config.json: {key}", config[key], choices, CheckpointError)
     for key, limit in LIMITS.items():
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -269,10 +267,8 @@ def _check_tensors(path: Path, expected: dict[str, torch.Size]) -> None:
         if wrong:
             details.append(", ".join(f"{n} is {list(found[n])}, config says {list(expected[n])}" for n in wrong[:3]))
         raise CheckpointError("model.safetensors does not match config.json: " + "; ".join(details))
-    odd = sorted(n for n, dtype in dtypes.items() if dtype not in WEIGHT_DTYPES)
-    if odd:
-        raise CheckpointError(f"model.safetensors: {odd[0]} is {dtypes[odd[0]]}; weights must be one of "
-                              f"{', '.join(WEIGHT_DTYPES)}")
+    for name in sorted(dtypes):
+        check_choice(f"model.safetensors: the type of {name}", dtypes[name], WEIGHT_DTYPES, CheckpointError)
 
 
 def _check_pieces(tokenizer: Tokenizer, where: str) -> None:

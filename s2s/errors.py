@@ -21,10 +21,15 @@ class S2SError(Exception):
         super().__init__(*args)
 
 
+SHOWN_CHARS = 60  # of a refused value in a message: a hostile config.json or request must not make it huge
+
+
 def check_choice(name: str, value: object, allowed, error: type[Exception] = ValueError) -> None:
     """Raise `error` unless `value` is one of `allowed`: the one wording of "must be one of" in the project."""
     if value not in allowed:
-        raise error(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+        shown = repr(value)
+        shown = shown if len(shown) <= SHOWN_CHARS else shown[: SHOWN_CHARS - 1] + "…"
+        raise error(f"{name} must be one of {', '.join(map(str, allowed))}; got {shown}")
 
 
 def one_line(text: str) -> str:

@@ -350,3 +350,16 @@ def test_the_bundled_list_is_the_folders_with_a_config(tmp_path, monkeypatch):
     for name in ("b", "a"):
         (tmp_path / "checkpoints" / name / "config.json").write_text("{}")
     assert checkpoint.list_bundled() == ["a", "b"]
+
+
+def test_a_hostile_choice_and_a_weight_of_another_type_are_refused_in_short_words(folder):
+    edit_config(folder, model="transformer" * 500)
+    with pytest.raises(CheckpointError, match="model must be one of edm, attention; got 'transformer") as caught:
+        checkpoint.load(folder)
+    assert len(str(caught.value)) < 200
+    edit_config(folder, model="attention")
+    tensors = load_file(folder / "model.safetensors")
+    tensors["lm.bias"] = tensors["lm.bias"].to(torch.int64)
+    save_file(tensors, folder / "model.safetensors")
+    with pytest.raises(CheckpointError, match="the type of lm.bias must be one of F32, F16, BF16; got 'I64'"):
+        checkpoint.load(folder)
