@@ -1,8 +1,8 @@
 """A plotly figure that a new value redraws in place: one `Plotly.react` on a div that stays.
 
 gradio 6.31's `gr.Plot` keys its plotly component on the figure's JSON, so every new value re-creates
-the component: a fresh `Plotly.newPlot` and then a resize redraw, about 100 ms of a keystroke's ~130 ms
-on the 2-CPU VM (README, Speed). `LivePlot` is a `gr.HTML` whose template is one empty div that never
+the component: a fresh `Plotly.newPlot` and then a resize redraw, most of a keystroke's time (docs/speed.md:
+`python -m bench.app --browser` times both). `LivePlot` is a `gr.HTML` whose template is one empty div that never
 changes (gradio's HTML diffs its template, so the div and plotly's state on it are kept); a script
 watches the value and hands each figure to `Plotly.react`, which updates the drawn plot: the whole
 map is not laid out and drawn twice. The value is the figure's JSON, the same string gr.Plot sends.
