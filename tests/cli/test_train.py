@@ -263,3 +263,13 @@ def test_a_real_command_line_trains_a_checkpoint_that_loads(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "s2s.cli.train", *TINY_RUN, "--epochs", "0"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and refused.stderr == "error: epochs must be 1 or more; got 0\n"
+
+
+def test_all_retrains_every_stage_of_every_recipe_with_the_flags_given():
+    runs = cli.runs_of(["--all", "--out-dir", "again", "--epochs", "2", "--device", "cpu"])
+    assert len(runs) == sum(len(stages) for stages in recipes.RECIPES.values())
+    assert [run.out for run in runs] == [str(Path("again") / name) for name, stages in recipes.RECIPES.items()
+                                         for _ in stages]
+    assert all(run.epochs == 2 and run.device == "cpu" for run in runs)  # given: they override each recipe
+    assert {run.network.hidden_size for run in runs} == {96, 128}  # not given: each recipe's own
+    assert cli.runs_of(["--task", "reverse", "--epochs", "3"]) == [TrainConfig(task="reverse", epochs=3)]
