@@ -6,8 +6,8 @@ into those flags, config_from_flags reads them back: what metrics.json records a
 
 Device policy. batch_size 0 (the default) picks DEFAULT_BATCH for the device: a GPU's time per step hardly
 grows with the batch, so there it is large; on the CPU larger batches give more examples a second but learn
-far less per epoch on the bundled tasks at the same learning rate, so the CPU keeps BASE_BATCH (docs/speed.md
-has the measurements). `lr` is the rate for a batch of BASE_BATCH, scaled by sqrt(batch / BASE_BATCH)
+far less per epoch on the bundled tasks, whatever the scaling, so the CPU keeps BASE_BATCH (docs/training.md;
+the speeds: docs/speed.md). `lr` is the rate for a batch of BASE_BATCH, scaled by sqrt(batch / BASE_BATCH)
 (lr_scaling sqrt; linear and none also exist): Adam's update noise falls as the square root of the batch.
 `amp` runs the encoder in bfloat16 (autocast) and the fused decoder pass in float32, on CUDA and the CPU
 alike; it is off by default, since a run's numbers would then depend on the machine's instructions.
