@@ -14,10 +14,8 @@ The menus the page offers (checkpoints, layers) come from here too.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +30,7 @@ import torch
 from .. import checkpoint, environment, hub
 from ..errors import HubBusy, InvalidCheckpointName
 from ..translator import Translator
+from .trained import TrainedModels, is_trained_name
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,8 @@ HUB_WAIT_S = environment.number("S2S_HUB_WAIT_S", 2.0)  # how long a request wai
 RESULTS_PER_MODEL = 64  # recent results kept per loaded model (a few MB in all)
 DEFAULT_PREFERENCE = ("dates", "reverse", "toy-fr")
 # Where the page's models run (S2S_DEVICE overrides): the CPU, even on a GPU machine. The page decodes one
-# short sequence at a time (or a few, batched), where a GPU only adds launches and waits: on an H200 a single
-# translate was 1.5-2.3x slower on CUDA than on the same machine's CPU (issue figures, README "Speed").
+# short sequence at a time (or a few, batched), where a GPU only adds launches and waits (a single translate is
+# slower on CUDA than on the same machine's CPU: docs/speed.md).
 # Batched work that pays on a GPU (evaluation, training, the Train tab) places itself.
 SERVE_DEVICE = "cpu"
 
@@ -162,7 +161,7 @@ def web_spec(spec: object) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidCheckpointName("Choose a checkpoint: a bundled name or a Hub repo 'org/name'.")
     spec = spec.strip()
-    if checkpoint.is_bundled(spec) or re.fullmatch(TRAINED_PREFIX + "[0-9a-f]{8}", spec):
+    if checkpoint.is_bundled(spec) or is_trained_name(spec):
         return spec
     try:
         hub.parse_repo_spec(spec)
@@ -209,26 +208,13 @@ _hub_pending: dict[str, Future] = {}
 _hub_lock = threading.Lock()
 
 
-TRAINED_PREFIX = "trained-"  # the names of models trained in the page's Train tab
-MAX_TRAINED = 8  # models trained in the page kept for Explore and Compare, oldest dropped first
-_trained: OrderedDict[str, Loaded] = OrderedDict()
-_trained_lock = threading.Lock()
-
-
-def trained_name(page: str) -> str:
-    """The name a visitor's model trained in the Train tab goes by (in the menus, and its zip's)."""
-    return TRAINED_PREFIX + hashlib.sha256(page.encode()).hexdigest()[:8]
+TRAINED = TrainedModels()  # models trained in the page's Train tab, each kept for its own page (web/trained.py)
 
 
 def add_trained(page: str, translator: Translator, folder: Path) -> str:
-    """Make a model trained in the Train tab usable in Explore and Compare; returns the name it goes by."""
-    name = trained_name(page)
-    with _trained_lock:
-        _trained.pop(name, None)
-        _trained[name] = Loaded(name, folder, translator)
-        while len(_trained) > MAX_TRAINED:
-            _trained.popitem(last=False)
-    return name
+    """Make a model trained in the Train tab usable in Explore and Compare by its page; returns the name it goes by
+    (a fresh one: the page's previous model goes). StoreFull (a ValueError) when every place is taken."""
+    return TRAINED.add(page, Loaded("", folder, translator))
 
 
 def get_model(spec: object) -> Loaded:
@@ -240,11 +226,11 @@ def get_model(spec: object) -> Loaded:
     spec = web_spec(spec)
     if is_bundled(spec):
         return CACHE.get(spec)
-    if spec.startswith(TRAINED_PREFIX):
-        with _trained_lock:
-            if spec in _trained:
-                return _trained[spec]
-        raise InvalidCheckpointName(f"{spec} is no longer kept: train it again in the Train tab.")
+    if is_trained_name(spec):
+        kept = TRAINED.get(spec)
+        if kept is None:
+            raise InvalidCheckpointName(f"{spec} is no longer kept: train it again in the Train tab.")
+        return replace(kept, spec=spec)
     ready = CACHE.peek(spec)
     if ready is not None:
         return ready

@@ -86,7 +86,7 @@ def cancel(page: str) -> str:
 
 
 def use(page: str) -> Used:
-    """Register this page's trained model for Explore. ValueError while there is none."""
+    """Register this page's trained model for Explore. ValueError while there is none, or no place to keep it."""
     run = training.RUNS.get(page)
     translator = run.translator() if run is not None else None
     if translator is None:
@@ -100,4 +100,4 @@ def export(page: str) -> Path:
     run = training.RUNS.get(page)
     if run is None:
         raise ValueError("There is no trained model to export yet: train one first.")
-    return run.export_path(models.trained_name(page))
+    return run.export_path(models.TRAINED.name_of(page) or "trained")

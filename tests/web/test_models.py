@@ -11,7 +11,7 @@ import pytest
 
 from s2s import checkpoint, hub
 from s2s.errors import HubError, InvalidCheckpointName
-from s2s.web import cards, models
+from s2s.web import cards, models, trained
 from tests.conftest import build_checkpoint, web_settings
 from tests.fake_hub import FakeHub, use_fake_hub
 
@@ -215,18 +215,18 @@ def test_the_trained_mask_of_a_checkpoint():
 
 
 def test_a_model_trained_in_the_page_is_named_and_kept_for_explore(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "_trained", models.OrderedDict())
+    monkeypatch.setattr(models, "TRAINED", trained.TrainedModels())
     translator = models.get_model("dates").translator
-    name = models.add_trained("session-a", translator, tmp_path)
-    assert name.startswith(models.TRAINED_PREFIX) and models.web_spec(name) == name
-    assert models.get_model(name).translator is translator
-    assert models.add_trained("session-a", translator, tmp_path) == name  # one name per visitor
-    for i in range(models.MAX_TRAINED):
-        models.add_trained(f"other-{i}", translator, tmp_path)
+    name = models.add_trained("page-a", translator, tmp_path)
+    assert trained.is_trained_name(name) and models.web_spec(name) == name
+    assert models.get_model(name).translator is translator and models.get_model(name).spec == name
+    again = models.add_trained("page-a", translator, tmp_path)  # the page's new model: a new name, the old one gone
+    assert again != name and models.get_model(again).translator is translator
     with pytest.raises(InvalidCheckpointName, match="no longer kept"):
         models.get_model(name)
-    with pytest.raises(InvalidCheckpointName):
-        models.web_spec("trained-../x")
+    for spec in ("trained-../x", "trained-0123abcd", "trained-" + "g" * 16):
+        with pytest.raises(InvalidCheckpointName):
+            models.web_spec(spec)
 
 
 def test_the_layer_menu_keeps_a_chosen_layer_the_checkpoint_has():
