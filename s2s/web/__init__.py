@@ -16,9 +16,9 @@ message for the page (bugs are also logged with their traceback), so the app kee
 | `compare` | the Compare tab: presets, two runs and their difference |
 | `export` | the files a visitor downloads, and their clean-up |
 | `lessons`, `by_length` | the six lessons as data; quality by input length, measured on demand |
-| `training` | a bounded, cancellable training run for the Train tab |
+| `training/` | bounded, cancellable training runs for the Train tab, each in a process of its own (its own table) |
 | `train_tab` | what each of the Train tab's events does for one page: ask, poll, replay, cancel, use, export |
-| `worker` | the child process a Train-tab run trains in, at a lower CPU priority than the page's requests |
+| `trained` | the models trained in the page, each kept for its own page under a random name |
 | `guard` | what one visitor may cost, before gradio sees a request: an ASGI middleware (body size, uploads, rate) |
 | `ordering` | latest wins: an answer a newer run of the same page has overtaken is dropped |
 

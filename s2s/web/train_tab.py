@@ -45,7 +45,7 @@ class Used:
 def ask(page: str, request: training.TrainRequest) -> Asked:
     """Start a run for this page, or keep its place in line (the page asks again each second while waiting)."""
     try:
-        training.start(page, request)
+        training.RUNS.start(page, request)
     except training.InLine as waiting:
         return Asked(str(waiting), True)
     except ValueError as error:

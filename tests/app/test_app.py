@@ -135,7 +135,7 @@ def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(se
     fake.GPU = gpu
     monkeypatch.setitem(sys.modules, "spaces", fake)
     monkeypatch.setenv("SPACES_ZERO_GPU", "1")
-    monkeypatch.setattr(training, "_train_hooked", None)  # put back afterwards
+    monkeypatch.setattr(training.RUNS, "train_in", None)  # put back afterwards
     importlib.reload(app)
     try:
         text, _ = ui.explore.translate("29 March 2023", "dates", "bidirectional", 0, "", 0, 1)

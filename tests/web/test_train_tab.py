@@ -35,8 +35,15 @@ class FakeRun:
 
 
 class FakeRegistry:
-    def __init__(self, runs=None, waiting=None):
-        self.runs, self.queued, self.cancelled = dict(runs or {}), dict(waiting or {}), []
+    def __init__(self, runs=None, waiting=None, refusal=None):
+        self.runs, self.queued, self.cancelled, self.refusal, self.asked = (dict(runs or {}), dict(waiting or {}), [],
+                                                                             refusal, [])
+
+    def start(self, page, request):
+        self.asked.append((page, request))
+        if self.refusal is not None:
+            raise self.refusal
+        return FakeRun()
 
     def get(self, page):
         return self.runs.get(page)
@@ -74,25 +81,18 @@ def test_poll_before_the_first_probe_has_curves_and_no_map(monkeypatch):
 
 
 def test_a_page_waiting_in_line_asks_again_and_keeps_polling(monkeypatch):
-    asked = []
-
-    def start(page, request):
-        asked.append((page, request))
-        raise training.InLine("You are second in line.")
-
-    monkeypatch.setattr(training, "RUNS", FakeRegistry(waiting={"page": "its request"}))
-    monkeypatch.setattr(training, "start", start)
+    registry = FakeRegistry(waiting={"page": "its request"}, refusal=training.InLine("You are second in line."))
+    monkeypatch.setattr(training, "RUNS", registry)
     assert train_tab.poll("page") == train_tab.Asked("You are second in line.", True)
-    assert asked == [("page", "its request")]
+    assert registry.asked == [("page", "its request")]
 
 
 def test_a_refused_request_stops_polling_and_says_why(monkeypatch):
-    def start(page, request):
-        raise training.TrainingRefused("Paste at least 2 pairs.")
-
-    monkeypatch.setattr(training, "start", start)
+    monkeypatch.setattr(training, "RUNS", FakeRegistry(refusal=training.TrainingRefused("Paste at least 2 pairs.")))
     asked = train_tab.ask("page", None)
     assert asked.polling is False and "Paste at least 2 pairs." in asked.status
+    monkeypatch.setattr(training, "RUNS", FakeRegistry())
+    assert train_tab.ask("page", None) == train_tab.Asked("Starting…", True)
 
 
 @pytest.mark.parametrize(("snapshot", "shown"), [(0, 1), (1, 2), (2, 3), (99, 3), (-5, 1), (None, 1), ("1", 2)])

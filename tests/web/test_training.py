@@ -1,4 +1,4 @@
-"""Live training for the Train tab (s2s/web/training.py): a run learns, is watched, limited, cancelled, exported."""
+"""Live training for the Train tab (s2s/web/training/): a run learns, is watched, limited, cancelled, exported."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import torch
 
 from s2s import checkpoint, tasks
 from s2s.training.data import load_pairs
-from s2s.web import runs, training, worker
-from s2s.web.training import Registry, TrainingRefused, TrainRequest
+from s2s.web import runs, training
+from s2s.web.training import Registry, TrainingRefused, TrainRequest, limits, live, worker
 
 TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
 
@@ -25,13 +25,27 @@ TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
 @pytest.fixture(autouse=True)
 def quick_probes(monkeypatch, tmp_path):
     """Probes every 0.4 s (not every 3 s), exports in this test's own folder, threads put back afterwards."""
-    monkeypatch.setattr(training, "PROBE_EVERY_S", 0.4)
-    monkeypatch.setattr(training, "EXPORT_DIR", tmp_path / "exports")
+    monkeypatch.setattr(limits, "PROBE_EVERY_S", 0.4)
+    monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path / "exports")
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
 
 
+class _Run:
+    """A stand-in for LiveRun: starts at once, ends when the test says (or when cancelled)."""
+
+    def __init__(self, request, page, train_in=None):
+        self.done = self.cancelled = False
+
+    def start(self):
+        return self
+
+    def cancel(self):
+        self.done = self.cancelled = True
+
+
+@pytest.mark.slow  # a real run, in a process of its own
 def test_a_tiny_run_is_watched_learns_and_exports_a_checkpoint_that_loads(tmp_path):
     runs = Registry(max_runs=1)
     run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=5))
@@ -57,29 +71,24 @@ def test_a_tiny_run_is_watched_learns_and_exports_a_checkpoint_that_loads(tmp_pa
     np.testing.assert_allclose(loaded.translate("3 March 2021").attention,
                                run.translator().translate("3 March 2021").attention, atol=1e-6)
     path = run.export_path("trained-0123abcd")  # named as Explore names the model (it was s2s-<task>-<random>)
-    assert path.parent.parent == training.EXPORT_DIR and path.name == "trained-0123abcd-dates.zip"
+    assert path.parent.parent == limits.EXPORT_DIR and path.name == "trained-0123abcd-dates.zip"
     assert zipfile.is_zipfile(path) and run.export_path("trained-0123abcd") != path  # each export its own folder
 
 
-def test_one_run_per_visitor_and_a_global_limit_refuse_with_a_clear_message():
-    runs = Registry(max_runs=1)
-    run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=20))
-    try:
-        with pytest.raises(TrainingRefused, match="already have a training run"):
-            runs.start("visitor-a", TrainRequest(**TINY))
-        with pytest.raises(training.InLine, match="training 1 model.*its limit"):
-            runs.start("visitor-b", TrainRequest(**TINY))
-        assert runs.running() == 1
-    finally:
-        assert runs.cancel("visitor-a")
-    assert run.wait(15)
-    p = run.progress()
-    assert p.done and p.cancelled and p.status.startswith("Cancelled") and p.seconds < 15
-    assert not runs.cancel("visitor-a"), "nothing left to cancel"
-    other = runs.start("visitor-b", TrainRequest(**TINY, max_seconds=0.5))  # the slot is free again
-    assert other.wait(20) and runs.running() == 0
+def test_one_run_per_page_and_a_global_limit_refuse_with_a_clear_message():
+    runs = Registry(max_runs=1, new_run=_Run)
+    run = runs.start("page-a", TrainRequest(**TINY))
+    with pytest.raises(TrainingRefused, match="already have a training run"):
+        runs.start("page-a", TrainRequest(**TINY))
+    with pytest.raises(training.InLine, match="training 1 model.*its limit"):
+        runs.start("page-b", TrainRequest(**TINY))
+    assert runs.running() == 1
+    assert runs.cancel("page-a") and run.cancelled and runs.running() == 0
+    assert not runs.cancel("page-a"), "nothing left to cancel"
+    assert isinstance(runs.start("page-b", TrainRequest(**TINY)), _Run)  # the slot is free again, first in line
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_the_time_cap_stops_a_run():
     run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=1.0))
     started = time.monotonic()
@@ -89,28 +98,18 @@ def test_the_time_cap_stops_a_run():
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_cancel_before_any_step_still_ends_cleanly():
     run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=20))
     run.cancel()
     assert run.wait(20) and run.progress().cancelled
 
 
-class _Run:
-    """A stand-in for LiveRun: starts at once, ends when the test says."""
-
-    def __init__(self, request, session_id):
-        self.done = False
-
-    def start(self):
-        return self
-
-
 def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(monkeypatch):
     """A script restarting a run the moment the last ended held the only slot for good (review of 2026-11-29).
     A waiting page asks again each second by itself (app.py's timer), which keeps its place."""
-    monkeypatch.setattr(training, "LiveRun", _Run)
     now = [0.0]
-    runs = Registry(max_runs=1, clock=lambda: now[0])
+    runs = Registry(max_runs=1, clock=lambda: now[0], new_run=_Run)
 
     def ask(visitor: str):
         try:
@@ -130,7 +129,7 @@ def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(
     student = ask("student")
     assert isinstance(student, _Run) and runs.waiting("student") is None
     assert runs.cancel("script-2") and runs.waiting("script-2") is None  # it leaves the line
-    now[0] = 30 + training.PLACE_KEPT_S + 1  # "other" stopped asking (its page closed): its place is dropped
+    now[0] = 30 + limits.PLACE_KEPT_S + 1  # "other" stopped asking (its page closed): its place is dropped
     student.done = True
     assert isinstance(ask("newcomer"), _Run)
 
@@ -142,11 +141,11 @@ def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(
     (dict(max_seconds=10_000), "at most"),
     (dict(train_size=10**7), "1 to"),
     (dict(task="tsv", tsv="a\tb\n" * 5), "at least 10"),
-    (dict(task="tsv", tsv="a\tb\n" * (training.MAX_TSV_LINES + 1)), "at most"),
+    (dict(task="tsv", tsv="a\tb\n" * (limits.MAX_TSV_LINES + 1)), "at most"),
     (dict(task="tsv", tsv="a\tb\n" * 10 + "no tab here\n"), "line 11"),
     (dict(task="tsv", tsv="a\tb\n" * 10 + "x" * 128 + "\tb\n"), "line 11: the source has 128 characters"),
     (dict(task="tsv", tsv="a\tb\n" * 10 + "a\t" + "y" * 200 + "\n"), "line 11: the target has 200"),
-    (dict(probe="p" * (training.MAX_PROBE_BYTES + 1)), "Shorten the probe"),
+    (dict(probe="p" * (limits.MAX_PROBE_BYTES + 1)), "Shorten the probe"),
     (dict(probe="é" * 31), "Shorten the probe"),  # 62 bytes: 62 pieces of a model whose data had no é
 ])
 def test_bad_requests_are_refused_before_anything_starts(fields, message):
@@ -156,6 +155,7 @@ def test_bad_requests_are_refused_before_anything_starts(fields, message):
         Registry().start("", TrainRequest())
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_pasted_pairs_train(tmp_path):
     tsv = "".join(f"{' '.join(w)}\t{' '.join(reversed(w))}\n" for w in ("abc", "bca", "cab", "acb", "bac", "cba") * 4)
     run = Registry().start("visitor-a", TrainRequest(task="tsv", tsv=tsv, probe="a b c", max_seconds=1.0))
@@ -172,8 +172,9 @@ def _training(run, timeout: float = 30) -> int:
     return run.worker_pid
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_a_run_trains_in_a_process_of_its_own_at_a_lower_priority():
-    """So the page's requests neither wait for its interpreter lock nor for its CPU (s2s/web/worker.py)."""
+    """So the page's requests neither wait for its interpreter lock nor for its CPU (s2s/web/training/worker.py)."""
     run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, max_seconds=20))
     try:
         pid = _training(run)
@@ -187,6 +188,7 @@ def test_a_run_trains_in_a_process_of_its_own_at_a_lower_priority():
         os.kill(pid, 0)
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_a_child_that_dies_is_a_clear_failure_and_the_next_run_starts():
     runs = Registry(max_runs=1)
     run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=20))
@@ -199,13 +201,14 @@ def test_a_child_that_dies_is_a_clear_failure_and_the_next_run_starts():
     assert other.wait(30) and other.progress().error is None, other.progress().status
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_a_child_that_cannot_start_ends_the_run_with_a_message_and_frees_the_slot(monkeypatch):
     def cannot_start(job, time_cap):
         raise OSError("no processes left")
 
     runs = Registry(max_runs=1)
     with monkeypatch.context() as patch:
-        patch.setattr(worker, "Worker", cannot_start)
+        patch.setattr(live, "Worker", cannot_start)
         run = runs.start("visitor-a", TrainRequest(**TINY, max_seconds=5))
         assert run.wait(10)
     assert run.progress().status == "Training failed: no processes left" and runs.running() == 0
@@ -213,6 +216,7 @@ def test_a_child_that_cannot_start_ends_the_run_with_a_message_and_frees_the_slo
     assert other.wait(30) and other.progress().error is None, other.progress().status
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
     monkeypatch.setattr(TrainRequest, "check", lambda self: None)  # the server's checks let it through ...
     run = Registry(max_runs=1).start("visitor-a", TrainRequest(**TINY, encoder="sideways", max_seconds=5))
@@ -222,6 +226,7 @@ def test_an_error_in_the_child_reaches_the_page_as_one_line(monkeypatch):
     assert "encoder must be one of" in p.error and "Traceback" not in p.error and "/" not in p.error, p.error
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_a_failure_naming_a_server_folder_is_not_shown(monkeypatch):
     """"Training failed: [Errno 28] No space left on device: '/tmp/…/model.safetensors'" (review of 2026-11-29)."""
     import tempfile
@@ -237,6 +242,7 @@ def test_a_failure_naming_a_server_folder_is_not_shown(monkeypatch):
     assert p.status == f"Training failed: {runs.GENERIC_ERROR}" and tempfile.gettempdir() not in p.status
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_a_run_that_has_learnt_stops_before_its_time_cap():
     """Once LEARNT_PROBES probes in a row get every validation pair right the run ends, freeing the slot."""
     words = ("abc", "bca", "cab", "acb", "bac", "cba")
@@ -245,13 +251,14 @@ def test_a_run_that_has_learnt_stops_before_its_time_cap():
     assert run.wait(60)
     p = run.progress()
     assert p.status.startswith("Done") and not p.cancelled and p.seconds < 30, p.status
-    assert [exact for _, _, exact in p.accuracy[-training.LEARNT_PROBES:]] == [1.0] * training.LEARNT_PROBES
+    assert [exact for _, _, exact in p.accuracy[-limits.LEARNT_PROBES:]] == [1.0] * limits.LEARNT_PROBES
     steps = [step for step, _, _ in p.accuracy]
     assert steps == sorted(set(steps)), "no second probe of the same weights at the end"
     for w in words:  # and it has learnt: every pasted pair comes out reversed
         assert run.translator().translate(" ".join(w)).text == " ".join(reversed(w))
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_nothing_to_export_before_the_end():
     run = training.LiveRun(TrainRequest(**TINY))  # never started
     assert run.translator() is None
@@ -259,6 +266,7 @@ def test_nothing_to_export_before_the_end():
         run.export_zip()
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_the_module_does_not_import_gradio():
     code = "import sys, s2s.web.training; sys.exit('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
@@ -307,12 +315,13 @@ class FakeZeroGPU:
         return decorator if fn is None else decorator(fn)
 
 
+@pytest.mark.slow  # a real run, in a process of its own
 def test_on_zerogpu_the_run_happens_in_a_gpu_worker_and_the_page_still_watches_it(monkeypatch):
     zero = FakeZeroGPU()
-    monkeypatch.setattr(training, "_train_hooked", None)  # put back afterwards
-    training.train_with(zero.GPU(duration=training.gpu_seconds))
+    registry = Registry(max_runs=1)
+    training.train_with(zero.GPU(duration=training.gpu_seconds), registry)
     request = TrainRequest(**TINY, max_seconds=4)
-    run = Registry(max_runs=1).start("visitor-z", request)
+    run = registry.start("visitor-z", request)
     assert run.wait(120), run.progress().status
     p = run.progress()
     assert p.done and p.error is None, p.status
@@ -340,8 +349,8 @@ def test_a_new_task_brings_its_own_probe_unless_the_visitor_typed_one():
 def test_exports_keep_the_newest_few_each_whole(monkeypatch, tmp_path):
     """Each export has a folder of its own (a class exporting at once never shares a file); beyond EXPORT_KEEP the
     oldest folders go, never a zip a visitor may still be downloading from a newer one."""
-    monkeypatch.setattr(training, "EXPORT_DIR", tmp_path)
-    monkeypatch.setattr(training, "EXPORT_KEEP", 2)
+    monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path)
+    monkeypatch.setattr(limits, "EXPORT_KEEP", 2)
     monkeypatch.setattr(training.LiveRun, "export_zip", lambda self: b"PK zip bytes")
     run = object.__new__(training.LiveRun)
     run.request = TrainRequest()
@@ -358,7 +367,7 @@ def test_a_runs_pairs_come_from_the_one_loader():
     pairs are shuffled by the seed with a tenth kept for validation (s2s.training.data.load_pairs)."""
     toy = TrainRequest(task="toy-fr", train_size=50, seed=3)
     pairs = training.request_pairs(toy)
-    assert pairs == load_pairs(toy.config()) and len(pairs.validation) == training.VAL_SIZE
+    assert pairs == load_pairs(toy.config()) and len(pairs.validation) == limits.VAL_SIZE
     assert all(tasks.split_of(source) == "heldout" for source, _ in pairs.validation)
     tsv = "".join(f"w{i}\tv{i}\n" for i in range(40))
     pasted = TrainRequest(task="tsv", tsv=tsv, seed=3)

@@ -2,7 +2,7 @@
 
 Trained in a thread of the server, a run took the class's time (`python -m bench.app --clients 100
 --train` measures it; docs/speed.md): the training thread's Python held the interpreter lock the server's
-threads wait for, and took a core. Here `training.train_events` runs in a child, `python -m s2s.web.worker`:
+threads wait for, and took a core. Here `training.train_events` runs in a child, `python -m s2s.web.training.worker`:
 the server's threads never wait for its lock, and at niceness NICENESS the operating system gives the
 page's requests the CPU first (the run gets what they leave, a whole core when the class is quiet).
 
@@ -27,7 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the s2s package
+from ...errors import one_line
+from .events import Failed, train_events
+from .request import TrainRequest
+
+ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the s2s package
 NICENESS = 10  # added to the child's: where both want a core, Linux gives the server about 9 parts in 10 of it
 GRACE_S = 60.0  # beyond the run's own time cap (making the data, probes, the export) before it is stopped
 
@@ -40,19 +44,12 @@ class Job:
     probe_every_s: float
 
 
-@dataclass(frozen=True)
-class Failed:
-    """The last event of a child whose run raised: the message for the page."""
-
-    message: str
-
-
 class Worker:
     """One run's child process, started at once: `events()` streams what it sends, `cancel()` stops it early."""
 
     def __init__(self, job: Job, time_cap: float):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        self._child = subprocess.Popen([sys.executable, "-m", "s2s.web.worker"], stdin=subprocess.PIPE,
+        self._child = subprocess.Popen([sys.executable, "-m", "s2s.web.training.worker"], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, env=env)
         self._lock = threading.Lock()  # cancel() comes from the page's thread, the job line from the run's
         self._send(json.dumps(dataclasses.asdict(job)))
@@ -110,10 +107,6 @@ def main() -> None:
     """The child: read the job, train at a lower priority, send each event, cancel on a second line."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the event stream: this process's real stdout ...
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # ... and whatever else prints goes to stderr
-    from ..errors import one_line
-    from . import worker  # this file again, by its own name: the server unpickles worker.Failed, not __main__'s
-    from .training import TrainRequest, train_events
-
     job = Job(**json.loads(sys.stdin.readline()))
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
@@ -125,7 +118,7 @@ def main() -> None:
                 pickle.dump(event, out)
                 out.flush()
         except Exception as error:  # noqa: BLE001 (the page shows it; the server goes on)
-            pickle.dump(worker.Failed(one_line(str(error)) or type(error).__name__), out)
+            pickle.dump(Failed(one_line(str(error)) or type(error).__name__), out)
         out.close()
     except BrokenPipeError:  # the server has gone: nobody to tell
         pass

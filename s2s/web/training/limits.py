@@ -1,0 +1,49 @@
+"""The Train tab's limits, in one place: what a run may ask for and cost, and the refusals that say so.
+
+Each limit that a deployment may want to change is read from the environment (S2S_TRAIN_MAX_RUNS,
+S2S_TRAIN_MAX_SECONDS, S2S_TRAIN_THREADS); docs/deploying.md lists them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ... import environment
+
+TASK_CHOICES = ("dates", "reverse", "toy-fr", "tsv")
+# the probe a task opens with (a pasted TSV keeps whatever the visitor typed)
+PROBES = {"dates": "the 21st of June, 1999", "reverse": "s e q u e n c e",
+          "toy-fr": "the black cat does not see the white mouse"}
+SIZES = {  # the network of each size; small trains to a readable heatmap in about a minute on 2 CPUs
+    "small": dict(emb_size=32, hidden_size=64, num_layers=1),
+    "medium": dict(emb_size=64, hidden_size=128, num_layers=2),
+}
+MAX_TSV_LINES = 5_000
+MAX_TRAIN_SIZE = 40_000  # generated pairs a run may ask for
+DEFAULT_TRAIN_SIZE = 20_000
+VAL_SIZE = 200  # validation pairs, measured at every probe
+BATCH_SIZE = 128  # small enough for many updates in a minute, large enough to use the CPU well
+PROBE_EVERY_S = 3.0
+# the probe's UTF-8 bytes: a character the data lacks is read as its bytes (byte fallback), and a trained model
+# reads at least 64 pieces, its </s> included (s2s.training.trainer.build_or_resume)
+MAX_PROBE_BYTES = 60
+LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
+MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
+MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
+PLACE_KEPT_S = 10.0  # a place in line is kept this long after its page last asked (a waiting page asks each second)
+MAX_RUNS = environment.count("S2S_TRAIN_MAX_RUNS", 4 if torch.cuda.is_available() else 1)
+MAX_SECONDS = environment.number("S2S_TRAIN_MAX_SECONDS", 120.0, minimum=1)
+TRAIN_THREADS = environment.count("S2S_TRAIN_THREADS", 1)
+EXPORT_DIR = Path(tempfile.gettempdir()) / "s2s-training"
+EXPORT_KEEP = 16  # exported zips kept in EXPORT_DIR, newest first
+
+
+class TrainingRefused(ValueError):
+    """A run was not started; the message says why and what to do."""
+
+
+class InLine(TrainingRefused):
+    """Every slot is taken (or kept for visitors ahead): the visitor has a place in line (Registry)."""
