@@ -99,7 +99,7 @@ def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[flo
             page.locator("#checkpoint").get_by_role("combobox").press("Enter")
             pages.append(page)
         for text in texts:
-            want = [display_piece(p, escape=False) for p in translator.translate(text).source_tokens]
+            want = [display_piece(p, escape=False) for p in translator.translate(text).source_pieces]
             for page, seconds in zip(pages, times):
                 page.bring_to_front()
                 box = page.locator("#source").get_by_role("textbox")

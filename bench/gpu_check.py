@@ -41,7 +41,7 @@ def differences(a: Translator, b: Translator, texts: list[tuple[str, str]]) -> l
     """Where b does not give what a gives: different pieces, or attention further apart than ATOL."""
     found = []
     for (what, x), (_, y) in zip(runs(a, texts), runs(b, texts)):
-        if x.output_tokens != y.output_tokens:
+        if x.output_pieces != y.output_pieces:
             found.append(f"{what} on {x.source_text!r}: {x.text!r} vs {y.text!r}")
         elif x.attention.shape != y.attention.shape or not np.allclose(x.attention, y.attention, atol=ATOL):
             found.append(f"{what} on {x.source_text!r}: attention differs beyond {ATOL}")

@@ -62,12 +62,12 @@ def _style(presenter: bool) -> Style:
 
 
 def _check_layer(r: Translation, layer: int | str) -> int | str:
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         raise ValueError(NO_ATTENTION)
     if layer == "mean":
         return layer
-    if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not 0 <= layer < r.num_layers:
-        raise ValueError(f"layer must be 'mean' or a whole number from 0 to {r.num_layers - 1}; got {layer!r}")
+    if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not 0 <= layer < r.attention_layers:
+        raise ValueError(f"layer must be 'mean' or a whole number from 0 to {r.attention_layers - 1}; got {layer!r}")
     return int(layer)
 
 
@@ -95,8 +95,8 @@ def _layer_scores(r: Translation, layer: int | str) -> np.ndarray:
 def _row_labels(r: Translation) -> list[str]:
     """Output pieces for the y axis; forced steps get a grey ▸, steps that miss the reference a red ✗."""
     labels = []
-    reference = r.reference_tokens or []
-    for t, piece in enumerate(r.output_tokens):
+    reference = r.reference_pieces or []
+    for t, piece in enumerate(r.output_pieces):
         label = display_piece(piece)
         if t < len(reference) and piece != reference[t]:
             label = f'<span style="color:{MISMATCH_COLOR}"><b>{label} {MISMATCH_MARK}</b></span>'
@@ -113,8 +113,8 @@ def _hover_cells(r: Translation, layer: int | str, shown: int) -> list[list[list
     keeps each frame of the animation small.
     """
     scores = _layer_scores(r, layer)  # (k, S, T)
-    sources = [display_piece(p) for p in r.source_tokens]
-    outputs = [display_piece(p) for p in r.output_tokens]
+    sources = [display_piece(p) for p in r.source_pieces]
+    outputs = [display_piece(p) for p in r.output_pieces]
     return [
         [[src, out, _score_text(scores[:, t, j])] for j, src in enumerate(sources)] if t < shown else []
         for t, out in enumerate(outputs)
@@ -129,7 +129,7 @@ def _score_text(values: np.ndarray) -> str:
 
 def _hovertemplate(r: Translation, layer: int | str) -> str:
     if layer == "mean":
-        weight, score = f"mean weight of {r.num_layers} layers", "scores, layer by layer"
+        weight, score = f"mean weight of {r.attention_layers} layers", "scores, layer by layer"
     else:
         weight, score = f"weight (layer {layer})", "score"
     return (
@@ -200,7 +200,7 @@ def _notes(r: Translation) -> list[str]:
         notes.append(f'<span style="color:{MASKED_COLOR}">■</span> masked: forbidden by the causal mask')
     if r.forced.any():
         notes.append(f"{FORCED_MARK} fed the reference (teacher forcing)")
-    if r.reference_tokens:
+    if r.reference_pieces:
         notes.append(f'<span style="color:{MISMATCH_COLOR}">{MISMATCH_MARK}</span> prediction ≠ reference')
     return notes
 
@@ -222,16 +222,16 @@ def old_heatmap(
     the reference. `title` is plain text (escaped). A model without attention gives a message.
     """
     layer = _check_layer(r, layer)
-    steps = len(r.output_tokens)
+    steps = len(r.output_pieces)
     if step is not None:
         step = _clamp_step(step, steps)
     style = _style(presenter)
-    xaxis, yaxis = _axes([display_piece(p) for p in r.source_tokens], _row_labels(r), style)
+    xaxis, yaxis = _axes([display_piece(p) for p in r.source_pieces], _row_labels(r), style)
     notes = _notes(r)
     fig = go.Figure(_attention_traces(r, layer, step, style, **_colour(style)))
     fig.update_layout(xaxis=xaxis, yaxis=yaxis, **_layout(style, steps, title, notes))
     if step is not None:
-        width = len(r.source_tokens)
+        width = len(r.source_pieces)
         fig.add_shape(type="rect", x0=-0.5, x1=width - 0.5, y0=step - 0.5, y1=step + 0.5,
                       line=dict(color=OUTLINE_COLOR, width=style.outline))
     return fig
@@ -261,8 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         r = load(args.checkpoint, device="cpu").translate(args.text)
     except (ValueError, S2SError) as error:
         parser.exit(2, f"error: {error}\n")
-    print(f"{args.checkpoint}: {args.text!r} -> {r.text!r}: {len(r.output_tokens)} steps x "
-          f"{len(r.source_tokens)} source pieces, {r.num_layers} layers; median of {args.repeats}")
+    print(f"{args.checkpoint}: {args.text!r} -> {r.text!r}: {len(r.output_pieces)} steps x "
+          f"{len(r.source_pieces)} source pieces, {r.attention_layers} layers; median of {args.repeats}")
     cases = {"heatmap(r)": {}, "heatmap(r, step=3)": dict(step=3), "heatmap(r, layer=0)": dict(layer=0)}
     print(f"{'':24}{'old ms':>9}{'new ms':>9}{'ratio':>8}   {'+to_json old':>13}{'new':>7}{'ratio':>8}"
           f"   {'JSON bytes old':>15}{'new':>7}")

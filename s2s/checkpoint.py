@@ -22,7 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError, CheckpointTooLarge, check_choice, one_line
-from .model import BRIDGES, EDM, ENCODERS, MASKS, MODELS, QUERIES, SCORES, ModelConfig, build_model
+from .model import ARCHITECTURES, BRIDGES, EDM, ENCODERS, MASKS, QUERIES, SCORES, ModelConfig, build_model
 from .tokenizer import Tokenizer
 from .translator import Translator
 
@@ -64,7 +64,7 @@ MAX_HEADER_BYTES = 1024 * 1024  # the safetensors header (JSON naming each tenso
 WEIGHT_DTYPES = ("F32", "F16", "BF16")
 SMALLER = "train a smaller model (python -m s2s.cli.train --help lists the sizes), or load another checkpoint"
 
-CHOICES = {"model": MODELS, "score": SCORES, "query": QUERIES, "trained_mask": MASKS}
+CHOICES = {"model": ARCHITECTURES, "score": SCORES, "query": QUERIES, "trained_mask": MASKS}
 OPTIONAL_CHOICES = {"bridge": BRIDGES, "encoder": ENCODERS}
 
 

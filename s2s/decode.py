@@ -156,7 +156,7 @@ class Hypothesis:
         return float(sum(self.log_probs))
 
     @property
-    def score(self) -> float:
+    def mean_log_prob(self) -> float:
         """The one rule beam search prunes, stops and ranks by: mean log-probability per produced token."""
         return self.log_prob / max(len(self.tokens), 1)
 
@@ -187,7 +187,7 @@ def beam_search(
     max_len: int,
     mask: str = "bidirectional",
 ) -> list[Trace]:
-    """n-best hypotheses for one source (1, T), best first, all by one rule: `Hypothesis.score`.
+    """n-best hypotheses for one source (1, T), best first, all by one rule: `Hypothesis.mean_log_prob`.
 
     Every live hypothesis is one row of the decoder's batch. At step t every live hypothesis is
     extended by every token; all these candidates have length t + 1, so ranking them by mean
@@ -224,8 +224,8 @@ def beam_search(
         parents = torch.tensor([h.rows[-1] for h in live], device=source.device)
         state = (state[0][:, parents], state[1][:, parents])
         memory = memory.select(parents)
-    best = sorted(finished, key=lambda h: h.score, reverse=True)[:beam_size]
-    best += sorted(live, key=lambda h: h.score, reverse=True)[: beam_size - len(best)]
+    best = sorted(finished, key=lambda h: h.mean_log_prob, reverse=True)[:beam_size]
+    best += sorted(live, key=lambda h: h.mean_log_prob, reverse=True)[: beam_size - len(best)]
     return [_trace(h, records, model.has_attention, encoder_states) for h in best]
 def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
     """True when no live hypothesis can still enter the n-best (the `beam_size` best finished)."""
@@ -233,7 +233,7 @@ def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, ma
         return True
     if len(finished) < beam_size:
         return False
-    worst_kept = sorted((h.score for h in finished), reverse=True)[beam_size - 1]
+    worst_kept = sorted((h.mean_log_prob for h in finished), reverse=True)[beam_size - 1]
     return all(best_possible_score(h.log_prob, max_len) <= worst_kept for h in live)
 
 

@@ -46,7 +46,7 @@ def bucket_of(length: int) -> str:
 
 def aligned_positions(translation, task: str | None) -> list[tuple[int, int]]:
     """(output step, source position) pairs whose alignment is known for this task."""
-    src, out = translation.source_tokens, translation.output_tokens
+    src, out = translation.source_pieces, translation.output_pieces
     if task == "reverse":
         letters = len(src) - 1  # the last source piece is EOS
         return [(t, letters - 1 - t) for t in range(min(letters, len(out)))]
@@ -67,8 +67,8 @@ def alignment_hits(translation, task: str | None, offset: int = 0) -> np.ndarray
     neighbour from the encoder state there.
     """
     pairs = aligned_positions(translation, task)
-    if not pairs or translation.num_layers == 0:
-        return np.zeros((translation.num_layers + 1, 0), dtype=bool)
+    if not pairs or translation.attention_layers == 0:
+        return np.zeros((translation.attention_layers + 1, 0), dtype=bool)
     attention = np.concatenate([translation.attention, translation.attention.mean(0, keepdims=True)])
     steps, positions = zip(*pairs)
     return attention[:, list(steps)].argmax(-1) == np.array(positions) + offset

@@ -27,8 +27,9 @@ c' = f c + i g, h' = o tanh c'):
 
 Only rounding differs from autograd's (the order of float additions, tanh as above):
 tests/test_fused.py checks every parameter's gradient against `EDM.forward`'s autograd, to float32's
-and float64's rounding, over models, queries, encoders, masks, forcing and ragged batches. The teacher-forcing coins are drawn as one (S, B) block from the same generator,
-the same numbers on the CPU as S draws of B. Dropout masks are drawn up front from the global
+and float64's rounding, over models, queries, encoders, masks, forcing and ragged batches. The
+teacher-forcing coins are drawn as one (S, B) block from the same generator, the same numbers on the
+CPU as S draws of B. Dropout masks are drawn up front from the global
 generator: the same distribution as nn.Dropout, not the same numbers. Scores "general" and
 "additive" are not covered (`supported` says so) and train through `EDM.forward`. Under autocast
 (train --amp) only the encoder runs in bfloat16: the decoder pass here stays in the model's own type.

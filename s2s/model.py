@@ -38,12 +38,16 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .errors import check_choice
 from .tokenizer import BOS_ID, PAD_ID
 
-MODELS = ("edm", "attention")
+ARCHITECTURES = ("edm", "attention")
 SCORES = ("dot", "scaled_dot", "general", "additive")
 QUERIES = ("input", "state")
 BRIDGES = ("final", "hidden")
 ENCODERS = ("uni", "bi")
 MASKS = ("bidirectional", "causal")
+# each choice in a few words, the one wording the model cards and the page use
+ENCODER_NOTES = {"uni": "reads the source left to right", "bi": "reads it both ways, half of each state per direction"}
+BRIDGE_NOTES = {"final": "the decoder starts from the encoder's final (h, c)",
+                "hidden": "the decoder starts from the encoder's final h, its cell empty"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class ModelConfig:
     encoder: str = "uni"  # uni: left to right, as in the seed; bi: Bahdanau's, half of H each way
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("model", self.model, MODELS), ("score", self.score, SCORES),
+        for name, value, allowed in (("model", self.model, ARCHITECTURES), ("score", self.score, SCORES),
                                      ("query", self.query, QUERIES), ("bridge", self.bridge, BRIDGES),
                                      ("encoder", self.encoder, ENCODERS)):
             check_choice(name, value, allowed)

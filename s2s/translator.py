@@ -26,15 +26,15 @@ MAX_SEED = 2**63  # what torch.Generator.manual_seed takes
 class Translation:
     """One decoded output and everything recorded while producing it.
 
-    attention and scores are (layers, len(output_tokens), len(source_tokens)); a model without
+    attention and scores are (layers, len(output_pieces), len(source_pieces)); a model without
     attention (EDM) has zero layers. scores are exactly what softmax saw (scaling included,
     masked positions -inf); each attention row sums to 1.
     """
 
     source_text: str
-    source_tokens: list[str]
+    source_pieces: list[str]
     decoder_inputs: list[str]
-    output_tokens: list[str]
+    output_pieces: list[str]
     text: str
     attention: np.ndarray
     scores: np.ndarray
@@ -53,9 +53,9 @@ class Translation:
     trained_mask: str
     encoder: str = "uni"  # "bi": every encoder state has also read the source right to left
     reference: str | None = None
-    reference_tokens: list[str] | None = None  # the reference's pieces and EOS, one per step
+    reference_pieces: list[str] | None = None  # the reference's pieces and EOS, one per step
     reference_probs: np.ndarray | None = None  # (S,) probability given to the reference piece
-    top_tokens: list[list[str]] | None = None  # per step, the most probable pieces, best first
+    top_pieces: list[list[str]] | None = None  # per step, the most probable pieces, best first
     top_probs: np.ndarray | None = None  # (S, K) their probabilities
     hypotheses: list[Translation] = field(default_factory=list)  # beam search's n-best, best first
 
@@ -65,16 +65,17 @@ class Translation:
 
         Decoding freely it stops there; under teacher forcing it runs on as long as the reference, and
         the steps from `end` on come after the model had finished (the text leaves them out)."""
-        return output_length(self.output_tokens)
+        return output_length(self.output_pieces)
 
     @property
-    def num_layers(self) -> int:
+    def attention_layers(self) -> int:
+        """The layers that recorded attention: the model's layers, or 0 for a model without attention (EDM)."""
         return self.attention.shape[0]
 
     @property
-    def score(self) -> float:
+    def mean_log_prob(self) -> float:
         """Length-normalised log-probability (what beam search ranks by)."""
-        return self.log_prob / max(len(self.output_tokens), 1)
+        return self.log_prob / max(len(self.output_pieces), 1)
 
 
 def check_seed(seed: object) -> None:
@@ -219,9 +220,9 @@ class Translator:
         target = self.target_tokenizer
         return Translation(
             source_text=text,
-            source_tokens=self.source_tokenizer.pieces(source_ids),
+            source_pieces=self.source_tokenizer.pieces(source_ids),
             decoder_inputs=target.pieces(trace.inputs),
-            output_tokens=target.pieces(trace.outputs),
+            output_pieces=target.pieces(trace.outputs),
             text=target.decode(trace.outputs[: output_length(target.pieces(trace.outputs))]),
             attention=trace.weights if trace.weights is not None else empty,
             scores=trace.scores if trace.scores is not None else empty.copy(),
@@ -235,9 +236,9 @@ class Translator:
             query=self.config["query"],
             trained_mask=self.config.get("trained_mask", "bidirectional"),
             encoder=self.config.get("encoder", "uni"),
-            reference_tokens=target.pieces(reference_ids) if reference_ids else None,
+            reference_pieces=target.pieces(reference_ids) if reference_ids else None,
             reference_probs=trace.reference_probs,
-            top_tokens=[target.pieces(ids) for ids in trace.top_ids] if trace.top_ids is not None else None,
+            top_pieces=[target.pieces(ids) for ids in trace.top_ids] if trace.top_ids is not None else None,
             top_probs=trace.top_probs,
             **settings,
         )

@@ -57,7 +57,7 @@ def np_(tensor) -> np.ndarray:
 
 
 def score_formula(model, layer: int, q: np.ndarray, k: np.ndarray) -> float:
-    """The score functions of docs/model.md, one query q (H,) against one encoder state k (H,), for decoder layer `layer`."""
+    """The score functions of docs/model.md: a query q (H,) against an encoder state k (H,), decoder layer `layer`."""
     kind = model.config.score
     if kind == "dot":
         return float(q @ k)

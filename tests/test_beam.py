@@ -1,7 +1,7 @@
 """Beam search against independent oracles: brute force, greedy decoding, and forced re-runs.
 
 Beam search ranks, prunes and stops by one score, the mean log-probability per produced token
-(`Hypothesis.score`). What that does and does not guarantee, each claim proved here by an oracle
+(`Hypothesis.mean_log_prob`). What that does and does not guarantee, each claim proved here by an oracle
 that never calls beam_search's own bookkeeping (brute force runs the decoder over every prefix):
 
 - a beam that keeps every prefix (at least (V - 1) ** (max_len - 1) wide) returns the exhaustive n-best;
@@ -260,10 +260,10 @@ def test_every_hypothesis_matches_a_forced_rerun_of_its_own_tokens(tiny, beam_si
 
 def test_hypotheses_are_ranked_by_mean_log_probability_best_first(tiny):
     r = tiny.translate("21 September 1999", beam_size=5)
-    means = [float(np.log(h.probs).sum()) / len(h.output_tokens) for h in r.hypotheses]
+    means = [float(np.log(h.probs).sum()) / len(h.output_pieces) for h in r.hypotheses]
     assert means == sorted(means, reverse=True)
     assert r.hypotheses[0] is r
-    assert [h.score for h in r.hypotheses] == pytest.approx(means, rel=1e-5)
+    assert [h.mean_log_prob for h in r.hypotheses] == pytest.approx(means, rel=1e-5)
 
 
 def test_the_recorded_alternatives_are_the_steps_most_probable_pieces(tiny):

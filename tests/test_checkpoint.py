@@ -35,7 +35,7 @@ def test_round_trip_gives_the_same_translation(tiny_checkpoint_dir, tiny, tmp_pa
     copy = checkpoint.save(tmp_path / "copy", tiny.model, tiny.source_tokenizer, tiny.target_tokenizer, tiny.config)
     again = checkpoint.load(copy, device="cpu")
     a, b = tiny.translate("3 March 2021"), again.translate("3 March 2021")
-    assert a.output_tokens == b.output_tokens and (a.attention == b.attention).all()
+    assert a.output_pieces == b.output_pieces and (a.attention == b.attention).all()
     assert again.config == json.loads((tiny_checkpoint_dir / "config.json").read_text())
     for key in ("model", "score", "query", "emb_size", "hidden_size", "num_layers", "input_vocab_size",
                 "output_vocab_size", "trained_mask", "max_source_len", "max_target_len", "task"):
@@ -125,7 +125,7 @@ def test_load_from_a_fake_hub_end_to_end(tiny_checkpoint_dir, monkeypatch, tmp_p
         use_fake_hub(monkeypatch, server.url, tmp_path / "hf-cache")
         commit = server.add_commit("lecture/tiny", files)
         model = s2s.load("lecture/tiny")
-        assert model.translate("3 March 2021").output_tokens
+        assert model.translate("3 March 2021").output_pieces
         pinned = s2s.load(f"lecture/tiny@{commit}")
         assert pinned.config == model.config
 

@@ -156,11 +156,11 @@ def test_reference_probs_are_the_forced_runs_probability_of_piece_t_at_step_t(ti
     logits = tiny.model(torch.tensor([source_ids]), torch.tensor([len(source_ids)]), torch.tensor([reference_ids]),
                         teacher_forcing=1.0)[0]
     probs = softmax_rows(logits)  # (S, V), by the batched forced path (not decode.greedy's step loop)
-    assert len(r.reference_probs) == len(reference_ids) == len(r.reference_tokens)
+    assert len(r.reference_probs) == len(reference_ids) == len(r.reference_pieces)
     expected = [probs[t, reference_ids[t]] for t in range(len(reference_ids))]
     np.testing.assert_allclose(r.reference_probs, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(r.probs, probs.max(-1), rtol=1e-4, atol=1e-6)
-    assert tiny.target_tokenizer.pieces(probs.argmax(-1)) == r.output_tokens
+    assert tiny.target_tokenizer.pieces(probs.argmax(-1)) == r.output_pieces
     # one step off would read another piece's probability: make sure those differ here
     shifted = [probs[t, reference_ids[t + 1]] for t in range(len(reference_ids) - 1)]
     assert not np.allclose(r.reference_probs[:-1], shifted, rtol=1e-3)
@@ -191,7 +191,7 @@ def test_partial_forcing_feeds_the_reference_where_forced_and_reports_its_probab
     for seed in range(4):
         r = tiny.translate(text, reference=reference, teacher_forcing=0.5, seed=seed)
         for t in range(1, len(r.decoder_inputs)):
-            expected_piece = r.reference_tokens[t - 1] if r.forced[t] else r.output_tokens[t - 1]
+            expected_piece = r.reference_pieces[t - 1] if r.forced[t] else r.output_pieces[t - 1]
             assert r.decoder_inputs[t] == expected_piece
         # replay the same inputs through the forced path: p(reference piece t) at step t
         fed = [target.sp.piece_to_id(p) for p in r.decoder_inputs[1:]] + [EOS_ID]
@@ -208,8 +208,8 @@ def test_decoder_inputs_are_bos_then_the_reference(tiny):
     pieces = tiny.target_tokenizer.pieces(tiny.target_tokenizer.encode("2021-03-03"))
     assert r.decoder_inputs[0] == "<s>"
     assert r.decoder_inputs[1:] == pieces
-    assert r.reference_tokens == pieces + ["</s>"]
-    assert len(r.output_tokens) == len(pieces) + 1
+    assert r.reference_pieces == pieces + ["</s>"]
+    assert len(r.output_pieces) == len(pieces) + 1
     assert r.forced[1:].all() and not r.forced[0]
 
 
@@ -281,10 +281,10 @@ def test_full_teacher_forcing_does_not_depend_on_seed(tiny):
 
 def test_beam_size_one_is_greedy_and_beam_results_are_distinct(tiny):
     greedy = tiny.translate("21 September 1999")
-    assert tiny.translate("21 September 1999", beam_size=1).output_tokens == greedy.output_tokens
+    assert tiny.translate("21 September 1999", beam_size=1).output_pieces == greedy.output_pieces
     r = tiny.translate("21 September 1999", beam_size=4)
     assert len(r.hypotheses) == 4 and r.hypotheses[0] is r
-    assert len({tuple(h.output_tokens) for h in r.hypotheses}) == 4
+    assert len({tuple(h.output_pieces) for h in r.hypotheses}) == 4
     for h in r.hypotheses:
-        assert h.attention.shape[1] == len(h.output_tokens)
+        assert h.attention.shape[1] == len(h.output_pieces)
         np.testing.assert_allclose(h.attention.sum(-1), 1.0, atol=1e-5)

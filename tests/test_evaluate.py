@@ -19,9 +19,9 @@ def test_metrics():
 
 
 class FakeTranslation:
-    def __init__(self, source_tokens, output_tokens, attention):
-        self.source_tokens, self.output_tokens, self.attention = source_tokens, output_tokens, attention
-        self.num_layers = attention.shape[0]
+    def __init__(self, source_pieces, output_pieces, attention):
+        self.source_pieces, self.output_pieces, self.attention = source_pieces, output_pieces, attention
+        self.attention_layers = attention.shape[0]
 
 
 def test_alignment_is_checked_against_the_known_positions():

@@ -92,11 +92,11 @@ def test_every_score_and_query_gives_normalised_attention(make_checkpoint, score
     model = checkpoint.load(make_checkpoint(score=score, query=query), device="cpu")
     r = model.translate("3 March 2021")
     layers, steps, width = r.attention.shape
-    assert (layers, width) == (2, len(r.source_tokens)) and steps == len(r.output_tokens)
+    assert (layers, width) == (2, len(r.source_pieces)) and steps == len(r.output_pieces)
     assert r.attention.dtype == np.float32 and r.scores.dtype == np.float32
     np.testing.assert_allclose(r.attention.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(r.attention, torch.softmax(torch.from_numpy(r.scores), -1).numpy(), atol=1e-6)
-    assert r.decoder_inputs[0] == "<s>" and r.decoder_inputs[1:] == r.output_tokens[:-1]
+    assert r.decoder_inputs[0] == "<s>" and r.decoder_inputs[1:] == r.output_pieces[:-1]
 
 
 def test_input_query_repeats_rows_for_repeated_inputs(make_checkpoint):
@@ -111,7 +111,7 @@ def test_input_query_repeats_rows_for_repeated_inputs(make_checkpoint):
 def test_edm_has_no_attention_layers(make_checkpoint):
     model = checkpoint.load(make_checkpoint(model="edm"), device="cpu")
     r = model.translate("3 March 2021", beam_size=2)
-    assert r.attention.shape == (0, len(r.output_tokens), len(r.source_tokens))
+    assert r.attention.shape == (0, len(r.output_pieces), len(r.source_pieces))
     assert r.text == model.target_tokenizer.decode(model.target_tokenizer.encode(r.text))
 
 

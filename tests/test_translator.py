@@ -19,18 +19,18 @@ def test_forced_text_stops_at_the_models_own_eos(dates):
     # wrote up to its </s>, which is the same as decoding freely.
     free = dates.translate("3 March 2021")
     forced = dates.translate("3 March 2021", reference="2021-03-03-03", teacher_forcing=1.0)
-    assert len(forced.output_tokens) == len(dates.target_tokenizer.encode("2021-03-03-03")) + 1
-    eos = forced.output_tokens.index("</s>")
-    assert eos < len(forced.output_tokens) - 1, "the model must end before the reference does for this test"
+    assert len(forced.output_pieces) == len(dates.target_tokenizer.encode("2021-03-03-03")) + 1
+    eos = forced.output_pieces.index("</s>")
+    assert eos < len(forced.output_pieces) - 1, "the model must end before the reference does for this test"
     assert forced.end == eos + 1
     assert forced.text == free.text == "2021-03-03"
     # the rows after the end stay in the result, for the map and the table
-    assert forced.attention.shape[1] == len(forced.output_tokens)
+    assert forced.attention.shape[1] == len(forced.output_pieces)
 
 
 def test_free_decoding_ends_at_its_eos(dates):
     r = dates.translate("the 21st of June, 1999")
-    assert r.output_tokens[-1] == "</s>" and r.end == len(r.output_tokens)
+    assert r.output_pieces[-1] == "</s>" and r.end == len(r.output_pieces)
     assert r.text == "1999-06-21"
 
 
@@ -38,7 +38,7 @@ def test_a_batch_gives_each_text_what_it_gets_alone(dates):
     texts = ["3 March 2021", "the 21st of June, 1999", "12/01/1987", "Sunday, 5 May 2024"]
     for batched, text in zip(dates.translate_batch(texts), texts):
         alone = dates.translate(text)
-        assert batched.text == alone.text and batched.output_tokens == alone.output_tokens
+        assert batched.text == alone.text and batched.output_pieces == alone.output_pieces
         assert batched.attention.shape == alone.attention.shape
         np.testing.assert_allclose(batched.attention, alone.attention, atol=1e-5)
 
@@ -52,7 +52,7 @@ def test_evaluate_measures_alignment_on_every_example(dates):
     hits = []
     for source, _ in pairs:
         r = dates.translate(source)
-        digits = [j for j, piece in enumerate(r.source_tokens) if piece.lstrip("▁").isdigit()]
+        digits = [j for j, piece in enumerate(r.source_pieces) if piece.lstrip("▁").isdigit()]
         year = [run for run in (digits[i : i + 4] for i in range(len(digits) - 3)) if run[3] - run[0] == 3][-1]
         mean = r.attention.mean(0)
         hits += [mean[t].argmax() == year[t] for t in range(4)]
@@ -62,20 +62,20 @@ def test_evaluate_measures_alignment_on_every_example(dates):
 
 def test_a_changed_piece_is_fed_and_decoding_goes_on_from_it(dates):
     free = dates.translate("3 March 2021")
-    same = dates.translate("3 March 2021", prefix=free.output_tokens[:3])  # its own pieces: nothing changes
-    assert same.output_tokens == free.output_tokens
+    same = dates.translate("3 March 2021", prefix=free.output_pieces[:3])  # its own pieces: nothing changes
+    assert same.output_pieces == free.output_pieces
     np.testing.assert_allclose(same.attention, free.attention, atol=1e-6)
 
     changed = dates.translate("3 March 2021", prefix=["1", "9"])
     assert changed.decoder_inputs[:3] == ["<s>", "1", "9"]
     assert changed.forced.tolist()[:4] == [False, True, True, False]
     # the oracle: teacher forcing with every fed piece as the reference gives the same rows
-    fed_after = changed.decoder_inputs[1:] + [changed.output_tokens[-1]]
+    fed_after = changed.decoder_inputs[1:] + [changed.output_pieces[-1]]
     rerun = dates.translate("3 March 2021", reference=dates.target_tokenizer.decode(
         [dates.target_tokenizer.piece_id(p) for p in fed_after]), teacher_forcing=1.0)
     assert rerun.decoder_inputs == changed.decoder_inputs
     np.testing.assert_allclose(rerun.attention, changed.attention, atol=1e-5)
-    assert changed.output_tokens[3:] == rerun.output_tokens[3:]
+    assert changed.output_pieces[3:] == rerun.output_pieces[3:]
 
 
 def test_a_piece_the_checkpoint_cannot_write_is_refused(dates):
@@ -156,5 +156,5 @@ def test_bad_input_is_a_clear_value_error(tiny, kwargs, message):
 @pytest.mark.parametrize("text", ["😀🎉", "日本語のテキスト", "Ωμέγα", "a\x00b\x07c", "<img src=x onerror=alert(1)>"])
 def test_any_unicode_is_input_not_an_error(tiny, text):
     r = tiny.translate(text)
-    assert r.attention.shape[2] == len(r.source_tokens)
-    assert "<unk>" not in r.source_tokens
+    assert r.attention.shape[2] == len(r.source_pieces)
+    assert "<unk>" not in r.source_pieces

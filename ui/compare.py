@@ -42,7 +42,8 @@ def on_lesson(page: Page, key: str) -> dict:
         return unchanged(page.explore.text)
     r = page.results
     shown = {r.layer: gr.Radio(choices=opened.layers, value=opened.layer), r.display: opened.display,
-             r.view_tabs: gr.Tabs(selected=views.HEATMAP), r.view: views.HEATMAP, page.tabs: gr.Tabs(selected=opened.tab),
+             r.view_tabs: gr.Tabs(selected=views.HEATMAP), r.view: views.HEATMAP,
+             page.tabs: gr.Tabs(selected=opened.tab),
              **dict.fromkeys(page.lesson_texts, gr.Markdown(opened.text, visible=True))}
     compared = page.compare.fill(opened.preset) if opened.compares else {}
     return page.explore.fill(opened.preset) | compared | shown

@@ -1,4 +1,4 @@
-"""The event options the page's tabs share, and the page a request comes from."""
+"""The event options the page's tabs share, and the page and the visitor's address a request comes from."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from s2s.web import runs
+from s2s.web.guard import Limits, forwarded_client
 
 PRIVATE = dict(api_visibility="private")
 # The events that follow typing: the latest value wins, and no spinner flashes on every key.
@@ -17,6 +18,18 @@ LIVE = dict(trigger_mode="always_last", show_progress="hidden", **PRIVATE)
 def page_of(request: gr.Request) -> str:
     """The open page a request comes from (gradio's session_hash; "" for an API call without one)."""
     return request.session_hash or ""
+
+
+CLIENT_HEADER = Limits.from_env().client_header  # the proxy's header naming the visitor (on a Space)
+
+
+def address_of(request: gr.Request) -> str:
+    """The visitor's address, read as the guard reads it (s2s/web/guard.py): the proxy's header, else the peer."""
+    if CLIENT_HEADER:
+        forwarded = forwarded_client(request.headers.get(CLIENT_HEADER, ""))
+        if forwarded is not None:
+            return forwarded
+    return request.client.host if request.client else "unknown"
 
 
 def unchanged(component) -> dict:

@@ -66,7 +66,7 @@ class Serving:
 @dataclass(frozen=True)
 class QueueView:
     """What the guard asks of gradio's queue (gradio 6 keeps its events by id and by session; the
-    browser tests and tests/test_app.py run it against a real queue)."""
+    browser tests and tests/app/test_app.py run it against a real queue)."""
 
     demo: object
 
@@ -96,7 +96,7 @@ def absent_matplotlib_known() -> bool:
 # copy of every component's config (for deep links) at once: for this page (~150 components) that was
 # the largest single cost of a /translate call, measured with py-spy. Only deep links read that copy,
 # so LazySession builds it when first read. It is installed for the gradio version it was written
-# against (requirements.txt pins it); tests/test_serving.py checks that it gives what gradio's does.
+# against (requirements.txt pins it); tests/app/test_serving.py checks that it gives what gradio's does.
 
 GRADIO_VERSION = "6.31.0"
 

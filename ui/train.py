@@ -11,7 +11,7 @@ import gradio as gr
 
 from s2s.web import models, train_tab, training
 
-from .events import LIVE, PRIVATE, page_of, unchanged
+from .events import LIVE, PRIVATE, address_of, page_of, unchanged
 from .parts import Page
 
 
@@ -29,10 +29,10 @@ def wire_train(page: Page) -> None:
         return {t.status: asked.status, t.timer: gr.Timer(active=asked.polling)}
 
     def started(request: gr.Request, *controls):
-        return answer(train_tab.ask(page_of(request), read_request(*controls)))
+        return answer(train_tab.ask(page_of(request), read_request(*controls), address_of(request)))
 
     def polled(request: gr.Request, presenter):
-        run = train_tab.poll(page_of(request), presenter)
+        run = train_tab.poll(page_of(request), presenter, address_of(request))
         if run is None:
             return {t.timer: gr.Timer(active=False)}
         if isinstance(run, train_tab.Asked):

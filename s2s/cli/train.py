@@ -19,7 +19,7 @@ import dataclasses
 import sys
 
 from .. import checkpoint
-from ..model import BRIDGES, ENCODERS, MASKS, MODELS, QUERIES, SCORES
+from ..model import ARCHITECTURES, BRIDGES, ENCODERS, MASKS, QUERIES, SCORES
 from ..tasks import TASKS
 from ..training.config import (
     BASE_BATCH,
@@ -76,7 +76,7 @@ def _parser(suppress: bool = False) -> argparse.ArgumentParser:
     """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's); with
     `suppress`, a flag not given is absent from the result (to tell which flags override a recipe)."""
     choices = dict(task=tuple(TASKS), mask=MASKS, lr_scaling=LR_SCALINGS, schedule=SCHEDULES, device=DEVICES,
-                   model=MODELS, score=SCORES, query=QUERIES, bridge=BRIDGES, encoder=ENCODERS)
+                   model=ARCHITECTURES, score=SCORES, query=QUERIES, bridge=BRIDGES, encoder=ENCODERS)
     parser = argparse.ArgumentParser(prog="python -m s2s.cli.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
     own = [f for f in dataclasses.fields(TrainConfig) if f.name != "network"]

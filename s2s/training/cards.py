@@ -142,7 +142,7 @@ def lesson_notes(config: dict) -> str:
                      "Quality falls as sources grow; compare by length with `python -m s2s.cli.evaluate --compare`.")
     if config["query"] == "input" and config["model"] == "attention":
         notes.append("The seed notebook's query: a projection of the piece fed in, nothing else. Every step fed "
-                     "the same piece gets the same attention logits, so heatmap rows repeat, and the query carries "
+                     "the same piece gets the same scores, so heatmap rows repeat, and the query carries "
                      "no position: it can find 'the year' but not 'the next letter from the end'.")
     if config["trained_mask"] == "causal":
         notes.append("Trained with the causal mask: output step t sees source pieces 0..t only. Where an output "

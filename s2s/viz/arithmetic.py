@@ -44,17 +44,17 @@ def _label(text: str, x: float, y: float) -> dict:
 
 def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False) -> Figure:
     """The arithmetic of `step` in `layer` (clamped like heatmap's step), drawn as small grids."""
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         return message(NO_ATTENTION, presenter)
     layer = check_layer(r, layer)
     if layer == "mean":
         raise ValueError("step_figure draws one layer's arithmetic: pass a layer number, not 'mean'")
-    step = clamp_step(step, len(r.output_tokens))
+    step = clamp_step(step, len(r.output_pieces))
     style = style_for(presenter)
     q, c = r.queries[layer, step], r.contexts[layer, step]  # (H,), (H,)
     values = r.encoder_states[layer]  # (T, H)
     w = r.attention[layer, step]  # (T,)
-    pieces = [display_piece(p) for p in r.source_tokens]
+    pieces = [display_piece(p) for p in r.source_pieces]
     limit = float(np.abs(np.concatenate([q, c, values.ravel()])).max()) or 1.0
     scale = dict(zmin=-limit, zmax=limit)
     data = [
@@ -74,7 +74,7 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
         template=TEMPLATE, height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
         showlegend=False,
         title=dict(text=f"step {step} · layer {layer} · fed {display_piece(r.decoder_inputs[step])} → wrote "
-                        f"{display_piece(r.output_tokens[step])}", x=0.5, xanchor="center",
+                        f"{display_piece(r.output_pieces[step])}", x=0.5, xanchor="center",
                    font=dict(size=style.font + 1)),
         xaxis=dict(domain=[0.22, 1.0], anchor="y", visible=False),
         yaxis=dict(domain=list(q_band), visible=False),
@@ -87,8 +87,8 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
                      _label("keys = values V, a row per piece", 0.61, grid_band[1]),
                      _label("context c = w V", 0.61, c_band[1])],
     )
-    if r.top_tokens is not None and r.top_probs is not None:
-        top = [display_piece(p) for p in r.top_tokens[step]]
+    if r.top_pieces is not None and r.top_probs is not None:
+        top = [display_piece(p) for p in r.top_pieces[step]]
         data.append(dict(type="bar", orientation="h", x=[float(p) for p in r.top_probs[step]], y=top,
                          xaxis="x5", yaxis="y5", marker=dict(color=OUTLINE_COLOR),
                          hovertemplate="%{y}: p = %{x:.4f}<extra></extra>"))
@@ -110,24 +110,24 @@ def step_math(r: Translation, step: int, layer: int = 0, *, dims: int = 6) -> st
     check that the weights sum to 1 and that w V recomputed here equals the recorded context.
     Vectors show their first `dims` components. step is clamped to 0..S-1, like `heatmap`'s.
     """
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         return f"**{NO_ATTENTION}** The decoder carries the encoder's final state from step to step instead."
     if layer == "mean":
         raise ValueError("step_math explains one layer: pass a layer number, not 'mean'")
     layer = check_layer(r, layer)
-    step = clamp_step(step, len(r.output_tokens))
+    step = clamp_step(step, len(r.output_pieces))
     q = r.queries[layer, step]  # (H,)
     s, w = r.scores[layer, step], r.attention[layer, step]  # (T,), (T,)
     hidden, dims = len(q), max(1, min(dims, len(q)))
     fed = markdown_piece(r.decoder_inputs[step]) + (" (from the reference)" if r.forced[step] else "")
     parts = [
-        f"### Step {step} of {len(r.output_tokens) - 1}, layer {layer}: fed {fed}, predicted "
-        f"{markdown_piece(r.output_tokens[step])}",
+        f"### Step {step} of {len(r.output_pieces) - 1}, layer {layer}: fed {fed}, predicted "
+        f"{markdown_piece(r.output_pieces[step])}",
         f"**1. Query** q ({hidden} numbers): {_vector(q, dims)}  \n{_query_note(r, step)}",
         f"**2. Scores**, one per source piece: {_score_rule(r, hidden)}",
         "**3. Weights** w = softmax(s): w_j = exp(s_j) / Σ_i exp(s_i), so they are positive and sum to 1"
         + ("; a masked score is −∞ and its weight exp(−∞) = 0." if np.isneginf(s).any() else "."),
-        _table(r.source_tokens, s, w),
+        _table(r.source_pieces, s, w),
         "**4. Context** c = Σ_j w_j v_j, the weighted sum of the encoder states v_j (here v_j = k_j): "
         f"{_vector(r.contexts[layer, step], dims)}",
         "Why a weighted sum is a matrix product: stack the T encoder states as the rows of V (T × H). Then "

@@ -32,22 +32,22 @@ def attention_csv(r: Translation, layer: int | str = "mean") -> str:
     weights = layer_weights(r, check_layer(r, layer))  # (S, T)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["output \\ source", *(display_piece(p, escape=False) for p in r.source_tokens)])
-    for piece, row in zip(r.output_tokens, weights.tolist(), strict=True):
+    writer.writerow(["output \\ source", *(display_piece(p, escape=False) for p in r.source_pieces)])
+    for piece, row in zip(r.output_pieces, weights.tolist(), strict=True):
         writer.writerow([display_piece(piece, escape=False), *(f"{w:.6g}" for w in row)])
     return buffer.getvalue()
 
 
 def attention_json(r: Translation) -> str:
-    """Everything needed to redraw the figures elsewhere. Raw pieces; -inf attention logits become null."""
+    """Everything needed to redraw the figures elsewhere. Raw pieces; -inf scores become null."""
     data = dict(
         source_text=r.source_text,
-        source_tokens=r.source_tokens,
+        source_pieces=r.source_pieces,
         decoder_inputs=r.decoder_inputs,
-        output_tokens=r.output_tokens,
+        output_pieces=r.output_pieces,
         text=r.text,
         reference=r.reference,
-        reference_tokens=r.reference_tokens,
+        reference_pieces=r.reference_pieces,
         attention=_numbers(r.attention),  # (L, S, T)
         scores=_numbers(r.scores),  # (L, S, T), null where masked
         probs=_numbers(r.probs),
@@ -55,7 +55,8 @@ def attention_json(r: Translation) -> str:
         log_prob=float(r.log_prob),
         settings=dict(mask=r.mask, teacher_forcing=r.teacher_forcing, seed=r.seed, beam_size=r.beam_size,
                       score_function=r.score_function, query=r.query, trained_mask=r.trained_mask),
-        hypotheses=[dict(text=h.text, output_tokens=h.output_tokens, score=float(h.score)) for h in r.hypotheses],
+        hypotheses=[dict(text=h.text, output_pieces=h.output_pieces, mean_log_prob=float(h.mean_log_prob))
+                    for h in r.hypotheses],
     )
     return json.dumps(data, ensure_ascii=False, allow_nan=False)
 

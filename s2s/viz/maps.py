@@ -60,20 +60,20 @@ def heatmap(
     each row "fed piece → written piece", so rows fed the same piece can be told apart at a glance.
     A model without attention has no weights: it gives `steps_table` instead.
     """
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         return steps_table(r, step, presenter=presenter)
     layer = check_layer(r, layer)
-    steps = len(r.output_tokens)
+    steps = len(r.output_pieces)
     if step is not None:
         step = clamp_step(step, steps)
     shown = steps if step is None else step + 1
     style = style_for(presenter)
-    xaxis, yaxis = axes([display_piece(p) for p in r.source_tokens], row_labels(r, rows_by_fed), style)
+    xaxis, yaxis = axes([display_piece(p) for p in r.source_pieces], row_labels(r, rows_by_fed), style)
     title = default_title(r, layer) if title is None else title
     layout = dict(xaxis=xaxis, yaxis=yaxis, **map_layout(style, steps, title, marks_key(r)))
     shapes = end_line(r, shown, style)
     if step is not None:
-        width = len(r.source_tokens)
+        width = len(r.source_pieces)
         shapes.append(dict(type="rect", x0=-0.5, x1=width - 0.5, y0=step - 0.5, y1=step + 0.5,
                            line=dict(color=OUTLINE_COLOR, width=style.outline)))
     if shapes:
@@ -88,7 +88,7 @@ def shared_zmax(*shown: tuple[Translation, int | str]) -> float:
     Weights spread over many pieces left both maps nearly white on a 0..1 scale; one scale for both keeps
     them comparable cell for cell.
     """
-    peak = max((float(layer_weights(r, layer).max()) for r, layer in shown if r.num_layers), default=1.0)
+    peak = max((float(layer_weights(r, layer).max()) for r, layer in shown if r.attention_layers), default=1.0)
     return float(min(1.0, max(0.05, np.ceil(peak * 20 - 1e-6) / 20)))
 
 
@@ -100,15 +100,15 @@ def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = N
     on top of those pieces. `title` and `row_scale` as in `heatmap` (by default "causal · 2 layers
     and their mean · no teacher forcing"; each row is scaled within its own panel).
     """
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         return message(NO_ATTENTION, presenter)
     style = style_for(presenter)
-    layers: list[int | str] = [*range(r.num_layers), "mean"]
-    xaxis, yaxis = axes([display_piece(p) for p in r.source_tokens], row_labels(r), style)
+    layers: list[int | str] = [*range(r.attention_layers), "mean"]
+    xaxis, yaxis = axes([display_piece(p) for p in r.source_pieces], row_labels(r), style)
     panel = (1 - GRID_SPACING * (len(layers) - 1)) / len(layers)  # each panel's share of the width
     data, shapes = [], []
-    title = titled(r, f"{r.num_layers} layers and their mean") if title is None else title
-    layout = map_layout(style, len(r.output_tokens), title, marks_key(r))
+    title = titled(r, f"{r.attention_layers} layers and their mean") if title is None else title
+    layout = map_layout(style, len(r.output_pieces), title, marks_key(r))
     for i, layer in enumerate(layers):
         x, y = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
         for trace in attention_traces(r, layer, None, style, row_scale, coloraxis="coloraxis"):
@@ -120,7 +120,7 @@ def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = N
             title=dict(text=name, font=dict(size=style.font)))
         layout["yaxis" if i == 0 else f"yaxis{i + 1}"] = dict(
             yaxis, anchor=x, domain=[0.0, 1.0], showticklabels=i == 0, **({} if i == 0 else dict(matches="y")))
-        shapes += end_line(r, len(r.output_tokens), style, (x, y))
+        shapes += end_line(r, len(r.output_pieces), style, (x, y))
     scale = colour(style, row_scale)
     layout["coloraxis"] = dict(cmin=0, cmax=1, colorscale=scale["colorscale"], colorbar=scale["colorbar"])
     if shapes:
@@ -143,21 +143,21 @@ def difference(
     are padded with blank rows; a row whose output pieces differ is labelled "a / b". `title` as in
     `heatmap`; by default "A − B · layer · settings", each run's settings when they differ.
     """
-    if a.source_tokens != b.source_tokens:
+    if a.source_pieces != b.source_pieces:
         raise ValueError(
             "These two results read different source pieces, so their attention cannot be compared cell by cell "
-            f"({len(a.source_tokens)} vs {len(b.source_tokens)} pieces): compare checkpoints with the same tokenizer."
+            f"({len(a.source_pieces)} vs {len(b.source_pieces)} pieces): compare checkpoints with the same tokenizer."
         )
-    if a.num_layers == 0 or b.num_layers == 0:
+    if a.attention_layers == 0 or b.attention_layers == 0:
         return message("Nothing to compare: " + NO_ATTENTION, presenter)
     layer_a, layer_b = check_layer(a, layer), check_layer(b, layer)
     style = style_for(presenter)
-    steps, width = max(len(a.output_tokens), len(b.output_tokens)), len(a.source_tokens)
+    steps, width = max(len(a.output_pieces), len(b.output_pieces)), len(a.source_pieces)
     wa, wb = _padded(layer_weights(a, layer_a), steps), _padded(layer_weights(b, layer_b), steps)  # (S, T) each
-    outs_a, outs_b = _padded_pieces(a.output_tokens, steps), _padded_pieces(b.output_tokens, steps)
+    outs_a, outs_b = _padded_pieces(a.output_pieces, steps), _padded_pieces(b.output_pieces, steps)
     rows = [pa if pa == pb else f"{pa} / {pb}" for pa, pb in zip(outs_a, outs_b, strict=True)]
     name_a, name_b = (html.escape(str(label), quote=False) for label in labels)
-    sources = [display_piece(p) for p in a.source_tokens]
+    sources = [display_piece(p) for p in a.source_pieces]
     texts_a, texts_b = _weight_texts(wa), _weight_texts(wb)
     cells = [[[src, outs_a[t], outs_b[t], texts_a[t][j], texts_b[t][j]] for j, src in enumerate(sources)]
              for t in range(steps)]  # (S, T, 5)

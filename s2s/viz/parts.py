@@ -44,9 +44,9 @@ def row_labels(r: Translation, rows_by_fed: bool = False) -> list[str]:
     model's own </s> (teacher forcing runs on to the reference's length) a grey "(after ⟨eos⟩)".
     """
     labels = []
-    reference = r.reference_tokens or []
+    reference = r.reference_pieces or []
     end = r.end
-    for t, piece in enumerate(r.output_tokens):
+    for t, piece in enumerate(r.output_pieces):
         label = display_piece(piece)
         if rows_by_fed:
             label = f"{display_piece(r.decoder_inputs[t])} → {label}"
@@ -63,15 +63,15 @@ def row_labels(r: Translation, rows_by_fed: bool = False) -> list[str]:
 
 
 def _hover_cells(r: Translation, layer: int | str, shown: int, weights: np.ndarray | None) -> list:
-    """customdata (S, T, 3 or 4): source piece, output piece, the attention logit(s) as text, and
+    """customdata (S, T, 3 or 4): source piece, output piece, the score(s) as text, and
     with `weights` (S, T) the true weight as text (when the colours are scaled, z is not the weight).
 
     Rows from `shown` on are not on screen yet (and have no hover): they are left empty, which
     keeps each frame of the animation small.
     """
     scores = layer_scores(r, layer)[:, :shown]  # (k, shown, T)
-    sources = [display_piece(p) for p in r.source_tokens]
-    outputs = [display_piece(p) for p in r.output_tokens]
+    sources = [display_piece(p) for p in r.source_pieces]
+    outputs = [display_piece(p) for p in r.output_pieces]
     texts = _score_texts(scores)  # (shown, T) of str
     rows = []
     for t, out in enumerate(outputs):
@@ -95,7 +95,7 @@ def _score_texts(scores: np.ndarray) -> list[list[str]]:
 def _hovertemplate(r: Translation, layer: int | str, row_scale: bool) -> str:
     score = "scores, layer by layer" if layer == "mean" else "score"
     weight = "%{customdata[3]} (colour: ÷ row max)" if row_scale else "%{z:.3f}"
-    name = f"mean weight of {r.num_layers} layers" if layer == "mean" else f"weight (layer {layer})"
+    name = f"mean weight of {r.attention_layers} layers" if layer == "mean" else f"weight (layer {layer})"
     return (
         "source: %{customdata[0]}<br>output: %{customdata[1]}<br>"
         f"{name}: {weight}<br>{score}: %{{customdata[2]}}<extra></extra>"
@@ -181,9 +181,9 @@ def marks_key(r: Translation) -> list[str]:
     if r.forced.any():
         lines.append(f"{FORCED_MARK} fed the reference (teacher forcing)" if r.reference is not None else
                      f"{FORCED_MARK} fed as given: the pieces kept up to the change, and the changed one")
-    if r.reference_tokens:
+    if r.reference_pieces:
         lines.append(f'<span style="color:{MISMATCH_COLOR}">{MISMATCH_MARK}</span> prediction ≠ reference')
-    if r.end < len(r.output_tokens):
+    if r.end < len(r.output_pieces):
         lines.append(f'<span style="color:{AFTER_END_COLOR}">{AFTER_END_MARK}</span> below the dotted line: '
                      "decoded after the model's own ⟨eos⟩, because teacher forcing runs to the reference's end")
     return lines
@@ -191,10 +191,10 @@ def marks_key(r: Translation) -> list[str]:
 
 def end_line(r: Translation, shown: int, style: Style, on: tuple[str, str] = ("x", "y")) -> list[dict]:
     """A dotted line above the first step after the model's own </s>, once that step is on screen."""
-    if not r.end < min(shown, len(r.output_tokens)):
+    if not r.end < min(shown, len(r.output_pieces)):
         return []
     y = r.end - 0.5
-    return [dict(type="line", xref=on[0], yref=on[1], x0=-0.5, x1=len(r.source_tokens) - 0.5, y0=y, y1=y,
+    return [dict(type="line", xref=on[0], yref=on[1], x0=-0.5, x1=len(r.source_pieces) - 0.5, y0=y, y1=y,
                  line=dict(color=END_LINE_COLOR, width=style.end_line, dash="dot"))]
 
 
@@ -213,7 +213,7 @@ def settings_text(r: Translation) -> str:
 def layer_text(r: Translation, layer: int | str) -> str:
     if layer != "mean":
         return f"layer {layer}"
-    return f"mean of {r.num_layers} layers" if r.num_layers > 1 else "the only layer"
+    return f"mean of {r.attention_layers} layers" if r.attention_layers > 1 else "the only layer"
 
 
 def titled(r: Translation, middle: str) -> str:

@@ -29,10 +29,10 @@ def forcing_table(r: Translation) -> list[list]:
     a reference the reference columns are empty strings. "after end" says "yes" on the steps decoded
     after the model's own </s> (teacher forcing runs on to the reference's length).
     """
-    reference = r.reference_tokens or []
+    reference = r.reference_pieces or []
     end = r.end
     rows = []
-    for t, (fed, predicted) in enumerate(zip(r.decoder_inputs, r.output_tokens, strict=True)):
+    for t, (fed, predicted) in enumerate(zip(r.decoder_inputs, r.output_pieces, strict=True)):
         has_reference = t < len(reference)
         rows.append([
             t,
@@ -58,7 +58,7 @@ def nbest_table(r: Translation) -> list[list]:
     """Beam search's hypotheses best first (columns NBEST_COLUMNS); a greedy result is its only row.
 
     Scores are text with four decimals each ("-0.4820", not -0.482 beside -0.4482), so the column lines up."""
-    return [[rank, h.text, f"{h.score:.4f}", len(h.output_tokens)]
+    return [[rank, h.text, f"{h.mean_log_prob:.4f}", len(h.output_pieces)]
             for rank, h in enumerate(r.hypotheses or [r], start=1)]
 
 
@@ -72,14 +72,14 @@ def steps_table(r: Translation, step: int | None = None, *, presenter: bool = Fa
     </s> (a run without forcing has none of its own); the run's own by default.
     """
     style = style_for(presenter)
-    reference = reference or r.reference_tokens or []
-    shown = len(r.output_tokens) if step is None else clamp_step(step, len(r.output_tokens)) + 1
+    reference = reference or r.reference_pieces or []
+    shown = len(r.output_pieces) if step is None else clamp_step(step, len(r.output_pieces)) + 1
     rows = []
     for t in range(shown):
         fed = display_piece(r.decoder_inputs[t], escape=False)
-        wrote = display_piece(r.output_tokens[t], escape=False)
+        wrote = display_piece(r.output_pieces[t], escape=False)
         has_reference = t < len(reference)
-        mark = ("✓" if r.output_tokens[t] == reference[t] else MISMATCH_MARK) if has_reference else ""
+        mark = ("✓" if r.output_pieces[t] == reference[t] else MISMATCH_MARK) if has_reference else ""
         rows.append((str(t), f"{FORCED_MARK} {fed}" if r.forced[t] else fed, wrote,
                      display_piece(reference[t], escape=False) if has_reference else "", mark))
     columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in STEP_COLUMNS]

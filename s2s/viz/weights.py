@@ -1,4 +1,4 @@
-"""What the figures read from a `Translation`: a layer's weights and attention logits, the masked cells,
+"""What the figures read from a `Translation`: a layer's weights and scores, the masked cells,
 and the checks every figure makes on the layer and the step it is asked for.
 
 Shapes: L layers, S output steps, T source pieces.
@@ -21,12 +21,12 @@ NO_ATTENTION = (
 
 def check_layer(r: Translation, layer: int | str) -> int | str:
     """`layer` as a figure uses it: "mean" or an int in 0..L-1 (ValueError otherwise, or without attention)."""
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         raise ValueError(NO_ATTENTION)
     if layer == "mean":
         return layer
-    if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not 0 <= layer < r.num_layers:
-        raise ValueError(f"layer must be 'mean' or a whole number from 0 to {r.num_layers - 1}; got {layer!r}")
+    if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not 0 <= layer < r.attention_layers:
+        raise ValueError(f"layer must be 'mean' or a whole number from 0 to {r.attention_layers - 1}; got {layer!r}")
     return int(layer)
 
 
@@ -45,7 +45,7 @@ def layer_weights(r: Translation, layer: int | str) -> np.ndarray:
 
 
 def layer_scores(r: Translation, layer: int | str) -> np.ndarray:
-    """(k, S, T): the attention logits behind a figure, one layer or all of them (for the mean)."""
+    """(k, S, T): the scores behind a figure, one layer or all of them (for the mean)."""
     return r.scores if layer == "mean" else r.scores[layer : layer + 1]
 
 

@@ -12,7 +12,7 @@ next batch to a request still waiting (whose text is in that batch), then return
 
 What a visitor gets is what the same request gets alone: the same output, pieces and steps, and
 the same numbers up to float32 rounding (a product over a batch may round its last bit
-differently; tests/test_batching.py checks ≤ 1e-6). Packing keeps other texts' padding out.
+differently; tests/web/test_batching.py checks ≤ 1e-6). Packing keeps other texts' padding out.
 """
 
 from __future__ import annotations

@@ -11,11 +11,9 @@ import math
 from pathlib import Path
 
 from .. import checkpoint, tasks
+from ..model import BRIDGE_NOTES, ENCODER_NOTES
 from . import models, runs
 
-ENCODER_NOTES = {"uni": "reads the source left to right", "bi": "reads it both ways, half of each state per direction"}
-BRIDGE_NOTES = {"final": "the decoder starts from the encoder's final (h, c)",
-                "hidden": "the decoder starts from the encoder's final h, its cell empty"}
 
 
 def model_card(spec: object) -> str:

@@ -110,7 +110,7 @@ def compare(a: Settings, b: Settings, layer: object = "mean", presenter: bool = 
 def _reference_pieces(r: Translation, name: str, reference: str | None) -> list[str] | None:
     """The reference in the pieces of the run's model and </s>, for a run without attention and without forcing
     (with forcing the run has its own); None otherwise. Made once, so re-plotting never loads a model."""
-    if r.num_layers or not reference or r.reference_tokens:
+    if r.attention_layers or not reference or r.reference_pieces:
         return None
     target = models.get_model(name).translator.target_tokenizer
     return target.pieces(target.encode(reference) + [EOS_ID])
@@ -144,7 +144,7 @@ ALIKE = 0.005  # weights closer than this everywhere draw A − B blank
 
 def alike_note(a: Translation, b: Translation, layer: int | str) -> list[str]:
     """Why A − B is blank, when the two runs' weights hardly differ at any step both took; [] otherwise."""
-    if not a.num_layers or not b.num_layers:
+    if not a.attention_layers or not b.attention_layers:
         return []
     wa, wb = viz.layer_weights(a, layer), viz.layer_weights(b, layer)  # (S, T) each
     steps = min(len(wa), len(wb))
@@ -173,7 +173,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     try:
         zmax = viz.shared_zmax(*((r, views.pick_layer(layer, r)) for r in kept.results))
         fig_a, fig_b = (viz.heatmap(r, views.pick_layer(layer, r), presenter=presenter, zmax=zmax,
-                                    row_scale=row_scale) if r.num_layers
+                                    row_scale=row_scale) if r.attention_layers
                         else viz.steps_table(r, presenter=presenter, reference=pieces)
                         for r, pieces in zip(kept.results, kept.reference_pieces))
     except Exception as error:

@@ -42,10 +42,11 @@ class Used:
     mask: str  # the mask it was trained with
 
 
-def ask(page: str, request: training.TrainRequest) -> Asked:
-    """Start a run for this page, or keep its place in line (the page asks again each second while waiting)."""
+def ask(page: str, request: training.TrainRequest, address: str = "") -> Asked:
+    """Start a run for this page, or keep its place in line (the page asks again each second while waiting);
+    `address` is the visitor's, which holds a few runs and places at most, whatever pages it opens."""
     try:
-        training.RUNS.start(page, request)
+        training.RUNS.start(page, request, address)
     except training.InLine as waiting:
         return Asked(str(waiting), True)
     except ValueError as error:
@@ -53,11 +54,11 @@ def ask(page: str, request: training.TrainRequest) -> Asked:
     return Asked("Starting…", True)
 
 
-def poll(page: str, presenter: bool = False) -> Polled | Asked | None:
+def poll(page: str, presenter: bool = False, address: str = "") -> Polled | Asked | None:
     """Where this page's run is (None: it has none); a page waiting in line asks for its place again."""
     waiting = training.RUNS.waiting(page)
     if waiting is not None:
-        return ask(page, waiting)
+        return ask(page, waiting, address)
     run = training.RUNS.get(page)
     if run is None:
         return None

@@ -66,7 +66,7 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
         at = int(step)
     except (TypeError, ValueError):
         at = 0
-    last = len(result.output_tokens) - 1
+    last = len(result.output_pieces) - 1
     if not 1 <= at <= last:
         return Explored(None, "", None, runs.problem(f"Choose a step from 1 to {last}: step 0 is always fed ⟨bos⟩."))
     piece = piece.strip() if isinstance(piece, str) else ""
@@ -172,10 +172,10 @@ def input_notes(r: Translation, spec: str) -> str:
     except Exception:
         return ""
     task = config.get("task")
-    if any(piece.startswith("<0x") for piece in r.source_tokens):
+    if any(piece.startswith("<0x") for piece in r.source_pieces):
         found.append("Some of your input is not in this checkpoint's vocabulary: it was read byte by byte "
                      "(the <0x..> pieces), which the model never saw in training.")
-    if "<unk>" in r.source_tokens:
+    if "<unk>" in r.source_pieces:
         found.append("Some of your input is unknown to this checkpoint (⟨unk⟩).")
     if task == "reverse" and any(len(word) > 1 for word in r.source_text.split()):  # "abcd", "hello world"
         found.append("This checkpoint reverses letters separated by spaces: try `a b c d`, not `abcd`.")
@@ -259,7 +259,8 @@ def hypothesis_note(result: Translation | None, rank: object = 1) -> str:
     if not result.hypotheses or r is result.hypotheses[0]:
         return notes(result)
     return (f"Showing hypothesis {result.hypotheses.index(r) + 1} of {len(result.hypotheses)}: "
-            f"<code>{html.escape(r.text)}</code> (mean log p {r.score:.3f}; the best scored {result.score:.3f}).")
+            f"<code>{html.escape(r.text)}</code> (mean log p {r.mean_log_prob:.3f}; the best scored "
+            f"{result.mean_log_prob:.3f}).")
 
 
 def pick_layer(value: object, r: Translation) -> int | str:
@@ -270,7 +271,7 @@ def pick_layer(value: object, r: Translation) -> int | str:
         layer = int(value)
     except (TypeError, ValueError):
         return "mean"
-    return layer if 0 <= layer < r.num_layers else "mean"
+    return layer if 0 <= layer < r.attention_layers else "mean"
 
 
 def _revealed(step: object, r: Translation) -> int | None:
@@ -278,12 +279,12 @@ def _revealed(step: object, r: Translation) -> int | None:
     if step is None or isinstance(step, bool) or not isinstance(step, int | float) or math.isnan(step):
         return None
     step = int(step)
-    return None if step >= len(r.output_tokens) - 1 else max(step, 0)
+    return None if step >= len(r.output_pieces) - 1 else max(step, 0)
 
 
 def last_step(result: Translation | None, rank: object = 1) -> int:
     """The last step of the shown hypothesis: the step slider runs from 0 to it."""
-    return 0 if result is None else len(hypothesis(result, rank).output_tokens) - 1
+    return 0 if result is None else len(hypothesis(result, rank).output_pieces) - 1
 
 
 def ranks(result: Translation | None) -> list[str]:
@@ -311,10 +312,10 @@ def step_figure(result: Translation | None, rank: object = 1, layer: object = "m
         return None
     r = hypothesis(result, rank)
     chosen = pick_layer(layer, r)
-    if r.num_layers == 0:
+    if r.attention_layers == 0:
         return viz.step_figure(r, 0, 0, presenter=presenter)
-    if chosen == "mean" and r.num_layers > 1:
-        return viz.message(f"The map shows the mean of {r.num_layers} layers, and each layer does its own "
+    if chosen == "mean" and r.attention_layers > 1:
+        return viz.message(f"The map shows the mean of {r.attention_layers} layers, and each layer does its own "
                            "arithmetic: choose a layer above to see its query, keys, values and context.", presenter)
     shown = _revealed(step, r)
     layer_shown = 0 if chosen == "mean" else chosen  # the mean of one layer is that layer
@@ -331,13 +332,13 @@ def step_math(result: Translation | None, rank: object = 1, layer: object = "mea
     if result is None:
         return ""
     r = hypothesis(result, rank)
-    last = len(r.output_tokens) - 1
+    last = len(r.output_pieces) - 1
     chosen = pick_layer(layer, r)
     shown = 0 if chosen == "mean" else chosen
     step = last if _revealed(step, r) is None else _revealed(step, r)
-    text = viz.step_math(r, step, shown if r.num_layers else 0)
-    if chosen == "mean" and r.num_layers > 1:
-        text = (f"*The heatmap shows the mean of {r.num_layers} layers; each layer does its own arithmetic. "
+    text = viz.step_math(r, step, shown if r.attention_layers else 0)
+    if chosen == "mean" and r.attention_layers > 1:
+        text = (f"*The heatmap shows the mean of {r.attention_layers} layers; each layer does its own arithmetic. "
                 "This is layer 0's (choose a layer to see another).*\n\n" + text)
     return text
 
@@ -366,7 +367,7 @@ def play(result: Translation | None, rank: object = 1, layer: object = "mean", p
     """Decode again on screen: yields the figure revealed up to step k, k and its math, for k = 0…S-1."""
     if result is None:
         return
-    steps = len(hypothesis(result, rank).output_tokens)
+    steps = len(hypothesis(result, rank).output_pieces)
     if delay is None:
         delay = min(max(PLAY_SECONDS / steps, PLAY_DELAY_S[0]), PLAY_DELAY_S[1])
     for step in range(steps):

@@ -32,7 +32,7 @@ def served(tmp_path_factory):
 
 
 def source_labels(text: str, spec: str = "dates") -> list[str]:
-    return [viz.display_piece(p) for p in models.get_model(spec).translator.translate(text).source_tokens]
+    return [viz.display_piece(p) for p in models.get_model(spec).translator.translate(text).source_pieces]
 
 
 @pytest.mark.slow  # the app served on a local port
@@ -44,7 +44,7 @@ def test_translate_returns_the_output_and_the_heatmap(served):
     assert plot["type"] == "plotly"
     figure = json.loads(plot["plot"])
     assert figure["layout"]["xaxis"]["ticktext"] == source_labels("3 March 2021")
-    assert len(figure["layout"]["yaxis"]["ticktext"]) == len(expected.output_tokens)
+    assert len(figure["layout"]["yaxis"]["ticktext"]) == len(expected.output_pieces)
     assert "frames" not in figure or not figure["frames"]
 
 
@@ -55,7 +55,7 @@ def test_translate_takes_forcing_a_reference_a_seed_and_a_beam(served):
     r = runs.run(runs.Settings("3 March 2021", "dates", "causal", True, 1.0, "2021-03-03", 3, 1))
     assert forced == r.text
     rows = json.loads(plot["plot"])["layout"]["yaxis"]["ticktext"]
-    assert len(rows) == len(r.output_tokens) and "▸" in rows[1]  # the forced steps are marked
+    assert len(rows) == len(r.output_pieces) and "▸" in rows[1]  # the forced steps are marked
     beam, _ = client.predict("3 March 2021", "dates", "bidirectional", 0, "", 0, 4, api_name="/translate")
     assert beam == runs.run(runs.Settings("3 March 2021", "dates", beam_size=4)).text
 

@@ -82,7 +82,7 @@ def page(browser, url, request):
 def expected(text: str, **changes) -> tuple[list[str], list[str], str]:
     """(source labels, output labels, output text) as the page should show them, computed in process."""
     r = runs.run(runs.Settings(text, changes.pop("checkpoint", "dates"), **changes))
-    return pieces(r.source_tokens), pieces(r.output_tokens), r.text
+    return pieces(r.source_pieces), pieces(r.output_pieces), r.text
 
 
 def pieces(tokens: list[str]) -> list[str]:
@@ -257,7 +257,7 @@ def test_beam_search_lists_hypotheses_and_plots_the_one_chosen(page):
             break
         except PlaywrightTimeout:
             assert attempt < 2, "three clicks on hypothesis 2 and the page never showed it"
-    wait_for_ticks(page, "y", pieces(beam.hypotheses[1].output_tokens))
+    wait_for_ticks(page, "y", pieces(beam.hypotheses[1].output_pieces))
     page.locator("#controls").get_by_text("greedy", exact=True).click()
     page.get_by_text("Decoding", exact=True).click()
     page.get_by_role("tab", name="Heatmap").click()

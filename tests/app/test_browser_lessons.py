@@ -77,7 +77,7 @@ def choose(page, key: str):
         page.wait_for_function("() => document.querySelector('#compare-summary')?.innerText?.includes('forcing')",
                                timeout=TIMEOUT_MS)
         return lesson, root
-    want = pieces(model.translate(lesson.a.text).source_tokens)
+    want = pieces(model.translate(lesson.a.text).source_pieces)
     page.wait_for_function(f"(want) => {{ const d = ({DRAWN})('{root}'); "
                            "return d && JSON.stringify(d.ticks) === JSON.stringify(want); }",
                            arg=want, timeout=TIMEOUT_MS)

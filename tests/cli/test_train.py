@@ -248,7 +248,7 @@ def test_a_two_stage_recipe_resumes_its_first_stage(tmp_path):
     assert cli.main(args) == 0
     metrics = json.loads((tmp_path / "reverse" / "metrics.json").read_text())
     assert metrics["settings"]["resume"] == str(tmp_path / "reverse") and metrics["settings"]["forcing_start"] == 0.5
-    assert s2s.load(str(tmp_path / "reverse"), device="cpu").translate("a b c").output_tokens
+    assert s2s.load(str(tmp_path / "reverse"), device="cpu").translate("a b c").output_pieces
 
 
 @pytest.mark.slow

@@ -26,9 +26,9 @@ def forced(tiny) -> Translation:
 def after_end(tiny) -> Translation:
     """Forced on past the model's own </s>: the model ends at step 4, the reference runs to step 10."""
     r = tiny.translate(DATE, reference="2021-03-03", teacher_forcing=0.5, seed=1)
-    outputs = [p if p != "</s>" else "0" for p in r.output_tokens]
+    outputs = [p if p != "</s>" else "0" for p in r.output_pieces]
     outputs[4] = "</s>"
-    return dataclasses.replace(r, output_tokens=outputs)
+    return dataclasses.replace(r, output_pieces=outputs)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,8 @@ def synthetic(steps: int = 20, width: int = 20, layers: int = 2, hidden: int = 8
     weights = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
     zeros = np.zeros((layers, steps, hidden), np.float32)
     return Translation(
-        source_text="x", source_tokens=[f"▁s{j}" for j in range(width)],
-        decoder_inputs=["<s>"] + [f"o{i}" for i in range(steps - 1)], output_tokens=[f"o{i}" for i in range(steps)],
+        source_text="x", source_pieces=[f"▁s{j}" for j in range(width)],
+        decoder_inputs=["<s>"] + [f"o{i}" for i in range(steps - 1)], output_pieces=[f"o{i}" for i in range(steps)],
         text="", attention=weights, scores=scores, probs=np.ones(steps, np.float32), forced=np.zeros(steps, bool),
         queries=zeros, contexts=zeros.copy(), encoder_states=np.zeros((layers, width, hidden), np.float32),
         log_prob=0.0,

@@ -28,15 +28,15 @@ def test_the_step_figure_draws_the_recorded_numbers(trained):
     np.testing.assert_allclose(c[0], trained.contexts[1, 4], atol=1e-6)
     np.testing.assert_allclose(w[:, 0] @ values, c[0], atol=1e-5)  # c = w V, from the figure alone
     assert len(figure.data) == 5
-    assert list(bars.y)[0] == viz.display_piece(trained.output_tokens[4])
+    assert list(bars.y)[0] == viz.display_piece(trained.output_pieces[4])
     assert list(bars.x) == pytest.approx(trained.top_probs[4].tolist())
     assert "step 4 · layer 1" in figure.layout.title.text
 
 
 def test_the_step_figure_names_pieces_as_the_map_does(trained):
     """Its title said "fed <s> → wrote </s>" where the map's rows and the panel say ⟨bos⟩ and ⟨eos⟩."""
-    last = len(trained.output_tokens) - 1
-    assert trained.decoder_inputs[0] == "<s>" and trained.output_tokens[last] == "</s>"
+    last = len(trained.output_pieces) - 1
+    assert trained.decoder_inputs[0] == "<s>" and trained.output_pieces[last] == "</s>"
     assert "fed ⟨bos⟩ → wrote 2" in viz.step_figure(trained, 0, 0).layout.title.text
     title = viz.step_figure(trained, last, 0).layout.title.text
     assert title.endswith("wrote ⟨eos⟩") and "</s>" not in title and "&lt;" not in title
@@ -63,7 +63,7 @@ def test_step_math_shows_the_recorded_numbers_and_checks_them(causal):
     layer, step = 1, 2
     md = viz.step_math(causal, step, layer)
     rows = [line for line in md.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert len(rows) == len(causal.source_tokens)
+    assert len(rows) == len(causal.source_pieces)
     for j, row in enumerate(rows):
         score, weight = causal.scores[layer, step, j], causal.attention[layer, step, j]
         assert ("masked (−∞)" if np.isneginf(score) else f"{score:.4f}") in row
@@ -75,7 +75,7 @@ def test_step_math_shows_the_recorded_numbers_and_checks_them(causal):
     assert "√32" in md and "Σ_j w_j = 1.000000" in md
     errors = [float(e) for e in re.findall(r"max \|difference\| = ([0-9.e+-]+)", md)]
     assert len(errors) == 2 and max(errors) < 1e-5  # the context and the scores, recomputed
-    assert viz.step_math(causal, 999, layer).startswith(f"### Step {len(causal.output_tokens) - 1} ")
+    assert viz.step_math(causal, 999, layer).startswith(f"### Step {len(causal.output_pieces) - 1} ")
     with pytest.raises(ValueError):
         viz.step_math(causal, 0, "mean")
 
@@ -88,11 +88,11 @@ def test_step_math_names_the_score_and_query(make_checkpoint):
 
 
 def test_step_math_is_markdown_safe(plain):
-    r = dataclasses.replace(plain, source_tokens=["a|b*c_`x`", *plain.source_tokens[1:]])
+    r = dataclasses.replace(plain, source_pieces=["a|b*c_`x`", *plain.source_pieces[1:]])
     md = viz.step_math(r, 0)
     assert r"a\|b\*c\_\`x\`" in md
     table = [line for line in md.splitlines() if line.startswith("| 0 |")]
     assert len(table) == 1 and table[0].count(" | ") == 4  # the piece's "|" did not add a column
-    hostile = dataclasses.replace(plain, source_tokens=[HOSTILE, *plain.source_tokens[1:]],
-                                  output_tokens=[HOSTILE, *plain.output_tokens[1:]])
+    hostile = dataclasses.replace(plain, source_pieces=[HOSTILE, *plain.source_pieces[1:]],
+                                  output_pieces=[HOSTILE, *plain.output_pieces[1:]])
     assert "<img" not in viz.step_math(hostile, 0)

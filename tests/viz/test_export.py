@@ -17,10 +17,10 @@ from tests.viz.conftest import HOSTILE
 
 
 def test_csv_round_trips_with_the_heatmap_labels(plain):
-    r = dataclasses.replace(plain, source_tokens=['a,"b"', *plain.source_tokens[1:]])
+    r = dataclasses.replace(plain, source_pieces=['a,"b"', *plain.source_pieces[1:]])
     rows = list(csv.reader(io.StringIO(viz.attention_csv(r, layer=1))))
-    assert rows[0] == ["output \\ source", *(viz.display_piece(p, escape=False) for p in r.source_tokens)]
-    assert [row[0] for row in rows[1:]] == [viz.display_piece(p, escape=False) for p in r.output_tokens]
+    assert rows[0] == ["output \\ source", *(viz.display_piece(p, escape=False) for p in r.source_pieces)]
+    assert [row[0] for row in rows[1:]] == [viz.display_piece(p, escape=False) for p in r.output_pieces]
     fig = viz.heatmap(r, layer=1)  # the axis labels, once plotly has decoded their entities
     assert rows[0][1:] == [html.unescape(label) for label in fig.layout.xaxis.ticktext]
     assert "·March" in rows[0] and rows[0][-1] == "⟨eos⟩"
@@ -32,7 +32,7 @@ def test_attention_json(causal):
     scores = np.array([[[np.nan if v is None else v for v in row] for row in layer] for layer in data["scores"]])
     assert (np.isnan(scores) == np.isneginf(causal.scores)).all()
     np.testing.assert_allclose(np.array(data["attention"]), causal.attention, rtol=1e-6)
-    assert data["source_tokens"] == causal.source_tokens and data["output_tokens"] == causal.output_tokens
+    assert data["source_pieces"] == causal.source_pieces and data["output_pieces"] == causal.output_pieces
     assert data["settings"]["mask"] == "causal" and data["settings"]["score_function"] == "scaled_dot"
     assert set(data["settings"]) >= {"teacher_forcing", "seed", "beam_size", "query", "trained_mask"}
 

@@ -18,11 +18,11 @@ from tests.viz.conftest import synthetic, validated, z_of
 
 def test_heatmap_axes_are_positional_with_the_pieces_as_labels(plain):
     fig = viz.heatmap(plain)
-    steps, width = len(plain.output_tokens), len(plain.source_tokens)
+    steps, width = len(plain.output_pieces), len(plain.source_pieces)
     assert z_of(fig).shape == (steps, width)
     np.testing.assert_allclose(z_of(fig), plain.attention.mean(0), rtol=1e-6)
-    assert list(fig.layout.xaxis.ticktext) == [viz.display_piece(p) for p in plain.source_tokens]
-    assert list(fig.layout.yaxis.ticktext) == [viz.display_piece(p) for p in plain.output_tokens]
+    assert list(fig.layout.xaxis.ticktext) == [viz.display_piece(p) for p in plain.source_pieces]
+    assert list(fig.layout.yaxis.ticktext) == [viz.display_piece(p) for p in plain.output_pieces]
     assert list(fig.layout.xaxis.tickvals) == list(range(width))
     assert list(fig.layout.yaxis.tickvals) == list(range(steps))
     assert list(fig.data[0].x) == list(range(width)) and list(fig.data[0].y) == list(range(steps))
@@ -43,8 +43,8 @@ def test_heatmap_is_valid_and_shows_the_mean_over_layers(causal, kwargs):
     z = z_of(checked)
     np.testing.assert_allclose(z[:shown], expected[:shown], rtol=1e-5, atol=1e-7)
     assert np.isnan(z[shown:]).all()
-    assert list(checked.layout.xaxis.ticktext) == [viz.display_piece(p) for p in causal.source_tokens]
-    assert list(checked.layout.yaxis.ticktext) == [viz.display_piece(p) for p in causal.output_tokens]
+    assert list(checked.layout.xaxis.ticktext) == [viz.display_piece(p) for p in causal.source_pieces]
+    assert list(checked.layout.yaxis.ticktext) == [viz.display_piece(p) for p in causal.output_pieces]
     masked = np.isneginf(causal.scores).any(0)
     assert (~np.isnan(z_of(checked, 1))[:shown] == masked[:shown]).all()  # the grey overlay
     assert checked.to_plotly_json()["data"][0]["colorscale"] == fig.to_plotly_json()["data"][0]["colorscale"]
@@ -52,12 +52,12 @@ def test_heatmap_is_valid_and_shows_the_mean_over_layers(causal, kwargs):
 
 def test_repeated_pieces_keep_their_own_positions(forced):
     # "2021-03-03": three "0"s and two "3"s among the outputs; "2" twice among the source pieces
-    r = dataclasses.replace(forced, output_tokens=forced.reference_tokens)
+    r = dataclasses.replace(forced, output_pieces=forced.reference_pieces)
     fig = viz.heatmap(r)
     labels = [re.sub(r"<[^>]+>|[▸ ]", "", t) for t in fig.layout.yaxis.ticktext]  # drop the forcing mark
     zeros = [i for i, label in enumerate(labels) if label == "0"]
     assert len(zeros) == 3
-    assert z_of(fig).shape[0] == len(r.reference_tokens)
+    assert z_of(fig).shape[0] == len(r.reference_pieces)
     twos = [j for j, label in enumerate(fig.layout.xaxis.ticktext) if label == "2"]
     assert twos == [3, 5]
     np.testing.assert_allclose(z_of(fig)[:, 3], r.attention.mean(0)[:, 3], rtol=1e-6)
@@ -80,8 +80,8 @@ def test_step_reveals_rows_up_to_step_and_outlines_it(plain):
     assert np.isnan(z[4:]).all()
     (outline,) = fig.layout.shapes
     assert (outline.y0, outline.y1) == (2.5, 3.5)
-    assert (outline.x0, outline.x1) == (-0.5, len(plain.source_tokens) - 0.5)
-    last = len(plain.output_tokens) - 1
+    assert (outline.x0, outline.x1) == (-0.5, len(plain.source_pieces) - 0.5)
+    last = len(plain.output_pieces) - 1
     assert not np.isnan(z_of(viz.heatmap(plain, step=999))).any()  # clamped to the last step
     assert viz.heatmap(plain, step=999).layout.shapes[0].y0 == last - 0.5
     assert viz.heatmap(plain, step=2.0).layout.shapes[0].y0 == 1.5  # a slider may send floats
@@ -146,7 +146,7 @@ def test_shared_zmax_rounds_the_largest_weight_up_to_a_twentieth(plain, causal):
 def test_layer_grid_has_every_layer_and_the_mean(causal):
     fig = viz.layer_grid(causal)
     weights = [t for t in fig.data if t.coloraxis == "coloraxis"]
-    assert len(weights) == causal.num_layers + 1
+    assert len(weights) == causal.attention_layers + 1
     for layer, trace in enumerate(weights[:-1]):
         np.testing.assert_allclose(np.asarray(trace.z, float), causal.attention[layer], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(weights[-1].z, float), causal.attention.mean(0), rtol=1e-6)
@@ -187,7 +187,7 @@ def test_difference_bidirectional_minus_causal(plain, causal):
     fig = viz.difference(plain, causal, layer=0, labels=("bidirectional", "causal"))
     masked = np.isneginf(causal.scores[0])
     diff = z_of(fig)
-    rows = min(len(plain.output_tokens), len(causal.output_tokens))
+    rows = min(len(plain.output_pieces), len(causal.output_pieces))
     # where causal was masked its weight is 0, so the difference is the whole bidirectional weight
     np.testing.assert_allclose(diff[:rows][masked[:rows]], plain.attention[0][:rows][masked[:rows]], rtol=1e-6)
     assert (diff[:rows][masked[:rows]] > 0).all()
@@ -195,14 +195,14 @@ def test_difference_bidirectional_minus_causal(plain, causal):
 
 
 def test_difference_pads_the_shorter_output(plain):
-    short = dataclasses.replace(plain, output_tokens=plain.output_tokens[:5], attention=plain.attention[:, :5],
+    short = dataclasses.replace(plain, output_pieces=plain.output_pieces[:5], attention=plain.attention[:, :5],
                                 scores=plain.scores[:, :5])
     fig = viz.difference(plain, short)
     diff = z_of(fig)
-    assert diff.shape == (len(plain.output_tokens), len(plain.source_tokens))
+    assert diff.shape == (len(plain.output_pieces), len(plain.source_pieces))
     assert (diff[:5] == 0).all() and np.isnan(diff[5:]).all()
-    assert fig.layout.yaxis.ticktext[7] == f"{viz.display_piece(plain.output_tokens[7])} / (ended)"  # not "–": a piece
-    assert fig.layout.yaxis.ticktext[0] == viz.display_piece(plain.output_tokens[0])
+    assert fig.layout.yaxis.ticktext[7] == f"{viz.display_piece(plain.output_pieces[7])} / (ended)"  # not "–": a piece
+    assert fig.layout.yaxis.ticktext[0] == viz.display_piece(plain.output_pieces[0])
 
 
 def test_difference_refuses_different_sources(plain, tiny):

@@ -19,14 +19,14 @@ def test_hover_holds_pieces_and_raw_scores(plain):
     trace = fig.data[0]
     for name in ("customdata[0]", "customdata[1]", "customdata[2]", "z:"):
         assert name in trace.hovertemplate
-    for t in (0, len(plain.output_tokens) - 1):
-        for j, piece in enumerate(plain.source_tokens):
+    for t in (0, len(plain.output_pieces) - 1):
+        for j, piece in enumerate(plain.source_pieces):
             source, output, score = trace.customdata[t][j]
             assert source == viz.display_piece(piece)
-            assert output == viz.display_piece(plain.output_tokens[t])
+            assert output == viz.display_piece(plain.output_pieces[t])
             assert float(score) == pytest.approx(float(plain.scores[1, t, j]), rel=1e-2, abs=1e-6)
     mean = viz.heatmap(plain).data[0].customdata[0][0][2]  # the mean shows every layer's score
-    assert len(mean.split(", ")) == plain.num_layers
+    assert len(mean.split(", ")) == plain.attention_layers
 
 
 def test_causal_masked_cells_are_marked(causal, plain):
@@ -46,11 +46,11 @@ def test_causal_masked_cells_are_marked(causal, plain):
 
 def test_forced_steps_and_mismatches_are_marked(forced):
     labels = viz.heatmap(forced).layout.yaxis.ticktext
-    mismatch = [o != ref for o, ref in zip(forced.output_tokens, forced.reference_tokens, strict=True)]
+    mismatch = [o != ref for o, ref in zip(forced.output_pieces, forced.reference_pieces, strict=True)]
     assert any(forced.forced) and not all(forced.forced)  # step 0 is fed BOS
     assert [viz.FORCED_MARK in label for label in labels] == list(forced.forced)
     assert [viz.MISMATCH_MARK in label for label in labels] == mismatch
-    right = viz.heatmap(dataclasses.replace(forced, output_tokens=forced.reference_tokens))
+    right = viz.heatmap(dataclasses.replace(forced, output_pieces=forced.reference_pieces))
     assert not any(viz.MISMATCH_MARK in label for label in right.layout.yaxis.ticktext)
     notes = viz.heatmap(forced).layout.annotations[0].text
     assert "teacher forcing" in notes and "reference" in notes
@@ -63,8 +63,8 @@ def test_rows_labelled_by_the_fed_piece(trained):
 
 
 def test_html_in_pieces_is_shown_as_text(plain):
-    sources = [HOSTILE, *plain.source_tokens[1:]]
-    r = dataclasses.replace(plain, source_tokens=sources, output_tokens=[HOSTILE, *plain.output_tokens[1:]])
+    sources = [HOSTILE, *plain.source_pieces[1:]]
+    r = dataclasses.replace(plain, source_pieces=sources, output_pieces=[HOSTILE, *plain.output_pieces[1:]])
     figures = [viz.heatmap(r, title=HOSTILE), viz.heatmap(r, step=0), viz.layer_grid(r),
                viz.difference(r, r, labels=(HOSTILE, "B"))]
     for fig in figures:
@@ -95,25 +95,25 @@ def test_every_figure_has_a_title(plain, causal, tiny):
 
 
 def test_steps_after_the_models_end_are_marked(after_end, plain):
-    assert after_end.end == 5 < len(after_end.output_tokens)
+    assert after_end.end == 5 < len(after_end.output_pieces)
     fig = viz.heatmap(after_end)
     labels = fig.layout.yaxis.ticktext
     assert [viz.AFTER_END_MARK in label for label in labels] == [t >= 5 for t in range(len(labels))]
     assert all(viz.AFTER_END_COLOR in label for label in labels[5:])
-    mismatch = [o != ref for o, ref in zip(after_end.output_tokens, after_end.reference_tokens, strict=True)]
+    mismatch = [o != ref for o, ref in zip(after_end.output_pieces, after_end.reference_pieces, strict=True)]
     assert [viz.MISMATCH_MARK in label for label in labels] == mismatch  # still marked after the end
     (line,) = fig.layout.shapes
     assert (line.type, line.y0, line.y1, line.line.dash) == ("line", 4.5, 4.5, "dot")
     assert "after the model's own ⟨eos⟩" in fig.layout.annotations[0].text
     assert len(viz.heatmap(after_end, step=3).layout.shapes) == 1  # before the end: the outline only
     assert len(viz.heatmap(after_end, step=6).layout.shapes) == 2  # the line and the outline
-    assert len(viz.layer_grid(after_end).layout.shapes) == after_end.num_layers + 1  # one per panel
+    assert len(viz.layer_grid(after_end).layout.shapes) == after_end.attention_layers + 1  # one per panel
     assert not viz.heatmap(plain).layout.shapes  # decoding freely, nothing comes after the end
     assert not any(viz.AFTER_END_MARK in label for label in viz.heatmap(plain).layout.yaxis.ticktext)
 
 
 def test_after_end_labels_stay_text(after_end):
-    outputs = [*after_end.output_tokens[:6], "<b>", *after_end.output_tokens[7:]]
-    r = dataclasses.replace(after_end, output_tokens=outputs)
+    outputs = [*after_end.output_pieces[:6], "<b>", *after_end.output_pieces[7:]]
+    r = dataclasses.replace(after_end, output_pieces=outputs)
     label = viz.heatmap(r).layout.yaxis.ticktext[6]
     assert "&lt;b&gt;" in label and re.sub(r"<[^>]+>", "", label).count("after") == 1

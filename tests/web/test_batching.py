@@ -126,7 +126,7 @@ def test_a_run_decoded_in_a_batch_matches_the_same_run_alone(monkeypatch):
 
     for s, result in zip(settings, got, strict=True):
         alone = models.get_model(models.web_spec(s.checkpoint)).translator.translate(s.text, mask=s.mask, seed=s.seed)
-        assert (result.text, result.output_tokens, result.decoder_inputs) == (alone.text, alone.output_tokens,
+        assert (result.text, result.output_pieces, result.decoder_inputs) == (alone.text, alone.output_pieces,
                                                                               alone.decoder_inputs)
         assert (result.mask, result.seed, result.teacher_forcing, result.beam_size) == (s.mask, s.seed, 0.0, 1)
         for name in ("attention", "scores", "probs", "top_probs", "queries", "contexts", "encoder_states"):

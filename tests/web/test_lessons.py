@@ -27,18 +27,18 @@ def test_every_lesson_sets_an_installed_checkpoint_and_runs():
         assert lessons.lesson(lesson.key) is lesson
         for settings in (lesson.a, lesson.b):
             if settings is not None:
-                assert run(settings).output_tokens
+                assert run(settings).output_pieces
 
 
 def test_1_the_year_is_written_first_and_read_last():
     r = run(lessons.BY_KEY["aligns"].a)
     assert r.text == "1999-06-21"
-    june = r.source_tokens.index("▁June")
-    year = [j for j, piece in enumerate(r.source_tokens) if j > june and piece.lstrip("▁").isdigit()]
-    assert [r.source_tokens[j] for j in year] == ["1", "9", "9", "9"]
+    june = r.source_pieces.index("▁June")
+    year = [j for j, piece in enumerate(r.source_pieces) if j > june and piece.lstrip("▁").isdigit()]
+    assert [r.source_pieces[j] for j in year] == ["1", "9", "9", "9"]
     looked_at = r.attention.mean(0)[:4].argmax(-1)  # the four year rows, mean of layers (what the lesson shows)
     assert set(looked_at) <= set(year), "the year rows look at the year"
-    assert min(year) > len(r.source_tokens) // 2, "the year is at the right end of the input"
+    assert min(year) > len(r.source_pieces) // 2, "the year is at the right end of the input"
 
 
 def test_2_attention_wins_on_long_inputs_by_50_points():
@@ -54,9 +54,9 @@ def test_2_attention_wins_on_long_inputs_by_50_points():
 def test_3_forcing_hides_errors_that_free_decoding_piles_up():
     lesson = lessons.BY_KEY["forcing"]
     forced, free = run(lesson.a), run(lesson.b)
-    reference = forced.reference_tokens
-    forced_right = np.mean([o == r for o, r in zip(forced.output_tokens, reference)])
-    free_right = np.mean([o == r for o, r in zip(free.output_tokens, reference)])
+    reference = forced.reference_pieces
+    forced_right = np.mean([o == r for o, r in zip(forced.output_pieces, reference)])
+    free_right = np.mean([o == r for o, r in zip(free.output_pieces, reference)])
     assert forced.forced[1:].all()
     assert forced_right >= 0.85 and forced_right >= free_right + 0.15
     assert free.text != lesson.b.reference
@@ -79,7 +79,7 @@ def test_5_the_context_is_the_weights_times_the_encoder_states():
     lesson = lessons.BY_KEY["matrix"]
     r = run(lesson.a)
     layer = int(lesson.layer)
-    for step in range(len(r.output_tokens)):
+    for step in range(len(r.output_pieces)):
         w, values = r.attention[layer, step].astype(np.float64), r.encoder_states[layer].astype(np.float64)
         context = sum(w[j] * values[j] for j in range(len(w)))  # Σ_j w_j v_j, term by term
         np.testing.assert_allclose(context, r.contexts[layer, step], atol=1e-5)

@@ -28,8 +28,8 @@ def test_explore_returns_the_output_the_figure_and_the_result():
     assert explored.output == r.text and isinstance(explored.output, str)
     assert explored.status == ""  # run with the mask it was trained with, no forcing: nothing to say
     xaxis = explored.figure.layout.xaxis
-    assert list(xaxis.ticktext) == [viz.display_piece(p) for p in r.source_tokens]
-    assert r.attention.shape == (2, len(r.output_tokens), len(r.source_tokens))
+    assert list(xaxis.ticktext) == [viz.display_piece(p) for p in r.source_pieces]
+    assert r.attention.shape == (2, len(r.output_pieces), len(r.source_pieces))
 
 
 def test_a_mask_the_checkpoint_was_not_trained_with_is_pointed_out():
@@ -101,7 +101,7 @@ def test_the_seed_may_be_empty_or_a_whole_float():
 
 def test_forcing_is_off_unless_ticked_whatever_the_ratio():
     r = views.explore(settings(forcing=False, ratio=1.0, reference="2021-03-03")).result
-    assert r.teacher_forcing == 0 and not r.forced.any() and r.reference_tokens is None
+    assert r.teacher_forcing == 0 and not r.forced.any() and r.reference_pieces is None
     r = views.explore(settings(forcing=True, ratio=1.0, reference="2021-03-03")).result
     assert r.forced[1:].all()
 
@@ -194,7 +194,7 @@ def test_a_model_trained_in_the_page_runs_in_explore_greedy_forced_and_batched(t
     assert greedy.text == translator.translate("9 June 2012").text
     forced = runs.run(settings("9 June 2012", checkpoint=name, forcing=True, ratio=0.5, reference="2012-06-09"))
     alone = translator.translate("9 June 2012", reference="2012-06-09", teacher_forcing=0.5, seed=0)
-    assert forced.output_tokens == alone.output_tokens
+    assert forced.output_pieces == alone.output_pieces
     assert "s2s-problem" not in views.explore(settings("9 June 2012", checkpoint=name)).status
 
 

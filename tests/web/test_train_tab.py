@@ -39,7 +39,7 @@ class FakeRegistry:
         self.runs, self.queued, self.cancelled, self.refusal, self.asked = (dict(runs or {}), dict(waiting or {}), [],
                                                                              refusal, [])
 
-    def start(self, page, request):
+    def start(self, page, request, address=""):
         self.asked.append((page, request))
         if self.refusal is not None:
             raise self.refusal

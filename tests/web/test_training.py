@@ -63,7 +63,7 @@ def test_a_tiny_run_is_watched_learns_and_exports_a_checkpoint_that_loads(tmp_pa
     assert [s for s, _ in p.loss] == sorted(s for s, _ in p.loss)
     assert len(p.accuracy) == len(probes)
 
-    assert run.translator() is not None and run.translator().translate("3 March 2021").output_tokens
+    assert run.translator() is not None and run.translator().translate("3 March 2021").output_pieces
     folder = tmp_path / "unzipped"
     zipfile.ZipFile(io.BytesIO(run.export_zip())).extractall(folder)
     loaded = checkpoint.load(folder, device="cpu")
@@ -132,6 +132,35 @@ def test_a_freed_slot_goes_to_the_first_in_line_not_to_a_script_that_asks_first(
     now[0] = 30 + limits.PLACE_KEPT_S + 1  # "other" stopped asking (its page closed): its place is dropped
     student.done = True
     assert isinstance(ask("newcomer"), _Run)
+
+
+def test_one_address_holds_a_few_runs_and_places_whatever_pages_it_opens():
+    """Six pages from one address got one run and five places in line, the real visitor sixth (review of issue 21).
+    Now an address holds PER_ADDRESS runs and places together; another address is served as before."""
+    runs = Registry(max_runs=1, new_run=_Run, per_address=2)
+    first = runs.start("script-page-1", TrainRequest(**TINY), address="203.0.113.9")
+    with pytest.raises(training.InLine, match="number 1 in line"):
+        runs.start("script-page-2", TrainRequest(**TINY), address="203.0.113.9")
+    for n in range(3, 7):
+        with pytest.raises(TrainingRefused, match="Your address already has 2 training run"):
+            runs.start(f"script-page-{n}", TrainRequest(**TINY), address="203.0.113.9")
+    with pytest.raises(training.InLine, match="number 2 in line"):  # the real visitor: second, not sixth
+        runs.start("student", TrainRequest(**TINY), address="198.51.100.7")
+    first.done = True  # a run of the address ends: the address may ask again
+    with pytest.raises(training.InLine):
+        runs.start("script-page-3", TrainRequest(**TINY), address="203.0.113.9")
+
+
+def test_the_line_has_a_size():
+    runs = Registry(max_runs=1, new_run=_Run, per_address=99, max_line=3)
+    runs.start("running", TrainRequest(**TINY))
+    for n in range(3):
+        with pytest.raises(training.InLine):
+            runs.start(f"waiting-{n}", TrainRequest(**TINY), address=f"192.0.2.{n}")
+    with pytest.raises(TrainingRefused, match=r"line for training is full \(3 waiting\)"):
+        runs.start("one-more", TrainRequest(**TINY), address="192.0.2.99")
+    with pytest.raises(training.InLine, match="number 1 in line"):  # a page in line keeps its place
+        runs.start("waiting-0", TrainRequest(**TINY), address="192.0.2.0")
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -330,7 +359,7 @@ def test_on_zerogpu_the_run_happens_in_a_gpu_worker_and_the_page_still_watches_i
     assert len(probes) >= 3 and len(p.loss) >= 2 and p.step > 0
     # the model came back as checkpoint files: on the page's CPU it writes what the worker's last probe wrote
     here = run.translator().translate(request.probe, mask=request.mask)
-    assert here.output_tokens == probes[-1].output_tokens
+    assert here.output_pieces == probes[-1].output_pieces
     np.testing.assert_allclose(here.attention, probes[-1].attention, atol=1e-6)
     assert zipfile.ZipFile(io.BytesIO(run.export_zip())).namelist()  # and exports as the local run does
 

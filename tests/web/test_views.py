@@ -67,7 +67,7 @@ def result():
 
 
 def test_step_reveals_rows_up_to_it_and_the_last_step_shows_everything(result):
-    last = len(result.output_tokens) - 1
+    last = len(result.output_pieces) - 1
     z = np.array(views.figure(result, step=0).data[0].z, dtype=float)
     assert not np.isnan(z[0]).any() and np.isnan(z[1:]).all()
     assert len(views.figure(result, step=0).layout.shapes) == 1  # the current step's outline
@@ -94,9 +94,9 @@ def test_feeding_another_piece_keeps_the_shown_runs_rows_before_the_change(shown
         run = settings(forcing=True, ratio=0.5, reference="2021-04-05", seed=3)
         result, rank = runs.run(run), 1
         on_screen = result
-    at = len(on_screen.output_tokens) - 1
-    assert on_screen.decoder_inputs[1:at] != result.hypotheses[0].output_tokens[: at - 1] if shown.startswith("beam") \
-        else on_screen.decoder_inputs[1:at] != on_screen.output_tokens[: at - 1]  # the case differs from the old rule
+    at = len(on_screen.output_pieces) - 1
+    assert on_screen.decoder_inputs[1:at] != result.hypotheses[0].output_pieces[: at - 1] if shown.startswith("beam") \
+        else on_screen.decoder_inputs[1:at] != on_screen.output_pieces[: at - 1]  # the case differs from the old rule
     changed = views.intervene(run, result, at, "7", rank=rank)
     assert changed.result is not None, changed.status
     fed = changed.result.decoder_inputs
@@ -134,15 +134,15 @@ def test_step_math_follows_the_step_and_layer(result):
     assert "Step 0 of" in views.step_math(result, step=0)
     assert "layer 1" in views.step_math(result, layer="1", step=0)
     assert "mean of 2 layers" in views.step_math(result, layer="mean", step=0)
-    last = len(result.output_tokens) - 1
+    last = len(result.output_pieces) - 1
     assert f"Step {last} of {last}" in views.step_math(result)
 
 
 def test_steps_rows_and_ranks_of_a_greedy_and_a_beam_result():
     greedy = runs.run(settings())
     assert views.ranks(greedy) == ["1"] and len(views.nbest_rows(greedy)) == 1
-    assert views.last_step(greedy) == len(greedy.output_tokens) - 1
-    assert len(views.forcing_rows(greedy)) == len(greedy.output_tokens)
+    assert views.last_step(greedy) == len(greedy.output_pieces) - 1
+    assert len(views.forcing_rows(greedy)) == len(greedy.output_pieces)
     beam = runs.run(settings(beam_size=3))
     assert len(beam.hypotheses) > 1
     assert views.ranks(beam) == [str(i) for i in range(1, len(beam.hypotheses) + 1)]
@@ -155,18 +155,18 @@ def test_choosing_a_hypothesis_plots_it():
     beam = runs.run(settings(beam_size=3))
     second = beam.hypotheses[1]
     fig = views.figure(beam, "2")
-    assert list(fig.layout.yaxis.ticktext) == [viz.display_piece(p) for p in second.output_tokens]
+    assert list(fig.layout.yaxis.ticktext) == [viz.display_piece(p) for p in second.output_pieces]
     assert "hypothesis 2 of" in views.hypothesis_note(beam, "2") and second.text in views.hypothesis_note(beam, "2")
     assert "Beam search kept" in views.hypothesis_note(beam, "1")
     assert views.hypothesis_note(runs.run(settings()), "1") == ""
-    assert views.last_step(beam, "2") == len(second.output_tokens) - 1
-    assert len(views.forcing_rows(beam, "2")) == len(second.output_tokens)
+    assert views.last_step(beam, "2") == len(second.output_pieces) - 1
+    assert len(views.forcing_rows(beam, "2")) == len(second.output_pieces)
     assert views.hypothesis(beam, 99) is beam.hypotheses[-1] and views.hypothesis(beam, "x") is beam.hypotheses[0]
 
 
 def test_play_yields_every_step_in_order(result):
     frames = list(views.play(result, layer="1", delay=0))
-    assert [frame.step for frame in frames] == list(range(len(result.output_tokens)))
+    assert [frame.step for frame in frames] == list(range(len(result.output_pieces)))
     assert all(f"Step {frame.step} of" in frame.math for frame in frames)
     assert all(f"step {frame.step} · layer 1" in frame.arithmetic.layout.title.text for frame in frames)
     assert list(views.play(None)) == []
@@ -192,8 +192,8 @@ def test_export_writes_csv_json_and_a_small_html_page_with_a_shared_plotly(resul
     assert message == "" and [Path(p).name for p in paths] == ["attention.csv", "attention.json", "heatmap.html",
                                                                export.PLOTLY_JS]
     csv_text, json_text, page = (Path(p).read_text(encoding="utf-8") for p in paths[:3])
-    assert csv_text.splitlines()[0].split(",")[1:] == [viz.display_piece(p, escape=False) for p in result.source_tokens]
-    assert json.loads(json_text)["output_tokens"] == result.output_tokens
+    assert csv_text.splitlines()[0].split(",")[1:] == [viz.display_piece(p, escape=False) for p in result.source_pieces]
+    assert json.loads(json_text)["output_pieces"] == result.output_pieces
     assert "<html>" in page and f'src="{export.PLOTLY_JS}"' in page
     assert sum(Path(p).stat().st_size for p in paths[:3]) < 200_000  # was 4.8 MB, plotly.js inlined
     assert Path(paths[3]).stat().st_size > 1_000_000 and "Plotly" in Path(paths[3]).read_text()[:5000]

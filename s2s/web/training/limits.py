@@ -35,6 +35,9 @@ MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
 PLACE_KEPT_S = 10.0  # a place in line is kept this long after its page last asked (a waiting page asks each second)
 MAX_RUNS = environment.count("S2S_TRAIN_MAX_RUNS", 4 if torch.cuda.is_available() else 1)
+# one address: its runs going and places in line together (a class behind one NAT address: see docs/deploying.md)
+PER_ADDRESS = environment.count("S2S_TRAIN_PER_ADDRESS", 2)
+MAX_LINE = 8  # places in line: beyond, a request is refused (each keeps its request in memory)
 MAX_SECONDS = environment.number("S2S_TRAIN_MAX_SECONDS", 120.0, minimum=1)
 TRAIN_THREADS = environment.count("S2S_TRAIN_THREADS", 1)
 EXPORT_DIR = Path(tempfile.gettempdir()) / "s2s-training"
