@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 
@@ -72,7 +74,7 @@ def test_a_tiny_run_is_watched_learns_and_exports_a_checkpoint_that_loads(tmp_pa
                                run.translator().translate("3 March 2021").attention, atol=1e-6)
     path = run.export_path("trained-0123abcd")  # named as Explore names the model (it was s2s-<task>-<random>)
     assert path.parent.parent == limits.EXPORT_DIR and path.name == "trained-0123abcd-dates.zip"
-    assert zipfile.is_zipfile(path) and run.export_path("trained-0123abcd") != path  # each export its own folder
+    assert zipfile.is_zipfile(path) and run.export_path("trained-0123abcd") == path  # the same model: the same file
 
 
 def test_one_run_per_page_and_a_global_limit_refuse_with_a_clear_message():
@@ -376,11 +378,12 @@ def test_a_new_task_brings_its_own_probe_unless_the_visitor_typed_one():
 
 
 def test_exports_keep_the_newest_few_each_whole(monkeypatch, tmp_path):
-    """Each export has a folder of its own (a class exporting at once never shares a file); beyond EXPORT_KEEP the
-    oldest folders go, never a zip a visitor may still be downloading from a newer one."""
+    """Beyond EXPORT_KEEP the oldest export folders go, never a zip a visitor may still be downloading from a newer
+    one; a folder exported again counts as new."""
     monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path)
     monkeypatch.setattr(limits, "EXPORT_KEEP", 2)
-    monkeypatch.setattr(training.LiveRun, "export_zip", lambda self: b"PK zip bytes")
+    model = iter(range(100))
+    monkeypatch.setattr(training.LiveRun, "export_zip", lambda self: f"PK zip of model {next(model)}".encode())
     run = object.__new__(training.LiveRun)
     run.request = TrainRequest()
     paths = []
@@ -388,7 +391,40 @@ def test_exports_keep_the_newest_few_each_whole(monkeypatch, tmp_path):
         paths.append(run.export_path(f"trained-{n:08x}"))
         os.utime(paths[-1].parent, (n, n))  # the order they were made in, whatever the clock's resolution
     kept = sorted(p for p in tmp_path.iterdir())
-    assert kept == sorted(p.parent for p in paths[2:]) and all(p.read_bytes() == b"PK zip bytes" for p in paths[2:])
+    assert kept == sorted(p.parent for p in paths[2:])
+    assert [p.read_bytes() for p in paths[2:]] == [b"PK zip of model 2", b"PK zip of model 3"]
+
+
+def finished_run(files: dict[str, bytes]) -> training.LiveRun:
+    """A LiveRun as it is once done, without training: its files, its progress, its request."""
+    run = object.__new__(training.LiveRun)
+    run.request, run._files = TrainRequest(), files
+    run._lock, run._finished = threading.Lock(), threading.Event()
+    run._finished.set()
+    run._progress = training.Progress(2, 40, 5120, 900.0, 5.7, ((20, 2.5), (40, 1.5)), ((40, 0.5, 0.25),),
+                                      "Done.", True, False, None, 2)
+    return run
+
+
+def test_exporting_the_same_model_again_writes_nothing_new(monkeypatch, tmp_path):
+    """Each zip embedded the time it was made: one finished run exported once a second made a new 1.7 MB file
+    every time, in gradio's cache too, which keys its copies by content (issue 21). The same model is now the
+    same bytes and the same file."""
+    monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path)
+    config = json.dumps(dict(task="dates", model="attention", query="state", encoder="bi", bridge="hidden",
+                             trained_mask="bidirectional", score="scaled_dot")).encode()
+    run = finished_run({"config.json": config, "model.safetensors": b"weights"})
+    first = run.export_zip()
+    with monkeypatch.context() as later:
+        later.setattr(time, "time", lambda: 2_000_000_000.0)  # another moment: zipfile dates entries by time.time
+        later.setattr(time, "localtime", lambda *_: time.struct_time((2033, 5, 18, 3, 33, 20, 2, 138, 0)))
+        assert run.export_zip() == first
+    paths = {run.export_path("trained-0123456789abcdef") for _ in range(5)}
+    assert len(paths) == 1 and len(list(tmp_path.rglob("*.zip"))) == 1
+    names = zipfile.ZipFile(io.BytesIO(first)).namelist()
+    assert names == sorted(["README.md", "config.json", "metrics.json", "model.safetensors"])
+    other = finished_run({"config.json": config, "model.safetensors": b"other weights"})
+    assert other.export_path("trained-0123456789abcdef") not in paths  # another model: its own file
 
 
 def test_a_runs_pairs_come_from_the_one_loader():

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import hashlib
 import io
 import json
+import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -29,6 +32,8 @@ from .events import Epoch, Event, Loss, Probe, Trained
 from .limits import MAX_POINTS, TrainingRefused
 from .request import TrainRequest
 from .worker import Job, Worker
+
+ZIP_DATE = (2026, 1, 1, 0, 0, 0)  # every exported zip's entries: the bytes say nothing of when
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ class LiveRun:
         return self._translator
 
     def export_zip(self) -> bytes:
-        """The checkpoint folder (config, weights, tokenizers, card, metrics) as zip bytes."""
+        """The checkpoint folder (config, weights, tokenizers, card, metrics) as zip bytes: the same bytes for the
+        same run, whenever it is exported (every entry dated ZIP_DATE), so that repeated exports cost no disk."""
         if not self.done or self._files is None or self.progress().error:
             raise TrainingRefused("There is no trained model to export yet: wait until the run is done.")
         files = {**self._files, checkpoint.CARD: self._card().encode(),
@@ -115,16 +121,22 @@ class LiveRun:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in sorted(files):
-                archive.writestr(name, files[name])
+                archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_DATE), files[name], zipfile.ZIP_DEFLATED)
         return buffer.getvalue()
 
     def export_path(self, name: str = "s2s") -> Path:
-        """export_zip() as <name>-<task>.zip (name: what Explore calls the model), in a fresh folder under
-        EXPORT_DIR (the oldest beyond EXPORT_KEEP go)."""
+        """export_zip() as <name>-<task>.zip (name: what Explore calls the model) under EXPORT_DIR, in a folder named
+        by its content: exporting the same model again finds the same file (gradio's own cache, which keys its
+        copies by content, then holds one copy too). The newest EXPORT_KEEP folders are kept."""
         data = self.export_zip()
-        limits.EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="export-", dir=limits.EXPORT_DIR)) / f"{name}-{self.request.task}.zip"
-        path.write_bytes(data)
+        folder = limits.EXPORT_DIR / f"export-{hashlib.sha256(data).hexdigest()[:20]}"
+        path = folder / f"{name}-{self.request.task}.zip"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            written = folder / f".{path.name}.{secrets.token_hex(4)}"  # pages exporting at once: each renames its own
+            written.write_bytes(data)
+            written.replace(path)
+        os.utime(folder)  # the newest, whenever it was first written
         _prune(limits.EXPORT_DIR, limits.EXPORT_KEEP)
         return path
 
