@@ -19,7 +19,7 @@ import torch
 from s2s import checkpoint, tasks
 from s2s.training.data import load_pairs
 from s2s.web import runs, training
-from s2s.web.training import Registry, TrainingRefused, TrainRequest, limits, live, worker
+from s2s.web.training import Registry, TrainingRefused, TrainRequest, events, limits, live, worker
 
 TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
 
@@ -282,6 +282,7 @@ def test_a_run_that_has_learnt_stops_before_its_time_cap():
     assert run.wait(60)
     p = run.progress()
     assert p.status.startswith("Done") and not p.cancelled and p.seconds < 30, p.status
+    assert events.LEARNT in p.status  # the page says why it ended before its cap
     assert [exact for _, _, exact in p.accuracy[-limits.LEARNT_PROBES:]] == [1.0] * limits.LEARNT_PROBES
     steps = [step for step, _, _ in p.accuracy]
     assert steps == sorted(set(steps)), "no second probe of the same weights at the end"
@@ -438,3 +439,26 @@ def test_a_runs_pairs_come_from_the_one_loader():
     pasted = TrainRequest(task="tsv", tsv=tsv, seed=3)
     assert training.request_pairs(pasted) == load_pairs(pasted.config(), training.pasted_pairs(tsv))
     assert len(training.request_pairs(pasted).validation) == 4
+
+
+def probe_at(exact: float, tokens: float) -> training.Probe:
+    return training.Probe(step=0, translation=None, token_accuracy=tokens, exact_match=exact)
+
+
+def test_a_run_that_cannot_improve_stops_and_one_that_improves_goes_on():
+    """22 pasted pairs reached a loss of ~0, then ran to the 120 s cap at 0% validation exact match (issue 22):
+    the slot was held for nothing. The watch stops a run after STALL_PROBES probes without a gain."""
+    watch = events.Watch()
+    reasons = [watch.after(probe_at(0.0, 0.30)) for _ in range(limits.STALL_PROBES)]
+    assert reasons[:-1] == [""] * (limits.STALL_PROBES - 1) and reasons[-1] == ""  # the first probe set the best
+    assert watch.after(probe_at(0.0, 0.30 + limits.MIN_GAIN / 2)) == events.STALLED  # too small a gain
+
+    rising = events.Watch()  # token accuracy creeping up by MIN_GAIN each probe: never stopped
+    assert all(rising.after(probe_at(0.0, 0.1 + k * limits.MIN_GAIN)) == "" for k in range(5 * limits.STALL_PROBES))
+    exact = events.Watch()  # exact match up, token accuracy down: still a gain
+    assert all(exact.after(probe_at(k / 100, 0.9 - k / 100)) == "" for k in range(3 * limits.STALL_PROBES))
+
+
+def test_a_run_stops_once_it_has_learnt():
+    watch = events.Watch()
+    assert [watch.after(probe_at(e, 1.0)) for e in (1.0, 0.9, 1.0, 1.0)] == ["", "", "", events.LEARNT]

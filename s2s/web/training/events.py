@@ -18,7 +18,7 @@ import torch
 from ... import checkpoint
 from ...training.trainer import Trainer
 from ...translator import Translation
-from .limits import LEARNT_PROBES, PROBE_EVERY_S, TRAIN_THREADS
+from .limits import LEARNT_PROBES, MIN_GAIN, PROBE_EVERY_S, STALL_PROBES, TRAIN_THREADS
 from .request import TrainRequest, request_pairs
 
 # --- a run as a stream of events ---------------------------------------------------------------------
@@ -55,6 +55,7 @@ class Probe:
 @dataclass(frozen=True)
 class Trained:
     files: dict[str, bytes]  # the checkpoint folder by file name (no card or metrics: the page writes them)
+    stopped: str = ""  # why the run ended before its time cap, in the page's words ("" if it did not)
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,37 @@ def _never() -> bool:
     return False
 
 
+LEARNT = "it got every validation pair right"
+STALLED = "validation had stopped improving"
+
+
+@dataclass
+class Watch:
+    """Whether a run should end before its time cap, probe after probe: once LEARNT_PROBES probes in a row get
+    every validation pair right (nothing left to watch), or once STALL_PROBES probes in a row improve neither
+    validation exact match nor token accuracy (by MIN_GAIN): a run that cannot improve frees its slot."""
+
+    perfect: int = 0  # probes in a row with every validation pair right
+    stalled: int = 0  # probes in a row without a gain
+    best: tuple[float, float] = (-1.0, -1.0)  # the best (exact match, token accuracy) so far
+
+    def after(self, probe: Probe) -> str:
+        """The reason to stop after `probe` (LEARNT or STALLED), or ""."""
+        self.perfect = self.perfect + 1 if probe.exact_match >= 1.0 else 0
+        if self.perfect >= LEARNT_PROBES:
+            return LEARNT
+        exact, tokens = self.best
+        if probe.exact_match > exact or probe.token_accuracy >= tokens + MIN_GAIN:
+            self.best, self.stalled = (max(exact, probe.exact_match), max(tokens, probe.token_accuracy)), 0
+        else:
+            self.stalled += 1
+        return STALLED if self.stalled >= STALL_PROBES else ""
+
+
 def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
                  probe_every_s: float | None = None) -> Iterator[Event]:
-    """Train as `request` asks, for at most request.max_seconds (or until `stop()`, or until LEARNT_PROBES probes in
-    a row find every validation pair right), as a stream of events: a Probe first, Epoch and Loss as it goes,
+    """Train as `request` asks, for at most request.max_seconds (or until `stop()`, or until `Watch` says there is
+    nothing more to learn or to see), as a stream of events: a Probe first, Epoch and Loss as it goes,
     a Probe every `probe_every_s` s (default PROBE_EVERY_S), then a last Probe (unless the one before was of
     the same weights) and Trained."""
     probe_every_s = PROBE_EVERY_S if probe_every_s is None else probe_every_s
@@ -83,7 +111,7 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
     probe = _probe(trainer, request, 0)
     yield probe
     start = last_probe = time.monotonic()
-    perfect = 0  # probes in a row with every validation pair right
+    watch, stopped = Watch(), ""
     probing = 0.0  # seconds spent on probes and validation
     step = examples = 0
     total, count = torch.zeros((), device=trainer.device), 0
@@ -108,8 +136,8 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
                 last_probe = time.monotonic()
                 probing += last_probe - probe_start
                 yield probe
-                perfect = perfect + 1 if probe.exact_match >= 1.0 else 0
-                if perfect >= LEARNT_PROBES:  # nothing left to watch: the slot goes to the next run
+                stopped = watch.after(probe)
+                if stopped:  # the slot goes to the next run
                     over = True
                     break
         if over:
@@ -117,7 +145,7 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
     trainer.blocks = []  # the tokenised training data: not needed any more
     if probe.step != step:
         yield _probe(trainer, request, step)
-    yield Trained(_checkpoint_files(trainer))
+    yield Trained(_checkpoint_files(trainer), stopped)
 
 
 def _probe(trainer: Trainer, request: TrainRequest, step: int) -> Probe:

@@ -31,6 +31,8 @@ PROBE_EVERY_S = 3.0
 # reads at least 64 pieces, its </s> included (s2s.training.trainer.build_or_resume)
 MAX_PROBE_BYTES = 60
 LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
+STALL_PROBES = 10  # ... or once this many in a row (about 30 s) improve neither exact match nor token accuracy
+MIN_GAIN = 0.005  # a gain in validation token accuracy smaller than this is no gain
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
 PLACE_KEPT_S = 10.0  # a place in line is kept this long after its page last asked (a waiting page asks each second)

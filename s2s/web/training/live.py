@@ -68,6 +68,7 @@ class LiveRun:
         self._finished = threading.Event()
         self._probes: list[Translation] = []
         self._files: dict[str, bytes] | None = None  # the trained checkpoint, once there
+        self._stopped = ""  # why it ended before its time cap (events.Watch)
         self._translator: Translator | None = None
         self._progress = Progress(0, 0, 0, 0.0, 0.0, (), (), "Starting: making the data and the tokenizers.",
                                   False, False, None, 0)
@@ -189,7 +190,7 @@ class LiveRun:
                 accuracy = self._progress.accuracy + ((event.step, event.token_accuracy, event.exact_match),)
                 self._progress = dataclasses.replace(self._progress, probes=len(self._probes), accuracy=accuracy)
         elif isinstance(event, Trained):
-            self._files = event.files
+            self._files, self._stopped = event.files, event.stopped
             with tempfile.TemporaryDirectory(prefix="s2s-live-") as folder:
                 for name, data in event.files.items():
                     (Path(folder) / name).write_bytes(data)
@@ -211,6 +212,8 @@ class LiveRun:
         else:
             best = p.accuracy[-1][2] if p.accuracy else 0.0
             status = f"Done: {p.seconds:.0f} s, {p.step} steps, validation exact match {best:.0%}."
+            if self._stopped:
+                status += f" It stopped before its {self.request.max_seconds:g} s: {self._stopped}."
         self._update(done=True, cancelled=cancelled, error=error, status=status)
         self._finished.set()
 
