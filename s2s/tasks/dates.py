@@ -10,6 +10,7 @@ and validates on every source ("all").
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -70,13 +71,23 @@ DATE_EXAMPLES = (  # date, form, lower case
 )
 
 
+def years_outside(text: str) -> list[str]:
+    """A note for each year written in `text` outside the years the task draws."""
+    years = [int(y) for y in re.findall(r"(?<!\d)(\d{4})(?!\d)", text)]
+    odd = [y for y in dict.fromkeys(years) if not FIRST_DATE.year <= y <= LAST_DATE.year]
+    return [f"This checkpoint saw years from {FIRST_DATE.year} to {LAST_DATE.year} only; {', '.join(map(str, odd))} "
+            "is outside them: expect a wrong year."] if odd else []
+
+
 TASK = Task(
     name="dates",
-    description="A date in one of nine forms (3rd March 2021, 2021年3月3日, ...) -> YYYY-MM-DD.",
+    description=(f"A date from {FIRST_DATE.year} to {LAST_DATE.year} in one of nine forms (3rd March 2021, "
+                 "2021年3月3日, ...) -> YYYY-MM-DD."),
     draw=_draw_date,
     default_split="all",
     validation_split="all",
     max_source_chars=29,
     max_target_chars=10,
     examples=tuple((format_date(d, form, lower), d.isoformat()) for d, form, lower in DATE_EXAMPLES),
+    outside=years_outside,
 )

@@ -26,6 +26,13 @@ REVERSE_EXAMPLES = ("abc", "hello", "sequence", "attention", "encoderdecoder",
                     "jointlylearningtoalign", "learningtoalignandtranslate")
 
 
+def unspaced(text: str) -> list[str]:
+    """A note when letters are not separated by spaces, as every source of the task is."""
+    if any(len(word) > 1 for word in text.split()):  # "abcd", "hello world"
+        return ["This checkpoint reverses letters separated by spaces: try `a b c d`, not `abcd`."]
+    return []
+
+
 TASK = Task(
     name="reverse",
     description="3 to 30 letters separated by spaces (a b c) -> the same letters in reverse order.",
@@ -35,4 +42,5 @@ TASK = Task(
     max_source_chars=59,
     max_target_chars=59,
     examples=tuple(_reversal(letters) for letters in REVERSE_EXAMPLES),
+    outside=unspaced,
 )

@@ -24,6 +24,10 @@ SPLITS: tuple[Split, ...] = ("train", "heldout", "all")
 HELDOUT_PERCENT = 10
 
 
+def _nothing_to_say(text: str) -> list[str]:
+    return []
+
+
 def split_of(source: str) -> Literal["train", "heldout"]:
     """The split a source belongs to: a fixed function of its text."""
     digest = hashlib.sha256(source.encode("utf-8")).digest()
@@ -43,6 +47,9 @@ class Task:
     max_source_chars: int  # the longest source and target generate can return, in characters (a config.json's
     max_target_chars: int  # max_source_len and max_target_len count pieces)
     examples: tuple[Pair, ...]  # hand-picked pairs for the app's one-click examples
+    # notes, in a visitor's words, on how a source lies outside what `draw` makes (a year out of range, a sentence
+    # the grammar cannot build), wherever the task can tell: a model's answer there is not to be trusted
+    outside: Callable[[str], list[str]] = _nothing_to_say
 
     def __post_init__(self) -> None:
         check_choice("default_split", self.default_split, SPLITS)

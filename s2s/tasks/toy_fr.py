@@ -290,6 +290,7 @@ TASK = Task(
     max_source_chars=99,
     max_target_chars=108,
     examples=tuple((english, translate_en_fr(english)) for english in TOY_FR_EXAMPLES),
+    outside=lambda text: not_generated(text),
 )
 
 
@@ -298,3 +299,19 @@ def english_words() -> frozenset[str]:
     """Every English word a toy-fr sentence can have: those of 20,000 drawn sentences, both splits (its
     vocabulary is closed; tests/tasks/test_toy_fr.py checks fresh sentences against it)."""
     return frozenset(word for source, _ in TASK.generate(20_000, seed=5, split="all") for word in source.split())
+
+
+def not_generated(text: str) -> list[str]:
+    """Notes on a source toy-fr never generates: words outside its vocabulary, or known words in a sentence its
+    grammar cannot build (a bare noun phrase, say: its sentences always have a subject, a verb and an object)."""
+    words = english_words()
+    unknown = [w for w in dict.fromkeys(text.lower().split()) if w not in words]
+    if unknown:
+        return [f"This checkpoint knows {len(words)} English words, and never saw "
+                f"{', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}: expect a made-up translation."]
+    try:
+        translate_en_fr(text)
+    except ValueError:
+        return ["Every word is known, but this is not a sentence toy-fr makes (a subject, a verb and an object, as "
+                "in `the black cat sees the white mouse`): expect a translation that fits one of its sentences."]
+    return []

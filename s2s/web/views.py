@@ -165,7 +165,8 @@ def notes(r: Translation) -> str:
 
 
 def input_notes(r: Translation, spec: str) -> str:
-    """Plain notes when an input is outside what the checkpoint was trained on (unknown pieces, bytes, length)."""
+    """Plain notes when an input is outside what the checkpoint was trained on: unknown pieces, bytes, length, and
+    whatever its task can tell (Task.outside: a year out of range, a sentence its grammar cannot build)."""
     found = []
     try:
         config = models.get_model(spec).translator.config
@@ -177,13 +178,8 @@ def input_notes(r: Translation, spec: str) -> str:
                      "(the <0x..> pieces), which the model never saw in training.")
     if "<unk>" in r.source_pieces:
         found.append("Some of your input is unknown to this checkpoint (⟨unk⟩).")
-    if task == "reverse" and any(len(word) > 1 for word in r.source_text.split()):  # "abcd", "hello world"
-        found.append("This checkpoint reverses letters separated by spaces: try `a b c d`, not `abcd`.")
-    unknown = [w for w in dict.fromkeys(r.source_text.lower().split()) if w not in tasks.english_words()
-               ] if task == "toy-fr" else []
-    if unknown:
-        found.append(f"This checkpoint knows {len(tasks.english_words())} English words, and never saw "
-                     f"{', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}: expect a made-up translation.")
+    if task in tasks.TASKS:  # what the task can tell of an input it never makes
+        found += tasks.TASKS[task].outside(r.source_text)
     trained = tasks.TASKS[task].max_source_chars if task in tasks.TASKS else None
     if trained and len(r.source_text) > trained:
         found.append(f"Your input is longer than anything this checkpoint was trained on ({len(r.source_text)} "

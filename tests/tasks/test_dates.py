@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from s2s.tasks import TASKS, format_date
+from s2s.tasks import TASKS, dates, format_date
 
 MONTH_NAMES = ["january", "february", "march", "april", "may", "june",
                "july", "august", "september", "october", "november", "december"]
@@ -93,3 +93,17 @@ def test_date_forms_of_one_date():
     assert format_date(date(1900, 9, 5), "03.03.2021") == "05.09.1900"
     assert format_date(date(2099, 9, 5), "Mar 3 2021") == "Sep 5 2099"
     assert format_date(date(2021, 3, 3), "2021年3月3日", lower=True) == "2021年3月3日"
+
+
+@pytest.mark.parametrize(("text", "outside"), [
+    ("July 4th, 1776", [1776]), ("the 3rd of March, 2100", [2100]), ("3 March 2021", []), ("1899年3月3日", [1899]),
+    ("03.03.1900", []), ("31 December 2099", []), ("12345", []),  # five digits: no year
+])
+def test_a_year_the_task_never_draws_is_pointed_out(text, outside):
+    """`July 4th, 1776` -> 1974-07-04 with an empty status (issue 22): the year lies outside what dates draws."""
+    notes = dates.years_outside(text)
+    assert bool(notes) == bool(outside)
+    if outside:
+        assert f"{dates.FIRST_DATE.year} to {dates.LAST_DATE.year}" in notes[0] and str(outside[0]) in notes[0]
+    drawn = {int(source[-4:]) for source, _ in dates.TASK.generate(2000, seed=3) if source[-4:].isdigit()}
+    assert min(drawn) >= dates.FIRST_DATE.year and max(drawn) <= dates.LAST_DATE.year  # the range it says is real

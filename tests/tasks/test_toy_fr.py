@@ -5,7 +5,7 @@ import re
 import pytest
 
 from s2s import tasks
-from s2s.tasks import TASKS, translate_en_fr
+from s2s.tasks import TASKS, toy_fr, translate_en_fr
 
 
 @pytest.mark.parametrize("english, french", [
@@ -77,3 +77,16 @@ def test_the_english_words_of_toy_fr_cover_every_sentence_it_draws():
         fresh = TASKS["toy-fr"].generate(3_000, seed=123, split=split)
         assert {w for source, _ in fresh for w in source.split()} <= words
     assert {"the", "cat", "black"} <= words and "chat" not in words
+
+
+@pytest.mark.parametrize(("text", "note"), [
+    ("a red car", "not a sentence toy-fr makes"),  # every word known: a bare noun phrase (issue 22)
+    ("the red car", "not a sentence toy-fr makes"),
+    ("the black cat does not see the white mouse", None),
+    ("the black elephant sees the white mouse", "never saw elephant"),
+])
+def test_a_source_toy_fr_never_makes_is_pointed_out(text, note):
+    notes = toy_fr.not_generated(text)
+    assert (note is None and notes == []) or (len(notes) == 1 and note in notes[0])
+    if note is None:
+        assert toy_fr.translate_en_fr(text)  # the oracle: the grammar builds it

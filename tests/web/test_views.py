@@ -48,6 +48,7 @@ def test_input_outside_training_is_pointed_out():
     assert "byte by byte" in _notes("3 March 2021 \U0001f600", "dates")  # the tiny vocabulary has no emoji
     assert "longer than anything" in _notes("3 March " + "1" * 40, "dates")
     assert "s2s-note" not in _notes("3 March 2021", "dates")
+    assert "years from 1900 to 2099 only; 1776" in _notes("July 4th, 1776", "dates")  # the task's own note
 
 
 def test_the_hint_says_how_much_the_checkpoint_reads():
