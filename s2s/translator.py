@@ -186,7 +186,8 @@ class Translator:
         ids = [self.target_tokenizer.piece_id(piece) for piece in pieces]
         unknown = [piece for piece, i in zip(pieces, ids) if i is None]
         if unknown:
-            raise ValueError(f"{unknown[0]!r} is not a piece this checkpoint writes: choose one from its outputs.")
+            raise ValueError(f"{unknown[0]!r} is not a piece this checkpoint writes: choose one from its outputs "
+                             "(a piece that starts a word begins with ▁, shown · in the tables).")
         return ids
 
     def encode_reference(self, reference: str) -> list[int]:

@@ -24,7 +24,7 @@ from .export import PLOT_CONFIG, attention_csv, attention_json, figure_html
 from .figure import Figure, message
 from .maps import difference, heatmap, layer_grid, shared_zmax
 from .parts import default_title
-from .pieces import display_piece, piece_from_display
+from .pieces import WORD_START, display_piece, piece_from_display
 from .style import (
                     AFTER_END_COLOR,
                     AFTER_END_MARK,
@@ -43,6 +43,7 @@ from .weights import NO_ATTENTION, layer_weights
 __all__ = [
     "AFTER_END_COLOR", "AFTER_END_MARK", "FORCED_MARK", "FORCING_COLUMNS", "MISMATCH_COLOR", "MISMATCH_MARK",
     "NBEST_COLUMNS", "NO_ATTENTION", "PLAIN", "PLOT_CONFIG", "PRESENTER", "ROW_SCALED_TITLE", "WEIGHT_TITLE",
+    "WORD_START",
     "Figure", "Style", "attention_csv", "attention_json", "default_title", "difference", "display_piece",
     "figure_html", "forcing_table", "heatmap", "layer_grid", "layer_weights", "message", "nbest_table",
     "piece_from_display", "probability_text", "quality_by_length", "shared_zmax", "step_figure", "step_math",

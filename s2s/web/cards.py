@@ -15,7 +15,6 @@ from ..model import BRIDGE_NOTES, ENCODER_NOTES
 from . import models, runs
 
 
-
 def model_card(spec: object) -> str:
     """Markdown describing a checkpoint: task, architecture, sizes, and metrics.json's numbers if present.
 

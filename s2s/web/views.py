@@ -72,9 +72,8 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     piece = piece.strip() if isinstance(piece, str) else ""
     if not piece:
         return Explored(None, "", None, runs.problem("Type the piece to feed (one of the checkpoint's pieces)."))
-    try:  # a piece as typed, else as the tables spell it ("·f" for "▁f"): a vocabulary may hold a real "·"
-        target = models.get_model(settings.checkpoint).translator.target_tokenizer
-        piece = piece if target.piece_id(piece) is not None else viz.piece_from_display(piece)
+    try:
+        piece = typed_piece(piece, models.get_model(settings.checkpoint).translator.target_tokenizer)
     except Exception:  # the run below says what is wrong with the checkpoint
         pass
     fed = tuple(result.decoder_inputs[1:at])  # steps 1..at-1, as the shown run was fed them
@@ -92,6 +91,15 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
             f"on its own.{forcing_note} Its output went from <code>{html.escape(result.text)}</code> to "
             f"<code>{html.escape(explored.result.text)}</code>.</div>")
     return replace(explored, status=note + ("\n\n" + explored.status if explored.status else ""))
+
+
+def typed_piece(typed: str, vocabulary) -> str:
+    """The piece a visitor means: as typed (a vocabulary may hold a real "·"), else as the tables spell it ("·f"
+    for "▁f"), else the word with its start mark ("blanc" for "▁blanc", which the tables show as "·blanc")."""
+    for candidate in (typed, viz.piece_from_display(typed), viz.WORD_START + typed):
+        if vocabulary.piece_id(candidate) is not None:
+            return candidate
+    return typed
 
 
 HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", "n-best", "Export"  # results tabs

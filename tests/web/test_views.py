@@ -284,3 +284,23 @@ def test_each_results_tab_draws_only_its_own_parts():
     assert views.tab_contents(views.FED, result)["forcing_table"] == views.forcing_rows(result)
     assert views.tab_contents(views.HEATMAP, result, step=1)["math"] == views.step_math(result, step=1)
     assert views.tab_contents(views.NBEST, None) == {"nbest": views.nbest_rows(None)}  # no result yet: no error
+
+
+class Vocabulary:
+    def __init__(self, *pieces):
+        self.ids = {piece: i for i, piece in enumerate(pieces)}
+
+    def piece_id(self, piece):
+        return self.ids.get(piece)
+
+
+@pytest.mark.parametrize(("typed", "piece"), [
+    ("blanc", "▁blanc"),  # a word typed plainly: `blanc` was refused on toy-fr (issue 22)
+    ("·blanc", "▁blanc"), ("▁blanc", "▁blanc"),  # as the tables spell it, as sentencepiece does
+    ("es", "es"),  # a piece inside a word is taken as typed before the word-start guess
+    ("·", "·"),  # a vocabulary with a real "·" keeps it
+    ("zzz", "zzz"),  # nothing matches: left as typed, and the run says it is no piece of the checkpoint
+])
+def test_a_typed_piece_is_the_piece_the_visitor_means(typed, piece):
+    vocabulary = Vocabulary("▁blanc", "es", "▁es", "·")
+    assert views.typed_piece(typed, vocabulary) == piece
