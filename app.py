@@ -19,8 +19,9 @@ import gradio as gr  # noqa: E402
 
 from s2s import environment  # noqa: E402
 from s2s.web import export, models, training, views  # noqa: E402
+from ui.api import wire_api  # noqa: E402
 from ui.compare import wire_compare, wire_lessons  # noqa: E402
-from ui.explore import wire_api, wire_explore, wire_load, wire_presenter  # noqa: E402
+from ui.explore import wire_explore, wire_load, wire_presenter  # noqa: E402
 from ui.layout import TITLE, layout  # noqa: E402
 from ui.serving import Serving  # noqa: E402
 from ui.train import wire_train  # noqa: E402
@@ -46,7 +47,7 @@ def build_demo() -> gr.Blocks:
         wire_train(page)
         wire_presenter(page)
         wire_load(page, demo)
-        wire_api(page)
+        wire_api(page, start.default)
     SERVING.queue(demo)
     return demo
 

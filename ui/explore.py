@@ -10,15 +10,12 @@ import gradio as gr
 from s2s.web import cards, examples, export, models, ordering, runs, views
 
 from .compare import on_compare_view
-from .events import LIVE, PRIVATE, client_errors, page_of, unchanged
+from .events import LIVE, PRIVATE, page_of, unchanged
 from .parts import ExploreControls, Page, Results
 
 # Presenter mode: larger type everywhere, and the map scrolled into view once it is redrawn larger.
 PRESENTER_JS = ("(on) => { document.body.classList.toggle('presenter', on); if (on) setTimeout(() => "
                 "document.querySelector('#heatmap')?.scrollIntoView({block: 'nearest'}), 800); }")
-
-translate = client_errors(runs.api_translate)  # the public API endpoint
-
 
 def on_run(results: Results, page: str, *values) -> dict:
     """Run the model on the page's settings; an answer a newer run of the page has overtaken is dropped."""
@@ -176,10 +173,3 @@ def wire_presenter(page: Page) -> None:
 def wire_load(page: Page, demo: gr.Blocks) -> None:
     demo.load(partial(on_load, page), None, [page.explore.checkpoint, page.compare.checkpoint_b,
                                              page.explore.examples], **PRIVATE)
-
-
-def wire_api(page: Page) -> None:
-    """The one public endpoint, `translate`: the Explore tab's controls in the order of its parameters."""
-    e, r = page.explore, page.results
-    page.api.click(translate, [e.text, e.checkpoint, e.mask, e.ratio, e.reference, e.seed, e.beam_size],
-                   [r.output, page.api_plot], api_name="translate")

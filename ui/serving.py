@@ -22,6 +22,7 @@ This is the one module of s2s/web that knows gradio (its queue, its launch optio
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import sys
 from copy import copy
@@ -59,8 +60,14 @@ class Serving:
 
     def launch_options(self, demo) -> dict:
         """demo.launch(**...): sessions, no uploads, and the guard in front of every request."""
-        guard = Middleware(Guard, limits=self.limits, queue=QueueView(demo))
+        guard = Middleware(Guard, limits=self.limits, queue=QueueView(demo), endpoints=public_endpoints(demo))
         return dict(state_session_capacity=self.sessions, max_file_size=1, app_kwargs=dict(middleware=[guard]))
+
+
+def public_endpoints(demo) -> dict[str, tuple[str, ...]]:
+    """Each public endpoint's /gradio_api/call/ path -> the names of its parameters, from its function."""
+    return {f"/gradio_api/call/{fn.api_name}": tuple(inspect.signature(fn.fn).parameters)
+            for fn in demo.fns.values() if fn.api_visibility == "public" and fn.api_name and fn.fn is not None}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ UPLOAD_PATHS = ("/gradio_api/upload",)
 SLOW_DOWN = "Too many requests from your address: slow down and try again in a moment."
 TOO_LARGE = "The request is too large ({size} bytes; at most {limit} here): send less text."
 TOO_MANY_WAITING = "You already have {n} requests waiting: wait for their answers before sending more."
+WRONG_COUNT = "{name} takes {n} values, in this order: {names}; got {got}."
 NO_UPLOADS = "Uploads are off on this server: the explorer reads only the text you type."
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen are forgotten (a full bucket is the same as none)
 
@@ -133,8 +134,13 @@ class Guard:
     (app.py asks gradio's queue: `serving.QueueView`).
     """
 
-    def __init__(self, app, limits: Limits | None = None, queue=None):
+    def __init__(self, app, limits: Limits | None = None, queue=None,
+                 endpoints: dict[str, tuple[str, ...]] | None = None):
+        """endpoints: each public endpoint's path (/gradio_api/call/NAME) -> its parameters' names: a call with
+        another number of values is refused here in one line (gradio answers too few with no message at all,
+        and takes too many as if the extra were not there)."""
         self.app = app
+        self.endpoints = dict(endpoints or {})
         self.limits = limits or Limits.from_env()
         self.buckets = TokenBuckets(self.limits.rate, self.limits.burst)
         self.api_buckets = TokenBuckets(self.limits.api_rate, self.limits.api_burst)
@@ -170,7 +176,17 @@ class Guard:
         if scope.get("method") != "POST" or not path.startswith(WORK_PATHS):
             return await self.app(scope, receive, send)
         address = self.client(scope)
-        receive, session = await _session_of(receive)
+        receive, payload = await _payload_of(receive)
+        session = payload.get("session_hash") if isinstance(payload, dict) else None
+        session = session if isinstance(session, str) and session else None
+        wanted = self.endpoints.get(path)
+        if wanted is not None:
+            given = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(given, list) or len(given) != len(wanted):
+                count = (f"{len(given)} value{'' if len(given) == 1 else 's'}" if isinstance(given, list)
+                         else "no list of values")
+                return await _refuse(send, 422, WRONG_COUNT.format(name=path.rsplit("/", 1)[-1], n=len(wanted),
+                                                                   names=", ".join(wanted), got=count))
         if session and not self.buckets.knows(session) and not self.session_buckets.take(address):
             return await _refuse(send, 429, SLOW_DOWN, delay=self.refusal_delay(address))  # a new session too many
         visitor = self.buckets.take(session) if session else self.api_buckets.take(address)
@@ -304,8 +320,8 @@ async def _buffered(receive):
     return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
 
 
-async def _session_of(receive):
-    """Read the request's JSON body: (a receive that replays it, its "session_hash" or None)."""
+async def _payload_of(receive):
+    """Read the request's JSON body: (a receive that replays it, the parsed JSON or None)."""
     body = await _read_body(receive)
     if isinstance(body, dict):
         return _replay([body], receive), None
@@ -313,9 +329,7 @@ async def _session_of(receive):
         payload = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         payload = None
-    session = payload.get("session_hash") if isinstance(payload, dict) else None
-    replay = _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
-    return replay, session if isinstance(session, str) and session else None
+    return _replay([{"type": "http.request", "body": body, "more_body": False}], receive), payload
 
 
 def _replay(messages: list[dict], receive):

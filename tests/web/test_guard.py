@@ -211,3 +211,22 @@ def test_a_class_behind_one_address_is_many_visitors():
     invented = [client.post("/gradio_api/queue/join", json={"data": [], "session_hash": f"x{i}"},
                             headers=one_address).status_code for i in range(60)]
     assert invented.count(429) == 10  # the address's own limit: 100 in all from 10.9.9.9
+
+
+@pytest.mark.parametrize(("data", "got"), [
+    (["3 March 2021"], "got 1 value."), ([], "got 0 values."), (["a"] * 8, "got 8 values."),
+    ("3 March 2021", "got no list of values."), (None, "got no list of values."),
+])
+def test_a_call_with_the_wrong_number_of_values_is_refused_in_one_line(data, got):
+    """gradio answered too few values with {"error": null} and a traceback in the log, and took too many as if
+    the extra were not there (issue 21). The guard knows each public endpoint's parameters."""
+    names = ("text", "checkpoint", "mask", "teacher_forcing", "reference", "seed", "beam_size")
+    app = Starlette(routes=[Route("/gradio_api/{rest:path}", echo, methods=["GET", "POST"])])
+    client = TestClient(Guard(app, Limits(), endpoints={"/gradio_api/call/translate": names}))
+    refused = client.post("/gradio_api/call/translate", json={"data": data})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == f"translate takes 7 values, in this order: {', '.join(names)}; {got}"
+    assert "\n" not in refused.json()["error"]
+    seven = client.post("/gradio_api/call/translate", json={"data": ["3 March 2021", "dates", "causal", 0, "", 0, 1]})
+    assert seven.status_code == 200  # the right number goes on, whatever the values (the endpoint checks those)
+    assert client.post("/gradio_api/call/other", json={"data": []}).status_code == 200  # not a public endpoint

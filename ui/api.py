@@ -1,0 +1,58 @@
+"""The one public endpoint, `translate`, on inputs of its own.
+
+gradio's own number inputs answer a value of the wrong type (`"x"` for the forcing ratio) with no message
+at all, and print a traceback into the log for every such call. The endpoint's numbers are `ApiNumber`s
+instead, which refuse a wrong type in one line the client reads; the checks of what the values mean are
+`runs.api_translate`'s. A call with the wrong number of values is refused by the guard (s2s/web/guard.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+
+from s2s.web import runs
+
+from .events import client_errors
+from .parts import Page
+
+translate = client_errors(runs.api_translate)
+
+
+def _refuse(label: str, kind: str, payload: object) -> None:
+    shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:40] + "…"
+    raise gr.Error(f"{label} must be {kind}; got {shown}.", print_exception=False)
+
+
+class ApiNumber(gr.Number):
+    """A hidden number input of the public API: a value that is not a number is refused in one line."""
+
+    def preprocess(self, payload):
+        if payload is not None and (isinstance(payload, bool) or not isinstance(payload, int | float)):
+            _refuse(self.label, "a number", payload)
+        low = -math.inf if self.minimum is None else self.minimum
+        high = math.inf if self.maximum is None else self.maximum
+        if payload is not None and not low <= payload <= high:
+            _refuse(self.label, f"from {low:g} to {high:g}", payload)
+        return super().preprocess(payload)
+
+
+class ApiText(gr.Textbox):
+    """A hidden text input of the public API: a value that is not text is refused in one line (a mask or a
+    checkpoint outside its choices is refused by runs.api_translate, also in one line)."""
+
+    def preprocess(self, payload):
+        if payload is not None and not isinstance(payload, str):
+            _refuse(self.label, "text", payload)
+        return super().preprocess(payload)
+
+
+def wire_api(page: Page, default_checkpoint: str | None) -> None:
+    """`translate`: inputs of its own (hidden), in the order of its parameters, with the page's defaults."""
+    inputs = [ApiText("", label="text", visible=False), ApiText(default_checkpoint, label="checkpoint", visible=False),
+              ApiText("bidirectional", label="mask", visible=False),
+              ApiNumber(0.0, minimum=0, maximum=1, label="teacher_forcing", visible=False),
+              ApiText("", label="reference", visible=False), ApiNumber(0, precision=0, label="seed", visible=False),
+              ApiNumber(1, precision=0, minimum=1, maximum=16, label="beam_size", visible=False)]
+    page.api.click(translate, inputs, [page.results.output, page.api_plot], api_name="translate")
