@@ -166,6 +166,10 @@ def test_the_line_has_a_size():
 
 
 @pytest.mark.parametrize("fields, message", [
+    (dict(probe="\x00\x00\x00"), r"control characters \(such as NUL\) in the probe"),  # accepted before (issue 21)
+    (dict(probe="\ud800abc"), r"lone surrogates\) in the probe"),  # a UnicodeEncodeError before
+    (dict(task="tsv", tsv="\x00\t\x00\n" * 12), "control characters .* in the pasted pairs"),
+    (dict(task="tsv", tsv="a\ud800\tb\n" * 12), "lone surrogates.* in the pasted pairs"),
     (dict(task="nope"), "task must be one of dates, reverse, toy-fr, tsv; got 'nope'"),
     (dict(size="huge"), "size must be one of small, medium; got 'huge'"),
     (dict(probe="  "), "probe"),

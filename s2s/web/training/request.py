@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...errors import check_choice
@@ -45,6 +46,8 @@ class TrainRequest:
                                      ("mask", self.mask, MASKS), ("encoder", self.encoder, ENCODERS),
                                      ("size", self.size, tuple(SIZES))):
             check_choice(name, value, allowed, TrainingRefused)
+        for what, text in (("probe", self.probe), ("pasted pairs", self.tsv)):
+            readable(text, what)
         if not self.probe.strip():
             raise TrainingRefused("Type a probe sentence: it is translated every few seconds while the model learns.")
         if len(self.probe.encode("utf-8")) > MAX_PROBE_BYTES:
@@ -64,6 +67,21 @@ class TrainRequest:
                               **SIZES[self.size])
         return TrainConfig(out="", task=self.task, network=network, mask=self.mask, train_size=self.train_size,
                            val_size=VAL_SIZE, batch_size=BATCH_SIZE, epochs=8, seed=self.seed, device="auto")
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but tab, newline, return
+
+
+def readable(text: str, what: str) -> None:
+    """Refuse, in the Train tab's words, text no model here can read: lone surrogates, control characters."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TrainingRefused(f"There are characters that are not text (lone surrogates) in the {what}: type or "
+                              "paste it again.") from None
+    if CONTROL.search(text):
+        raise TrainingRefused(f"There are control characters (such as NUL) in the {what}, which no model here reads: "
+                              "remove them.")
 
 
 def probe_for(task: str, probe: str) -> str:
