@@ -199,6 +199,7 @@ def beam_search(
     check_mask(mask)
     model.eval()
     memory, state = model.encode(source, lengths)
+    source_memory = memory  # (B = 1)
     encoder_states = memory.values[:, 0].float().cpu().numpy()  # (L, T, H)
     live = [Hypothesis()]
     finished: list[Hypothesis] = []
@@ -223,7 +224,7 @@ def beam_search(
             break
         parents = torch.tensor([h.rows[-1] for h in live], device=source.device)
         state = (state[0][:, parents], state[1][:, parents])
-        memory = memory.select(parents)
+        memory = source_memory.rows(len(live))  # every hypothesis reads the one source: views, not copies
     best = sorted(finished, key=lambda h: h.mean_log_prob, reverse=True)[:beam_size]
     best += sorted(live, key=lambda h: h.mean_log_prob, reverse=True)[: beam_size - len(best)]
     return [_trace(h, records, model.has_attention, encoder_states) for h in best]

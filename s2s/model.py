@@ -101,6 +101,12 @@ class Memory(NamedTuple):
             return self.valid & (positions <= step)
         return self.valid
 
+    def rows(self, n: int) -> Memory:
+        """One source's memory (B = 1) for n rows, as views that share its storage: beam search's hypotheses all
+        read the same source, so a step costs no copy of (L, n, T, H)."""
+        L, _, T = self.values.shape[:3]
+        return Memory(self.values.expand(L, n, T, -1), self.keys.expand(L, n, T, -1), self.valid.expand(n, T))
+
     def select(self, index: torch.Tensor) -> Memory:
         """Reorder or repeat batch entries (beam search keeps one row per hypothesis)."""
         return Memory(self.values[:, index], self.keys[:, index], self.valid[index])

@@ -1,0 +1,44 @@
+"""python -m bench.memory: what one request costs the server's memory, with glibc's defaults and with the
+server's allocator setting (ui.serving.return_freed_memory)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench import memory
+from bench.server import ROOT
+from ui import serving
+
+
+def measured(folder, returned: bool) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.memory", "--case", f"{folder}:{int(returned)}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # two processes, each a beam search 256 steps long on a checkpoint at the limits
+def test_a_beam_search_at_the_limits_leaves_the_server_as_it_found_it(tmp_path):
+    """Reproduces issue 21: one beam-4 request took the server up by hundreds of MB, and it kept them. With the
+    server's setting the peak and what is kept stay small; without it (the baseline) they do not."""
+    folder = memory.build(tmp_path / "limits", hidden=160, layers=4)
+    ours, baseline = measured(folder, True), measured(folder, False)
+    before, peak, after = ours["beam 4"]
+    assert peak - before < 100 and after - before < 100, ours
+    base_before, base_peak, _ = baseline["beam 4"]
+    assert base_peak - base_before > 3 * (peak - before), (baseline, ours)  # the setting is what makes it small
+
+
+def test_the_server_sets_the_allocator_when_it_sets_up_its_queue(monkeypatch):
+    called = []
+    monkeypatch.setattr(serving, "return_freed_memory", lambda: called.append(True) or True)
+    monkeypatch.setattr(serving, "lazy_session_configs", lambda: True)
+
+    class Demo:
+        def queue(self, **options):
+            return options
+
+    assert serving.Serving.from_env().queue(Demo())["default_concurrency_limit"] >= 1 and called == [True]
