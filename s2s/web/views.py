@@ -22,6 +22,9 @@ from .runs import Settings
 
 PLAY_SECONDS = 6.0  # a play-through of the decoding takes about this long...
 PLAY_DELAY_S = (0.15, 0.7)  # ...with at least/at most this pause between steps
+# frames a play-through sends at most (a long output skips steps evenly, its last step always shown): gradio
+# holds every frame a page has not read yet, so a client that stops reading holds at most this many
+MAX_PLAY_FRAMES = 40
 SCALE_ROWS, ROWS_BY_FED = "scale each row to its largest weight", "label rows by the piece fed in"
 DISPLAY_OPTIONS = (SCALE_ROWS, ROWS_BY_FED)  # the page's display checkboxes, as views take them
 DEFAULT_DISPLAY = (SCALE_ROWS,)  # weights of 0.2 are the lesson, and they are pale on a fixed 0-1 scale
@@ -368,15 +371,25 @@ class Frame(NamedTuple):
 
 def play(result: Translation | None, rank: object = 1, layer: object = "mean", presenter: bool = False,
          delay: float | None = None, display: object = ()) -> Iterator[Frame]:
-    """Decode again on screen: yields the figure revealed up to step k, k and its math, for k = 0…S-1."""
+    """Decode again on screen: yields the figure revealed up to step k, k and its math, for k = 0…S-1 (at most
+    MAX_PLAY_FRAMES of them, evenly spread, the last step always among them)."""
     if result is None:
         return
     steps = len(hypothesis(result, rank).output_pieces)
+    shown = played_steps(steps)
     if delay is None:
-        delay = min(max(PLAY_SECONDS / steps, PLAY_DELAY_S[0]), PLAY_DELAY_S[1])
-    for step in range(steps):
+        delay = min(max(PLAY_SECONDS / len(shown), PLAY_DELAY_S[0]), PLAY_DELAY_S[1])
+    for step in shown:
         started = time.perf_counter()
         yield Frame(figure(result, rank, layer, step, presenter, display), step,
                     step_math(result, rank, layer, step), step_figure(result, rank, layer, step, presenter))
         if step < steps - 1:
             time.sleep(max(0.0, delay - (time.perf_counter() - started)))
+
+
+def played_steps(steps: int, most: int | None = None) -> list[int]:
+    """The steps a play-through shows: every one, or `most` (MAX_PLAY_FRAMES) spread evenly, ending on the last."""
+    most = MAX_PLAY_FRAMES if most is None else most
+    if steps <= most:
+        return list(range(steps))
+    return sorted({round(k * (steps - 1) / (most - 1)) for k in range(most)})

@@ -304,3 +304,14 @@ class Vocabulary:
 def test_a_typed_piece_is_the_piece_the_visitor_means(typed, piece):
     vocabulary = Vocabulary("▁blanc", "es", "▁es", "·")
     assert views.typed_piece(typed, vocabulary) == piece
+
+
+@pytest.mark.parametrize("steps", [1, 2, 39, 40, 41, 97, 256])
+def test_a_play_through_sends_a_bounded_number_of_frames_ending_on_the_last_step(steps):
+    """Play sent a frame per step, 256 of ~3 MB on a long output, all held by gradio for a client that stopped
+    reading (issue 21)."""
+    shown = views.played_steps(steps)
+    assert len(shown) == min(steps, views.MAX_PLAY_FRAMES) and shown == sorted(set(shown))
+    assert shown[0] == 0 and shown[-1] == steps - 1 and all(0 <= s < steps for s in shown)
+    gaps = [b - a for a, b in zip(shown, shown[1:])]
+    assert not gaps or max(gaps) - min(gaps) <= 1  # spread evenly
