@@ -1,4 +1,5 @@
-"""The training loss against a hand-written masked cross-entropy (tests/oracles.py)."""
+"""The training loss (s2s/training/trainer.py, sequence_loss) against a hand-written masked cross-entropy
+(tests/oracles.py)."""
 
 from __future__ import annotations
 
