@@ -48,6 +48,7 @@ def test_the_guards_limits_take_the_same_rule(caplog):
     assert sorted(r.getMessage().split("=")[0] for r in caplog.records) == ["S2S_BURST", "S2S_RATE"]
 
 
+@pytest.mark.slow  # imports the library in fresh processes
 def test_a_typo_in_a_setting_neither_stops_the_library_nor_goes_unsaid():
     """S2S_HUB_TIMEOUT=10s made `import s2s` (and so s2s.load) raise ValueError (review of 2026-11-29)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "S2S_HUB_TIMEOUT": "10s", "S2S_HUB_MODELS": "three",

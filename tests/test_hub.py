@@ -54,6 +54,7 @@ def test_second_resolve_uses_the_cache_offline_or_with_the_hub_gone(fake_hub, mo
     assert time.monotonic() - start < 3
 
 
+@pytest.mark.slow  # waits out the Hub's timeout
 def test_hub_that_never_answers_falls_back_to_the_cache(fake_hub):
     fake_hub.add_commit("org/dates", hub_files())
     folder = hub.resolve("org/dates")
@@ -81,6 +82,7 @@ def test_unreachable_hub_without_a_cached_copy_fails_fast(fake_hub):
     assert time.monotonic() - start < 3
 
 
+@pytest.mark.slow  # waits out the Hub's timeout
 def test_hub_that_never_answers_times_out_after_the_configured_time(fake_hub, monkeypatch):
     monkeypatch.setattr(hub, "TIMEOUT", 1.0)
     fake_hub.hang = True

@@ -2,12 +2,14 @@
 
 import os
 
+import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir
 
 from s2s import hub, hub_cache
 from tests.fake_hub import hub_files, version
 
 
+@pytest.mark.slow  # downloads a series of checkpoints
 def test_4_least_recently_used_checkpoints_are_evicted_beyond_the_budget(fake_hub, monkeypatch, tmp_path):
     cache = tmp_path / "hf-cache"
     for name in ("a", "b", "c"):

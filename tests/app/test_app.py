@@ -147,6 +147,7 @@ def test_on_a_zerogpu_space_typing_stays_off_the_gpu_and_training_asks_for_it(se
     assert models.CACHE.get("dates").translator.device.type == "cpu"
 
 
+@pytest.mark.slow  # builds the whole page
 def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(checkpoint, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))
     monkeypatch.setattr(models, "CACHE", models.new_cache())
@@ -164,6 +165,7 @@ def test_a_preset_names_what_it_sets_and_a_failed_one_sets_nothing(tmp_path_fact
         assert all(isinstance(value, type(gr.skip())) for value in on_preset(page, "nope", *controls).values())
 
 
+@pytest.mark.slow  # builds the whole page
 def test_a_refused_intervention_keeps_the_translation_on_screen(tmp_path_factory, monkeypatch):
     """It used to blank the output and the heatmap, and the step slider and export then had nothing (2026-11-29)."""
     monkeypatch.setattr(checkpoint, "BUNDLED_DIR", make_bundled(tmp_path_factory.mktemp("checkpoints")))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import gradio as gr
+import pytest
 from gradio import state_holder
 
 from ui import serving
 
 
+@pytest.mark.slow  # builds the whole page
 def test_a_new_session_builds_its_config_copy_only_when_read_and_the_same_as_gradios():
     assert serving.lazy_session_configs()
     assert state_holder.SessionState is serving.LazySession

@@ -21,6 +21,7 @@ def small(monkeypatch):
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # trains both loops for rounds
 def test_training_case_prints_both_loops_and_their_ratio(capsys):
     bench.main(["--case", "training", "--seconds", "0.2", "--train-rounds", "1", "--device", "cuda",
                 "--train-batch", "128"])
@@ -49,6 +50,7 @@ def test_the_old_loop_draws_the_batches_the_new_one_draws():
         assert torch.equal(s1, s2) and torch.equal(l1, l2) and torch.equal(t1, t2)
 
 
+@pytest.mark.slow  # times real translations
 def test_the_inference_case_times_real_translations():
     """The calls it times give the right answers (the task's own targets, the letters reversed by hand)."""
     translators = {name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device="cpu") for name in ("dates", "reverse")}
@@ -65,6 +67,7 @@ def test_the_inference_case_times_real_translations():
     assert sum(right) >= 55 and batch[0].text == translators["dates"].translate(inputs["batch"][0]).text
 
 
+@pytest.mark.slow  # times real translations
 def test_the_inference_case_prints_each_device_beside_the_cpu(capsys):
     bench.main(["--case", "inference", "--rounds", "2", "--device", "cuda"])
     out = capsys.readouterr().out

@@ -219,6 +219,7 @@ def test_recipes_never_write_into_the_bundled_folder_unless_asked(capsys, monkey
     assert "recipe must be one of" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains a recipe for an epoch
 def test_a_recipe_retrained_tiny_for_an_epoch_loads_and_beats_its_untrained_self(tmp_path):
     assert cli.main(["--recipe", "dates-seed", "--out-dir", str(tmp_path), *RECIPE_TINY]) == 0
     folder = tmp_path / "dates-seed"
@@ -243,6 +244,7 @@ def test_a_recipe_retrained_tiny_for_an_epoch_loads_and_beats_its_untrained_self
     assert losses[0] < losses[1], losses
 
 
+@pytest.mark.slow  # trains two stages
 def test_a_two_stage_recipe_resumes_its_first_stage(tmp_path):
     args = ["--recipe", "reverse", "--out-dir", str(tmp_path), *RECIPE_TINY, "--train-size", "200", "--num-layers", "1"]
     assert cli.main(args) == 0

@@ -116,6 +116,7 @@ def test_training_with_coin_flips_is_deterministic_for_a_seed(tmp_path):
     assert weights_of(tmp_path / "a") != weights_of(tmp_path / "always-forced"), "the coins changed nothing"
 
 
+@pytest.mark.slow  # trains until it has learnt
 def test_a_tiny_model_learns_to_reverse_three_letters():
     """sequence_loss + the model's forward, a few hundred milliseconds of Adam: exact match >= 90%.
     A loss that scores step t against target[t +/- 1], or a forward fed the wrong pieces, cannot get there."""

@@ -187,6 +187,7 @@ def test_every_spelling_of_a_hub_commit_loads_one_model(bundled, monkeypatch, tm
     assert [loaded.spec for loaded in got] == spellings  # each keeps the name it was asked by (cards show it)
 
 
+@pytest.mark.slow  # waits out a hanging Hub's timeouts
 def test_a_hanging_hub_never_holds_a_request_and_bundled_ones_go_on(monkeypatch):
     release = threading.Event()
     monkeypatch.setattr(models, "HUB_WAIT_S", 0.2)
