@@ -172,7 +172,7 @@ def train_tab() -> TrainControls:
     with gr.Tab("Train", id="train") as tab:
         gr.Markdown("Train a small model here and watch its attention being learned: the probe below is translated "
                     f"every few seconds. A run lasts at most {training.MAX_SECONDS:g} s, and stops sooner once it "
-                    "gets every validation pair right; one run per visitor.")
+                    "gets every validation pair right or stops improving; one run per page.")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 task = gr.Radio(list(training.TASK_CHOICES), value="dates", label="Task", elem_id="train-task",
