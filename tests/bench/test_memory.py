@@ -28,8 +28,13 @@ def test_a_beam_search_at_the_limits_leaves_the_server_as_it_found_it(tmp_path):
     ours, baseline = measured(folder, True), measured(folder, False)
     before, peak, after = ours["beam 4"]
     assert peak - before < 100 and after - before < 100, ours
-    base_before, base_peak, _ = baseline["beam 4"]
-    assert base_peak - base_before > 3 * (peak - before), (baseline, ours)  # the setting is what makes it small
+
+    def grown(found: dict) -> float:  # over greedy, beam 4 and greedy again: the highest peak above the start
+        return max(peak for _, peak, _ in found.values()) - found["greedy"][0]
+
+    # the setting is what keeps it small: glibc's defaults grow the process several times as much (in the
+    # greedy request or in the beam search, as the heap happens to lie)
+    assert grown(ours) < 100 and grown(baseline) > 3 * grown(ours), (baseline, ours)
 
 
 def test_the_server_sets_the_allocator_when_it_sets_up_its_queue(monkeypatch):
