@@ -34,6 +34,7 @@ from s2s import tasks, viz
 from s2s.viz import display_piece
 from s2s.web import models, runs
 
+from . import load
 from .server import CHROMIUM, CHROMIUM_ARGS, free_port, machine, start
 
 GOAL_MS = 100  # typing to an updated heatmap, median (issue 9)
@@ -118,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=50, help="measured calls (after 3 warm-up calls)")
     parser.add_argument("--checkpoint", default=None, help="bundled name or Hub repo (default: the app's default)")
     parser.add_argument("--browser", action="store_true", help="also time keystroke to heatmap in headless Chromium")
-    load = parser.add_argument_group("load (bench/load.py): a class, a flood, and the no-op ceiling")
-    load.add_argument("--clients", type=int, default=0, help="students in the class run (0: no load run)")
-    load.add_argument("--think", type=float, default=3.0, help="seconds between a student's requests, on average")
-    load.add_argument("--seconds", type=float, default=30.0, help="length of each load run")
-    load.add_argument("--concurrency", type=int, default=16, help="clients back to back in the capacity runs")
-    load.add_argument("--flood", action="store_true", help="also run the class with one flooding client")
-    load.add_argument("--train", action="store_true", help="also run the class while a lecturer trains in the page")
-    load.add_argument("--calls", type=int, default=0, help="also measure the app's memory over this many calls")
+    loading = parser.add_argument_group("load (bench/load.py): a class, a flood, and the no-op ceiling")
+    loading.add_argument("--clients", type=int, default=0, help="students in the class run (0: no load run)")
+    loading.add_argument("--think", type=float, default=3.0, help="seconds between a student's requests, on average")
+    loading.add_argument("--seconds", type=float, default=30.0, help="length of each load run")
+    loading.add_argument("--concurrency", type=int, default=16, help="clients back to back in the capacity runs")
+    loading.add_argument("--flood", action="store_true", help="also run the class with one flooding client")
+    loading.add_argument("--train", action="store_true", help="also run the class while a lecturer trains in the page")
+    loading.add_argument("--calls", type=int, default=0, help="also measure the app's memory over this many calls")
     args = parser.parse_args(argv)
     if args.clients:
         return load.run(args)

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from bench import app as bench_app
 from bench import clients
 from bench import load as bench_load
 from s2s.web import training
@@ -54,3 +55,11 @@ def test_the_class_runs_throughout_and_the_disturbance_in_every_other_window(mon
     for side in (alone, disturbed):  # each side counts the windows' time after their settling, and answers
         assert abs(side.seconds - 2 * (window - 0.5)) < 0.5 and len(side.latencies) > 5 and side.errors == 0
     assert got.latencies == [0.25, 0.25] and got.refused == 2
+
+
+def test_the_app_benchmark_hands_a_class_to_the_load_run(monkeypatch):
+    """`python -m bench.app --clients 100` once failed before starting: its argument group shadowed the module."""
+    runs = []
+    monkeypatch.setattr(bench_load, "run", lambda args: runs.append(args) or 0)
+    assert bench_app.main(["--clients", "3", "--seconds", "5", "--flood"]) == 0
+    assert [(a.clients, a.seconds, a.flood) for a in runs] == [(3, 5.0, True)]
