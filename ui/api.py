@@ -8,16 +8,32 @@ instead, which refuse a wrong type in one line the client reads; the checks of w
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import gradio as gr
 
 from s2s.web import runs
 
-from .events import client_errors
 from .parts import Page
 
-translate = client_errors(runs.api_translate)
+
+def client_errors(endpoint: Callable) -> Callable:
+    """An API endpoint whose errors reach the client as their runs.user_message (a bug's never does)."""
+
+    @functools.wraps(endpoint)  # gradio reads the parameters and description of the endpoint itself
+    def call(*args):
+        try:
+            return endpoint(*args)
+        except Exception as error:
+            # a visitor's mistake is answered, not logged as a traceback (a bug is logged by user_message)
+            raise gr.Error(runs.user_message(error), print_exception=False) from None
+
+    return call
+
+
+translate = client_errors(runs.api_translate)  # the public endpoint
 
 
 def _refuse(label: str, kind: str, payload: object) -> None:

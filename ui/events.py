@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import gradio as gr
 
-from s2s.web import runs
 from s2s.web.guard import Limits, forwarded_client
 
 PRIVATE = dict(api_visibility="private")
@@ -35,17 +31,3 @@ def address_of(request: gr.Request) -> str:
 def unchanged(component) -> dict:
     """An answer that changes nothing (gradio needs at least one key)."""
     return {component: gr.skip()}
-
-
-def client_errors(endpoint: Callable) -> Callable:
-    """An API endpoint whose errors reach the client as their runs.user_message (a bug's never does)."""
-
-    @functools.wraps(endpoint)  # gradio reads the parameters and description of the endpoint itself
-    def call(*args):
-        try:
-            return endpoint(*args)
-        except Exception as error:
-            # a visitor's mistake is answered, not logged as a traceback (a bug is logged by user_message)
-            raise gr.Error(runs.user_message(error), print_exception=False) from None
-
-    return call
