@@ -2,7 +2,7 @@
 
 A lesson is data: the Explore run (text, reference, checkpoint, mask, forcing), a second run for
 the Compare tab where the lesson is a comparison, and how to show the result (layer, row
-scaling, rows labelled by the piece fed or the piece written). app.py applies one with a click.
+scaling, rows labelled by the piece fed or the piece written). `open_lesson` says what a click shows.
 What each text claims is checked against the bundled checkpoints by tests/web/test_lessons.py: a
 lesson whose checkpoint stops showing what it says fails there.
 """

@@ -2,7 +2,7 @@
 
 Visitors name checkpoints: a bundled name or a Hub repo "org/name[@revision]", never a path on the
 server (`web_spec`). Loaded models hold no per-request state, so one copy serves everyone (`CACHE`):
-- every bundled checkpoint is loaded at start (`prepare`) and never evicted (12 MB in all), so a
+- every bundled checkpoint is loaded at start (`prepare`) and never evicted (they are small), so a
   class moving between them never waits for a reload;
 - Hub checkpoints share a small LRU (`HUB_CACHE_SIZE` models), keyed by the commit a spec names now
   (`hub.resolve_commit`), so "Org/Name", "org/name@main" and "org/name@<sha>" load one copy;
