@@ -84,9 +84,18 @@ def return_freed_memory() -> bool:
 
 
 def public_endpoints(demo) -> dict[str, tuple[str, ...]]:
-    """Each public endpoint's /gradio_api/call/ path -> the names of its parameters, from its function."""
-    return {f"/gradio_api/call/{fn.api_name}": tuple(inspect.signature(fn.fn).parameters)
-            for fn in demo.fns.values() if fn.api_visibility == "public" and fn.api_name and fn.fn is not None}
+    """Each public endpoint's /gradio_api/call/ path -> the names of the values it takes, one per input: its
+    function's parameters, or "value 1", "value 2", ... where they cannot be named (a function of *args)."""
+    found = {}
+    for fn in demo.fns.values():
+        if fn.api_visibility != "public" or not fn.api_name or fn.fn is None:
+            continue
+        named = [p.name for p in inspect.signature(fn.fn).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        count = len(fn.inputs)
+        found[f"/gradio_api/call/{fn.api_name}"] = tuple(named if len(named) == count else
+                                                         (f"value {i + 1}" for i in range(count)))
+    return found
 
 
 @dataclass(frozen=True)
