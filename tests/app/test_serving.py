@@ -32,3 +32,18 @@ def test_a_new_session_builds_its_config_copy_only_when_read_and_the_same_as_gra
     sessions[1][boxes[2]._id] = gr.Textbox("changed")  # an update before the first read
     eager[1][boxes[2]._id] = gr.Textbox("changed")
     assert sessions[1].config_values[boxes[2]._id] == eager[1].config_values[boxes[2]._id]
+
+
+def test_the_guard_is_told_each_public_endpoints_values_by_its_inputs():
+    """The load benchmark's no-op endpoint (a function of *args) was refused every call: its names were read from
+    a signature that has one parameter for seven inputs."""
+    def named(text, checkpoint):
+        return text
+
+    with gr.Blocks() as demo:
+        boxes = [gr.Textbox() for _ in range(3)]
+        gr.Button().click(lambda text, *rest: text, boxes, boxes[0], api_name="starred")
+        gr.Button().click(named, boxes[:2], boxes[0], api_name="named")
+        gr.Button().click(named, boxes[:2], boxes[0], api_name="hidden", api_visibility="private")
+    assert serving.public_endpoints(demo) == {"/gradio_api/call/starred": ("value 1", "value 2", "value 3"),
+                                              "/gradio_api/call/named": ("text", "checkpoint")}
