@@ -20,6 +20,8 @@ EOS_PIECE = SPECIAL_PIECES[EOS_ID]
 
 MAX_BEAM_SIZE = 16
 MAX_SEED = 2**63  # what torch.Generator.manual_seed takes
+# the attentions a model with heads records (a Transformer, a Hub translation model), each its own map
+ATTENTION_KINDS = ("cross", "decoder_self", "encoder_self")
 
 
 @dataclass(eq=False)  # == is identity: field by field it raised (an array has no single truth value)
@@ -29,6 +31,11 @@ class Translation:
     attention and scores are (layers, len(output_pieces), len(source_pieces)); a model without
     attention (EDM) has zero layers. scores are exactly what softmax saw (scaling included,
     masked positions -inf); each attention row sums to 1.
+
+    A model with heads also fills `heads` and `head_scores`, one array per kind of ATTENTION_KINDS:
+    cross (L, NH, S, T), decoder_self (L, NH, S, S), encoder_self (L, NH, T, T); `attention` and
+    `scores` are then cross-attention's mean over heads, so every view of the LSTM models reads it too.
+    The LSTM models leave both empty.
     """
 
     source_text: str
@@ -58,6 +65,9 @@ class Translation:
     top_pieces: list[list[str]] | None = None  # per step, the most probable pieces, best first
     top_probs: np.ndarray | None = None  # (S, K) their probabilities
     hypotheses: list[Translation] = field(default_factory=list)  # beam search's n-best, best first
+    family: str = "lstm"  # the model family that wrote it: "lstm", "transformer", or a Hub family ("marian")
+    heads: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> (L, NH, rows, cols) weights per head
+    head_scores: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> what each head's softmax saw
 
     @property
     def end(self) -> int:
