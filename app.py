@@ -44,7 +44,7 @@ def build_demo() -> gr.Blocks:
         wire_explore(page)
         wire_compare(page)
         wire_lessons(page)
-        wire_train(page)
+        wire_train(page, demo)
         wire_presenter(page)
         wire_load(page, demo)
         wire_api(page, start.default)

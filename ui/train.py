@@ -21,7 +21,7 @@ def read_request(task, tsv, attention, query, mask, encoder, size, probe) -> tra
                                  encoder=encoder, size=size, probe=probe or "")
 
 
-def wire_train(page: Page) -> None:
+def wire_train(page: Page, demo: gr.Blocks) -> None:
     t, e = page.train, page.explore
     shown = [t.status, t.curves, t.probe_plot, t.replay, t.timer]
 
@@ -73,3 +73,7 @@ def wire_train(page: Page) -> None:
     t.cancel.click(cancelled, None, [t.status], **PRIVATE)
     t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE)
     t.export.click(exported, None, [t.files], **PRIVATE)
+    def closed(request: gr.Request):
+        train_tab.left(page_of(request))
+
+    demo.unload(closed)  # when the page's heartbeat stream closes: a run or a place is held by an open page

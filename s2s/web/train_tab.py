@@ -86,6 +86,12 @@ def cancel(page: str) -> str:
     return "Cancelling…" if training.RUNS.cancel(page) else "No run going."
 
 
+def left(page: str) -> None:
+    """The page has closed: its run or place in line ends now (not once its polls stop), its model goes."""
+    training.RUNS.cancel(page)
+    models.TRAINED.drop(page)
+
+
 def use(page: str) -> Used:
     """Register this page's trained model for Explore. ValueError while there is none, or no place to keep it."""
     run = training.RUNS.get(page)

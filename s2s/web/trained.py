@@ -7,7 +7,8 @@ a second, and the second page's model then replaced the first's).
 
 What is kept, and for how long:
 - a page keeps one model, its latest: adding another drops the page's own previous one;
-- a model is dropped KEEP_S after its page last used it (translated with it, or added it);
+- a model is dropped KEEP_S after its page last used it (translated with it, or added it), and at once when
+  its page closes (`drop`: nobody else can name it, so nobody else could use it);
 - at most CAPACITY models are kept in all. When that many are kept and none has expired, a new one is
   refused with the time until a place frees, instead of dropping another page's model: another
   visitor's runs can never take a page's model away.
@@ -83,6 +84,13 @@ class TrainedModels:
         with self._lock:
             self._drop_expired(self.clock())
             return next((name for name, kept in self._kept.items() if kept.page == page), None)
+
+    def drop(self, page: str) -> bool:
+        """Forget the page's model (its page has closed); False when it had none."""
+        with self._lock:
+            kept = len(self._kept)
+            self._kept = {name: k for name, k in self._kept.items() if k.page != page}
+            return len(self._kept) < kept
 
     def __len__(self) -> int:
         with self._lock:

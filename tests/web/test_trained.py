@@ -79,3 +79,10 @@ def test_a_page_keeps_only_its_latest_model():
     assert store.get(first) is None and store.get(second) == "v2" and len(store) == 1
     with pytest.raises(ValueError, match="reload the page"):
         store.add("", "no page")
+
+
+def test_a_closed_page_s_model_goes_and_only_its_own():
+    store = trained.TrainedModels(capacity=4)
+    mine, theirs = store.add("closing", "mine"), store.add("open", "theirs")
+    assert store.drop("closing") and not store.drop("closing")
+    assert store.get(mine) is None and store.get(theirs) == "theirs" and len(store) == 1
