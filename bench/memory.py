@@ -6,7 +6,7 @@ allocator settings (the baseline) and with the server's (`ui.serving.return_free
 Each case runs in a process of its own (an allocator setting holds for a whole process): it loads the
 checkpoint, then translates a source at the longest the checkpoint reads, decoding to its longest output,
 greedily and then with beam search, and prints the resident memory before, at its peak (sampled every 2 ms)
-and after each request.
+and after each request, beside what the server counts before it runs the request (s2s/budget.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from s2s import checkpoint
+from s2s import budget, checkpoint
 from s2s.model import ModelConfig, build_model
 from s2s.tokenizer import Tokenizer
 from ui.serving import return_freed_memory
@@ -76,9 +76,10 @@ def case(folder: str, returned: bool) -> dict:
     text = SOURCE
     while len(model.source_tokenizer.encode(text)) >= 256:
         text = text[:-5]  # as long as the checkpoint reads
-    found = {}
+    found, source_len = {}, len(model.encode_source(text))
     for name, beam in (("greedy", 1), ("beam 4", 4), ("greedy again", 1)):
-        found[name] = peak_during(lambda beam=beam: model.translate(text, beam_size=beam))
+        measured = peak_during(lambda beam=beam: model.translate(text, beam_size=beam))
+        found[name] = (*measured, budget.request_bytes(model.config, source_len, beam) / budget.MB)
     return found
 
 
@@ -103,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             results[label] = json.loads(out.strip().splitlines()[-1])
     for label, found in results.items():
         print(label)
-        for name, (before, peak, after) in found.items():
+        for name, (before, peak, after, counted) in found.items():
             print(f"  {name:<13} before {before:6.0f} MB   peak +{peak - before:5.0f} MB"
-                  f"   kept +{after - before:5.0f} MB")
+                  f"   kept +{after - before:5.0f} MB   counted before it ran {counted:5.0f} MB")
     base, ours = (found["beam 4"] for found in results.values())
     print(f"beam 4 peak, baseline / the server's: {(base[1] - base[0]) / max(ours[1] - ours[0], 1):.1f}x")
     return 0

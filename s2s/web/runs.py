@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import viz
+from .. import budget, viz
 from ..errors import S2SError, one_line
 from ..translator import Translation, Translator, check_seed
 from . import batching, models
@@ -134,7 +134,8 @@ _BATCHER = batching.Batcher(_decode_batch, _decode_alone)
 def run(settings: Settings) -> Translation:
     """Run the model with a visitor's settings: the one entry point. Raises ValueError/S2SError with a message.
 
-    The checkpoint is loaded first (a Hub one in the Hub pool: see models.get_model). Decoding is
+    The checkpoint is loaded first (a Hub one in the Hub pool: see models.get_model), and the request's memory
+    is counted against its budget (s2s/budget.py) before anything is decoded. Decoding is
     deterministic for its settings (the seed drives forcing), so a result asked for again, as a class does
     with a lesson's input, is served from the model's recent results (models.Loaded.results) without
     running the model again.
@@ -147,6 +148,8 @@ def run(settings: Settings) -> Translation:
     if checked.beam_size > MAX_HUB_BEAM and not models.is_bundled(checked.spec):
         raise ValueError(f"Beam search on a Hub checkpoint keeps at most {MAX_HUB_BEAM} hypotheses here "
                          "(its size is not known in advance): choose a smaller beam.")
+    source_len = len(loaded.translator.encode_source(checked.text))
+    budget.check_request(loaded.translator.config, source_len, checked.beam_size)  # before anything is decoded
     result = _decode(checked, loaded.translator)
     loaded.results.put(checked, result)
     return result

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2s import checkpoint, viz
+from s2s import budget, checkpoint, viz
 from s2s.errors import S2SError
 from s2s.web import compare, models, runs, views
 from tests.conftest import build_checkpoint, web_settings
@@ -165,6 +165,29 @@ def test_beam_search_on_a_hub_checkpoint_is_bounded(monkeypatch):
     monkeypatch.setattr(models, "get_model", lambda spec: models.CACHE.get("dates"))
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         runs.run(settings("11 April 2011", checkpoint="org/big", beam_size=8))
+
+
+def test_a_request_over_the_memory_budget_is_refused_before_anything_is_decoded(monkeypatch):
+    """Issue 21: a beam search at a checkpoint's limits took hundreds of MB; now its memory is counted first."""
+    decoded = []
+    real = runs._decode
+    monkeypatch.setattr(runs, "_decode", lambda checked, model: decoded.append(checked) or real(checked, model))
+    translator = models.CACHE.get("dates").translator
+    config, source_len = translator.config, len(translator.encode_source("11 April 2011"))
+    # the count, written out (the module's docstring): steps x rows x (vocabulary + what each layer records) ...
+    L, H, V, S, T = (config["num_layers"], config["hidden_size"], config["output_vocab_size"],
+                     config["max_target_len"], source_len)
+    for beam in (1, 4):
+        by_hand = 4 * (S * beam * (V + L * (2 * T + 2 * H)) + S * beam * (L * (2 * T + 2 * H) + 12) + L * T * H)
+        assert budget.request_bytes(config, source_len, beam) == by_hand + budget.OVERHEAD
+    # ... and a budget between beam 1's and beam 4's needs lets the first run and refuses the second, unrun
+    between = (budget.request_bytes(config, source_len, 1) + budget.request_bytes(config, source_len, 4)) // 2
+    monkeypatch.setattr(budget, "REQUEST_BYTES", between)
+    assert runs.run(settings("11 April 2011")).text and len(decoded) == 1
+    with pytest.raises(budget.RequestTooLarge, match=r"above the \d+ MB one request may use here: choose a smaller"):
+        runs.run(settings("11 April 2011", beam_size=4))
+    assert len(decoded) == 1
+    assert "choose a smaller beam" in views.explore(settings("11 April 2011", beam_size=4)).status
 
 
 @pytest.mark.parametrize("bad", [
