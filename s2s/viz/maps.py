@@ -111,7 +111,7 @@ def layer_grid(r: Translation, *, presenter: bool = False, title: str | None = N
     layout = map_layout(style, len(r.output_pieces), title, marks_key(r))
     for i, layer in enumerate(layers):
         x, y = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
-        for trace in attention_traces(r, layer, None, style, row_scale, coloraxis="coloraxis"):
+        for trace in attention_traces(r, layer, None, style, row_scale, len(layers), coloraxis="coloraxis"):
             data.append(dict(trace, xaxis=x, yaxis=y))
         start = i * (panel + GRID_SPACING)
         name = "mean of layers" if layer == "mean" else f"layer {layer}"

@@ -34,6 +34,11 @@ from .style import (
 )
 from .weights import layer_scores, layer_weights, masked_cells
 
+# cells a figure's hover describes in full (pieces and scores in each cell's data): every bundled checkpoint's
+# maps, all layers at once; a larger map (a Hub checkpoint's 256 x 256 pieces) gives each cell's place
+# and weight only, so what is sent follows what the page can show rather than growing with every cell
+MAX_HOVER_CELLS = 16_384
+
 # --- rows and hover -----------------------------------------------------------------------------------
 
 
@@ -92,10 +97,18 @@ def _score_texts(scores: np.ndarray) -> list[list[str]]:
             for t, row in enumerate(per_layer)]
 
 
-def _hovertemplate(r: Translation, layer: int | str, row_scale: bool) -> str:
+def hover_in_full(r: Translation, panels: int = 1) -> bool:
+    """Whether a figure of `panels` maps of r names the pieces and scores in every cell's hover (MAX_HOVER_CELLS)."""
+    return len(r.output_pieces) * len(r.source_pieces) * panels <= MAX_HOVER_CELLS
+
+
+def _hovertemplate(r: Translation, layer: int | str, row_scale: bool, full: bool = True) -> str:
     score = "scores, layer by layer" if layer == "mean" else "score"
-    weight = "%{customdata[3]} (colour: ÷ row max)" if row_scale else "%{z:.3f}"
     name = f"mean weight of {r.attention_layers} layers" if layer == "mean" else f"weight (layer {layer})"
+    if not full:  # a large map: its cells are a few pixels; the axes name the pieces
+        weight = "%{z:.3f} (÷ row max)" if row_scale else "%{z:.3f}"
+        return f"source piece %{{x}} · step %{{y}}<br>{name}: {weight}<extra></extra>"
+    weight = "%{customdata[3]} (colour: ÷ row max)" if row_scale else "%{z:.3f}"
     return (
         "source: %{customdata[0]}<br>output: %{customdata[1]}<br>"
         f"{name}: {weight}<br>{score}: %{{customdata[2]}}<extra></extra>"
@@ -112,8 +125,11 @@ def _row_scaled(weights: np.ndarray) -> np.ndarray:
 
 
 def attention_traces(r: Translation, layer: int | str, step: int | None, style: Style, row_scale: bool,
-                     **colour) -> list[dict]:
-    """The weights heatmap and, under a causal mask, a grey overlay on the forbidden cells."""
+                     panels: int = 1, **colour) -> list[dict]:
+    """The weights heatmap and, under a causal mask, a grey overlay on the forbidden cells.
+
+    panels: the maps of r in the figure; beyond MAX_HOVER_CELLS cells in all, the hover gives the cell's
+    place and weight, not its pieces and scores, so that the figure's size follows what the page can show."""
     weights = layer_weights(r, layer)  # (S, T)
     z = _row_scaled(weights) if row_scale else weights.copy()
     masked = np.where(masked_cells(r), np.float32(1), np.float32(np.nan))  # (S, T) 1 where forbidden
@@ -121,8 +137,9 @@ def attention_traces(r: Translation, layer: int | str, step: int | None, style: 
     z[shown:] = np.nan  # the animation: rows after `step` are not decoded yet
     masked[shown:] = np.nan
     cells = dict(x=list(range(z.shape[1])), y=list(range(z.shape[0])), xgap=style.gap, ygap=style.gap)
-    customdata = _hover_cells(r, layer, shown, weights if row_scale else None)
-    traces = [dict(type="heatmap", z=z, customdata=customdata, hovertemplate=_hovertemplate(r, layer, row_scale),
+    full = hover_in_full(r, panels)
+    hover = dict(customdata=_hover_cells(r, layer, shown, weights if row_scale else None)) if full else {}
+    traces = [dict(type="heatmap", z=z, **hover, hovertemplate=_hovertemplate(r, layer, row_scale, full),
                    hoverongaps=False, **cells, **colour)]
     if not np.isnan(masked).all():
         traces.append(dict(type="heatmap", z=masked, colorscale=stops(MASKED_SCALE), showscale=False,

@@ -208,3 +208,19 @@ def test_difference_pads_the_shorter_output(plain):
 def test_difference_refuses_different_sources(plain, tiny):
     with pytest.raises(ValueError, match="different source pieces"):
         viz.difference(plain, tiny.translate("4 May 1999"))
+
+
+def test_a_large_map_s_answer_grows_with_its_cells_not_with_hover_text_for_each():
+    """Issue 21: the "All layers" answer for a checkpoint at the limits (256 x 256 pieces, 4 layers) was 19.5 MB,
+    most of it every cell's pieces and scores. Beyond MAX_HOVER_CELLS the hover gives place and weight only."""
+    big = synthetic(steps=256, width=256, layers=4)
+    for fig, panels in ((viz.heatmap(big), 1), (viz.layer_grid(big), 5)):
+        weights = [t for t in fig.to_dict()["data"] if t.get("hovertemplate")]
+        assert len(weights) == panels and all("customdata" not in t and "%{z:.3f}" in t["hovertemplate"]
+                                              for t in weights)
+        # the colours themselves: float32 cells, base64 (4/3), with room for the axes' labels and the layout
+        assert len(fig.to_json()) < panels * 256 * 256 * 4 * 4 / 3 + 200_000, len(fig.to_json())
+    # a map the size of the bundled checkpoints', all its layers at once, still names each cell's pieces
+    small = synthetic(steps=62, width=64, layers=2)
+    grid = viz.layer_grid(small).to_dict()["data"]
+    assert all(np.array(t["customdata"], dtype=object).shape[:2] == (62, 64) for t in grid if t.get("hovertemplate"))
