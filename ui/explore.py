@@ -12,6 +12,7 @@ from s2s.web import cards, examples, export, models, ordering, runs, views
 from .compare import on_compare_view
 from .events import LIVE, PRIVATE, page_of, unchanged
 from .parts import ExploreControls, Page, Results
+from .serving import prune_downloads
 
 # Presenter mode: larger type everywhere, and the map scrolled into view once it is redrawn larger.
 PRESENTER_JS = ("(on) => { document.body.classList.toggle('presenter', on); if (on) setTimeout(() => "
@@ -74,6 +75,7 @@ def on_play(results: Results, result, rank, layer, presenter, display):
 
 
 def on_export(result, rank, layer, presenter, display):
+    prune_downloads()
     exported = export.export(result, rank, layer, presenter, display)
     if exported.message:
         gr.Warning(exported.message)

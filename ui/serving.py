@@ -28,13 +28,16 @@ import os
 import sys
 from copy import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio
 from gradio import state_holder
 from gradio.state_holder import SessionState as GradioSession  # taken before lazy_session_configs replaces it
+from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from s2s import environment
+from s2s.web import export
 from s2s.web.guard import Guard, Limits
 
 
@@ -81,6 +84,14 @@ def return_freed_memory() -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def prune_downloads(folder: str | None = None) -> None:
+    """Bound gradio's copies of downloads by size as well as age: it copies every file a page downloads into its
+    upload folder (a folder per file's digest) and clears them by age only (`delete_cache`). Called at each
+    download, the oldest go first beyond export.DOWNLOADS_BUDGET_BYTES."""
+    root = Path(folder or get_upload_folder())
+    export.prune_folder(root, export.EXPORT_TTL_S, export.DOWNLOADS_BUDGET_BYTES)
 
 
 def public_endpoints(demo) -> dict[str, tuple[str, ...]]:

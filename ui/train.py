@@ -13,6 +13,7 @@ from s2s.web import models, train_tab, training
 
 from .events import LIVE, PRIVATE, address_of, page_of, unchanged
 from .parts import Page
+from .serving import prune_downloads
 
 
 def read_request(task, tsv, attention, query, mask, encoder, size, probe) -> training.TrainRequest:
@@ -60,6 +61,7 @@ def wire_train(page: Page, demo: gr.Blocks) -> None:
                 page.tabs: gr.Tabs(selected="explore")}
 
     def exported(request: gr.Request):
+        prune_downloads()
         try:
             return {t.files: gr.File(str(train_tab.export(page_of(request))), visible=True)}
         except ValueError as error:

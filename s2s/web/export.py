@@ -6,7 +6,8 @@ A class exporting the same lesson must not fill the disk, so:
 - an export's folder is named by the digest of its files, so the same export twice is stored once
   (gradio, which copies downloads into its own cache, names its copies by content too);
 - folders older than EXPORT_TTL_S, and the oldest beyond EXPORT_BUDGET_BYTES in all, are deleted at
-  each export (app.py has gradio clear its own copies on the same schedule).
+  each export; gradio's copies of downloads are cleared by age on the same schedule (app.py) and by size
+  at each download (ui/serving.py, `prune_downloads`: DOWNLOADS_BUDGET_BYTES).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from . import runs, views
 
 EXPORT_TTL_S = 600  # an export is downloaded at once; ten minutes is plenty
 EXPORT_BUDGET_BYTES = 50 * 2**20  # all exports together, the shared plotly.js aside
+DOWNLOADS_BUDGET_BYTES = 200 * 2**20  # gradio's copies of every download (exports and trained models' zips)
 EXPORT_DIR = Path(tempfile.gettempdir()) / "s2s-exports"
 PLOTLY_JS = "plotly.min.js"  # the shared file every heatmap.html loads
 
@@ -92,24 +94,30 @@ def _plotly_js() -> Path:
 
 def prune(now: float | None = None) -> None:
     """Delete export folders older than EXPORT_TTL_S, then the oldest until all fit in EXPORT_BUDGET_BYTES."""
-    if not EXPORT_DIR.is_dir():
+    prune_folder(EXPORT_DIR, EXPORT_TTL_S, EXPORT_BUDGET_BYTES, now)
+
+
+def prune_folder(root: Path, ttl_s: float, budget: int, now: float | None = None) -> None:
+    """Delete the folders in `root` last changed over `ttl_s` ago, then the oldest until the rest hold at most
+    `budget` bytes. Each folder is one download (ours, or gradio's copy of one: a folder per file's digest)."""
+    if not root.is_dir():
         return
     now = time.time() if now is None else now
     folders = []
-    for folder in EXPORT_DIR.iterdir():
+    for folder in root.iterdir():
         try:
             if not folder.is_dir():
                 continue
             when = folder.stat().st_mtime
-            if when < now - EXPORT_TTL_S:
+            if when < now - ttl_s:
                 shutil.rmtree(folder, ignore_errors=True)
             else:
-                folders.append((when, sum(f.stat().st_size for f in folder.iterdir()), folder))
+                folders.append((when, sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()), folder))
         except OSError:
             continue
     total = sum(size for _, size, _ in folders)
     for _, size, folder in sorted(folders, key=lambda item: item[0]):
-        if total <= EXPORT_BUDGET_BYTES:
+        if total <= budget:
             break
         shutil.rmtree(folder, ignore_errors=True)
         total -= size

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import gradio as gr
 import pytest
 from gradio import state_holder
 
-from ui import serving
+from s2s.web import export
+from ui import explore, serving
 
 
 @pytest.mark.slow  # builds the whole page
@@ -47,3 +49,21 @@ def test_the_guard_is_told_each_public_endpoints_values_by_its_inputs():
         gr.Button().click(named, boxes[:2], boxes[0], api_name="hidden", api_visibility="private")
     assert serving.public_endpoints(demo) == {"/gradio_api/call/starred": ("value 1", "value 2", "value 3"),
                                               "/gradio_api/call/named": ("text", "checkpoint")}
+
+
+def test_gradio_s_copies_of_downloads_are_bounded_by_size_as_well_as_age(tmp_path, monkeypatch):
+    """Issue 21: gradio copies each download into its own folder (a folder per file's digest) and cleared them by
+    age only: one finished run exported once a second added 54 MB a minute. At each download the oldest copies
+    beyond DOWNLOADS_BUDGET_BYTES now go."""
+    cache = tmp_path / "gradio"
+    for n in range(6):  # six downloads of 1 MB, oldest first, as gradio lays them out
+        copy = cache / f"{n:064x}"
+        copy.mkdir(parents=True)
+        (copy / "trained-model.zip").write_bytes(b"z" * 2**20)
+        os.utime(copy, (time.time() - 60 + n, time.time() - 60 + n))
+    monkeypatch.setattr(export, "DOWNLOADS_BUDGET_BYTES", int(3.5 * 2**20))
+    monkeypatch.setattr(serving, "get_upload_folder", lambda: str(cache))
+    explore.on_export(None, 1, "mean", False, ())  # any download prunes first (this one has nothing to export)
+    assert sorted(p.name for p in cache.iterdir()) == [f"{n:064x}" for n in (3, 4, 5)]
+    export.prune_folder(cache, export.EXPORT_TTL_S, export.DOWNLOADS_BUDGET_BYTES, now=time.time() + 3600)
+    assert not list(cache.iterdir())  # and by age, as gradio's own clearing does

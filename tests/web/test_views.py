@@ -315,3 +315,4 @@ def test_a_play_through_sends_a_bounded_number_of_frames_ending_on_the_last_step
     assert shown[0] == 0 and shown[-1] == steps - 1 and all(0 <= s < steps for s in shown)
     gaps = [b - a for a, b in zip(shown, shown[1:])]
     assert not gaps or max(gaps) - min(gaps) <= 1  # spread evenly
+
