@@ -19,9 +19,11 @@ the loss read every batch for the progress bar, Adam's default implementation) a
 every 50 batches, fused Adam; with its decoder pass fused (s2s/fused.py, the default), with autograd
 through the model's forward, and fused with --amp (the encoder in bfloat16)), teacher forcing 0.75
 (--forcing; coins at every step, as in most epochs), at the device's default batch and at each
---train-batch (256 unless given). Larger batches give more examples/s but learn less per example
-(see s2s/training/config.py's docstring): the figures are throughput, not time to a trained model. With
---device cuda every loop also runs on the GPU, beside the CPU.
+--train-batch (256 unless given), and beside them a Transformer at the bundled dates-transformer's sizes
+(hidden 64, 4 heads, feed-forward 128, 2 layers: s2s/transformer.py, one parallel pass at forcing 1, two
+below it) at the default batch and each --train-batch. Larger batches give more examples/s but learn less per
+example (see s2s/training/config.py's docstring): the figures are throughput, not time to a trained model.
+With --device cuda every loop also runs on the GPU, beside the CPU.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ def timed(fn) -> float:
 
 TRAIN_RATIO = 0.75  # teacher forcing in the training case by default: below 1, so every step flips coins
 TRAIN_EXAMPLES = 8_000  # dates pairs the training case cycles through
+TRANSFORMER = ModelConfig(0, 0, model="transformer", hidden_size=64, heads=4, ff_size=128, dropout=0.1)
 
 
 class OldLoop:
@@ -197,8 +200,10 @@ def training_sides(device: torch.device, batch_sizes: list[int], forcing: float 
              f"new, batch {trainer.batch_size}, fused, --amp (bf16 encoder)": new_loop(
                  Trainer(dataclasses.replace(cfg, amp=True)))}
     for size in sorted(set(batch_sizes) - {trainer.batch_size}):
-        other = Trainer(dataclasses.replace(cfg, batch_size=size))
-        sides[f"new, batch {size}"] = new_loop(other)
+        sides[f"new, batch {size}"] = new_loop(Trainer(dataclasses.replace(cfg, batch_size=size)))
+    for size in [0, *sorted(set(batch_sizes))]:  # 0: the device's default
+        transformer = Trainer(dataclasses.replace(cfg, network=TRANSFORMER, batch_size=size))
+        sides[f"transformer, batch {transformer.batch_size}"] = new_loop(transformer)
     return sides
 
 

@@ -22,7 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError, CheckpointTooLarge, check_choice, one_line
-from .model import ARCHITECTURES, BRIDGES, EDM, ENCODERS, MASKS, QUERIES, SCORES, ModelConfig, build_model
+from .model import ARCHITECTURES, BRIDGES, EDM, ENCODERS, MASKS, QUERIES, SCORES, ModelConfig, Transformer, build_model
 from .tokenizer import Tokenizer
 from .translator import Translator
 
@@ -65,7 +65,8 @@ WEIGHT_DTYPES = ("F32", "F16", "BF16")
 SMALLER = "train a smaller model (python -m s2s.cli.train --help lists the sizes), or load another checkpoint"
 
 CHOICES = {"model": ARCHITECTURES, "score": SCORES, "query": QUERIES, "trained_mask": MASKS}
-OPTIONAL_CHOICES = {"bridge": BRIDGES, "encoder": ENCODERS}
+OPTIONAL_CHOICES = {"bridge": BRIDGES, "encoder": ENCODERS, "decoder_mask": MASKS}
+OPTIONAL_LIMITS = {"heads": 16, "ff_size": 4096}  # a Transformer's (an LSTM's config.json may lack them)
 
 
 def list_bundled() -> list[str]:
@@ -147,7 +148,13 @@ def validate_config(config: object) -> dict:
         if value > limit:
             raise CheckpointTooLarge(
                 f"config.json: {key} is {value}, above this app's limit of {limit} (checkpoint.LIMITS): {SMALLER}.")
-    if config.get("encoder") == "bi" and config["hidden_size"] % 2:
+    for key, limit in OPTIONAL_LIMITS.items():
+        value = config.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise CheckpointError(f"config.json: {key} must be a whole number from 1 to {limit}; got {_shown(value)}")
+    if config["model"] == "transformer" and config["hidden_size"] % config.get("heads", 4):
+        raise CheckpointError("config.json: a transformer's heads must divide its hidden_size")
+    if config.get("encoder") == "bi" and config["hidden_size"] % 2 and config["model"] != "transformer":
         raise CheckpointError("config.json: a bidirectional encoder needs an even hidden_size")
     dropout = config.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
@@ -185,12 +192,16 @@ def decode_work(config: dict, shapes: dict[str, torch.Size]) -> int:
         work = T * encoder weights + S * (decoder weights + 2 L T H)
     Embeddings are looked up, not multiplied, and are left out. A limit on parameters alone let a model
     at that limit, with 256 pieces each way, take 5 billion (seconds of CPU, and GBs for beam search).
+    A Transformer's self-attentions add their own reads: the encoder's T^2 H per layer, twice, and the
+    decoder's up to S H a step (its cache), twice: + 2 L H (T^2 + S^2).
     """
     weights = {name: shape.numel() for name, shape in shapes.items() if "weight" in name and "emb" not in name}
     encoder = sum(n for name, n in weights.items() if name.startswith("encoder."))
     decoder = sum(weights.values()) - encoder
     T, S = config["max_source_len"], config["max_target_len"]
-    return T * encoder + S * (decoder + 2 * config["num_layers"] * T * config["hidden_size"])
+    L, H = config["num_layers"], config["hidden_size"]
+    work = T * encoder + S * (decoder + 2 * L * T * H)
+    return work + (2 * L * H * (T * T + S * S) if config["model"] == "transformer" else 0)
 
 
 def read_config(folder: str | Path) -> dict:
@@ -336,7 +347,7 @@ def load(folder: str | Path, device: str | torch.device | None = None) -> Transl
 
 def save(
     folder: str | Path,
-    model: EDM,
+    model: EDM | Transformer,
     source: Tokenizer,
     target: Tokenizer,
     config: dict,

@@ -2,8 +2,13 @@
 
 Each decoded sequence comes back as a `Trace`: the token fed and the token produced at every
 step, the produced token's probability, and what attention did (pre-softmax scores, weights,
-query and context of every layer). The model holds no per-request state: the mask, the
-teacher-forcing ratio and the random generator are arguments here.
+query and context of every layer; for a model with heads, each head's too). The model holds no
+per-request state: the mask, the teacher-forcing ratio and the random generator are arguments here.
+
+Every family runs through the same loop (model.encode, then model.step per output position). One
+exception: under full teacher forcing a model with `parallel_decoder` (the Transformer) decodes in one
+pass, as training saw it (`forced_steps`): the same numbers for a causal decoder (tests check it), and
+for one trained without its causal mask what that mask hid: the future it read.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import EDM, Step, check_mask, choose_next
+from .model import EDM, HeadStep, Memory, Step, Transformer, check_mask, choose_next
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -34,6 +39,11 @@ class Trace:
     encoder_states: np.ndarray | None = None  # (L, T, H) the values attention averages
     top_ids: np.ndarray | None = None  # (S, K) the K most probable tokens at each step, most probable first
     top_probs: np.ndarray | None = None  # (S, K) their probabilities
+    heads: dict[str, np.ndarray] | None = None  # a model with heads: kind -> (L, NH, rows, cols) weights
+    head_scores: dict[str, np.ndarray] | None = None  # kind -> what each head's softmax saw
+    head_queries: np.ndarray | None = None  # (L, NH, S, dh) each head's cross-attention query
+    head_keys: np.ndarray | None = None  # (L, NH, T, dh) each head's cross-attention keys
+    head_values: np.ndarray | None = None  # (L, NH, T, dh) each head's cross-attention values
 
 TOP_K = 5  # alternatives recorded per step: the output distribution's head, for the page's bar chart
 
@@ -44,7 +54,7 @@ def _numpy(steps: list[torch.Tensor], dim: int) -> np.ndarray:
 
 @torch.inference_mode()
 def greedy(
-    model: EDM,
+    model: EDM | Transformer,
     source: torch.Tensor,
     lengths: torch.Tensor,
     *,
@@ -68,7 +78,7 @@ def greedy(
     """
     check_mask(mask)
     model.eval()
-    memory, state = model.encode(source, lengths)
+    memory, state = model.encode(source, lengths, mask)
     encoder_states = memory.values.float().cpu().numpy()  # (L, B, T, H)
     batch = source.shape[0]
     steps = reference.shape[1] if reference is not None else max_len
@@ -76,8 +86,11 @@ def greedy(
     forced = torch.zeros(batch, dtype=torch.bool, device=source.device)
     done = torch.zeros(batch, dtype=torch.bool, device=source.device)
     fed, produced, log_probs, was_forced, reference_log_probs, seen, tops = [], [], [], [], [], [], []
+    given = None  # every step at once: a parallel decoder under full forcing
+    if reference is not None and teacher_forcing >= 1.0 and model.parallel_decoder:
+        given = model.forced_steps(memory, torch.cat([token[:, None], reference[:, :-1]], 1), mask)
     for t in range(steps):
-        out, state = model.step(token, state, memory, memory.allowed(mask, t))
+        out, state = (given[t], state) if given else model.step(token, state, memory, memory.allowed(mask, t))
         log_p = torch.log_softmax(out.logits, dim=-1)  # (B, V)
         best, predicted = log_p.max(dim=-1)  # (B,), (B,)
         tops.append(log_p.topk(min(TOP_K, log_p.shape[1]), dim=-1))  # (B, K) each
@@ -124,6 +137,8 @@ def greedy(
             width = int(lengths[b])  # its own source pieces: the batch's padding columns are dropped
             trace.queries, scores, weights, trace.contexts = (a[:, b, :n] for a in attention)
             trace.scores, trace.weights = scores[..., :width], weights[..., :width]
+        if seen[0].heads is not None:
+            _add_heads(trace, [out.heads for out in seen[:n]], [b] * n, memory, b, width)
         traces.append(trace)
     return traces
 
@@ -131,6 +146,33 @@ def greedy(
 def _stack_attention(seen: list[Step]) -> tuple[np.ndarray, ...]:
     """Per-step (L, B, X) tensors -> (L, B, S, X) arrays for query, scores, weights, context."""
     return tuple(_numpy([getattr(s, name) for s in seen], 2) for name in ("query", "scores", "weights", "context"))
+
+
+def _add_heads(trace: Trace, steps: list[HeadStep], rows: list[int], memory: Memory, entry: int, width: int) -> None:
+    """Fill a Trace's per-head arrays: step t read from row rows[t] of its record, the source from the memory's
+    batch entry `entry`, its first `width` pieces (the batch's padding columns dropped)."""
+    n = len(rows)
+
+    def per_step(name: str) -> list[torch.Tensor]:  # each (L, NH, X)
+        return [getattr(step, name)[:, row] for step, row in zip(steps, rows)]
+
+    def square(rows_: list[torch.Tensor], fill: float) -> np.ndarray:  # S rows of up to S columns -> (L, NH, S, S)
+        out = rows_[0].new_full((*rows_[0].shape[:2], n, n), fill)
+        for t, row in enumerate(rows_):
+            out[:, :, t, : min(row.shape[-1], n)] = row[..., :n]
+        return out.float().cpu().numpy()
+
+    encoder_scores, encoder_weights = (r[:, entry, :, :width, :width].float().cpu().numpy() for r in memory.record)
+    trace.heads = {"cross": _numpy(per_step("cross_weights"), 2)[..., :width],
+                   "decoder_self": square(per_step("self_weights"), 0.0), "encoder_self": encoder_weights}
+    trace.head_scores = {"cross": _numpy(per_step("cross_scores"), 2)[..., :width],
+                         "decoder_self": square(per_step("self_scores"), float("-inf")),
+                         "encoder_self": encoder_scores}
+    trace.head_queries = _numpy(per_step("cross_queries"), 2)  # (L, NH, S, dh)
+    heads = trace.head_queries.shape[1]
+    trace.head_keys, trace.head_values = (  # (L, T, H) -> (L, NH, T, dh): head h is columns h dh .. (h + 1) dh
+        x[:, entry, :width].float().cpu().numpy().reshape(x.shape[0], width, heads, -1).transpose(0, 2, 1, 3)
+        for x in (memory.keys, memory.values))
 
 
 def _length_to_eos(ids: list[int]) -> int:
@@ -179,7 +221,7 @@ def best_possible_score(log_prob: float, max_len: int) -> float:
 
 @torch.inference_mode()
 def beam_search(
-    model: EDM,
+    model: EDM | Transformer,
     source: torch.Tensor,
     lengths: torch.Tensor,
     *,
@@ -198,7 +240,7 @@ def beam_search(
     """
     check_mask(mask)
     model.eval()
-    memory, state = model.encode(source, lengths)
+    memory, state = model.encode(source, lengths, mask)
     source_memory = memory  # (B = 1)
     encoder_states = memory.values[:, 0].float().cpu().numpy()  # (L, T, H)
     live = [Hypothesis()]
@@ -227,7 +269,7 @@ def beam_search(
         memory = source_memory.rows(len(live))  # every hypothesis reads the one source: views, not copies
     best = sorted(finished, key=lambda h: h.mean_log_prob, reverse=True)[:beam_size]
     best += sorted(live, key=lambda h: h.mean_log_prob, reverse=True)[: beam_size - len(best)]
-    return [_trace(h, records, model.has_attention, encoder_states) for h in best]
+    return [_trace(h, records, model.has_attention, encoder_states, source_memory) for h in best]
 def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
     """True when no live hypothesis can still enter the n-best (the `beam_size` best finished)."""
     if not live:
@@ -238,7 +280,8 @@ def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, ma
     return all(best_possible_score(h.log_prob, max_len) <= worst_kept for h in live)
 
 
-def _trace(h: Hypothesis, records: list[Step], has_attention: bool, encoder_states: np.ndarray) -> Trace:
+def _trace(h: Hypothesis, records: list[Step], has_attention: bool, encoder_states: np.ndarray,
+           memory: Memory) -> Trace:
     """A hypothesis's Trace, its attention read from its own row of each step's record."""
     trace = Trace(
         inputs=list(h.fed),
@@ -257,4 +300,7 @@ def _trace(h: Hypothesis, records: list[Step], has_attention: bool, encoder_stat
             _numpy([getattr(records[t], name)[:, row] for t, row in enumerate(h.rows)], 1)
             for name in ("query", "scores", "weights", "context")
         )
+    if records[0].heads is not None:
+        _add_heads(trace, [records[t].heads for t in range(len(h.rows))], list(h.rows), memory, 0,
+                   memory.valid.shape[1])
     return trace

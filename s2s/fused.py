@@ -79,8 +79,9 @@ class Kept(NamedTuple):
 
 
 def supported(model: EDM) -> bool:
-    """The plain EDM, and attention with dot or scaled-dot scores, any query, encoder, bridge and mask."""
-    return not model.has_attention or model.config.score in ("dot", "scaled_dot")
+    """The plain EDM, and attention with dot or scaled-dot scores, any query, encoder, bridge and mask; not a
+    Transformer, whose own forward already runs every step in one parallel pass."""
+    return isinstance(model, EDM) and (not model.has_attention or model.config.score in ("dot", "scaled_dot"))
 
 
 def forward(model: EDM, source: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor, *,

@@ -20,6 +20,9 @@ What changed from the seed, and why:
 
 This file is the reference. Training runs the decoder through s2s/fused.py: the same maths with
 its backward written out (faster), checked against autograd through `EDM.forward` by tests/test_fused.py.
+The third family, the Transformer, is s2s/transformer.py; what every family shares (ModelConfig, Memory,
+Step, the forcing coins) is s2s/family.py, imported here so that `s2s.model` names them all, and
+`build_model` builds any of them from its config.
 
 Shapes: B batch, T source length, S output steps, L layers, E embedding size,
 H hidden size, V vocabulary size.
@@ -28,99 +31,33 @@ H hidden size, V vocabulary size.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .errors import check_choice
+from .family import (
+    ARCHITECTURES,
+    BRIDGE_NOTES,
+    BRIDGES,
+    ENCODER_NOTES,
+    ENCODERS,
+    MASKS,
+    QUERIES,
+    SCORES,
+    HeadStep,
+    Memory,
+    ModelConfig,
+    Step,
+    check_mask,
+    choose_next,
+)
 from .tokenizer import BOS_ID, PAD_ID
+from .transformer import Transformer
 
-ARCHITECTURES = ("edm", "attention")
-SCORES = ("dot", "scaled_dot", "general", "additive")
-QUERIES = ("input", "state")
-BRIDGES = ("final", "hidden")
-ENCODERS = ("uni", "bi")
-MASKS = ("bidirectional", "causal")
-# each choice in a few words, the one wording the model cards and the page use
-ENCODER_NOTES = {"uni": "reads the source left to right", "bi": "reads it both ways, half of each state per direction"}
-BRIDGE_NOTES = {"final": "the decoder starts from the encoder's final (h, c)",
-                "hidden": "the decoder starts from the encoder's final h, its cell empty"}
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to build the network (the checkpoint's config.json holds more)."""
-
-    input_vocab_size: int
-    output_vocab_size: int
-    model: str = "attention"
-    score: str = "scaled_dot"
-    query: str = "state"
-    emb_size: int = 64
-    hidden_size: int = 128
-    num_layers: int = 2
-    dropout: float = 0.0
-    bridge: str = "final"  # the decoder starts from the encoder's final (h, c); "hidden": h only, c = 0
-    encoder: str = "uni"  # uni: left to right, as in the seed; bi: Bahdanau's, half of H each way
-
-    def __post_init__(self) -> None:
-        for name, value, allowed in (("model", self.model, ARCHITECTURES), ("score", self.score, SCORES),
-                                     ("query", self.query, QUERIES), ("bridge", self.bridge, BRIDGES),
-                                     ("encoder", self.encoder, ENCODERS)):
-            check_choice(name, value, allowed)
-        if self.encoder == "bi" and self.hidden_size % 2:
-            raise ValueError("a bidirectional encoder needs an even hidden_size (half of it each way)")
-
-    @classmethod
-    def from_dict(cls, config: dict) -> ModelConfig:
-        return cls(**{k: config[k] for k in cls.__dataclass_fields__ if k in config})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def check_mask(mask: str) -> None:
-    if mask not in MASKS:
-        raise ValueError(f"mask must be 'bidirectional' or 'causal'; got {mask!r}")
-
-
-class Memory(NamedTuple):
-    """What the encoder leaves for the decoder; batch is dimension 1 of the tensors."""
-
-    values: torch.Tensor  # (L, B, T, H) every layer's hidden state at every source position
-    keys: torch.Tensor  # (L, B, T, K) the same, made ready for the score function (K = H or A)
-    valid: torch.Tensor  # (B, T) True where a real (non-padding) source piece is
-
-    def allowed(self, mask: str, step: int) -> torch.Tensor:
-        """(B, T) where step `step` may attend: every real piece, or with `causal` pieces 0..step."""
-        if mask == "causal":
-            positions = torch.arange(self.valid.shape[1], device=self.valid.device)
-            return self.valid & (positions <= step)
-        return self.valid
-
-    def rows(self, n: int) -> Memory:
-        """One source's memory (B = 1) for n rows, as views that share its storage: beam search's hypotheses all
-        read the same source, so a step costs no copy of (L, n, T, H)."""
-        L, _, T = self.values.shape[:3]
-        return Memory(self.values.expand(L, n, T, -1), self.keys.expand(L, n, T, -1), self.valid.expand(n, T))
-
-    def select(self, index: torch.Tensor) -> Memory:
-        """Reorder or repeat batch entries (beam search keeps one row per hypothesis)."""
-        return Memory(self.values[:, index], self.keys[:, index], self.valid[index])
-
-
-class Step(NamedTuple):
-    """One decoder step: the logits, and what attention did (None for the plain EDM)."""
-
-    logits: torch.Tensor  # (B, V)
-    query: torch.Tensor | None  # (L, B, H)
-    scores: torch.Tensor | None  # (L, B, T) exactly what softmax saw: scaled, masked with -inf
-    weights: torch.Tensor | None  # (L, B, T) softmax(scores); each row sums to 1
-    context: torch.Tensor | None  # (L, B, H) weights @ values: the new hidden state of each layer
-
+__all__ = ["ARCHITECTURES", "BRIDGE_NOTES", "BRIDGES", "ENCODER_NOTES", "ENCODERS", "MASKS", "QUERIES", "SCORES",
+           "HeadStep", "Memory", "ModelConfig", "Step", "check_mask", "choose_next", "EDM", "AttentionEDM",
+           "Transformer", "build_model"]
 
 class Encoder(nn.Module):
     """Embedding, then a stack of one-layer LSTMs, each run over the whole sequence at once.
@@ -177,12 +114,15 @@ class EDM(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.lm = nn.Linear(h, config.output_vocab_size)
 
+    parallel_decoder = False  # decoding under full forcing is one step at a time (a Transformer's is one pass)
+
     @property
     def has_attention(self) -> bool:
         return False
 
-    def encode(self, source: torch.Tensor, lengths: torch.Tensor):
-        """-> (Memory, decoder start state (h, c), each (L, B, H))."""
+    def encode(self, source: torch.Tensor, lengths: torch.Tensor, mask: str = "bidirectional"):
+        """-> (Memory, decoder start state (h, c), each (L, B, H)). The mask acts on attention at each step,
+        not here: the encoder reads the whole source either way (the `bi` one both ways)."""
         values, state = self.encoder(source, lengths)
         if self.config.bridge == "hidden":
             # h is only the first query (attention replaces it at once); with an empty cell, what the
@@ -317,25 +257,7 @@ class AttentionEDM(EDM):
         return context, (query, scores, weights, context)
 
 
-def choose_next(
-    logits: torch.Tensor, target_t: torch.Tensor, teacher_forcing: float, generator: torch.Generator | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The next input tokens (B,) and where they were forced (B,) bool.
-
-    Forced means target_t (the reference); otherwise the model's own prediction. A coin per
-    sequence decides, drawn from `generator` so that a seed reproduces the same choices.
-    """
-    if teacher_forcing >= 1.0:
-        return target_t, torch.ones_like(target_t, dtype=torch.bool)
-    predicted = logits.argmax(-1)  # (B,)
-    if teacher_forcing <= 0.0:
-        forced = torch.zeros_like(predicted, dtype=torch.bool)
-    else:
-        device = generator.device if generator is not None else "cpu"
-        coin = torch.rand(logits.shape[0], generator=generator, device=device)
-        forced = coin.to(logits.device) < teacher_forcing
-    return torch.where(forced, target_t, predicted), forced
-
-
-def build_model(config: ModelConfig) -> EDM:
-    return AttentionEDM(config) if config.model == "attention" else EDM(config)
+def build_model(config: ModelConfig) -> EDM | Transformer:
+    """The network config.model names: the plain EDM, the attention EDM, or a Transformer (s2s/transformer.py)."""
+    families = {"edm": EDM, "attention": AttentionEDM, "transformer": Transformer}
+    return families[config.model](config)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import decode
-from .model import EDM, MASKS
+from .model import EDM, MASKS, Transformer
 from .tokenizer import EOS_ID, PAD_ID, SPECIAL_PIECES, Tokenizer
 
 EOS_PIECE = SPECIAL_PIECES[EOS_ID]
@@ -36,6 +36,25 @@ class Translation:
     cross (L, NH, S, T), decoder_self (L, NH, S, S), encoder_self (L, NH, T, T); `attention` and
     `scores` are then cross-attention's mean over heads, so every view of the LSTM models reads it too.
     The LSTM models leave both empty.
+
+    For a Transformer (family "transformer", s2s/transformer.py) the other arrays mean:
+    - queries (L, S, H): decoder layer l's cross-attention query at step t, every head's side by side
+      (head h is columns h dh .. (h + 1) dh, dh = H / NH);
+    - encoder_states (L, T, H): what layer l's cross-attention averages, its values V = X W_V of the
+      encoder's output X, heads side by side as in queries;
+    - contexts (L, S, H): each head's w V, side by side (before the output projection W_O);
+    - scores: the mean over heads of each head's scores (with -inf where masked); a mean of softmaxes
+      is not the softmax of a mean, so for one head's arithmetic read the per-head fields:
+    - head_queries (L, NH, S, dh), head_keys (L, NH, T, dh), head_values (L, NH, T, dh): head h of layer
+      l at step t computes head_scores["cross"][l, h, t] = head_keys[l, h] @ head_queries[l, h, t] / sqrt(dh),
+      heads["cross"][l, h, t] = softmax of that, and contexts[l, t, h dh:(h + 1) dh] = heads["cross"][l, h, t]
+      @ head_values[l, h]. The LSTM models leave the three None.
+    decoder_self row t covers the pieces fed at steps 0..t (columns beyond t are 0, scores -inf) when the
+    model decodes step by step; under full teacher forcing the Transformer decodes in one pass, as it was
+    trained, and a model trained without the causal mask (decoder_mask "bidirectional") then reads the
+    future too. `mask` acts on the encoder's self-attention and on cross-attention (step t sees source
+    pieces 0..t), never on decoder self-attention. All of it is bounded by the checkpoint's
+    max_source_len and max_len (at most 4 max_target_len).
     """
 
     source_text: str
@@ -68,6 +87,9 @@ class Translation:
     family: str = "lstm"  # the model family that wrote it: "lstm", "transformer", or a Hub family ("marian")
     heads: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> (L, NH, rows, cols) weights per head
     head_scores: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> what each head's softmax saw
+    head_queries: np.ndarray | None = None  # (L, NH, S, dh) cross-attention: each head's q at each step
+    head_keys: np.ndarray | None = None  # (L, NH, T, dh) each head's K
+    head_values: np.ndarray | None = None  # (L, NH, T, dh) each head's V
 
     @property
     def end(self) -> int:
@@ -97,7 +119,7 @@ def check_seed(seed: object) -> None:
 class Translator:
     """A loaded checkpoint. One object serves every user at once: it holds no per-request state."""
 
-    def __init__(self, model: EDM, source: Tokenizer, target: Tokenizer, config: dict,
+    def __init__(self, model: EDM | Transformer, source: Tokenizer, target: Tokenizer, config: dict,
                  device: torch.device | str = "cpu"):
         self.model = model.to(device).eval()
         self.source_tokenizer = source
@@ -251,6 +273,12 @@ class Translator:
             reference_probs=trace.reference_probs,
             top_pieces=[target.pieces(ids) for ids in trace.top_ids] if trace.top_ids is not None else None,
             top_probs=trace.top_probs,
+            family="transformer" if self.config["model"] == "transformer" else "lstm",
+            heads=trace.heads or {},
+            head_scores=trace.head_scores or {},
+            head_queries=trace.head_queries,
+            head_keys=trace.head_keys,
+            head_values=trace.head_values,
             **settings,
         )
 

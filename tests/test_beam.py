@@ -106,6 +106,7 @@ class TableModel:
     """
 
     has_attention = False
+    parallel_decoder = False  # every step through `step`, as a family without a one-pass forced decoder
 
     def __init__(self, table: dict[tuple, dict[int, float]], vocab: int, max_len: int):
         self.table, self.vocab, self.max_len = table, vocab, max_len
@@ -113,7 +114,7 @@ class TableModel:
     def eval(self):
         return self
 
-    def encode(self, source, lengths):
+    def encode(self, source, lengths, mask="bidirectional"):
         batch, width = source.shape
         values = torch.zeros(1, batch, width, 1)  # (L, B, T, H)
         memory = Memory(values, values, torch.ones(batch, width, dtype=torch.bool))

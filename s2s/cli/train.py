@@ -60,15 +60,19 @@ FLAG_HELP = {  # what each flag of --help says, before its default
     "amp": "bfloat16 autocast for the encoder (CPU or CUDA; faster where the CPU has bfloat16 instructions)",
     "fused": "the decoder's training pass with its hand-written backward (s2s/fused.py)",
     "log_every": "batches between reads of the loss for the progress bar",
-    "model": "attention, or edm: no attention",
+    "model": "attention; edm: no attention; transformer: s2s/transformer.py (--heads, --ff-size, --decoder-mask)",
     "score": "the score function of attention",
     "query": "state: the decoder's previous state; input: a projection of the piece fed in (the notebook's)",
     "emb_size": "embedding size",
-    "hidden_size": "LSTM hidden size",
-    "num_layers": "LSTM layers (encoder and decoder)",
+    "hidden_size": "LSTM hidden size; a transformer's model size (its embeddings' too)",
+    "num_layers": "layers of the encoder and of the decoder",
     "dropout": "dropout between layers and before the output layer",
     "bridge": "final: the decoder starts from the encoder's final h and c; hidden: h only",
     "encoder": "uni: left to right; bi: both ways, half of --hidden-size each",
+    "heads": "transformer: attention heads (they divide --hidden-size)",
+    "ff_size": "transformer: the feed-forward layer's inner size",
+    "decoder_mask": "transformer: decoder self-attention's mask in training; bidirectional lets a step see the "
+                    "reference's future (a lesson: it cannot decode)",
 }
 
 
@@ -76,7 +80,8 @@ def _parser(suppress: bool = False) -> argparse.ArgumentParser:
     """Flags for TrainConfig's fields and, flattened beside them, the network's (ModelConfig's); with
     `suppress`, a flag not given is absent from the result (to tell which flags override a recipe)."""
     choices = dict(task=tuple(TASKS), mask=MASKS, lr_scaling=LR_SCALINGS, schedule=SCHEDULES, device=DEVICES,
-                   model=ARCHITECTURES, score=SCORES, query=QUERIES, bridge=BRIDGES, encoder=ENCODERS)
+                   model=ARCHITECTURES, score=SCORES, query=QUERIES, bridge=BRIDGES, encoder=ENCODERS,
+                   decoder_mask=MASKS)
     parser = argparse.ArgumentParser(prog="python -m s2s.cli.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
     own = [f for f in dataclasses.fields(TrainConfig) if f.name != "network"]

@@ -22,10 +22,14 @@ import yaml
 from .config import TrainConfig
 
 LIBRARY_NAME = "s2s-attention-explorer"
-CARD_TAGS = ("seq2seq", "attention", "lstm", LIBRARY_NAME)
+CARD_TAGS = ("seq2seq", "attention", "lstm", LIBRARY_NAME)  # a Transformer's say "transformer" for "lstm"
 CARD_SETTINGS = ("task", "model", "score", "query", "trained_mask", "emb_size", "hidden_size", "num_layers")
 TABLE_SETTINGS = ("model", "encoder", "score", "query", "bridge", "trained_mask", "emb_size", "hidden_size",
                   "num_layers")
+# a Transformer's (s2s/transformer.py): it has no score, query, bridge, encoder or emb_size of its own
+TRANSFORMER_SETTINGS = ("task", "model", "trained_mask", "decoder_mask", "hidden_size", "heads", "ff_size",
+                        "num_layers")
+FAMILY_WORDS = {"lstm": "An LSTM encoder-decoder", "transformer": "A Transformer encoder-decoder"}
 LICENSE = "mit"  # of the cards (and checkpoints) this project trains
 # a front matter block, as huggingface_hub's ModelCard finds it (REGEX_YAML_BLOCK)
 _FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
@@ -43,12 +47,25 @@ def model_card(config: dict, body: str, *, metrics: dict | None = None, tags: Se
     data = dict(front or {})
     kept = data.get("tags") or []
     data["library_name"] = LIBRARY_NAME
-    data["tags"] = list(dict.fromkeys([*([kept] if isinstance(kept, str) else kept), *CARD_TAGS, *tags]))
-    settings = {key: config[key] for key in CARD_SETTINGS if key in config}
+    data["tags"] = list(dict.fromkeys([*([kept] if isinstance(kept, str) else kept), *card_tags(config), *tags]))
+    settings = {key: config[key] for key in card_settings(config) if key in config}
     if metrics is not None:
         settings["metrics"] = metrics
     data["s2s"] = settings
     return f"---\n{yaml.safe_dump(data, sort_keys=False, allow_unicode=True)}---\n{body}"
+
+
+def family(config: dict) -> str:
+    """The model family a config.json describes: "transformer" or "lstm"."""
+    return "transformer" if config.get("model") == "transformer" else "lstm"
+
+
+def card_tags(config: dict) -> tuple[str, ...]:
+    return tuple(family(config) if tag == "lstm" else tag for tag in CARD_TAGS)
+
+
+def card_settings(config: dict) -> tuple[str, ...]:
+    return TRANSFORMER_SETTINGS if family(config) == "transformer" else CARD_SETTINGS
 
 
 def read_card(text: str) -> Card:
@@ -70,7 +87,7 @@ def hub_card(config: dict, readme: str | None, metrics: dict | None, repo_id: st
         front, body = read_card(readme)
     else:
         front, body = {}, (
-            f"# {repo_id}\n\nAn LSTM encoder-decoder ({config.get('model', 'attention')}, task: "
+            f"# {repo_id}\n\n{FAMILY_WORDS[family(config)]} ({config.get('model', 'attention')}, task: "
             f"{config.get('task', 'unknown')}) trained with the Seq2Seq Attention Explorer.\n\n"
             f'```python\nimport s2s\nmodel = s2s.load("{repo_id}")\n```\n')
     return model_card(config, body, metrics=metrics, front=front)
@@ -88,7 +105,7 @@ def trained_card(cfg: TrainConfig, config: dict, metrics: dict) -> str:
     trained_on = f"the pairs of `{Path(cfg.data).name}`" if cfg.data else f"`{config['task']}`"
     body = f"""# {cfg.out_folder.name}
 
-An LSTM encoder-decoder of the Seq2Seq Attention Explorer, trained on {trained_on}.
+{FAMILY_WORDS[family(config)]} of the Seq2Seq Attention Explorer, trained on {trained_on}.
 Load it with `s2s.load(...)` and look at its attention in the app.
 
 {settings_table(config)}
@@ -98,7 +115,7 @@ Trained for {metrics['epochs']} epochs ({metrics['train_seconds'] / 60:.1f} min 
 
 ## Validation ({metrics['n']} examples never seen in training, mask `{metrics['mask']}`)
 Exact match **{metrics['exact_match']:.1%}**, token accuracy {metrics['token_accuracy']:.1%}.
-Most-attended source piece is the aligned one: {align_line}.
+Most-attended source piece is the aligned one: {align_line}.{forced_lines(metrics)}
 
 | source length | exact match | n |
 |---|---|---|
@@ -117,14 +134,27 @@ def live_card(config: dict, *, seconds: float, steps: int, examples: int, seed: 
     return model_card(config, body, tags=("live-training",), front={"license": LICENSE})
 
 
+def forced_lines(metrics: dict) -> str:
+    """Teacher forcing against decoding freely, where the validation measured it (s2s.evaluate.forced_figures)."""
+    if "forced_loss" not in metrics:
+        return ""
+    return (f"\nUnder teacher forcing (fed the reference, one pass as in training): loss {metrics['forced_loss']:.4f} "
+            f"a piece, token accuracy {metrics['forced_token_accuracy']:.1%}, every piece right "
+            f"{metrics['forced_exact_match']:.1%}; decoding on its own (above): exact match "
+            f"{metrics['exact_match']:.1%}.")
+
+
 def settings_table(config: dict) -> str:
     """The network's settings as a markdown table."""
-    rows = "\n".join(f"| `{k}` | `{config.get(k)}` |" for k in TABLE_SETTINGS)
+    keys = TRANSFORMER_SETTINGS[1:] if family(config) == "transformer" else TABLE_SETTINGS
+    rows = "\n".join(f"| `{k}` | `{config.get(k)}` |" for k in keys)
     return f"| setting | value |\n|---|---|\n{rows}"
 
 
 def lesson_notes(config: dict) -> str:
     """What this checkpoint teaches, for the notes a lecturer reads."""
+    if family(config) == "transformer":
+        return transformer_notes(config)
     notes = []
     if config.get("encoder") == "bi":
         notes.append("Bidirectional encoder (Bahdanau et al. 2015): the state at each source piece has read the "
@@ -159,3 +189,21 @@ def lesson_notes(config: dict) -> str:
                      "formulation the final cell also reaches the decoder, so every variant does well here. "
                      "The lesson is in the heatmap (the year is written last and produced first), not the score.")
     return "## Notes\n" + "\n\n".join(notes) if notes else ""
+
+
+def transformer_notes(config: dict) -> str:
+    """What a Transformer checkpoint teaches (s2s/transformer.py)."""
+    notes = [f"A Transformer: {config['num_layers']} encoder and {config['num_layers']} decoder layers, "
+             f"{config['heads']} heads in each of its three attentions (encoder self, decoder self, cross). The "
+             "map shows cross-attention's mean over heads; each head's own map is in the result's `heads`."]
+    if config.get("decoder_mask") == "bidirectional":
+        notes.append("Its decoder's self-attention was trained WITHOUT the causal mask: under teacher forcing step t "
+                     "could read the reference's piece t, the very piece it must write, and copy it, so its "
+                     "forced loss is near zero. Writing on its own, that piece does not exist yet, and what it "
+                     "learnt does not work: compare the forced and free figures above. This is why a "
+                     "Transformer's decoder must be causal.")
+    if config["trained_mask"] == "causal":
+        notes.append("Trained with the causal mask: encoder position j reads pieces 0..j and output step t "
+                     "cross-attends to pieces 0..t only. Unlike an LSTM's, this encoder has no final state that "
+                     "read the whole source: what the mask hides is gone.")
+    return "## Notes\n" + "\n\n".join(notes)

@@ -1,8 +1,10 @@
 """Training: the loss, the forcing schedule, a run one step at a time (`Trainer`) and the loop (`train`).
 
 Speed. The loss is added up on the device and read every log_every batches, so a GPU is never made to
-wait for the host; Adam is fused, and so is the decoder's training pass (s2s/fused.py: the model's forward
-with a hand-written backward). The data are tokenised once into blocks on the device (data.py).
+wait for the host; Adam is fused, and so is the LSTM decoder's training pass (s2s/fused.py: the model's
+forward with a hand-written backward). A Transformer trains through its own forward, already one parallel
+pass over every output step (fused.forward hands it there). The data are tokenised once into blocks on the
+device (data.py).
 
 Schedule. Teacher forcing starts at forcing_start and falls linearly to forcing_end, so the model learns
 first from the reference and then from its own predictions, as it must at inference time. The learning
@@ -32,8 +34,8 @@ from tqdm import tqdm
 
 from .. import checkpoint, fused
 from ..errors import CheckpointError
-from ..evaluate import evaluate
-from ..model import EDM, build_model
+from ..evaluate import evaluate, forced_figures
+from ..model import EDM, Transformer, build_model
 from ..tasks import TASKS, Pair
 from ..tokenizer import PAD_ID, Tokenizer
 from ..translator import Translator
@@ -59,7 +61,7 @@ class Start(NamedTuple):
 
     source_tok: Tokenizer
     target_tok: Tokenizer
-    model: EDM
+    model: EDM | Transformer
     config: dict  # the checkpoint's config.json
     earlier_seconds: float  # training time the checkpoint had already had
 
@@ -157,9 +159,11 @@ class Trainer:
             self.optimizer.step()
             yield len(lengths), loss.detach()
 
-    def validate(self, alignment: bool = False) -> dict:
+    def validate(self, alignment: bool = False, forced: bool = False) -> dict:
+        """Validation decoding freely; with `forced`, also under teacher forcing (evaluate.forced_figures)."""
         self.model.eval()
-        return evaluate(self.translator, self.val_pairs, mask=self.cfg.mask, alignment=alignment)
+        metrics = evaluate(self.translator, self.val_pairs, mask=self.cfg.mask, alignment=alignment)
+        return metrics | (forced_figures(self.translator, self.val_pairs, mask=self.cfg.mask) if forced else {})
 
     def end_epoch(self, val: dict) -> None:
         """Let the schedule see the epoch's validation figure."""
@@ -196,7 +200,7 @@ def train(cfg: TrainConfig) -> dict:
             break
     train_seconds = time.time() - start + run.earlier_seconds
     run.model.load_state_dict(best_state)
-    metrics = run.validate(alignment=True)
+    metrics = run.validate(alignment=True, forced=True)
     metrics |= {"epochs": len(history), "train_seconds": round(train_seconds, 1), "history": history,
                 "device": torch.cuda.get_device_name() if run.device.type == "cuda" else "CPU",
                 "parameters": sum(p.numel() for p in run.model.parameters()), "lr_used": run.lr,

@@ -145,8 +145,8 @@ def test_early_stopping_waits_while_token_accuracy_rises(tmp_path, monkeypatch, 
     (the bundled recipes') stops once patience (2) epochs pass without a better exact match: 1 + 2 epochs."""
     figures = iter([{"exact_match": 0.0, "token_accuracy": 0.1 * k} for k in range(1, 7)])
     measured = trainer.Trainer.validate
-    monkeypatch.setattr(trainer.Trainer, "validate", lambda self, alignment=False: measured(self, alignment) | next(
-        figures, {"exact_match": 0.0, "token_accuracy": 0.6}))
+    monkeypatch.setattr(trainer.Trainer, "validate", lambda self, alignment=False, forced=False: measured(
+        self, alignment, forced) | next(figures, {"exact_match": 0.0, "token_accuracy": 0.6}))
     cfg = TrainConfig(out=str(tmp_path / "x"), task="dates", train_size=200, val_size=10, epochs=6, patience=2,
                       schedule=schedule, seed=2, threads=1,
                       network=ModelConfig(0, 0, emb_size=8, hidden_size=8, num_layers=1, dropout=0.1))
