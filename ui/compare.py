@@ -3,6 +3,7 @@ both, and the six lessons, each of which sets every control it needs with one cl
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import gradio as gr
@@ -11,6 +12,23 @@ from s2s.web import by_length, compare, lessons, runs, views
 
 from .events import LIVE, PRIVATE, unchanged
 from .parts import CompareControls, Page
+
+# What an open lesson must have on screen (issue 22: a 720 px projector): the page scrolls until these fit, and
+# LivePlot draws no map taller than the window. A comparison's two maps with their labels; the heatmap and
+# the step's plot; for STEP also the step slider.
+COMPARE_MAPS = ("#label-a", "#plot-a", "#label-b", "#plot-b")
+EXPLORE_MAPS = ("#heatmap", "#step-plot")
+ON_SCREEN = {lessons.COMPARE: COMPARE_MAPS, lessons.WHY: COMPARE_MAPS, lessons.STEP: (*EXPLORE_MAPS, "#step"),
+             lessons.EXPLORE: EXPLORE_MAPS}
+# Once the maps are drawn (twice: plotly may still be laying them out), scroll the least that shows them all.
+SHOW_JS = """() => { const fit = () => {
+  const boxes = %s.map((s) => document.querySelector(s)).filter((e) => e && e.offsetParent !== null)
+                  .map((e) => e.getBoundingClientRect());
+  if (!boxes.length) return;
+  const top = Math.min(...boxes.map((b) => b.top)), bottom = Math.max(...boxes.map((b) => b.bottom));
+  const by = bottom > window.innerHeight ? Math.min(bottom - window.innerHeight + 8, top - 8) : top < 0 ? top - 8 : 0;
+  if (by) window.scrollBy(0, by); };
+  setTimeout(fit, 400); setTimeout(fit, 1500); }"""
 
 
 def on_compare(controls: CompareControls, *values) -> dict:
@@ -84,5 +102,6 @@ def wire_lessons(page: Page) -> None:
         chosen = button.click(partial(on_lesson, page, key), None, outputs, **PRIVATE)
         if lessons.BY_KEY[key].show == lessons.COMPARE:
             chosen = chosen.then(*compare_event(page), **LIVE)
+        chosen.then(None, None, None, js=SHOW_JS % json.dumps(list(ON_SCREEN[lessons.BY_KEY[key].show])))
         if key == "why":
             chosen.then(partial(on_measure, c), [page.presenter], [c.by_length], **PRIVATE)

@@ -38,17 +38,17 @@ def on_intervene(results: Results, *values) -> dict:
     return results.show(changed)
 
 
-def on_details(results: Results, result, layer, view, presenter) -> dict:
+def on_details(results: Results, result, layer, view, presenter, display) -> dict:
     """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab."""
     last = views.last_step(result)
     return {results.step: gr.Slider(maximum=max(last, 1), value=last),
             results.rank: gr.Radio(choices=views.ranks(result), value="1"),
-            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter))}
+            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display))}
 
 
 def on_view(results: Results, result, rank, layer, step, presenter, display) -> dict:
     return {results.plot: views.figure(result, rank, layer, step, presenter, display),
-            **results.tab(views.tab_contents(views.HEATMAP, result, rank, layer, step, presenter))}
+            **results.tab(views.tab_contents(views.HEATMAP, result, rank, layer, step, presenter, display))}
 
 
 def on_hypothesis(results: Results, result, rank, layer, view, presenter, display) -> dict:
@@ -56,16 +56,17 @@ def on_hypothesis(results: Results, result, rank, layer, view, presenter, displa
     return {results.plot: views.figure(result, rank, layer, None, presenter, display),
             results.status: views.hypothesis_note(result, rank),
             results.step: gr.Slider(maximum=max(last, 1), value=last),
-            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter))}
+            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter, display))}
 
 
 def on_presenter(results: Results, result, rank, layer, step, view, presenter, display) -> dict:
     return {results.plot: views.figure(result, rank, layer, step, presenter, display),
-            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter))}
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display))}
 
 
-def on_tab(results: Results, view, result, rank, layer, step, presenter) -> dict:
-    return {results.view: view, **results.tab(views.tab_contents(view, result, rank, layer, step, presenter))}
+def on_tab(results: Results, view, result, rank, layer, step, presenter, display) -> dict:
+    return {results.view: view,
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display))}
 
 
 def on_play(results: Results, result, rank, layer, presenter, display):
@@ -139,7 +140,8 @@ def wire_explore(page: Page) -> None:
     changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
                     run, e.settings + [r.layer, page.presenter, r.display],
                     [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
-    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter], [r.step, r.rank, *r.tab_outputs])
+    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter, r.display],
+               [r.step, r.rank, *r.tab_outputs])
     changed.then(*details, **LIVE)
     e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer, e.hint], **LIVE)
     e.checkpoint.input(partial(on_checkpoint_chosen, e), [e.checkpoint], [e.mask], **LIVE)
@@ -153,7 +155,7 @@ def wire_explore(page: Page) -> None:
     r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display],
                  [r.plot, r.status, r.step, *r.tab_outputs], **LIVE)
     for name, tab in r.tabs.items():
-        tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter],
+        tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter, r.display],
                    [r.view, *r.tab_outputs], **LIVE)
     r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
     r.change.click(partial(on_intervene, r),

@@ -136,31 +136,33 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
 def compare_tab(start: views.Opening) -> CompareControls:
     with gr.Tab("Compare", id="compare") as tab:
         lesson_text = gr.Markdown(elem_classes=["lesson-text"], visible=False)  # shown by a lesson
-        gr.Markdown("Run **A** uses the Explore tab's settings; run **B** the same text with its own checkpoint, "
-                    "mask and forcing. The third map is A − B: red where A attends more.")
         with gr.Row():
             presets = {name: gr.Button(label, size="sm") for name, label in compare.PRESETS.items()}
-        with gr.Row():
-            checkpoint_b = gr.Dropdown(start.choices, value=start.default, label="B: checkpoint",
-                                       allow_custom_value=True, min_width=200)
-            mask_b = gr.Radio(list(MASKS), value="causal", label="B: mask", min_width=200)
-            ratio_b = gr.Slider(0, 1, value=0, step=0.05, label="B: teacher forcing (0 = off)", min_width=200)
-            run = gr.Button("Compare", variant="primary", scale=0, min_width=120)
-        summary = gr.Markdown(elem_id="compare-summary")
-        with gr.Row():
+            run = gr.Button("Compare", variant="primary", size="sm", scale=0, min_width=120)
+        # B's settings folded away: a lesson or a preset sets them, and the two maps come first (issue 22)
+        with gr.Accordion("B's settings", open=False, elem_id="b-settings"):
+            gr.Markdown("Run **A** uses the Explore tab's settings; run **B** the same text with its own checkpoint, "
+                        "mask and forcing. The third map is A − B: red where A attends more.")
+            with gr.Row():
+                checkpoint_b = gr.Dropdown(start.choices, value=start.default, label="B: checkpoint",
+                                           allow_custom_value=True, min_width=200)
+                mask_b = gr.Radio(list(MASKS), value="causal", label="B: mask", min_width=200)
+                ratio_b = gr.Slider(0, 1, value=0, step=0.05, label="B: teacher forcing (0 = off)", min_width=200)
+        with gr.Row(elem_id="compare-maps"):
             with gr.Column(min_width=320):
-                label_a = gr.Markdown("**A**")
-                plot_a = gr.Plot(show_label=False, elem_id="plot-a")
+                label_a = gr.Markdown("**A**", elem_id="label-a")
+                plot_a = LivePlot(elem_id="plot-a")
             with gr.Column(min_width=320):
-                label_b = gr.Markdown("**B**")
-                plot_b = gr.Plot(show_label=False, elem_id="plot-b")
+                label_b = gr.Markdown("**B**", elem_id="label-b")
+                plot_b = LivePlot(elem_id="plot-b")
+        summary = gr.Markdown(elem_id="compare-summary")  # the result lines, under the maps
         gr.Markdown("**A − B**")
-        plot_diff = gr.Plot(show_label=False, elem_id="plot-diff")
+        plot_diff = LivePlot(elem_id="plot-diff")
         with gr.Row():
             gr.Markdown("**Why attention, in numbers**: exact match by input length for `reverse`, `reverse-noattn` "
                         "and `reverse-causal`, each on the same fresh inputs (a few seconds the first time).")
             measure = gr.Button("Measure", scale=0, min_width=120, elem_id="measure")
-        by_length_plot = gr.Plot(show_label=False, elem_id="by-length")
+        by_length_plot = LivePlot(elem_id="by-length")
         kept = gr.State(None)  # inside the tab: left directly in gr.Tabs, it made gradio show the next tab twice
     return CompareControls(tab=tab, presets=presets, checkpoint_b=checkpoint_b, mask_b=mask_b, ratio_b=ratio_b,
                            run=run, summary=summary, label_a=label_a, plot_a=plot_a, label_b=label_b, plot_b=plot_b,

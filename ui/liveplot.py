@@ -6,7 +6,8 @@ the component: a fresh `Plotly.newPlot` and then a resize redraw, most of a keys
 changes (gradio's HTML diffs its template, so the div and plotly's state on it are kept); a script
 watches the value and hands each figure to `Plotly.react`, which updates the drawn plot: the whole
 map is not laid out and drawn twice. The value is the figure's JSON, the same string gr.Plot sends.
-A title wider than the plot (on a phone) gets a smaller font rather than being cut at both sides.
+A title wider than the plot (on a phone) gets a smaller font rather than being cut at both sides, and a
+map taller than the window is drawn as tall as the window (its rows thinner), so one scroll shows all of it.
 
 plotly.js is the copy gradio ships (its plotly module sets `window.Plotly`): the page's other plots
 load it, and if none has yet, the script imports that module itself, from beside gradio's own main
@@ -36,6 +37,7 @@ def gradio_plotly_module() -> str:
 # some updates), and a new value while plotly is still loading is drawn once it is there.
 DRAW_JS = """
 const div = element.querySelector('.s2s-live-plot');
+const MIN_HEIGHT = 240, ROOM = 72;  // px: the smallest map, and what is left above it for its label
 let drawn = null;
 const load = () => {
   if (window.Plotly || !props.plotly_module) return Promise.resolve();
@@ -51,6 +53,8 @@ const draw = () => {
   if (!value) { window.Plotly.purge(div); return; }
   const figure = JSON.parse(value);
   const layout = Object.assign({}, figure.layout, {autosize: true});
+  // a map never taller than the window (a 720 px projector): its rows get thinner, its title stays on screen
+  if (layout.height) layout.height = Math.min(layout.height, Math.max(MIN_HEIGHT, window.innerHeight - ROOM));
   layout.margin = Object.assign({}, layout.margin, {autoexpand: true});
   const config = Object.assign({responsive: true}, figure.config);
   window.Plotly.react(div, figure.data, layout, config).then(fitTitle);

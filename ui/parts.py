@@ -105,13 +105,13 @@ class CompareControls:
     run: gr.Button
     summary: gr.Markdown
     label_a: gr.Markdown
-    plot_a: gr.Plot
+    plot_a: LivePlot  # redrawn in place, its height fitted to the window (liveplot.py)
     label_b: gr.Markdown
-    plot_b: gr.Plot
-    plot_diff: gr.Plot
+    plot_b: LivePlot
+    plot_diff: LivePlot
     kept: gr.State  # compare.Kept: re-plotted without running again
     measure: gr.Button  # quality by source length, measured on fresh examples
-    by_length: gr.Plot
+    by_length: LivePlot
     lesson_text: gr.Markdown  # what to look at, when a lesson is a comparison
 
     @property

@@ -15,6 +15,7 @@ to tell them (a bug becomes a generic message, and its traceback is logged).
 # hints kept as strings are parsed again each time (~0.1 ms a request; evaluated once at import instead).
 import html
 import logging
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ SERVER_PLACES = tuple({str(Path(__file__).resolve().parents[2]), sys.prefix, sys
 
 MAX_HUB_BEAM = 4  # beam search on a checkpoint of unknown size costs up to beam x its decode: bounded
 MAX_TEXT_CHARS = 500  # longer text is refused before it reaches a tokenizer; every checkpoint reads fewer pieces
+CODE_SPAN = re.compile(r"`([^`]+)`")  # a Markdown code span in a message
 GENERIC_ERROR = "Something went wrong on the server (it has been logged). Try again, or change the settings."
 
 
@@ -190,5 +192,8 @@ def visible(message: str) -> str:
 
 
 def problem(message: str) -> str:
-    """A message for the page's Markdown, shown as a problem (HTML-escaped: it may repeat what a visitor typed)."""
-    return f'<div class="s2s-problem">{html.escape(message)}</div>'
+    """A message for the page's Markdown, shown as a problem (HTML-escaped: it may repeat what a visitor typed).
+
+    Markdown is not read inside the HTML block, so `code` spans are made <code> here (they showed as backticks)."""
+    shown = CODE_SPAN.sub(r"<code>\1</code>", html.escape(message))
+    return f'<div class="s2s-problem">{shown}</div>'

@@ -109,14 +109,14 @@ HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", 
 
 
 def tab_contents(view: str, result: Translation | None, rank: object = 1, layer: object = "mean",
-                 step: object = None, presenter: bool = False) -> dict[str, object]:
+                 step: object = None, presenter: bool = False, display: object = ()) -> dict[str, object]:
     """What the results tab `view` shows, by the name of its part; the other tabs are left alone, so that a
     keystroke sends and draws only what is on screen."""
     if view == HEATMAP:
         return {"math": step_math(result, rank, layer, step),
                 "step_plot": step_figure(result, rank, layer, step, presenter)}
     if view == GRID:
-        return {"grid": grid(result, rank, presenter)}
+        return {"grid": grid(result, rank, presenter, display)}
     if view == FED:
         return {"forcing_table": forcing_rows(result, rank)}
     if view == NBEST:
@@ -329,9 +329,13 @@ def step_figure(result: Translation | None, rank: object = 1, layer: object = "m
     return viz.step_figure(r, last_step(result, rank) if shown is None else shown, layer_shown, presenter=presenter)
 
 
-def grid(result: Translation | None, rank: object = 1, presenter: bool = False) -> viz.Figure | None:
-    """Every layer side by side, and their mean."""
-    return None if result is None else viz.layer_grid(hypothesis(result, rank), presenter=presenter)
+def grid(result: Translation | None, rank: object = 1, presenter: bool = False,
+         display: object = ()) -> viz.Figure | None:
+    """Every layer side by side, and their mean, each row scaled as the heatmap's are when "scale each row" is on."""
+    if result is None:
+        return None
+    row_scale = heatmap_display(display)["row_scale"]
+    return viz.layer_grid(hypothesis(result, rank), presenter=presenter, row_scale=row_scale)
 
 
 def step_math(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None) -> str:

@@ -24,6 +24,7 @@ from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     type_source,
 )
 from tests.conftest import served_app
+from ui.compare import ON_SCREEN
 
 pytestmark = pytest.mark.browser
 
@@ -344,3 +345,60 @@ def test_a_second_lecturer_waits_in_line_and_starts_by_itself(browser, url):  # 
     second.wait_for_function(f"() => /Cancelled|Done/.test(({status})())", timeout=TIMEOUT_MS)
     for page in pages:
         page.context.close()
+
+
+# Every drawn plot in the elements a lesson must show (ui.compare.ON_SCREEN), its box and its title's box.
+PLOTS_SHOWN = """(selectors) => selectors.map((s) => document.querySelector(s))
+  .filter((e) => e && e.offsetParent !== null)
+  .flatMap((e) => Array.from(e.querySelectorAll('.js-plotly-plot')).map((g) => {
+    const box = g.getBoundingClientRect(), title = g.querySelector('.gtitle');
+    const t = title ? title.getBoundingClientRect() : box;
+    return {id: e.id, top: box.top, bottom: box.bottom, left: box.left, right: box.right,
+            title: [t.top, t.bottom, t.left, t.right]}; }))"""
+
+
+def lesson_buttons(page) -> list[dict]:
+    return page.evaluate("() => Array.from(document.querySelectorAll('#lessons button')).map((b) => {"
+                         "const r = b.getBoundingClientRect(); return {height: r.height, left: r.left, right: r.right,"
+                         " one_line: b.scrollWidth <= b.clientWidth + 1}; })")
+
+
+@pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
+def test_every_lesson_s_maps_and_their_titles_are_on_a_720_px_screen(page, presenter):
+    """Issue 22: lessons 2-4 opened with their maps at 600-676 px and ending at 1,043-1,281 px; in presenter
+    mode maps ran past the bottom, titles past the sides, and a lesson button wrapped onto two lines."""
+    if presenter:
+        page.locator("#presenter input").check()
+        page.wait_for_function("() => document.body.classList.contains('presenter')", timeout=TIMEOUT_MS)
+    for key, lesson in lessons.BY_KEY.items():
+        choose(page, key)
+        page.wait_for_timeout(1800)  # the page scrolls the maps into view once they are drawn
+        plots = page.evaluate(PLOTS_SHOWN, list(ON_SCREEN[lesson.show]))
+        assert len(plots) >= 2, (key, plots)
+        for plot in plots:
+            top, bottom, left, right = plot["title"]
+            assert plot["top"] >= 0 and plot["bottom"] <= VIEWPORT["height"] + 1, (key, presenter, plot)
+            assert top >= 0 and left >= 0 and right <= VIEWPORT["width"] and bottom <= VIEWPORT["height"], (key, plot)
+        if key == "matrix":
+            on_screen(page, "#step")
+    buttons = lesson_buttons(page)
+    assert len({round(b["height"]) for b in buttons}) == 1 and all(b["one_line"] for b in buttons), buttons
+
+
+def test_on_a_phone_titles_and_lesson_buttons_are_not_clipped(browser, url):  # noqa: F811
+    """Issue 22: at 390x844 plot titles were cut at both sides and the lesson buttons wrapped onto three lines."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+    try:
+        buttons = lesson_buttons(page)
+        assert all(b["one_line"] and b["left"] >= 0 and b["right"] <= 390 for b in buttons), buttons
+        for key in ("aligns", "why", "causal"):
+            choose(page, key)
+            page.wait_for_timeout(1800)
+            plots = page.evaluate(PLOTS_SHOWN, ["#heatmap", "#step-plot", "#plot-a", "#plot-b", "#plot-diff"])
+            assert plots and all(p["title"][2] >= 0 and p["title"][3] <= 390 for p in plots), (key, plots)
+    finally:
+        page.screenshot(path=ARTIFACTS / "phone-lessons.png")
+        context.close()

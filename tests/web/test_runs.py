@@ -93,6 +93,12 @@ def test_messages_are_html_escaped():
     assert "<img" not in status and "&lt;img" in status
 
 
+def test_a_problem_s_code_spans_are_drawn_as_code_not_backticks():
+    """Issue 22: status messages showed literal backticks (`a b c d`): Markdown is not read inside the HTML block."""
+    shown = runs.problem("Type it spaced, as `a b c d`, not `<b>abcd</b>`.")
+    assert "`" not in shown and "<code>a b c d</code>" in shown and "<code>&lt;b&gt;abcd&lt;/b&gt;</code>" in shown
+
+
 def test_the_seed_may_be_empty_or_a_whole_float():
     a = views.explore(settings(forcing=True, ratio=0.5, reference="2021-03-03", seed=None)).result
     b = views.explore(settings(forcing=True, ratio=0.5, reference="2021-03-03", seed=0.0)).result

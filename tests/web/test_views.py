@@ -316,3 +316,16 @@ def test_a_play_through_sends_a_bounded_number_of_frames_ending_on_the_last_step
     gaps = [b - a for a, b in zip(shown, shown[1:])]
     assert not gaps or max(gaps) - min(gaps) <= 1  # spread evenly
 
+
+
+def test_all_layers_scales_each_row_when_the_display_says_so(result):
+    """Issue 22: the All layers tab ignored "scale each row" (on by default elsewhere), so its maps were pale."""
+    def panels(display) -> list[np.ndarray]:
+        data = views.tab_contents(views.GRID, result, display=display)["grid"].data
+        return [np.array(t.z, dtype=float) for t in data if t.hovertemplate]
+
+    raw, scaled = panels(()), panels([views.SCALE_ROWS])
+    weights = [result.attention[layer] for layer in range(result.attention_layers)] + [result.attention.mean(0)]
+    for got, plain, w in zip(scaled, raw, weights):
+        np.testing.assert_allclose(plain, w, atol=1e-6)
+        np.testing.assert_allclose(got, w / w.max(1, keepdims=True), atol=1e-6)  # each row's peak is 1
