@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import s2s
-from s2s import checkpoint
+from s2s import checkpoint, viz
 from s2s.errors import CheckpointError
 from s2s.evaluate import evaluate, forced_figures
 from s2s.tasks import TASKS
@@ -142,3 +142,12 @@ def test_wider_beams_never_rank_below_greedy_on_the_bundled_dates_transformer():
         greedy = model.translate(source)
         for beam_size in (2, 4):
             assert model.translate(source, beam_size=beam_size).mean_log_prob >= greedy.mean_log_prob - 1e-6
+
+
+def test_the_json_export_carries_every_heads_map(tiny):
+    r = tiny.translate("3 March 2021")
+    data = json.loads(viz.attention_json(r))
+    assert data["family"] == "transformer" and set(data["heads"]) == set(ATTENTION_KINDS)
+    for kind in ATTENTION_KINDS:
+        np.testing.assert_allclose(np.array(data["heads"][kind]), r.heads[kind], rtol=1e-6)
+    assert json.loads(viz.attention_json(s2s.load("dates").translate("3 March 2021")))["heads"] == {}

@@ -37,6 +37,16 @@ REVERSE = dict(task="reverse", data=None, model="attention", score="scaled_dot",
                lr=0.002, epochs=10, patience=4, target_exact_match=0.99, max_minutes=12.0, forcing_start=1.0,
                forcing_end=0.5, seed=0, resume=None, threads=1, **BEFORE)
 
+# The Transformers (s2s/transformer.py), trained after every flag existed: each stage is every flag. Teacher
+# forcing stays at 1: their training pass is then one parallel pass (scheduled sampling, a ratio below 1,
+# costs a second pass), and greedy decoding still reaches the accuracies docs/checkpoints.md gives.
+TRANSFORMER = settings_of(TrainConfig()) | dict(
+    model="transformer", hidden_size=64, heads=4, ff_size=128, num_layers=2, dropout=0.1, decoder_mask="causal",
+    batch_size=64, lr=0.002, lr_scaling="none", schedule="plateau-token", forcing_start=1.0, forcing_end=1.0,
+    device="cpu", threads=1, val_size=1000, patience=4)
+TRANSFORMER_DATES = TRANSFORMER | dict(task="dates", source_vocab=450, target_vocab=320, train_size=30000,
+                                       epochs=20, target_exact_match=1.0, max_minutes=15.0)
+
 RECIPES: dict[str, tuple[dict, ...]] = {
     "dates": (DATES | dict(query="state", bridge="hidden", encoder="bi", target_exact_match=1.01),),
     "dates-seed": (DATES | dict(query="input", bridge="final", encoder="uni"),),
@@ -50,6 +60,10 @@ RECIPES: dict[str, tuple[dict, ...]] = {
     "reverse-noattn": (REVERSE | dict(model="edm"),),
     "toy-fr": (dict(REVERSE, task="toy-fr", bridge="hidden", source_vocab=420, target_vocab=480, train_size=40000,
                     lr=0.003, epochs=8, patience=2, target_exact_match=1.01),),
+    "dates-transformer": (TRANSFORMER_DATES,),
+    # the lesson: decoder self-attention trained without the causal mask (its card: forced vs free)
+    "dates-transformer-unmasked": (TRANSFORMER_DATES | dict(decoder_mask="bidirectional", epochs=3,
+                                                            target_exact_match=1.01),),
 }
 RECONSTRUCTED = {("reverse", 0)}  # stages whose flags were not recorded
 

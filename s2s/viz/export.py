@@ -50,6 +50,7 @@ def attention_json(r: Translation) -> str:
         reference_pieces=r.reference_pieces,
         attention=_numbers(r.attention),  # (L, S, T)
         scores=_numbers(r.scores),  # (L, S, T), null where masked
+        family=r.family, heads={kind: _numbers(w) for kind, w in r.heads.items()},  # kind -> (L, NH, rows, cols)
         probs=_numbers(r.probs),
         forced=r.forced.tolist(),
         log_prob=float(r.log_prob),

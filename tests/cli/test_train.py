@@ -273,5 +273,7 @@ def test_all_retrains_every_stage_of_every_recipe_with_the_flags_given():
     assert [run.out for run in runs] == [str(Path("again") / name) for name, stages in recipes.RECIPES.items()
                                          for _ in stages]
     assert all(run.epochs == 2 and run.device == "cpu" for run in runs)  # given: they override each recipe
-    assert {run.network.hidden_size for run in runs} == {96, 128}  # not given: each recipe's own
+    assert [run.network.hidden_size for run in runs] == [  # not given: each recipe's own
+        stage["hidden_size"] for stages in recipes.RECIPES.values() for stage in stages]
+    assert {run.network.hidden_size for run in runs} == {64, 96, 128}
     assert cli.runs_of(["--task", "reverse", "--epochs", "3"]) == [TrainConfig(task="reverse", epochs=3)]
