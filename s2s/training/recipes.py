@@ -64,6 +64,8 @@ RECIPES: dict[str, tuple[dict, ...]] = {
     # the lesson: decoder self-attention trained without the causal mask (its card: forced vs free)
     "dates-transformer-unmasked": (TRANSFORMER_DATES | dict(decoder_mask="bidirectional", epochs=3,
                                                             target_exact_match=1.01),),
+    "toy-fr-transformer": (TRANSFORMER | dict(task="toy-fr", source_vocab=420, target_vocab=480, train_size=40000,
+                                              epochs=20, target_exact_match=1.0, max_minutes=20.0),),
 }
 RECONSTRUCTED = {("reverse", 0)}  # stages whose flags were not recorded
 
