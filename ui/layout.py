@@ -182,6 +182,11 @@ def train_tab() -> TrainControls:
                 tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv")
                 probe = gr.Textbox(training.PROBES["dates"], label="Probe: translated as it learns",
                                    elem_id="train-probe")
+                # Train and the run's status before the model's settings: on screen at 720 px (issue 22)
+                with gr.Row():
+                    start = gr.Button("Train", variant="primary", elem_id="train-start")
+                    cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
+                status = gr.Markdown(elem_id="train-status")
                 with gr.Row():
                     attention = gr.Checkbox(True, label="attention", min_width=100)
                     size = gr.Radio(list(training.SIZES), value="small", label="Size", min_width=160)
@@ -189,10 +194,6 @@ def train_tab() -> TrainControls:
                     query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140)
                     encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140)
                 mask = gr.Radio(list(MASKS), value="bidirectional", label="Mask in training")
-                with gr.Row():
-                    start = gr.Button("Train", variant="primary", elem_id="train-start")
-                    cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
-                status = gr.Markdown(elem_id="train-status")
             with gr.Column(scale=2, min_width=340):
                 curves = gr.Plot(show_label=False, elem_id="train-curves")
                 probe_plot = gr.Plot(show_label=False, elem_id="train-probe-plot")

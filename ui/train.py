@@ -15,6 +15,8 @@ from .events import LIVE, PRIVATE, address_of, page_of, unchanged
 from .parts import Page
 from .serving import prune_downloads
 
+TO_THE_TOP = "() => window.scrollTo(0, 0)"
+
 
 def read_request(task, tsv, attention, query, mask, encoder, size, probe) -> training.TrainRequest:
     """The Train tab's controls (TrainControls.request) as a request."""
@@ -73,7 +75,8 @@ def wire_train(page: Page, demo: gr.Blocks) -> None:
     t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
     t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys
     t.cancel.click(cancelled, None, [t.status], **PRIVATE)
-    t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE)
+    t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE
+                ).then(None, js=TO_THE_TOP)  # Explore opens where its map is, not halfway down the Train tab
     t.export.click(exported, None, [t.files], **PRIVATE)
     def closed(request: gr.Request):
         train_tab.left(page_of(request))

@@ -18,7 +18,7 @@ from .task import HELDOUT_PERCENT, SPLITS, Pair, Split, Task, split_of
 from .toy_fr import english_words, translate_en_fr
 from .tsv import MAX_PAIR_CHARS, is_pair_line, parse_tsv_line, read_tsv
 
-TASKS: dict[str, Task] = {task.name: task for task in (dates.TASK, reverse.TASK, toy_fr.TASK)}
+TASKS: dict[str, Task] = {task.name: task for task in (dates.TASK, reverse.TASK, reverse.SHORT_TASK, toy_fr.TASK)}
 
 __all__ = ["TASKS", "Task", "Pair", "Split", "SPLITS", "HELDOUT_PERCENT", "split_of", "examples", "format_date",
            "DATE_FORMS", "translate_en_fr", "english_words", "read_tsv", "is_pair_line", "parse_tsv_line",

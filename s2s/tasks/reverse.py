@@ -4,6 +4,7 @@
 
 3 to 30 random lower-case letters. Output letter t belongs to source letter T-1-t, so attention's
 right answer is known (s2s.evaluate checks it). It draws from and validates on every source ("all").
+reverse-short is the same with 3 to 10 letters: the Train tab's reversal, learnt within its time cap.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ def _reversal(letters: str) -> Pair:
 
 def _draw_reverse(rng: random.Random) -> Pair:
     return _reversal("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 30))))
+
+
+def _draw_short(rng: random.Random) -> Pair:
+    return _reversal("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, SHORT_LETTERS))))
+
+
+SHORT_LETTERS = 10  # reverse-short: what a small model learns within the Train tab's two minutes on 2 CPUs
 
 
 REVERSE_EXAMPLES = ("abc", "hello", "sequence", "attention", "encoderdecoder",
@@ -42,5 +50,17 @@ TASK = Task(
     max_source_chars=59,
     max_target_chars=59,
     examples=tuple(_reversal(letters) for letters in REVERSE_EXAMPLES),
+    outside=unspaced,
+)
+
+SHORT_TASK = Task(
+    name="reverse-short",
+    description=f"3 to {SHORT_LETTERS} letters separated by spaces (a b c) -> the same letters in reverse order.",
+    draw=_draw_short,
+    default_split="all",
+    validation_split="all",
+    max_source_chars=2 * SHORT_LETTERS - 1,
+    max_target_chars=2 * SHORT_LETTERS - 1,
+    examples=tuple(_reversal(letters) for letters in ("abc", "hello", "decoder", "sequence", "attention", "alignment")),
     outside=unspaced,
 )

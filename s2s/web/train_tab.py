@@ -51,7 +51,13 @@ def ask(page: str, request: training.TrainRequest, address: str = "") -> Asked:
         return Asked(str(waiting), True)
     except ValueError as error:
         return Asked(runs.problem(str(error)), False)
-    return Asked("Starting…", True)
+    return Asked(with_caution("Starting…", request), True)
+
+
+def with_caution(status: str, request: training.TrainRequest) -> str:
+    """The status, and under it what a run that cannot generalise will show (TrainRequest.caution)."""
+    caution = request.caution() if isinstance(request, training.TrainRequest) else ""
+    return f"{status}\n\n*{caution}*" if caution else status
 
 
 def poll(page: str, presenter: bool = False, address: str = "") -> Polled | Asked | None:
@@ -65,9 +71,8 @@ def poll(page: str, presenter: bool = False, address: str = "") -> Polled | Aske
     progress, probes = run.progress(), run.probes()
     probe = (viz.heatmap(probes[-1], title=f"the probe after {progress.step} steps", presenter=presenter,
                          row_scale=True) if probes else None)
-    return Polled(progress.status, viz.training_curves(list(progress.loss), list(progress.accuracy),
-                                                       presenter=presenter),
-                  probe, len(probes), not progress.done)
+    curves = viz.training_curves(list(progress.loss), list(progress.accuracy), presenter=presenter)
+    return Polled(with_caution(progress.status, run.request), curves, probe, len(probes), not progress.done)
 
 
 def replay(page: str, snapshot: object, presenter: bool = False) -> viz.Figure | None:

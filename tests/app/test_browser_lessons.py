@@ -280,6 +280,7 @@ def test_choosing_a_causal_checkpoint_chooses_its_mask(page):
 
 def test_train_a_small_model_watch_it_learn_then_use_it_in_explore(page):
     page.get_by_role("tab", name="Train").click()
+    on_screen(page, "#train-start")  # issue 22: it was at 967 px, below a 720 px projector's fold
     page.locator("#train-start").click()
     seen, deadline = [], 100
     for _ in range(deadline):  # the probe is redrawn every few seconds: collect distinct maps
@@ -318,6 +319,8 @@ def test_train_a_small_model_watch_it_learn_then_use_it_in_explore(page):
     # the button sets five controls, each of which runs the model: the last run, with all five set, has no problem
     page.wait_for_function("() => !document.querySelector('#status').innerHTML.includes('s2s-problem')",
                            timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)
+    on_screen(page, "#heatmap")  # Explore opens with its map on screen, not scrolled to where Use it was
 
 
 def test_a_second_lecturer_waits_in_line_and_starts_by_itself(browser, url):  # noqa: F811 (the fixture)

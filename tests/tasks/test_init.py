@@ -10,6 +10,8 @@ def test_examples():
     for source, target in examples("reverse"):
         assert target == " ".join(reversed(source.split()))
     assert len(examples("reverse")[-1][0].split()) > 20
+    for source, target in [*examples("reverse-short"), *TASKS["reverse-short"].generate(500, seed=3)]:
+        assert target == " ".join(reversed(source.split())) and 3 <= len(source.split()) <= 10
     for source, target in examples("toy-fr"):
         assert target == translate_en_fr(source)
         assert split_of(source) == "heldout"

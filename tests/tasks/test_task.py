@@ -48,7 +48,7 @@ def test_default_splits():
 def test_each_task_validates_on_its_own_split():
     """toy-fr validates on held-out sentences (never trained on), the others on every source; the field decides."""
     assert {name: task.validation_split for name, task in TASKS.items()} == {
-        "dates": "all", "reverse": "all", "toy-fr": "heldout"}
+        "dates": "all", "reverse": "all", "reverse-short": "all", "toy-fr": "heldout"}
     pairs = TASKS["toy-fr"].validation_pairs(200, seed=9)
     assert len(pairs) == 200 and all(split_of(source) == "heldout" for source, _ in pairs)
     assert TASKS["dates"].validation_pairs(50, seed=9) == TASKS["dates"].generate(50, seed=9, split="all")

@@ -127,3 +127,19 @@ def test_export_and_cancel_speak_of_this_page_only(monkeypatch):
         train_tab.export("nobody")
     assert (train_tab.cancel("page"), train_tab.cancel("nobody")) == ("Cancelling…", "No run going.")
     assert registry.cancelled == ["page", "nobody"]
+
+
+def test_pairs_too_few_to_generalise_from_are_said_up_front_and_while_the_run_goes(monkeypatch):
+    """Issue 22: 22 pasted word<TAB>WORD pairs reached a loss of ~0, then ran to the cap at 0% validation exact
+    match, with no word of warning."""
+    words = ["lecture", "table", "chair", "window", "door", "floor", "light", "paper", "pencil", "board", "clock",
+             "screen", "student", "teacher", "lesson", "book", "desk", "wall", "map", "bag", "pen", "cup"]
+    few = training.TrainRequest(task="tsv", tsv="\n".join(f"{w}\t{w.upper()}" for w in words), probe="lecture")
+    many = training.TrainRequest(task="tsv", tsv="\n".join(f"{w}{n}\t{w.upper()}{n}" for n in range(14)
+                                                        for w in words), probe="lecture")
+    assert "Only 22 pairs" in few.caution() and "learn them by heart" in few.caution()
+    assert many.caution() == "" and training.TrainRequest(task="dates").caution() == ""
+    monkeypatch.setattr(training, "RUNS", FakeRegistry())
+    assert "Only 22 pairs" in train_tab.ask("page", few).status
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun(request=few)}))
+    assert "Only 22 pairs" in train_tab.poll("page").status

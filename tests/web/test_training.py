@@ -170,7 +170,7 @@ def test_the_line_has_a_size():
     (dict(probe="\ud800abc"), r"lone surrogates\) in the probe"),  # a UnicodeEncodeError before
     (dict(task="tsv", tsv="\x00\t\x00\n" * 12), "control characters .* in the pasted pairs"),
     (dict(task="tsv", tsv="a\ud800\tb\n" * 12), "lone surrogates.* in the pasted pairs"),
-    (dict(task="nope"), "task must be one of dates, reverse, toy-fr, tsv; got 'nope'"),
+    (dict(task="nope"), "task must be one of dates, reverse-short, toy-fr, tsv; got 'nope'"),
     (dict(size="huge"), "size must be one of small, medium; got 'huge'"),
     (dict(probe="  "), "probe"),
     (dict(max_seconds=10_000), "at most"),
@@ -373,9 +373,9 @@ def test_on_zerogpu_the_run_happens_in_a_gpu_worker_and_the_page_still_watches_i
 
 def test_a_new_task_brings_its_own_probe_unless_the_visitor_typed_one():
     """Choosing reverse kept the date probe, and the probe's map was all byte pieces (walk-through of 2026-11-29)."""
-    assert training.probe_for("reverse", training.PROBES["dates"]) == training.PROBES["reverse"]
+    assert training.probe_for("reverse-short", training.PROBES["dates"]) == training.PROBES["reverse-short"]
     assert training.probe_for("toy-fr", "") == training.PROBES["toy-fr"]
-    assert training.probe_for("reverse", "x y z") == "x y z"  # typed: kept
+    assert training.probe_for("reverse-short", "x y z") == "x y z"  # typed: kept
     assert training.probe_for("tsv", training.PROBES["dates"]) == training.PROBES["dates"]  # no probe of its own
     for task, probe in training.PROBES.items():  # each within the limits, and of its task's kind
         TrainRequest(task=task, probe=probe).check()
@@ -466,3 +466,22 @@ def test_a_run_that_cannot_improve_stops_and_one_that_improves_goes_on():
 def test_a_run_stops_once_it_has_learnt():
     watch = events.Watch()
     assert [watch.after(probe_at(e, 1.0)) for e in (1.0, 0.9, 1.0, 1.0)] == ["", "", "", events.LEARNT]
+
+
+def test_a_run_whose_loss_still_falls_goes_on_though_validation_sits_on_a_plateau():
+    """toy-fr with the tab's defaults was stopped at 40 s, validation flat at 0% while its loss was falling."""
+    plateau = events.Watch()
+    assert all(plateau.after(probe_at(0.0, 0.04), loss=3.0 - k * 2 * limits.MIN_LOSS_GAIN) == ""
+               for k in range(3 * limits.STALL_PROBES))
+    by_heart = events.Watch()  # pairs learnt by heart: the loss at ~0 has nothing left to lose
+    reasons = [by_heart.after(probe_at(0.0, 0.3), loss=0.001 / (k + 1)) for k in range(limits.STALL_PROBES + 1)]
+    assert reasons[-1] == events.STALLED
+
+
+def test_the_probe_of_an_untrained_model_has_as_many_rows_as_its_task_could_need():
+    """Replay snapshot 1 (an untrained model) was 32 rows of one noise piece, drawn as one tall dark block."""
+    request = training.TrainRequest(task="dates", train_size=200, probe="3 March 2021")
+    first = next(events.train_events(request))
+    pieces = len(first.translation.source_pieces)
+    assert isinstance(first, events.Probe) and first.step == 0
+    assert len(first.translation.output_pieces) <= 2 * pieces + 2 < 32

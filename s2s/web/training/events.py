@@ -7,6 +7,7 @@ goes, a `Probe` every PROBE_EVERY_S seconds, and at the end `Trained`, the check
 from __future__ import annotations
 
 import itertools
+import math
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ import torch
 from ... import checkpoint
 from ...training.trainer import Trainer
 from ...translator import Translation
-from .limits import LEARNT_PROBES, MIN_GAIN, PROBE_EVERY_S, STALL_PROBES, TRAIN_THREADS
+from .limits import LEARNT_PROBES, MIN_GAIN, MIN_LOSS_GAIN, PROBE_EVERY_S, STALL_PROBES, TRAIN_THREADS
 from .request import TrainRequest, request_pairs
 
 # --- a run as a stream of events ---------------------------------------------------------------------
@@ -80,19 +81,25 @@ STALLED = "validation had stopped improving"
 class Watch:
     """Whether a run should end before its time cap, probe after probe: once LEARNT_PROBES probes in a row get
     every validation pair right (nothing left to watch), or once STALL_PROBES probes in a row improve neither
-    validation exact match nor token accuracy (by MIN_GAIN): a run that cannot improve frees its slot."""
+    validation exact match, nor token accuracy (by MIN_GAIN), nor the training loss (by MIN_LOSS_GAIN): a run
+    that cannot improve frees its slot. The loss counts because validation may sit on a plateau while the
+    model is still learning (toy-fr's first minute); a model learning pairs by heart has no loss left to lose."""
 
     perfect: int = 0  # probes in a row with every validation pair right
     stalled: int = 0  # probes in a row without a gain
     best: tuple[float, float] = (-1.0, -1.0)  # the best (exact match, token accuracy) so far
+    lowest_loss: float = math.inf  # the lowest training loss so far
 
-    def after(self, probe: Probe) -> str:
-        """The reason to stop after `probe` (LEARNT or STALLED), or ""."""
+    def after(self, probe: Probe, loss: float = math.inf) -> str:
+        """The reason to stop after `probe`, with the training loss since the probe before (LEARNT or STALLED),
+        or ""."""
         self.perfect = self.perfect + 1 if probe.exact_match >= 1.0 else 0
         if self.perfect >= LEARNT_PROBES:
             return LEARNT
         exact, tokens = self.best
-        if probe.exact_match > exact or probe.token_accuracy >= tokens + MIN_GAIN:
+        learning = math.isfinite(loss) and loss <= self.lowest_loss - MIN_LOSS_GAIN
+        self.lowest_loss = min(self.lowest_loss, loss)
+        if probe.exact_match > exact or probe.token_accuracy >= tokens + MIN_GAIN or learning:
             self.best, self.stalled = (max(exact, probe.exact_match), max(tokens, probe.token_accuracy)), 0
         else:
             self.stalled += 1
@@ -125,7 +132,8 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
             over = stop() or elapsed >= request.max_seconds
             due = time.monotonic() - last_probe >= probe_every_s  # a loss point and a probe
             if over or due:
-                yield Loss(step, total.item() / count, examples, elapsed, elapsed - probing)
+                loss = total.item() / count
+                yield Loss(step, loss, examples, elapsed, elapsed - probing)
                 total, count = torch.zeros((), device=trainer.device), 0
             if over:
                 break
@@ -136,7 +144,7 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
                 last_probe = time.monotonic()
                 probing += last_probe - probe_start
                 yield probe
-                stopped = watch.after(probe)
+                stopped = watch.after(probe, loss)
                 if stopped:  # the slot goes to the next run
                     over = True
                     break
@@ -151,9 +159,16 @@ def train_events(request: TrainRequest, stop: Callable[[], bool] = _never,
 def _probe(trainer: Trainer, request: TrainRequest, step: int) -> Probe:
     """Translate the probe and measure validation with the weights of this moment."""
     trainer.model.eval()
-    translation = trainer.translator.translate(request.probe, mask=request.mask)
+    translation = trainer.translator.translate(request.probe, mask=request.mask, max_len=probe_steps(trainer, request))
     val = trainer.validate()
     return Probe(step, translation, val["token_accuracy"], val["exact_match"])
+
+
+def probe_steps(trainer: Trainer, request: TrainRequest) -> int:
+    """The probe's longest output: twice its pieces and two (every task writes at most that much for its source),
+    within the model's limit. An untrained model writes until it is stopped: its map had 32 rows of noise."""
+    pieces = len(trainer.translator.encode_source(request.probe))
+    return min(2 * pieces + 2, trainer.translator.config["max_target_len"])
 
 
 def _checkpoint_files(trainer: Trainer) -> dict[str, bytes]:

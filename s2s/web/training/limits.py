@@ -13,15 +13,16 @@ import torch
 
 from ... import environment
 
-TASK_CHOICES = ("dates", "reverse", "toy-fr", "tsv")
+TASK_CHOICES = ("dates", "reverse-short", "toy-fr", "tsv")  # reverse-short: a reversal learnt within the cap
 # the probe a task opens with (a pasted TSV keeps whatever the visitor typed)
-PROBES = {"dates": "the 21st of June, 1999", "reverse": "s e q u e n c e",
+PROBES = {"dates": "the 21st of June, 1999", "reverse-short": "s e q u e n c e",
           "toy-fr": "the black cat does not see the white mouse"}
 SIZES = {  # the network of each size; small trains to a readable heatmap in about a minute on 2 CPUs
     "small": dict(emb_size=32, hidden_size=64, num_layers=1),
     "medium": dict(emb_size=64, hidden_size=128, num_layers=2),
 }
 MAX_TSV_LINES = 5_000
+FEW_PAIRS = 300  # pasted pairs below this are learnt by heart, not generalised from: the tab says so up front
 MAX_TRAIN_SIZE = 40_000  # generated pairs a run may ask for
 DEFAULT_TRAIN_SIZE = 20_000
 VAL_SIZE = 200  # validation pairs, measured at every probe
@@ -31,8 +32,9 @@ PROBE_EVERY_S = 3.0
 # reads at least 64 pieces, its </s> included (s2s.training.trainer.build_or_resume)
 MAX_PROBE_BYTES = 60
 LEARNT_PROBES = 2  # a run stops once this many probes in a row get every validation pair right
-STALL_PROBES = 10  # ... or once this many in a row (about 30 s) improve neither exact match nor token accuracy
+STALL_PROBES = 10  # ... or once this many in a row (about 30 s) improve neither validation nor the loss
 MIN_GAIN = 0.005  # a gain in validation token accuracy smaller than this is no gain
+MIN_LOSS_GAIN = 0.02  # nats a token: a fall of the training loss below its lowest smaller than this is no gain
 MAX_POINTS = 400  # loss points kept in a snapshot (older ones thinned out)
 MAX_FINISHED = 32  # finished runs kept for their visitors (model, export), oldest dropped first
 PLACE_KEPT_S = 10.0  # a place in line is kept this long after its page last asked (a waiting page asks each second)

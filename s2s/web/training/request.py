@@ -13,6 +13,7 @@ from ...training.data import Pairs, load_pairs
 from .limits import (
     BATCH_SIZE,
     DEFAULT_TRAIN_SIZE,
+    FEW_PAIRS,
     MAX_PROBE_BYTES,
     MAX_SECONDS,
     MAX_TRAIN_SIZE,
@@ -59,6 +60,18 @@ class TrainRequest:
             raise TrainingRefused(f"A run may last at most {MAX_SECONDS:g} seconds.")
         if self.task == "tsv":
             pasted_pairs(self.tsv)
+
+    def caution(self) -> str:
+        """What the class will see from a run that cannot generalise (pasted pairs too few to learn a rule from),
+        said up front; "" for the rest."""
+        if self.task != "tsv":
+            return ""
+        pairs = len(pasted_pairs(self.tsv))
+        if pairs >= FEW_PAIRS:
+            return ""
+        return (f"Only {pairs} pairs: the model will learn them by heart (its loss falls to about 0), but so few "
+                "cannot teach it a rule, so validation exact match stays near 0 and a word it has not seen comes "
+                f"out wrong. Paste {FEW_PAIRS} pairs or more for it to generalise.")
 
     def config(self) -> TrainConfig:
         """The TrainConfig of this run (the run is cut by time, not epochs: the forcing falls over 4)."""
