@@ -88,7 +88,8 @@ def _hook(kind: str, layer: int):
         hidden = args[0] if args else kwargs["hidden_states"]  # (B, Q, H)
         source = kwargs.get("key_value_states")  # cross-attention reads the encoder's output
         with torch.no_grad():
-            keys, values = _keys_and_values(module, hidden if source is None else source, kwargs.get("cache"),
+            cache = kwargs.get("past_key_values", kwargs.get("cache"))  # renamed "cache" after transformers 5.20
+            keys, values = _keys_and_values(module, hidden if source is None else source, cache,
                                             cross=source is not None)
             batch, length, _ = hidden.shape
             q = module.q_proj(hidden).view(batch, length, -1, module.head_dim).transpose(1, 2)  # (B, NH, Q, dh)

@@ -167,6 +167,10 @@ def load(folder: Path, plan: Plan, *, device: str | torch.device = "cpu") -> Mar
     model = model_class.from_pretrained(folder, config=config_class.from_dict(plan.config),
                                         attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
                                         local_files_only=True, dtype=torch.float32)
+    banned = plan.config.get("bad_words_ids")  # older repos keep generation settings in config.json only
+    if model.generation_config.bad_words_ids is None and isinstance(banned, list) and all(
+            isinstance(ids, list) and all(isinstance(i, int) for i in ids) for ids in banned):
+        model.generation_config.bad_words_ids = banned[:16]
     if model.config._attn_implementation != "eager":
         raise CheckpointError(f"{where}: transformers did not open the eager attention path, whose weights this "
                               "app shows.")

@@ -104,6 +104,9 @@ class MarianTranslator:
     family = "marian"
 
     def __init__(self, model, tokenizer, config: dict, device: torch.device | str = "cpu"):
+        if model.config._attn_implementation != "eager":  # a fused kernel returns no weights to show
+            raise ValueError(f"The model runs {model.config._attn_implementation!r} attention, which returns no "
+                             'weights: open it with attn_implementation="eager".')
         self.model = model.to(device).eval()
         self.config = config
         self.device = torch.device(device)
@@ -233,8 +236,8 @@ class MarianTranslator:
         """One decoder step for N rows: (log-probabilities (N, V), logits (N, V), cache, _Step, cross values)."""
         rows = tokens.shape[0]
         out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.expand(rows, -1, -1)),
-                         attention_mask=allowed.expand(rows, -1), decoder_input_ids=tokens[:, None], cache=cache,
-                         use_cache=True)
+                         attention_mask=allowed.expand(rows, -1), decoder_input_ids=tokens[:, None],
+                         past_key_values=cache, use_cache=True)
         logits = out.logits[:, -1].float()  # (N, V)
         if self.banned:
             logits[:, self.banned] = float("-inf")
@@ -248,7 +251,7 @@ class MarianTranslator:
         record = _Step(log_p.topk(min(TOP_K, log_p.shape[1]), dim=-1), (stacked(cross, "scores"),
                        stacked(cross, "weights")), (stacked(self_, "scores"), stacked(self_, "weights")),
                        stacked(cross, "query"), stacked(cross, "context"))
-        return log_p, logits, out.cache, record, [c.values for c in cross]
+        return log_p, logits, out.past_key_values, record, [c.values for c in cross]
 
     def _allowed(self, width: int, mask: str, step: int) -> torch.Tensor:
         """(1, T) where step `step` may attend in the source: everywhere, or with `causal` pieces 0..step."""

@@ -19,7 +19,7 @@ from s2s import hub_translation
 from s2s.decode import TOP_K
 from s2s.translator import ATTENTION_KINDS
 from tests.fake_hub import downloads, serving
-from tests.tiny_marian import TARGETS, tiny_marian_files
+from tests.tiny_marian import TARGETS, tiny_config, tiny_marian_files
 
 REPO = "Helsinki-NLP/opus-mt-en-fr"
 TEXTS = ["the cat sat on the mat", "a dog runs", "the agreement was signed", "my house is red", "green park",
@@ -216,6 +216,21 @@ def test_bad_settings_and_long_input_are_refused_with_a_message(opened, monkeypa
         translator.translate("the cat", beam_size=0)
     assert [r.text for r in translator.translate_batch(TEXTS[:2], max_len=MAX_LEN)] == [
         translator.translate(t, max_len=MAX_LEN).text for t in TEXTS[:2]]
+
+
+def test_config_json_bans_are_kept_without_a_generation_config(fake_hub, opened):
+    """Older opus-mt repos keep bad_words_ids ([[<pad>]]) in config.json alone; transformers 5 drops it there."""
+    fake_hub.add_commit(REPO, tiny_marian_files(generation_config__json=None, config__json=tiny_config(
+        bad_words_ids=[[opened[0].start_id]])))
+    assert hub_translation.open_model(REPO).banned == [opened[0].start_id]
+
+
+@pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+def test_a_model_without_eager_attention_is_refused(opened):
+    translator, folder, _ = opened
+    sdpa = MarianMTModel.from_pretrained(folder, attn_implementation="sdpa")
+    with pytest.raises(ValueError, match="eager"):
+        type(translator)(sdpa, MarianTokenizer.from_pretrained(folder), translator.config)
 
 
 def test_offline_opens_only_a_cached_copy(fake_hub, monkeypatch):
