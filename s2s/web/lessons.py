@@ -68,7 +68,8 @@ LESSONS = (
              "predictions match the reference. **B** is fed its *own* previous output, as at inference time: "
              "one wrong letter is fed back and the errors that follow pile up (the red ✗ rows). Training "
              "only with forcing never shows the model its own mistakes: that gap is *exposure bias*. Try it "
-             "yourself in the *Fed & predicted* tab: change the piece fed at one step and decode on.",
+             "yourself in Explore: untick *Feed the reference* (its run is then B's), and in the *Fed & predicted* "
+             "tab feed the reference's letter at the first ✗ and decode on.",
     ),
     Lesson(
         "causal", "4 · Causal mask",

@@ -405,3 +405,22 @@ def test_on_a_phone_titles_and_lesson_buttons_are_not_clipped(browser, url):  # 
     finally:
         page.screenshot(path=ARTIFACTS / "phone-lessons.png")
         context.close()
+
+
+def test_after_a_comparison_lesson_the_fed_and_predicted_table_is_drawn_whole(page):
+    """Issue 22: after lesson 3, Explore's Fed & predicted table showed an empty `fed` column and misaligned
+    headers ("referenc") until the window was resized: it had been laid out while its tab was hidden."""
+    choose(page, "forcing")
+    page.get_by_role("tab", name="Explore").click()
+    page.get_by_role("tab", name=views.FED).click()
+    page.wait_for_timeout(1000)
+    table = page.evaluate("""() => {
+      const header = Array.from(document.querySelectorAll('#forcing-table thead th, #forcing-table [role=columnheader]'))
+        .filter((c) => c.offsetParent !== null);
+      const rows = Array.from(document.querySelectorAll('#forcing-table [role=row]')).map((row) =>
+        Array.from(row.querySelectorAll('[role=gridcell]')).map((c) => c.textContent.trim()));
+      return {header: header.map((c) => [c.textContent.trim(), c.getBoundingClientRect().width,
+                                         c.scrollWidth <= c.clientWidth + 1]),
+              rows: rows.filter((r) => r.length)}; }""")
+    assert table["rows"] and all(row[1] for row in table["rows"]), table["rows"][:5]  # every step's fed piece
+    assert all(width > 0 and whole for _, width, whole in table["header"]), table["header"]
