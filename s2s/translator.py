@@ -129,6 +129,9 @@ class Translator:
 
     def __repr__(self) -> str:
         c = self.config
+        if c["model"] == "transformer":
+            return f"Translator(task={c.get('task')!r}, model='transformer', heads={c.get('heads')!r}, " \
+                   f"hidden_size={c['hidden_size']!r})"
         return f"Translator(task={c.get('task')!r}, model={c['model']!r}, score={c['score']!r}, query={c['query']!r})"
 
     def translate(
