@@ -54,7 +54,8 @@ class Translation:
     trained, and a model trained without the causal mask (decoder_mask "bidirectional") then reads the
     future too. `mask` acts on the encoder's self-attention and on cross-attention (step t sees source
     pieces 0..t), never on decoder self-attention. All of it is bounded by the checkpoint's
-    max_source_len and max_len (at most 4 max_target_len).
+    max_source_len and max_len, which for a Transformer is at most max_target_len (its decoder_self map
+    grows as S^2; an LSTM's max_len may reach 4 max_target_len).
     """
 
     source_text: str
@@ -243,8 +244,9 @@ class Translator:
         limit = self.config["max_target_len"]
         if max_len is None:
             return limit
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= 4 * limit:
-            raise ValueError(f"max_len must be a whole number from 1 to {4 * limit}; got {max_len!r}.")
+        most = limit if self.config["model"] == "transformer" else 4 * limit  # a Transformer records S x S maps
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= most:
+            raise ValueError(f"max_len must be a whole number from 1 to {most}; got {max_len!r}.")
         return max_len
 
     def _translation(self, text, source_ids, trace: decode.Trace, reference_ids, **settings) -> Translation:

@@ -151,3 +151,14 @@ def test_the_json_export_carries_every_heads_map(tiny):
     for kind in ATTENTION_KINDS:
         np.testing.assert_allclose(np.array(data["heads"][kind]), r.heads[kind], rtol=1e-6)
     assert json.loads(viz.attention_json(s2s.load("dates").translate("3 March 2021")))["heads"] == {}
+
+
+def test_what_a_request_records_is_bounded_by_the_checkpoints_lengths(tiny):
+    """max_len may not pass max_target_len for a Transformer (its decoder_self maps grow as S^2); every map is
+    then at most (L, NH, max_target_len, max(max_target_len, max_source_len))."""
+    limit = tiny.config["max_target_len"]
+    with pytest.raises(ValueError, match=f"max_len must be a whole number from 1 to {limit}"):
+        tiny.translate("3 March 2021", max_len=limit + 1)
+    r = tiny.translate("3 March 2021", max_len=limit, beam_size=2)
+    for h in r.hypotheses:
+        assert h.heads["decoder_self"].shape[2] <= limit and h.heads["cross"].shape[2] <= limit
