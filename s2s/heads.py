@@ -8,7 +8,7 @@ saw, so the hook computes it again from the module's own parts, the way the modu
 
 with the mask the module was given (its masked positions -inf). tests/test_hub_translation.py checks that
 softmax(scores) is the weights the module returned, head by head. The hook also keeps each head's query and
-context (weights @ V, before the output projection), heads side by side, and the values it read.
+context (weights @ V, before the output projection), heads side by side, and the keys and values it read.
 
 Hooks are installed once per model (`install`) and record only inside `recording()`: the recorder lives in a
 ContextVar, so requests decoding on one shared model at once, each in its own thread, never see each other's
@@ -41,6 +41,7 @@ class Call:
     weights: torch.Tensor  # (B, NH, Q, K) what the module returned
     query: torch.Tensor  # (B, Q, H) each head's q, side by side
     context: torch.Tensor  # (B, Q, H) weights @ V of each head, side by side (before the output projection)
+    keys: torch.Tensor  # (B, NH, K, dh) the keys the module read
     values: torch.Tensor  # (B, NH, K, dh) the values the module read
 
 
@@ -98,7 +99,7 @@ def _hook(kind: str, layer: int):
             weights = output[1]
             context = torch.matmul(weights, values)  # (B, NH, Q, dh)
             recorder.calls.append(Call(kind, layer, scores, weights.detach(), side_by_side(q),
-                                       side_by_side(context), values))
+                                       side_by_side(context), keys, values))
 
     return record
 

@@ -233,7 +233,8 @@ class MarianTranslator:
 
     def _step(self, tokens: torch.Tensor, cache, encoded: torch.Tensor, allowed: torch.Tensor,
               recorder: heads.Recorder):
-        """One decoder step for N rows: (log-probabilities (N, V), logits (N, V), cache, _Step, cross values)."""
+        """One decoder step for N rows: (log-probabilities (N, V), logits (N, V), cache, _Step, cross-attention's
+        (keys, values) of every layer, each (N, NH, T, dh))."""
         rows = tokens.shape[0]
         out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.expand(rows, -1, -1)),
                          attention_mask=allowed.expand(rows, -1), decoder_input_ids=tokens[:, None],
@@ -251,7 +252,7 @@ class MarianTranslator:
         record = _Step(log_p.topk(min(TOP_K, log_p.shape[1]), dim=-1), (stacked(cross, "scores"),
                        stacked(cross, "weights")), (stacked(self_, "scores"), stacked(self_, "weights")),
                        stacked(cross, "query"), stacked(cross, "context"))
-        return log_p, logits, out.past_key_values, record, [c.values for c in cross]
+        return log_p, logits, out.past_key_values, record, [(c.keys, c.values) for c in cross]
 
     def _allowed(self, width: int, mask: str, step: int) -> torch.Tensor:
         """(1, T) where step `step` may attend in the source: everywhere, or with `causal` pieces 0..step."""
@@ -327,12 +328,12 @@ class MarianTranslator:
         n = len(trace.outputs)
         picked = [(steps[t], row) for t, row in enumerate(trace.rows)]
 
-        def per_step(get) -> np.ndarray:  # (L, NH, S, X) or (L, S, H): step t's row of each layer
-            return torch.stack([get(step)[:, row] for step, row in picked], dim=-2 if get(picked[0][0]).dim() == 4
-                               else 1).float().cpu().numpy()
+        def per_step(get, dim: int) -> np.ndarray:  # step t's row of every layer, stacked as dimension `dim`
+            return torch.stack([get(step)[:, row] for step, row in picked], dim=dim).float().cpu().numpy()
 
-        cross_scores = per_step(lambda s: s.cross[0])
-        cross_weights = per_step(lambda s: s.cross[1])
+        queries = per_step(lambda s: s.query, 1)  # (L, S, H)
+        cross_scores = per_step(lambda s: s.cross[0], 2)  # (L, NH, S, T)
+        cross_weights = per_step(lambda s: s.cross[1], 2)
         self_scores = np.full(cross_scores.shape[:2] + (n, n), -np.inf, dtype=np.float32)  # (L, NH, S, S)
         self_weights = np.zeros_like(self_scores)
         for t, (step, row) in enumerate(picked):
@@ -353,9 +354,9 @@ class MarianTranslator:
             scores=cross_scores.mean(axis=1),
             probs=np.exp(log_probs),
             forced=np.array(trace.forced, dtype=bool),
-            queries=per_step(lambda s: s.query),
-            contexts=per_step(lambda s: s.context),
-            encoder_states=torch.stack([heads.side_by_side(v[:1])[0] for v in values]).float().cpu().numpy(),
+            queries=queries,
+            contexts=per_step(lambda s: s.context, 1),
+            encoder_states=torch.stack([heads.side_by_side(v[:1])[0] for _, v in values]).float().cpu().numpy(),
             log_prob=float(log_probs.sum()),
             score_function="scaled_dot",
             query="state",
@@ -366,11 +367,23 @@ class MarianTranslator:
                              if trace.reference_log_probs is not None else None),
             top_pieces=[target.pieces(ids.tolist()) for _, ids in tops],
             top_probs=np.exp(torch.stack([v for v, _ in tops]).float().cpu().numpy()),
+            **_per_head_parts(queries, [k[0] for k, _ in values], [v[0] for _, v in values]),
             family=self.family,
             heads={"cross": cross_weights, "decoder_self": self_weights, "encoder_self": encoder_weights},
             head_scores={"cross": cross_scores, "decoder_self": self_scores, "encoder_self": encoder_scores},
             **settings,
         )
+
+
+def _per_head_parts(queries: np.ndarray, keys: list[torch.Tensor], values: list[torch.Tensor]) -> dict:
+    """Cross-attention's q, K and V of each head, (L, NH, S, dh) and (L, NH, T, dh), for the Translation fields
+    head_queries, head_keys and head_values where the Translation has them (they arrive with the Transformer)."""
+    layers, steps, _ = queries.shape
+    heads_, size = keys[0].shape[0], keys[0].shape[-1]
+    parts = {"head_queries": queries.reshape(layers, steps, heads_, size).transpose(0, 2, 1, 3),
+             "head_keys": torch.stack(keys).float().cpu().numpy(),
+             "head_values": torch.stack(values).float().cpu().numpy()}
+    return {name: array for name, array in parts.items() if name in Translation.__dataclass_fields__}
 
 
 def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
