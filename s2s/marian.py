@@ -216,9 +216,9 @@ class MarianTranslator:
         limit = self.config["max_target_len"]
         if max_len is None:
             return limit
-        most = min(4 * limit, self.config["max_positions"])
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= most:
-            raise ValueError(f"max_len must be a whole number from 1 to {most}; got {max_len!r}.")
+        # as a Transformer's, at most max_target_len (an LSTM's may reach 4x): decoder_self maps grow as S^2
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= limit:
+            raise ValueError(f"max_len must be a whole number from 1 to {limit}; got {max_len!r}.")
         return max_len
 
     # --- the network, one step at a time -----------------------------------------------------------------------

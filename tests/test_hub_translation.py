@@ -227,6 +227,8 @@ def test_bad_settings_and_long_input_are_refused_with_a_message(opened, monkeypa
         translator.translate("the cat", prefix=["nope-not-a-piece"])
     with pytest.raises(ValueError, match="beam size"):
         translator.translate("the cat", beam_size=0)
+    with pytest.raises(ValueError, match=f"from 1 to {translator.config['max_target_len']}"):
+        translator.translate("the cat", max_len=translator.config["max_target_len"] + 1)
     assert [r.text for r in translator.translate_batch(TEXTS[:2], max_len=MAX_LEN)] == [
         translator.translate(t, max_len=MAX_LEN).text for t in TEXTS[:2]]
 
