@@ -38,12 +38,12 @@ def on_intervene(results: Results, *values) -> dict:
     return results.show(changed)
 
 
-def on_details(results: Results, result, layer, view, presenter, display) -> dict:
+def on_details(results: Results, result, layer, view, presenter, display, kind) -> dict:
     """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab."""
     last = views.last_step(result)
     return {results.step: gr.Slider(maximum=max(last, 1), value=last),
             results.rank: gr.Radio(choices=views.ranks(result), value="1"),
-            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display))}
+            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display, kind))}
 
 
 def on_view(results: Results, result, rank, layer, step, presenter, display) -> dict:
@@ -51,22 +51,22 @@ def on_view(results: Results, result, rank, layer, step, presenter, display) -> 
             **results.tab(views.tab_contents(views.HEATMAP, result, rank, layer, step, presenter, display))}
 
 
-def on_hypothesis(results: Results, result, rank, layer, view, presenter, display) -> dict:
+def on_hypothesis(results: Results, result, rank, layer, view, presenter, display, kind) -> dict:
     last = views.last_step(result, rank)
     return {results.plot: views.figure(result, rank, layer, None, presenter, display),
             results.status: views.hypothesis_note(result, rank),
             results.step: gr.Slider(maximum=max(last, 1), value=last),
-            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter, display))}
+            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter, display, kind))}
 
 
-def on_presenter(results: Results, result, rank, layer, step, view, presenter, display) -> dict:
+def on_presenter(results: Results, result, rank, layer, step, view, presenter, display, kind) -> dict:
     return {results.plot: views.figure(result, rank, layer, step, presenter, display),
-            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display))}
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display, kind))}
 
 
-def on_tab(results: Results, view, result, rank, layer, step, presenter, display) -> dict:
+def on_tab(results: Results, view, result, rank, layer, step, presenter, display, kind) -> dict:
     return {results.view: view,
-            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display))}
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display, kind))}
 
 
 def on_play(results: Results, result, rank, layer, presenter, display):
@@ -140,7 +140,7 @@ def wire_explore(page: Page) -> None:
     changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
                     run, e.settings + [r.layer, page.presenter, r.display],
                     [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
-    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter, r.display],
+    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter, r.display, r.kind],
                [r.step, r.rank, *r.tab_outputs])
     changed.then(*details, **LIVE)
     e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer, e.hint], **LIVE)
@@ -152,11 +152,15 @@ def wire_explore(page: Page) -> None:
 
     gr.on([r.layer.change, r.step.input], partial(on_view, r),
           [r.result, r.rank, r.layer, r.step, page.presenter, r.display], [r.plot, r.math, r.step_plot], **LIVE)
-    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display],
+    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display, r.kind],
                  [r.plot, r.status, r.step, *r.tab_outputs], **LIVE)
     for name, tab in r.tabs.items():
-        tab.select(partial(on_tab, r, name), [r.result, r.rank, r.layer, r.step, page.presenter, r.display],
+        tab.select(partial(on_tab, r, name),
+                   [r.result, r.rank, r.layer, r.step, page.presenter, r.display, r.kind],
                    [r.view, *r.tab_outputs], **LIVE)
+    r.kind.change(partial(on_tab, r, views.HEADS),
+                  [r.result, r.rank, r.layer, r.step, page.presenter, r.display, r.kind], [r.view, *r.tab_outputs],
+                  **LIVE)
     r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
     r.change.click(partial(on_intervene, r),
                    e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
@@ -168,7 +172,7 @@ def wire_presenter(page: Page) -> None:
     r, c = page.results, page.compare
     page.presenter.change(None, page.presenter, None, js=PRESENTER_JS, **PRIVATE)
     page.presenter.change(partial(on_presenter, r),
-                          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display],
+                          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display, r.kind],
                           [r.plot, *r.tab_outputs], **LIVE
                           ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter, r.display], c.outputs,
                                  **LIVE)

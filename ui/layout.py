@@ -9,8 +9,8 @@ import gradio as gr
 
 from s2s import viz
 from s2s.model import MASKS
-from s2s.web import compare, lessons, runs, training, views
-from s2s.web.views import EXPORT, FED, GRID, HEATMAP, NBEST
+from s2s.web import compare, heads, lessons, runs, training, views
+from s2s.web.views import EXPORT, FED, GRID, HEADS, HEATMAP, NBEST
 
 from .liveplot import LivePlot
 from .parts import CompareControls, ExploreControls, Page, Results, TrainControls
@@ -105,6 +105,9 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                     math = gr.Markdown(views.step_math(first), elem_id="step-math")
             with gr.Tab(GRID, id=GRID) as grid_tab:
                 grid = gr.Plot(show_label=False, elem_id="grid")
+            with gr.Tab(HEADS, id=HEADS) as heads_tab:  # a Transformer's layers x heads (s2s/web/heads.py)
+                kind = gr.Radio(heads.KINDS, value="cross", label="Attention", elem_id="kind")
+                heads_plot = LivePlot(elem_id="heads")
             with gr.Tab(FED, id=FED) as fed_tab:
                 gr.Markdown("What the decoder was fed at each step (its own previous output, or the reference's "
                             "under teacher forcing) and what it predicted.")
@@ -126,11 +129,13 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                             "both into one folder. (PNG: the camera icon above the heatmap.)")
                 export_button = gr.Button("Prepare downloads", elem_id="export")
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False)
-    tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, FED: fed_tab, NBEST: nbest_tab, EXPORT: export_tab}
+    tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, HEADS: heads_tab, FED: fed_tab, NBEST: nbest_tab,
+            EXPORT: export_tab}
     return Results(result=gr.State(first), view=gr.State(HEATMAP), output=output, layer=layer, display=display,
                    status=status, view_tabs=view_tabs, tabs=tabs, plot=plot, step_plot=step_plot, step=step, play=play,
-                   stop=stop, math=math, grid=grid, forcing_table=forcing_table, change_step=change_step,
-                   change_piece=change_piece, change=change, nbest=nbest, rank=rank, export=export_button, files=files)
+                   stop=stop, math=math, grid=grid, kind=kind, heads=heads_plot, forcing_table=forcing_table,
+                   change_step=change_step, change_piece=change_piece, change=change, nbest=nbest, rank=rank,
+                   export=export_button, files=files)
 
 
 def compare_tab(start: views.Opening) -> CompareControls:

@@ -69,6 +69,8 @@ class Results:
     stop: gr.Button
     math: gr.Markdown
     grid: gr.Plot
+    kind: gr.Radio  # the Heads tab's kind of attention (s2s/web/heads.py)
+    heads: LivePlot  # every head of every layer, of that kind
     forcing_table: gr.Dataframe
     change_step: gr.Number  # an intervention: feed another piece at this step...
     change_piece: gr.Textbox  # ...this one...
@@ -81,7 +83,7 @@ class Results:
     @property
     def tab_outputs(self) -> list:
         """What the results tabs other than the heatmap show, each drawn only while its tab is on screen."""
-        return [self.math, self.step_plot, self.grid, self.forcing_table, self.nbest]
+        return [self.math, self.step_plot, self.grid, self.heads, self.forcing_table, self.nbest]
 
     def tab(self, contents: dict[str, object]) -> dict:
         """views.tab_contents' values (by part name) on these components."""

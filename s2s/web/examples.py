@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from .. import checkpoint, tasks
+from .. import checkpoint, tasks, viz
 from ..errors import S2SError
 
 
@@ -70,3 +70,12 @@ def source_typed(text: object, reference: object, reference_source: object, forc
     if reference_source and text != reference_source:
         return Typed(True, REFERENCE_CLEARED if reference and forcing else "")
     return Typed(False)
+
+
+def typed_piece(typed: str, vocabulary) -> str:
+    """The piece a visitor means: as typed (a vocabulary may hold a real "·"), else as the tables spell it ("·f"
+    for "▁f"), else the word with its start mark ("blanc" for "▁blanc", which the tables show as "·blanc")."""
+    for candidate in (typed, viz.piece_from_display(typed), viz.WORD_START + typed):
+        if vocabulary.piece_id(candidate) is not None:
+            return candidate
+    return typed

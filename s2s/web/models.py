@@ -280,7 +280,7 @@ def layer_choices(spec: object) -> list[tuple[str, str]]:
         config = get_model(spec).translator.model.config
     except Exception:
         return choices
-    layers = config.num_layers if config.model == "attention" else 0
+    layers = config.num_layers if config.model != "edm" else 0  # an EDM records no attention
     return choices + [(f"layer {i}", str(i)) for i in range(layers)]
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from .. import tasks, viz
 from ..translator import Translation
-from . import cards, examples, models, runs
+from . import cards, examples, heads, models, runs
 from .runs import Settings
 
 PLAY_SECONDS = 6.0  # a play-through of the decoding takes about this long...
@@ -76,7 +76,7 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     if not piece:
         return Explored(None, "", None, runs.problem("Type the piece to feed (one of the checkpoint's pieces)."))
     try:
-        piece = typed_piece(piece, models.get_model(settings.checkpoint).translator.target_tokenizer)
+        piece = examples.typed_piece(piece, models.get_model(settings.checkpoint).translator.target_tokenizer)
     except Exception:  # the run below says what is wrong with the checkpoint
         pass
     fed = tuple(result.decoder_inputs[1:at])  # steps 1..at-1, as the shown run was fed them
@@ -96,20 +96,13 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
     return replace(explored, status=note + ("\n\n" + explored.status if explored.status else ""))
 
 
-def typed_piece(typed: str, vocabulary) -> str:
-    """The piece a visitor means: as typed (a vocabulary may hold a real "·"), else as the tables spell it ("·f"
-    for "▁f"), else the word with its start mark ("blanc" for "▁blanc", which the tables show as "·blanc")."""
-    for candidate in (typed, viz.piece_from_display(typed), viz.WORD_START + typed):
-        if vocabulary.piece_id(candidate) is not None:
-            return candidate
-    return typed
-
-
-HEATMAP, GRID, FED, NBEST, EXPORT = "Heatmap", "All layers", "Fed & predicted", "n-best", "Export"  # results tabs
+# the results tabs
+HEATMAP, GRID, HEADS, FED, NBEST, EXPORT = "Heatmap", "All layers", "Heads", "Fed & predicted", "n-best", "Export"
 
 
 def tab_contents(view: str, result: Translation | None, rank: object = 1, layer: object = "mean",
-                 step: object = None, presenter: bool = False, display: object = ()) -> dict[str, object]:
+                 step: object = None, presenter: bool = False, display: object = (),
+                 kind: object = "cross") -> dict[str, object]:
     """What the results tab `view` shows, by the name of its part; the other tabs are left alone, so that a
     keystroke sends and draws only what is on screen."""
     if view == HEATMAP:
@@ -117,6 +110,8 @@ def tab_contents(view: str, result: Translation | None, rank: object = 1, layer:
                 "step_plot": step_figure(result, rank, layer, step, presenter)}
     if view == GRID:
         return {"grid": grid(result, rank, presenter, display)}
+    if view == HEADS:
+        return {"heads": None if result is None else heads.figure(hypothesis(result, rank), kind, presenter)}
     if view == FED:
         return {"forcing_table": forcing_rows(result, rank)}
     if view == NBEST:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import s2s
+from s2s import viz
 from s2s.web import lessons, views
 from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     ARTIFACTS,
@@ -415,8 +416,8 @@ def test_after_a_comparison_lesson_the_fed_and_predicted_table_is_drawn_whole(pa
     page.get_by_role("tab", name=views.FED).click()
     page.wait_for_timeout(1000)
     table = page.evaluate("""() => {
-      const header = Array.from(document.querySelectorAll('#forcing-table thead th, #forcing-table [role=columnheader]'))
-        .filter((c) => c.offsetParent !== null);
+      const header = Array.from(document.querySelectorAll(
+        '#forcing-table thead th, #forcing-table [role=columnheader]')).filter((c) => c.offsetParent !== null);
       const rows = Array.from(document.querySelectorAll('#forcing-table [role=row]')).map((row) =>
         Array.from(row.querySelectorAll('[role=gridcell]')).map((c) => c.textContent.trim()));
       return {header: header.map((c) => [c.textContent.trim(), c.getBoundingClientRect().width,
@@ -424,3 +425,28 @@ def test_after_a_comparison_lesson_the_fed_and_predicted_table_is_drawn_whole(pa
               rows: rows.filter((r) => r.length)}; }""")
     assert table["rows"] and all(row[1] for row in table["rows"]), table["rows"][:5]  # every step's fed piece
     assert all(width > 0 and whole for _, width, whole in table["header"]), table["header"]
+
+
+HEAD_PANELS = """() => { const g = document.querySelector('#heads .js-plotly-plot'); if (!g) return null;
+  return {panels: g.data.filter((t) => t.hovertemplate).length, greys: g.data.filter((t) => !t.hovertemplate).length,
+          title: g.layout.title && g.layout.title.text}; }"""
+
+
+def test_a_transformer_s_heads_every_head_drawn_for_the_kind_chosen(page):
+    """Issue 23: the Heads tab draws a Transformer's layers x heads as small maps, for the kind of attention
+    chosen; the decoder's self-attention greys its future."""
+    box = page.locator("#checkpoint").get_by_role("combobox")
+    box.fill("dates-transformer")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#checkpoint input').value === 'dates-transformer'",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # the run with the new checkpoint
+    page.get_by_role("tab", name=views.HEADS).click()
+    model = s2s.load("dates-transformer")
+    layers, heads = model.config["num_layers"], model.config["heads"]
+    page.wait_for_function(f"() => ({HEAD_PANELS})()?.panels === {layers * heads}", timeout=TIMEOUT_MS)
+    assert page.evaluate(HEAD_PANELS)["greys"] == 0 and "cross-attention" in page.evaluate(HEAD_PANELS)["title"]
+    page.locator("#kind").get_by_label(viz.KIND_NAMES["decoder_self"]).check()
+    page.wait_for_function(f"() => ({HEAD_PANELS})()?.title.includes('decoder self-attention')", timeout=TIMEOUT_MS)
+    drawn = page.evaluate(HEAD_PANELS)
+    assert drawn["panels"] == layers * heads and drawn["greys"] == layers * heads, drawn  # every head's future

@@ -45,7 +45,7 @@ def test_a_tsv_file_is_read_and_split_as_pairs_given(tmp_path):
 
 
 def test_an_unknown_task_is_refused():
-    with pytest.raises(ValueError, match="task must be one of dates, reverse, toy-fr; got 'nope'"):
+    with pytest.raises(ValueError, match="task must be one of dates, reverse, reverse-short, toy-fr; got 'nope'"):
         load_pairs(TrainConfig(task="nope"))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from s2s import viz
-from s2s.web import export, models, runs, views
+from s2s.web import examples, export, models, runs, views
 from tests.conftest import web_settings
 
 pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
@@ -303,7 +303,7 @@ class Vocabulary:
 ])
 def test_a_typed_piece_is_the_piece_the_visitor_means(typed, piece):
     vocabulary = Vocabulary("▁blanc", "es", "▁es", "·")
-    assert views.typed_piece(typed, vocabulary) == piece
+    assert examples.typed_piece(typed, vocabulary) == piece
 
 
 @pytest.mark.parametrize("steps", [1, 2, 39, 40, 41, 97, 256])

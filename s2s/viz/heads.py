@@ -1,0 +1,88 @@
+"""`heads_grid`: every head of every layer as a small map, for one kind of attention (what BertViz's model
+view draws in a notebook, here for an encoder-decoder, live). A model with heads (a Transformer, a Hub
+translation model) records three kinds (Translation.heads):
+
+    cross         (L, NH, S, T)  output step t reads source piece j           rows: pieces written, columns: source
+    decoder_self  (L, NH, S, S)  step t reads the piece fed at step j <= t    rows: pieces written, columns: fed
+    encoder_self  (L, NH, T, T)  source piece i reads source piece j          rows and columns: source
+
+The mean over heads (the main heatmap's cross map) hides what single heads do: one head may carry the
+year of a date while another looks at the piece just written. Cells a mask forbade (the decoder's future,
+scores of -inf) are grey, as in the main heatmap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..translator import ATTENTION_KINDS, Translation
+from .figure import Figure, make_figure, message
+from .parts import map_layout
+from .pieces import display_piece
+from .style import MASKED_SCALE, WEIGHT_TITLE, colorbar, stops, style_for
+
+KIND_NAMES = {"cross": "cross-attention (output → source)",
+              "decoder_self": "decoder self-attention (output → what was fed)",
+              "encoder_self": "encoder self-attention (source → source)"}
+NO_HEADS = "This model has one attention per layer and no heads: the All layers tab shows each layer."
+PANEL_GAP = 0.03  # between the heads' panels, a share of the figure's width
+LAYER_GAP = 0.1  # between the layers' rows, a share of its height: room for the panels' names
+PANEL_PX = 150  # each layer's row of panels (PANEL_PX + the presenter's larger font in presenter mode)
+
+
+def kind_axes(r: Translation, kind: str) -> tuple[list[str], list[str]]:
+    """(column labels, row labels) of a map of `kind`: see the module's table."""
+    source = [display_piece(p) for p in r.source_pieces]
+    written = [display_piece(p) for p in r.output_pieces]
+    if kind == "cross":
+        return source, written
+    if kind == "decoder_self":
+        return [display_piece(p) for p in r.decoder_inputs], written
+    return source, source
+
+
+def check_kind(r: Translation, kind: str) -> None:
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(ATTENTION_KINDS)}; got {kind!r}")
+    if kind not in r.heads:
+        raise ValueError(f"This run recorded no {KIND_NAMES[kind]}.")
+
+
+def heads_grid(r: Translation, kind: str = "cross", *, presenter: bool = False) -> Figure:
+    """A grid of small maps, a row per layer and a column per head, of `kind`'s weights on one colour scale."""
+    if not r.heads:
+        return message(NO_HEADS, presenter)
+    check_kind(r, kind)
+    weights = r.heads[kind]  # (L, NH, rows, cols)
+    layers, heads = weights.shape[:2]
+    scores = r.head_scores.get(kind)
+    style = style_for(presenter)
+    columns, rows = kind_axes(r, kind)
+    width, height = (1 - PANEL_GAP * (heads - 1)) / heads, (1 - LAYER_GAP * (layers - 1)) / layers
+    title = f"{KIND_NAMES[kind]} · {layers} layers × {heads} heads"
+    layout = map_layout(style, 0, title, [])
+    layout["height"] = 80 + (style.font + 12) + layers * (PANEL_PX + 2 * style.font)
+    data = []
+    for layer in range(layers):
+        for head in range(heads):
+            n = layer * heads + head + 1
+            x, y = ("x", "y") if n == 1 else (f"x{n}", f"y{n}")
+            cells = dict(x=list(range(len(columns))), y=list(range(len(rows))), xaxis=x, yaxis=y, xgap=0, ygap=0)
+            data.append(dict(type="heatmap", z=weights[layer, head].astype(np.float32), coloraxis="coloraxis",
+                             hovertemplate=f"layer {layer} · head {head}<br>row %{{y}} → column %{{x}}: "
+                                           "%{z:.3f}<extra></extra>", **cells))
+            if scores is not None and np.isneginf(scores[layer, head]).any():
+                grey = np.where(np.isneginf(scores[layer, head]), np.float32(1), np.float32(np.nan))
+                data.append(dict(type="heatmap", z=grey, colorscale=stops(MASKED_SCALE), showscale=False,
+                                 hoverinfo="skip", **cells))
+            left, top = head * (width + PANEL_GAP), 1 - layer * (height + LAYER_GAP)
+            common = dict(showgrid=False, zeroline=False, tickfont=dict(size=style.tick - 2))
+            layout["xaxis" if n == 1 else f"xaxis{n}"] = dict(
+                common, anchor=y, domain=[round(left, 6), round(min(left + width, 1.0), 6)], showticklabels=False,
+                title=dict(text=f"L{layer} · H{head}", font=dict(size=style.tick), standoff=2), side="top")
+            layout["yaxis" if n == 1 else f"yaxis{n}"] = dict(
+                common, anchor=x, domain=[round(max(top - height, 0.0), 6), round(top, 6)], autorange="reversed",
+                showticklabels=False)
+    layout["coloraxis"] = dict(cmin=0, cmax=1, colorscale=stops(style.colorscale),
+                               colorbar=colorbar(style, WEIGHT_TITLE))
+    return make_figure(data, layout)
