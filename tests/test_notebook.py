@@ -8,6 +8,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from s2s.web import lessons
+
 pytestmark = pytest.mark.slow  # runs the whole notebook in a kernel
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "lessons.ipynb"
@@ -18,4 +20,5 @@ def test_the_lessons_notebook_runs_without_an_error():
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
                    ).execute()  # raises CellExecutionError, with the cell and its traceback, on any failure
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
-    assert sum("application/vnd.plotly.v1+json" in output.get("data", {}) for output in outputs) == 6  # a figure each
+    figures = sum("application/vnd.plotly.v1+json" in output.get("data", {}) for output in outputs)
+    assert figures == len(lessons.LESSONS)  # a figure each

@@ -8,7 +8,7 @@ from functools import partial
 
 import gradio as gr
 
-from s2s.web import by_length, compare, lessons, runs, views
+from s2s.web import by_length, compare, lessons, runs
 
 from .events import LIVE, PRIVATE, unchanged
 from .parts import CompareControls, Page
@@ -19,7 +19,7 @@ from .parts import CompareControls, Page
 COMPARE_MAPS = ("#label-a", "#plot-a", "#label-b", "#plot-b")
 EXPLORE_MAPS = ("#heatmap", "#step-plot")
 ON_SCREEN = {lessons.COMPARE: COMPARE_MAPS, lessons.WHY: COMPARE_MAPS, lessons.STEP: (*EXPLORE_MAPS, "#step"),
-             lessons.EXPLORE: EXPLORE_MAPS}
+             lessons.EXPLORE: EXPLORE_MAPS, lessons.HEAD_GRID: ("#heads",)}
 # Once the maps are drawn (twice: plotly may still be laying them out), scroll the least that shows them all.
 SHOW_JS = """() => { const fit = () => {
   const boxes = %s.map((s) => document.querySelector(s)).filter((e) => e && e.offsetParent !== null)
@@ -60,7 +60,7 @@ def on_lesson(page: Page, key: str) -> dict:
         return unchanged(page.explore.text)
     r = page.results
     shown = {r.layer: gr.Radio(choices=opened.layers, value=opened.layer), r.display: opened.display,
-             r.view_tabs: gr.Tabs(selected=views.HEATMAP), r.view: views.HEATMAP,
+             r.view_tabs: gr.Tabs(selected=opened.view), r.view: opened.view, r.kind: "cross",
              page.tabs: gr.Tabs(selected=opened.tab),
              **dict.fromkeys(page.lesson_texts, gr.Markdown(opened.text, visible=True))}
     compared = page.compare.fill(opened.preset) if opened.compares else {}
@@ -96,7 +96,7 @@ def wire_compare(page: Page) -> None:
 def wire_lessons(page: Page) -> None:
     """A lesson sets every control, then shows its run (and, for a comparison, both runs)."""
     c, e, r = page.compare, page.explore, page.results
-    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view_tabs, r.view, *page.lesson_texts,
+    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view_tabs, r.view, r.kind, *page.lesson_texts,
                              page.tabs] + c.settings)
     for key, button in page.lessons.items():
         chosen = button.click(partial(on_lesson, page, key), None, outputs, **PRIVATE)

@@ -7,15 +7,16 @@ asks for it, and the page's id is what limits it to one run.
 
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 
 from s2s.web import models, train_tab, training
 
+from .compare import EXPLORE_MAPS, SHOW_JS
 from .events import LIVE, PRIVATE, address_of, page_of, unchanged
 from .parts import Page
 from .serving import prune_downloads
-
-TO_THE_TOP = "() => window.scrollTo(0, 0)"
 
 
 def read_request(task, tsv, attention, query, mask, encoder, size, probe) -> training.TrainRequest:
@@ -76,7 +77,7 @@ def wire_train(page: Page, demo: gr.Blocks) -> None:
     t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys
     t.cancel.click(cancelled, None, [t.status], **PRIVATE)
     t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE
-                ).then(None, js=TO_THE_TOP)  # Explore opens where its map is, not halfway down the Train tab
+                ).then(None, js=SHOW_JS % json.dumps(list(EXPLORE_MAPS)))  # Explore opens on its map
     t.export.click(exported, None, [t.files], **PRIVATE)
     def closed(request: gr.Request):
         train_tab.left(page_of(request))

@@ -20,7 +20,9 @@ PRESETS = {
     "forcing": "Teacher forcing on vs off",
     "mask": "Bidirectional vs causal mask",
     "attention": "reverse vs reverse-noattn, long input",
+    "family": "LSTM vs Transformer",
 }
+TRANSFORMER_SUFFIX = "-transformer"  # a bundled LSTM checkpoint's Transformer sibling, trained on the same task
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,25 @@ def preset(name: str, current: Settings) -> Preset:
             text, reference = tasks.examples(task)[0]
         a = Settings(text, spec, current.mask, True, 1.0, reference, current.seed, 1)
         return Preset(text, reference, a, replace(a, forcing=False, ratio=0.0))
+    if name == "family":
+        return lstm_and_transformer(spec, current)
     if name == "mask":
         a = Settings(text, spec, "bidirectional", False, current.ratio, reference, current.seed, current.beam_size)
         return Preset(text, reference, a, replace(a, mask="causal", beam_size=1))
     raise ValueError(f"Unknown comparison {name!r}: choose one of {', '.join(PRESETS)}.")
+
+
+def lstm_and_transformer(spec: str, current: Settings) -> Preset:
+    """The checkpoint shown beside its Transformer sibling on the same text; `dates` and `dates-transformer` on
+    a dates example when it has none (a Hub checkpoint, a Transformer already)."""
+    bundled = checkpoint.list_bundled()
+    text, reference = current.text, current.reference
+    if spec + TRANSFORMER_SUFFIX not in bundled:
+        if "dates" + TRANSFORMER_SUFFIX not in bundled or "dates" not in bundled:
+            raise ValueError("This comparison needs the bundled checkpoints dates and dates-transformer.")
+        spec, (text, reference) = "dates", tasks.examples("dates")[0]
+    a = Settings(text, spec, "bidirectional", False, 1.0, reference, current.seed, 1)
+    return Preset(text, reference, a, replace(a, checkpoint=spec + TRANSFORMER_SUFFIX))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The six lessons: each sets every control of the page and says, to students, what to look at.
+"""The eight lessons: each sets every control of the page and says, to students, what to look at.
 
 A lesson is data: the Explore run (text, reference, checkpoint, mask, forcing), a second run for
 the Compare tab where the lesson is a comparison, and how to show the result (layer, row
@@ -15,9 +15,12 @@ from .. import checkpoint
 from .compare import Preset
 from .models import layer_choices
 from .runs import Settings
-from .views import DISPLAY_OPTIONS
+from .views import DISPLAY_OPTIONS, HEADS, HEATMAP
 
-EXPLORE, COMPARE, STEP, WHY = "explore", "compare", "step", "why"  # where the lesson's result is shown
+# where the lesson's result is shown: Explore's heatmap, Compare, the heatmap with one step's arithmetic, the
+# comparison with its chart, or Explore's Heads tab (a Transformer's heads)
+EXPLORE, COMPARE, STEP, WHY, HEAD_GRID = "explore", "compare", "step", "why", "heads"
+TRANSFORMER_DATE = "the 21st of June, 1999"
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Lesson:
     title: str
     a: Settings  # the Explore tab's run (run A of a comparison)
     look: str  # Markdown: what to look at, in the page's words
-    show: str = EXPLORE  # EXPLORE, COMPARE, STEP (the heatmap with one step's arithmetic) or WHY
+    show: str = EXPLORE  # EXPLORE, COMPARE, STEP, WHY or HEAD_GRID
     b: Settings | None = None  # run B, for COMPARE
     layer: str = "mean"  # "mean" or a layer number as text, as the layer menu holds it
     row_scale: bool = False  # colours as weight / the row's largest weight
@@ -101,6 +104,29 @@ LESSONS = (
              "fed `2`, wherever it comes in the output. The query cannot tell the first `0` from the third. "
              "The standard query (the decoder's previous state, as in `dates`) knows where it is.",
     ),
+    Lesson(
+        "heads", "7 · The Transformer's heads",
+        Settings(TRANSFORMER_DATE, "dates-transformer", reference="1999-06-21"),
+        show=HEAD_GRID,
+        look="A Transformer attends with several **heads** in every layer, each with its own query, keys and "
+             "values: each small map is one head (rows: the pieces written, columns: your date). The first four "
+             "rows write the year, and every head looks at the year there, but not alike: **layer 0, head 3** "
+             "reads it digit by digit (row *t* on the year's *t*-th digit), while **layer 0, head 2** spreads "
+             "over it. The Heatmap tab shows their mean, which blurs the one into the other. Switch *Attention* "
+             "to the decoder's self-attention: each row reads only what was fed before it (grey: the future).",
+    ),
+    Lesson(
+        "unmasked", "8 · Why the decoder must be causal",
+        Settings(TRANSFORMER_DATE, "dates-transformer-unmasked", forcing=True, ratio=1.0, reference="1999-06-21"),
+        show=COMPARE, b=Settings(TRANSFORMER_DATE, "dates-transformer-unmasked", reference="1999-06-21"),
+        look="The notebook's last question: may the decoder attend to every piece, or only to those before it, as "
+             "the Transformer's does? `dates-transformer-unmasked` was trained **without** the causal mask on "
+             "its decoder's self-attention. **A** is fed the reference in one pass, as in training: each step "
+             "can read the pieces that come *after* it, the answer itself, and copies them, so A is right. "
+             "**B** must write on its own, one piece at a time: the future it learnt to read is not there yet, "
+             "and it fails. In Explore's *Heads* tab (decoder self-attention) A's rows look at the future. "
+             "A decoder must be causal so that training asks what writing will ask.",
+    ),
 )
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}
 
@@ -128,6 +154,7 @@ class Opened:
     tab: str  # the page's tab that shows it: "explore" or "compare"
     text: str  # Markdown: the lesson's title and what to look at
     compares: bool  # run B is a second run, to compare
+    view: str = HEATMAP  # the results tab Explore opens on (views.HEATMAP, or views.HEADS for a head grid)
 
 
 def open_lesson(key: object) -> Opened:
@@ -137,4 +164,5 @@ def open_lesson(key: object) -> Opened:
     display = [option for option, on in zip(DISPLAY_OPTIONS, (chosen.row_scale, chosen.rows_by_fed)) if on]
     return Opened(Preset(a.text, a.reference, a, chosen.b or a), layer_choices(a.checkpoint), chosen.layer,
                   display, "compare" if chosen.show == COMPARE else "explore",
-                  f"**{chosen.title}.** {chosen.look}", chosen.b is not None)
+                  f"**{chosen.title}.** {chosen.look}", chosen.b is not None,
+                  HEADS if chosen.show == HEAD_GRID else HEATMAP)

@@ -16,7 +16,7 @@ import pytest
 
 import s2s
 from s2s import viz
-from s2s.web import lessons, views
+from s2s.web import compare, lessons, views
 from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     ARTIFACTS,
     browser,
@@ -364,7 +364,7 @@ PLOTS_SHOWN = """(selectors) => selectors.map((s) => document.querySelector(s))
 def lesson_buttons(page) -> list[dict]:
     return page.evaluate("() => Array.from(document.querySelectorAll('#lessons button')).map((b) => {"
                          "const r = b.getBoundingClientRect(); return {height: r.height, left: r.left, right: r.right,"
-                         " one_line: b.scrollWidth <= b.clientWidth + 1}; })")
+                         " one_line: b.scrollWidth <= b.clientWidth + 1 && r.height < 40}; })")
 
 
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
@@ -378,7 +378,7 @@ def test_every_lesson_s_maps_and_their_titles_are_on_a_720_px_screen(page, prese
         choose(page, key)
         page.wait_for_timeout(1800)  # the page scrolls the maps into view once they are drawn
         plots = page.evaluate(PLOTS_SHOWN, list(ON_SCREEN[lesson.show]))
-        assert len(plots) >= 2, (key, plots)
+        assert len(plots) >= (1 if lesson.show == lessons.HEAD_GRID else 2), (key, plots)
         for plot in plots:
             top, bottom, left, right = plot["title"]
             assert plot["top"] >= 0 and plot["bottom"] <= VIEWPORT["height"] + 1, (key, presenter, plot)
@@ -397,7 +397,10 @@ def test_on_a_phone_titles_and_lesson_buttons_are_not_clipped(browser, url):  # 
     page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
     try:
         buttons = lesson_buttons(page)
-        assert all(b["one_line"] and b["left"] >= 0 and b["right"] <= 390 for b in buttons), buttons
+        # on a phone a long title may take two lines, but no button is cut or runs off the screen
+        clipped = [b for b in buttons if not (b["left"] >= 0 and b["right"] <= 390)]
+        assert not clipped and page.evaluate("() => Array.from(document.querySelectorAll('#lessons button'))"
+                                             ".every((b) => b.scrollWidth <= b.clientWidth + 1)"), clipped
         for key in ("aligns", "why", "causal"):
             choose(page, key)
             page.wait_for_timeout(1800)
@@ -450,3 +453,15 @@ def test_a_transformer_s_heads_every_head_drawn_for_the_kind_chosen(page):
     page.wait_for_function(f"() => ({HEAD_PANELS})()?.title.includes('decoder self-attention')", timeout=TIMEOUT_MS)
     drawn = page.evaluate(HEAD_PANELS)
     assert drawn["panels"] == layers * heads and drawn["greys"] == layers * heads, drawn  # every head's future
+
+
+def test_the_lstm_vs_transformer_preset_draws_both_maps(page):
+    """Issue 23: Compare runs an LSTM and a Transformer on the same input, one click."""
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_role("button", name=compare.PRESETS["family"]).click()
+    for root in ("#plot-a", "#plot-b"):
+        page.wait_for_selector(f"{root} .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#label-b').innerText.includes('transformer')",
+                           timeout=TIMEOUT_MS)
+    a, b = drawn(page, "#plot-a"), drawn(page, "#plot-b")
+    assert a["ticks"] == b["ticks"]  # the same source, read by both families

@@ -22,7 +22,8 @@ def run(settings):
 
 
 def test_every_lesson_sets_an_installed_checkpoint_and_runs():
-    assert [lesson.key for lesson in lessons.LESSONS] == ["aligns", "why", "forcing", "causal", "matrix", "query"]
+    assert [lesson.key for lesson in lessons.LESSONS] == ["aligns", "why", "forcing", "causal", "matrix", "query",
+                                                          "heads", "unmasked"]
     for lesson in lessons.LESSONS:
         assert lessons.lesson(lesson.key) is lesson
         for settings in (lesson.a, lesson.b):
@@ -99,6 +100,35 @@ def test_6_the_notebooks_query_repeats_rows_for_a_repeated_fed_piece():
     standard = s2s.load("dates").translate(lesson.a.text)
     assert standard.decoder_inputs == fed
     assert max(np.abs(standard.attention[:, s] - standard.attention[:, t]).max() for s, t in pairs) > 0.05
+
+
+def year_rows_on_their_digit(cross: np.ndarray, source: list[str]) -> np.ndarray:
+    """(..., ) the mean weight rows 0-3 (the year, written first) give the year's t-th digit, read off the pieces."""
+    digits = [j for j, piece in enumerate(source) if piece.lstrip("▁").isdigit()]
+    year = next(digits[i] for i in range(len(digits) - 3) if digits[i + 3] - digits[i] == 3 and i + 4 == len(digits))
+    return np.mean([cross[..., t, year + t] for t in range(4)], axis=0)
+
+
+def test_7_heads_read_the_year_differently_and_their_mean_blurs_it():
+    lesson = lessons.BY_KEY["heads"]
+    r = run(lesson.a)
+    assert r.text == "1999-06-21" and r.family == "transformer"
+    on_digit = year_rows_on_their_digit(r.heads["cross"], r.source_pieces)  # (L, NH)
+    assert on_digit[0, 3] >= 0.6 and on_digit[0, 2] <= 0.4  # digit by digit; spread over the year
+    assert on_digit[0, 2] < year_rows_on_their_digit(r.heads["cross"].mean(1), r.source_pieces)[0] < on_digit[0, 3]
+    steps = len(r.output_pieces)  # the decoder's self-attention: each row reads what was fed before it
+    future = np.triu(np.ones((steps, steps), bool), k=1)
+    assert (r.heads["decoder_self"][..., future] == 0).all()
+
+
+def test_8_a_decoder_trained_without_the_causal_mask_reads_the_future_when_forced_and_fails_alone():
+    lesson = lessons.BY_KEY["unmasked"]
+    forced, free = run(lesson.a), run(lesson.b)
+    assert forced.text == lesson.a.reference and free.text != lesson.b.reference
+    steps = len(forced.output_pieces)
+    future = np.triu(np.ones((steps, steps), bool), k=1)
+    looked_ahead = forced.heads["decoder_self"][..., future].sum(-1) / steps  # (L, NH): weight a row puts ahead
+    assert looked_ahead.mean() > 0.3, looked_ahead
 
 
 def test_an_unknown_lesson_is_a_message():
