@@ -12,12 +12,14 @@ import pytest
 import torch
 
 import s2s
-from s2s import checkpoint, viz
+from s2s import checkpoint, hub_push, viz
 from s2s.errors import CheckpointError
 from s2s.evaluate import evaluate, forced_figures
 from s2s.tasks import TASKS
+from s2s.training import cards
 from s2s.translator import ATTENTION_KINDS
 from tests.conftest import build_checkpoint
+from tests.fake_hub import TOKEN
 
 TINY = dict(model="transformer", hidden_size=16, heads=4, ff_size=24)
 BUNDLED = ("dates-transformer", "dates-transformer-unmasked", "reverse-transformer", "toy-fr-transformer")
@@ -162,3 +164,16 @@ def test_what_a_request_records_is_bounded_by_the_checkpoints_lengths(tiny):
     r = tiny.translate("3 March 2021", max_len=limit, beam_size=2)
     for h in r.hypotheses:
         assert h.heads["decoder_self"].shape[2] <= limit and h.heads["cross"].shape[2] <= limit
+
+
+def test_a_transformer_goes_to_the_hub_and_back_with_a_card_that_names_its_family(folder, fake_hub, monkeypatch,
+                                                                                  tmp_path):
+    """push (huggingface_hub's real upload code, to a fake Hub on 127.0.0.1), then s2s.load("org/name")."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    commit = hub_push.push(folder, "class/tiny-transformer")
+    card = cards.read_card(fake_hub.repos["class/tiny-transformer"].commits[commit]["README.md"].decode())
+    assert "transformer" in card.front["tags"] and card.front["s2s"]["heads"] == 4
+    pulled = s2s.load(f"class/tiny-transformer@{commit}")
+    here, there = checkpoint.load(folder, device="cpu").translate("3 March 2021"), pulled.translate("3 March 2021")
+    assert there.family == "transformer" and there.output_pieces == here.output_pieces
+    np.testing.assert_array_equal(there.heads["cross"], here.heads["cross"])
