@@ -11,6 +11,14 @@ layer; each result then keeps its own copies as a `Translation`. In float32 (4 b
     encoder   = L * T * H                          the states attention reads
     bytes     = 4 * (recorded + results + encoder) + OVERHEAD
 
+A model with NH heads a layer (a Transformer, a Hub translation model) records, besides, every head's cross and
+decoder self weights and scores at each step, and its encoder's self-attention once:
+
+    per step  + L * NH * 2 (T + S)                 each head's cross (T) and decoder self (S) weights and scores
+    encoder   + 2 * L_enc * NH * T * T             each encoder head's weights and scores, source by source
+
+A Hub translation model keeps only the K most likely pieces of each step, not its logits (V counts 0).
+
 S output steps (the checkpoint's max_target_len: a decode may run that long), N the beam width, V the
 output vocabulary, L the attention layers (0 for the plain EDM), T source pieces, H hidden size, K the
 alternatives kept per step. OVERHEAD covers the small tensors of each step and the allocator's slack.
@@ -27,6 +35,8 @@ from .decode import TOP_K
 FLOAT_BYTES = 4
 OVERHEAD = 8 * 2**20
 MB = 2**20
+WITH_HEADS = ("transformer", "marian")  # the models whose attention has heads
+KEEPS_TOP_K_ONLY = ("marian",)  # families whose decoding keeps the K best pieces of a step, not its logits
 REQUEST_BYTES = environment.count("S2S_REQUEST_MB", 128) * MB  # what one request may use; see docs/deploying.md
 
 
@@ -37,12 +47,13 @@ class RequestTooLarge(ValueError):
 def request_bytes(config: dict, source_len: int, beam_size: int) -> int:
     """Bytes one translation may use at most: the count in the module's docstring, from the checkpoint's config."""
     layers = config["num_layers"] if config.get("model") != "edm" else 0
-    hidden, vocab = config["hidden_size"], config["output_vocab_size"]
-    steps, rows, width = config["max_target_len"], beam_size, source_len
-    per_step = layers * (2 * width + 2 * hidden)
+    hidden, steps, rows, width = config["hidden_size"], config["max_target_len"], beam_size, source_len
+    vocab = 0 if config.get("family") in KEEPS_TOP_K_ONLY else config["output_vocab_size"]
+    heads = config.get("heads", 0) if config.get("model") in WITH_HEADS else 0  # an LSTM's config may say 4
+    per_step = layers * (2 * width + 2 * hidden) + layers * heads * 2 * (width + steps)
     recorded = steps * rows * (vocab + per_step)
     results = steps * rows * (per_step + 2 * TOP_K + 2)
-    encoder = layers * width * hidden
+    encoder = layers * width * hidden + 2 * config.get("encoder_layers", layers) * heads * width * width
     return FLOAT_BYTES * (recorded + results + encoder) + OVERHEAD
 
 

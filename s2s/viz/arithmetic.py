@@ -20,6 +20,7 @@ import numpy as np
 
 from ..translator import Translation
 from .figure import Figure, make_figure, message
+from .heads import one_head
 from .pieces import display_piece, markdown_piece
 from .style import DIFFERENCE_SCALE, OUTLINE_COLOR, PLAIN, TEMPLATE, Scale, stops, style_for
 from .weights import NO_ATTENTION, check_layer, clamp_step
@@ -42,10 +43,12 @@ def _label(text: str, x: float, y: float) -> dict:
                 yanchor="bottom")
 
 
-def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False) -> Figure:
-    """The arithmetic of `step` in `layer` (clamped like heatmap's step), drawn as small grids."""
+def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = False, head: int = 0) -> Figure:
+    """The arithmetic of `step` in `layer` (clamped like heatmap's step), drawn as small grids; for a model with
+    heads, of one head (`head`): its own query, keys and values."""
     if r.attention_layers == 0:
         return message(NO_ATTENTION, presenter)
+    headed, r = r.head_queries is not None, one_head(r, head)
     layer = check_layer(r, layer)
     if layer == "mean":
         raise ValueError("step_figure draws one layer's arithmetic: pass a layer number, not 'mean'")
@@ -73,7 +76,8 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
     layout = dict(
         template=TEMPLATE, height=height, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=style.font),
         showlegend=False,
-        title=dict(text=f"step {step} · layer {layer} · fed {display_piece(r.decoder_inputs[step])} → wrote "
+        title=dict(text=f"step {step} · layer {layer}{f' · head {head}' if headed else ''} · fed "
+                        f"{display_piece(r.decoder_inputs[step])} → wrote "
                         f"{display_piece(r.output_pieces[step])}", x=0.5, xanchor="center",
                    font=dict(size=style.font + 1)),
         xaxis=dict(domain=[0.22, 1.0], anchor="y", visible=False),
@@ -84,7 +88,8 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
         xaxis3=dict(domain=[0.22, 1.0], anchor="y2", visible=False),
         yaxis4=dict(domain=list(c_band), anchor="x3", visible=False),
         annotations=[_label("query q", 0.61, q_band[1]), _label("w", 0.09, grid_band[1]),
-                     _label("keys = values V, a row per piece", 0.61, grid_band[1]),
+                     _label("values V, a row per piece" if headed else "keys = values V, a row per piece",
+                            0.61, grid_band[1]),
                      _label("context c = w V", 0.61, c_band[1])],
     )
     if r.top_pieces is not None and r.top_probs is not None:
@@ -103,15 +108,17 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
 # --- as Markdown ------------------------------------------------------------------------------------------
 
 
-def step_math(r: Translation, step: int, layer: int = 0, *, dims: int = 6) -> str:
+def step_math(r: Translation, step: int, layer: int = 0, *, dims: int = 6, head: int = 0) -> str:
     """Markdown walking through one step of one layer with the recorded numbers.
 
     query q -> a score per source piece -> softmax weights -> context c = Σ_j w_j v_j, then a
     check that the weights sum to 1 and that w V recomputed here equals the recorded context.
-    Vectors show their first `dims` components. step is clamped to 0..S-1, like `heatmap`'s.
+    Vectors show their first `dims` components. step is clamped to 0..S-1, like `heatmap`'s. A model with heads
+    shows head `head`: its own q, its keys K and values V (two projections of the encoder's output), √dh.
     """
     if r.attention_layers == 0:
         return f"**{NO_ATTENTION}** The decoder carries the encoder's final state from step to step instead."
+    headed, r = r.head_queries is not None, one_head(r, head)
     if layer == "mean":
         raise ValueError("step_math explains one layer: pass a layer number, not 'mean'")
     layer = check_layer(r, layer)
@@ -121,15 +128,18 @@ def step_math(r: Translation, step: int, layer: int = 0, *, dims: int = 6) -> st
     hidden, dims = len(q), max(1, min(dims, len(q)))
     fed = markdown_piece(r.decoder_inputs[step]) + (" (from the reference)" if r.forced[step] else "")
     parts = [
-        f"### Step {step} of {len(r.output_pieces) - 1}, layer {layer}: fed {fed}, predicted "
+        f"### Step {step} of {len(r.output_pieces) - 1}, layer {layer}{f', head {head}' if headed else ''}: "
+        f"fed {fed}, predicted "
         f"{markdown_piece(r.output_pieces[step])}",
         f"**1. Query** q ({hidden} numbers): {_vector(q, dims)}  \n{_query_note(r, step)}",
         f"**2. Scores**, one per source piece: {_score_rule(r, hidden)}",
         "**3. Weights** w = softmax(s): w_j = exp(s_j) / Σ_i exp(s_i), so they are positive and sum to 1"
         + ("; a masked score is −∞ and its weight exp(−∞) = 0." if np.isneginf(s).any() else "."),
         _table(r.source_pieces, s, w),
-        "**4. Context** c = Σ_j w_j v_j, the weighted sum of the encoder states v_j (here v_j = k_j): "
-        f"{_vector(r.contexts[layer, step], dims)}",
+        ("**4. Context** c = Σ_j w_j v_j, the weighted sum of this head's values v_j (its keys k_j are another "
+         "projection of the same encoder states): " if headed else
+         "**4. Context** c = Σ_j w_j v_j, the weighted sum of the encoder states v_j (here v_j = k_j): ")
+        + _vector(r.contexts[layer, step], dims),
         "Why a weighted sum is a matrix product: stack the T encoder states as the rows of V (T × H). Then "
         "w V, (1 × T) @ (T × H) → (1 × H), scales row j by w_j and adds the rows up: exactly Σ_j w_j v_j. "
         "The scores of all pieces at once are one product too, K q: (T × H) @ (H) → (T).",
@@ -144,6 +154,9 @@ def _vector(v: np.ndarray, dims: int) -> str:
 
 
 def _query_note(r: Translation, step: int) -> str:
+    if r.head_keys is not None:
+        return ("q is this head's projection of the decoder's state at this step (q = x W_Q), which has already "
+                "attended to the pieces fed so far; the heatmap's map is the mean of the heads' weights.")
     if r.query == "input":
         return ("q is a projection of the embedding of the fed token alone: it depends on nothing else, so the "
                 "same fed token always asks the same question (the seed's own query).")
@@ -172,9 +185,10 @@ def _table(sources: list[str], scores: np.ndarray, weights: np.ndarray) -> str:
 
 
 def _checks(r: Translation, step: int, layer: int) -> str:
-    q, k = r.queries[layer, step].astype(np.float64), r.encoder_states[layer].astype(np.float64)  # (H,), (T, H)
+    q, v = r.queries[layer, step].astype(np.float64), r.encoder_states[layer].astype(np.float64)  # (H,), (T, H)
+    k = v if r.head_keys is None else r.head_keys[layer, 0].astype(np.float64)  # one head's own keys (T, dh)
     w = r.attention[layer, step].astype(np.float64)  # (T,)
-    context_error = np.abs(w @ k - r.contexts[layer, step]).max()  # (T,) @ (T, H) -> (H,)
+    context_error = np.abs(w @ v - r.contexts[layer, step]).max()  # (T,) @ (T, H) -> (H,)
     lines = [f"**Check:** Σ_j w_j = {w.sum():.6f}; w V recomputed here vs the recorded context: "
              f"max |difference| = {context_error:.1e}"]
     if r.score_function in ("dot", "scaled_dot"):
@@ -182,6 +196,6 @@ def _checks(r: Translation, step: int, layer: int) -> str:
         recorded = r.scores[layer, step]
         allowed = ~np.isneginf(recorded)
         score_error = np.abs(k[allowed] @ q / scale - recorded[allowed]).max()  # (T', H) @ (H,) -> (T',)
-        lines.append(f"K q{' / √H' if scale != 1 else ''} recomputed vs the recorded scores: "
+        lines.append(f"K q{' / √' + str(len(q)) if scale != 1 else ''} recomputed vs the recorded scores: "
                      f"max |difference| = {score_error:.1e}")
     return "  \n".join(lines)

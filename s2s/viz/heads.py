@@ -13,6 +13,8 @@ scores of -inf) are grey, as in the main heatmap.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..translator import ATTENTION_KINDS, Translation
@@ -28,6 +30,22 @@ NO_HEADS = "This model has one attention per layer and no heads: the All layers 
 PANEL_GAP = 0.03  # between the heads' panels, a share of the figure's width
 LAYER_GAP = 0.1  # between the layers' rows, a share of its height: room for the panels' names
 PANEL_PX = 150  # each layer's row of panels (PANEL_PX + the presenter's larger font in presenter mode)
+
+
+def one_head(r: Translation, head: int = 0) -> Translation:
+    """r's cross-attention as head `head` alone computed it, in the fields one step's arithmetic reads: queries
+    (L, S, dh), its keys in head_keys (L, 1, T, dh), its values in encoder_states (L, T, dh), its weights and
+    scores in attention and scores, its part of each context. r itself for a model without heads."""
+    if r.head_queries is None:
+        return r
+    heads = r.head_queries.shape[1]
+    if isinstance(head, bool) or not isinstance(head, int | np.integer) or not 0 <= head < heads:
+        raise ValueError(f"head must be a whole number from 0 to {heads - 1}; got {head!r}")
+    dh = r.head_queries.shape[-1]
+    return replace(r, attention=r.heads["cross"][:, head], scores=r.head_scores["cross"][:, head],
+                   queries=r.head_queries[:, head], encoder_states=r.head_values[:, head],
+                   contexts=r.contexts[:, :, head * dh:(head + 1) * dh], head_keys=r.head_keys[:, head:head + 1],
+                   head_queries=None, head_values=None, score_function="scaled_dot")
 
 
 def kind_axes(r: Translation, kind: str) -> tuple[list[str], list[str]]:

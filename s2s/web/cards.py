@@ -30,10 +30,10 @@ def model_card(spec: object) -> str:
     e = _escaped
     task = config.get("task", "unknown")
     about = tasks.TASKS[task].description if task in tasks.TASKS else "a custom task"
-    model = ("LSTM encoder-decoder with attention" if config["model"] == "attention"
-             else "plain LSTM encoder-decoder, no attention")
+    if config.get("languages"):  # a Hub translation model: its card's languages
+        about = "languages " + ", ".join(e(language) for language in config["languages"])
     rows = [
-        ("model", f"{e(config['model'])}: {model}"),
+        ("model", f"{e(config['model'])}: {family_words(config)}"),
         ("score function", e(config["score"])),
         ("query", e(config["query"])),
         ("trained mask", e(config.get("trained_mask", "bidirectional"))),
@@ -54,6 +54,18 @@ def model_card(spec: object) -> str:
         rows.append(("training", f"{e(metrics['epochs'])} epochs{minutes}"))
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     return f"**{e(loaded.spec)}**: task *{e(task)}*, {e(about)}\n\n| | |\n|---|---|\n{table}"
+
+
+def family_words(config: dict) -> str:
+    """The model's family in a few words, from its config."""
+    heads = f"{_escaped(config.get('heads'))} heads a layer"
+    if config["model"] == "marian":
+        return f"MarianMT from the Hub, a Transformer with {heads} (read through transformers)"
+    if config["model"] == "transformer":
+        return f"Transformer encoder-decoder, {heads}"
+    if config["model"] == "attention":
+        return "LSTM encoder-decoder with attention"
+    return "plain LSTM encoder-decoder, no attention"
 
 
 def _explained(value: object, notes: dict[str, str]) -> str:

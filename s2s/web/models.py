@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint, environment, hub
-from ..errors import HubBusy, InvalidCheckpointName
+from .. import checkpoint, environment, hub, hub_translation
+from ..errors import CheckpointFileNotFound, HubBusy, InvalidCheckpointName
 from ..translator import Translator
 from .trained import TrainedModels, is_trained_name
 
@@ -185,16 +185,46 @@ def load(spec: str) -> Loaded:
     key "repo@commit", and every spelling that names it gets the same model.
     """
     if not is_bundled(spec):
-        repo_id, commit = hub.resolve_commit(spec)
+        repo_id, commit = _resolve(spec)
         key = f"{repo_id}@{commit}"
         if key != spec:
             return replace(CACHE.get(key), spec=spec)
-    folder = checkpoint.BUNDLED_DIR / spec if is_bundled(spec) else hub.download(*hub.parse_repo_spec(spec))
     device = os.environ.get("S2S_DEVICE") or SERVE_DEVICE
     started = time.perf_counter()
-    translator = checkpoint.load(folder, device=device)
+    if is_bundled(spec):
+        folder = checkpoint.BUNDLED_DIR / spec
+        translator = checkpoint.load(folder, device=device)
+    else:
+        folder, translator = _load_from_hub(spec, device)
     log.info("loaded %s in %.1f s", spec, time.perf_counter() - started)
     return Loaded(spec, folder, translator)
+
+
+def _resolve(spec: str) -> tuple[str, str]:
+    """(repo id, commit) of a Hub spec: this project's checkpoint, or else a translation model transformers reads."""
+    try:
+        return hub.resolve_commit(spec)
+    except CheckpointFileNotFound as ours:
+        try:
+            plan = hub_translation.inspect(spec)
+        except CheckpointFileNotFound:
+            raise ours from None  # neither: say what this project's checkpoint needs
+        return plan.repo_id, plan.commit
+
+
+def _load_from_hub(spec: str, device: str):
+    """(folder, translator) of a Hub repo: one of this project's checkpoints, or else a translation model that
+    transformers reads (MarianMT: s2s/hub_translation.py, which checks it as strictly before loading it)."""
+    try:
+        folder = hub.download(*hub.parse_repo_spec(spec))
+    except CheckpointFileNotFound as ours:  # not this project's files: perhaps a real translation model
+        try:
+            plan = hub_translation.inspect(spec)
+        except CheckpointFileNotFound:
+            raise ours from None  # neither: say what this project's checkpoint needs
+        folder = hub_translation.download(plan)
+        return folder, hub_translation.load(folder, plan, device=device)
+    return folder, checkpoint.load(folder, device=device)
 
 
 def new_cache() -> ModelCache:
@@ -277,10 +307,10 @@ def layer_choices(spec: object) -> list[tuple[str, str]]:
     or if it has no attention: an EDM's layers record none)."""
     choices = [("mean of layers", "mean")]
     try:
-        config = get_model(spec).translator.model.config
+        config = get_model(spec).translator.config  # config.json's: every family names its layers and model
     except Exception:
         return choices
-    layers = config.num_layers if config.model != "edm" else 0  # an EDM records no attention
+    layers = config["num_layers"] if config["model"] != "edm" else 0  # an EDM records no attention
     return choices + [(f"layer {i}", str(i)) for i in range(layers)]
 
 

@@ -46,3 +46,20 @@ def test_a_model_without_heads_is_told_so_and_an_unknown_kind_is_refused(transfo
     assert said == viz.NO_HEADS
     with pytest.raises(ValueError, match="kind must be one of"):
         viz.heads_grid(transformer, "sideways")
+
+
+def test_one_head_s_step_is_softmax_of_its_q_and_k_over_root_dh_and_its_weights_times_its_values(transformer):
+    """Issue 23: the step-through shows one head's q·K -> softmax -> w·V; written out here from the head's arrays."""
+    layers, heads, steps, dh = transformer.head_queries.shape
+    for layer in range(layers):
+        for head in range(heads):
+            view = viz.one_head(transformer, head)
+            for t in range(steps):
+                q, keys = transformer.head_queries[layer, head, t], transformer.head_keys[layer, head]
+                s = keys.astype(np.float64) @ q / np.sqrt(dh)
+                w = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+                np.testing.assert_allclose(view.attention[layer, t], w, atol=1e-5)
+                np.testing.assert_allclose(w @ transformer.head_values[layer, head], view.contexts[layer, t], atol=1e-5)
+    text = viz.step_math(transformer, 2, 1, head=3)
+    assert "layer 1, head 3" in text and "√" + str(dh) in text
+    assert viz.one_head(synthetic(), 0) is not None  # a model without heads is itself

@@ -233,3 +233,17 @@ def test_the_explore_controls_become_one_runs_settings():
     assert beam == runs.Settings("3 March 2021", "dates", "causal", True, 0.5, "", 7, 4)
     greedy = runs.settings_from("3 March 2021", "dates", "bidirectional", None, 1.0, "2021-03-03", 0, "greedy", 4)
     assert greedy.beam_size == 1 and greedy.forcing is False and greedy.reference == "2021-03-03"
+
+
+def test_a_model_with_heads_is_counted_with_every_head_it_records():
+    """A Transformer records, per step and row, each head's cross and decoder self weights and scores, and its
+    encoder's self-attention once; a Hub translation model keeps the K best pieces of a step, not its logits."""
+    config = dict(model="transformer", num_layers=2, heads=4, hidden_size=64, output_vocab_size=300,
+                  max_target_len=32)
+    L, NH, H, V, S, T, beam = 2, 4, 64, 300, 32, 20, 3
+    per_step = L * (2 * T + 2 * H) + L * NH * 2 * (T + S)
+    by_hand = 4 * (S * beam * (V + per_step) + S * beam * (per_step + 12) + L * T * H + 2 * L * NH * T * T)
+    assert budget.request_bytes(config, T, beam) == by_hand + budget.OVERHEAD
+    marian = dict(config, model="marian", family="marian", encoder_layers=3)
+    by_hand = 4 * (S * beam * per_step + S * beam * (per_step + 12) + L * T * H + 2 * 3 * NH * T * T)
+    assert budget.request_bytes(marian, T, beam) == by_hand + budget.OVERHEAD
