@@ -10,6 +10,7 @@ import gradio as gr
 from s2s import viz
 from s2s.model import MASKS
 from s2s.web import compare, heads, lessons, runs, training, views
+from s2s.web.train_tab import promise
 from s2s.web.views import EXPORT, FED, GRID, HEADS, HEATMAP, NBEST
 
 from .liveplot import LivePlot
@@ -179,7 +180,8 @@ def train_tab() -> TrainControls:
     with gr.Tab("Train", id="train") as tab:
         gr.Markdown("Train a small model here and watch its attention being learned: the probe below is translated "
                     f"every few seconds. A run lasts at most {training.MAX_SECONDS:g} s, and stops sooner once it "
-                    "gets every validation pair right or stops improving; one run per page.")
+                    "gets every validation pair right or stops improving; one run per page. "
+                    + promise())
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 task = gr.Radio(list(training.TASK_CHOICES), value="dates", label="Task", elem_id="train-task",

@@ -42,6 +42,12 @@ class Used:
     mask: str  # the mask it was trained with
 
 
+def promise() -> str:
+    """What each task reaches with the tab's defaults within the cap (training.REACHES), in one sentence."""
+    reached = ", ".join(f"{task} {share:.0%}" for task, share in training.REACHES.items())
+    return f"With these defaults each task reaches at least this validation exact match in time: {reached}."
+
+
 def ask(page: str, request: training.TrainRequest, address: str = "") -> Asked:
     """Start a run for this page, or keep its place in line (the page asks again each second while waiting);
     `address` is the visitor's, which holds a few runs and places at most, whatever pages it opens."""

@@ -25,6 +25,7 @@ from .limits import (
     EXPORT_DIR,
     MAX_SECONDS,
     PROBES,
+    REACHES,
     SIZES,
     TASK_CHOICES,
     InLine,
@@ -35,7 +36,7 @@ from .registry import RUNS, Registry, train_with
 from .request import TrainRequest, pasted_pairs, probe_for, request_pairs
 
 __all__ = [
-    "EXPORT_DIR", "MAX_SECONDS", "PROBES", "RUNS", "SIZES", "TASK_CHOICES", "Epoch", "Event", "Failed", "InLine",
-    "LiveRun", "Loss", "Probe", "Progress", "Registry", "Trained", "TrainRequest", "TrainingRefused", "gpu_seconds",
-    "pasted_pairs", "probe_for", "request_pairs", "train_events", "train_with",
+    "EXPORT_DIR", "MAX_SECONDS", "PROBES", "REACHES", "RUNS", "SIZES", "TASK_CHOICES", "Epoch", "Event", "Failed",
+    "InLine", "LiveRun", "Loss", "Probe", "Progress", "Registry", "Trained", "TrainRequest", "TrainingRefused",
+    "gpu_seconds", "pasted_pairs", "probe_for", "request_pairs", "train_events", "train_with",
 ]
