@@ -31,11 +31,11 @@ import math
 
 from . import environment
 from .decode import TOP_K
+from .translator import WITH_HEADS
 
 FLOAT_BYTES = 4
 OVERHEAD = 8 * 2**20
 MB = 2**20
-WITH_HEADS = ("transformer", "marian")  # the models whose attention has heads
 KEEPS_TOP_K_ONLY = ("marian",)  # families whose decoding keeps the K best pieces of a step, not its logits
 REQUEST_BYTES = environment.count("S2S_REQUEST_MB", 128) * MB  # what one request may use; see docs/deploying.md
 

@@ -262,7 +262,7 @@ def beam_search(
         live = [live[parent].extend(int(fed[parent]), token, float(log_p[parent, token]), parent)
                 for parent, token in (divmod(i, vocab) for i, total in zip(top_index.tolist(), top_totals.tolist())
                                       if total > float("-inf"))]
-        if _done(finished, live, beam_size, max_len):
+        if beam_done(finished, live, beam_size, max_len):
             break
         parents = torch.tensor([h.rows[-1] for h in live], device=source.device)
         state = (state[0][:, parents], state[1][:, parents])
@@ -270,7 +270,7 @@ def beam_search(
     best = sorted(finished, key=lambda h: h.mean_log_prob, reverse=True)[:beam_size]
     best += sorted(live, key=lambda h: h.mean_log_prob, reverse=True)[: beam_size - len(best)]
     return [_trace(h, records, model.has_attention, encoder_states, source_memory) for h in best]
-def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
+def beam_done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
     """True when no live hypothesis can still enter the n-best (the `beam_size` best finished)."""
     if not live:
         return True

@@ -29,9 +29,13 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from . import heads
-from .decode import TOP_K, Hypothesis, best_possible_score
-from .model import MASKS, choose_next
-from .translator import MAX_BEAM_SIZE, Translation, _check_encodable, _check_ratio, check_seed, output_length
+from .decode import TOP_K, Hypothesis, beam_done
+from .model import choose_next
+from .translator import (
+    TextChecks,
+    Translation,
+    output_length,
+)
 
 WORD_START = "▁"
 
@@ -98,7 +102,7 @@ class _Trace:
     reference_log_probs: list[float] | None = None
 
 
-class MarianTranslator:
+class MarianTranslator(TextChecks):
     """A loaded Hub translation model. One object serves every user at once: it holds no per-request state."""
 
     family = "marian"
@@ -134,20 +138,8 @@ class MarianTranslator:
                   mask: str = "bidirectional", beam_size: int = 1, seed: int = 0, max_len: int | None = None,
                   prefix: list[str] | None = None) -> Translation:
         """Translate one text, as Translator.translate does (the same checks, messages and settings)."""
-        source_ids = self.encode_source(text)
-        teacher_forcing = _check_ratio(teacher_forcing)
-        max_len = self._check_settings(mask, beam_size, seed, max_len)
-        beam_size = int(beam_size)
-        prefix_ids = self.encode_prefix(prefix or [], max_len)
-        if prefix_ids and (teacher_forcing > 0 or beam_size > 1):
-            raise ValueError("A changed piece is decoded on greedily: set teacher forcing to 0 and the beam size to 1.")
-        reference_ids = None
-        if teacher_forcing > 0:
-            if reference is None or not str(reference).strip():
-                raise ValueError("Teacher forcing needs a reference: type the target text, or turn forcing off.")
-            if beam_size > 1:
-                raise ValueError("Beam search decodes freely: set teacher forcing to 0 or the beam size to 1.")
-            reference_ids = self.encode_reference(reference)
+        source_ids, teacher_forcing, max_len, beam_size, prefix_ids, reference_ids = self.checked(
+            text, reference, teacher_forcing, mask, beam_size, seed, max_len, prefix)
         settings = dict(mask=mask, teacher_forcing=teacher_forcing, seed=int(seed), beam_size=beam_size,
                         reference=reference if reference_ids else None)
         with heads.recording() as recorder, torch.inference_mode():
@@ -171,55 +163,7 @@ class MarianTranslator:
         self._check_settings(mask, 1, 0, max_len)
         return [self.translate(text, mask=mask, max_len=max_len) for text in texts]
 
-    # --- text to ids, checked ----------------------------------------------------------------------------------
-
-    def encode_source(self, text: str) -> list[int]:
-        """Source text -> ids ending in EOS, refusing empty and over-long input."""
-        if not isinstance(text, str):
-            raise ValueError(f"The input must be text (a str); got {type(text).__name__}.")
-        if not text.strip():
-            raise ValueError("The input is empty: type something to translate.")
-        _check_encodable(text, "input")
-        ids = self.source_tokenizer.encode(text) + [self.eos_id]
-        limit = self.config["max_source_len"]
-        if len(ids) > limit:
-            raise ValueError(f"The input is too long: {len(ids)} pieces, and this model reads at most {limit} here. "
-                             "Shorten it.")
-        return ids
-
-    def encode_prefix(self, pieces: list[str], max_len: int) -> list[int]:
-        """Target pieces -> ids, refusing pieces the target vocabulary lacks and prefixes as long as max_len."""
-        if len(pieces) >= max_len:
-            raise ValueError(f"Too many pieces to feed: {len(pieces)}, fewer than {max_len} here.")
-        ids = [self.target_tokenizer.piece_id(piece) for piece in pieces]
-        unknown = [piece for piece, i in zip(pieces, ids) if i is None]
-        if unknown:
-            raise ValueError(f"{unknown[0]!r} is not a piece this model writes: choose one from its outputs "
-                             "(a piece that starts a word begins with ▁, shown · in the tables).")
-        return ids
-
-    def encode_reference(self, reference: str) -> list[int]:
-        _check_encodable(reference, "reference")
-        ids = self.target_tokenizer.encode(reference) + [self.eos_id]
-        limit = self.config["max_target_len"]
-        if len(ids) > limit:
-            raise ValueError(f"The reference is too long: {len(ids)} pieces, at most {limit} here.")
-        return ids
-
-    def _check_settings(self, mask: str, beam_size: int, seed: int, max_len: int | None) -> int:
-        if mask not in MASKS:
-            raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
-        if isinstance(beam_size, bool) or not isinstance(beam_size, int | np.integer) or not (
-                1 <= beam_size <= MAX_BEAM_SIZE):
-            raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
-        check_seed(seed)
-        limit = self.config["max_target_len"]
-        if max_len is None:
-            return limit
-        # as a Transformer's, at most max_target_len (an LSTM's may reach 4x): decoder_self maps grow as S^2
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= limit:
-            raise ValueError(f"max_len must be a whole number from 1 to {limit}; got {max_len!r}.")
-        return max_len
+    # text to ids, and the settings: checked as every family checks them (translator.TextChecks)
 
     # --- the network, one step at a time -----------------------------------------------------------------------
 
@@ -311,7 +255,7 @@ class MarianTranslator:
             live = [live[parent].extend(int(fed[parent]), token, float(log_p[parent, token]), parent)
                     for parent, token in (divmod(i, vocab) for i, total in zip(top_index.tolist(), top_totals.tolist())
                                           if total > float("-inf"))]
-            if _done(finished, live, beam_size, max_len):
+            if beam_done(finished, live, beam_size, max_len):
                 break
             cache.reorder_cache(torch.tensor([h.rows[-1] for h in live], device=self.device))
         best = sorted(finished, key=lambda h: h.mean_log_prob, reverse=True)[:beam_size]
@@ -384,13 +328,3 @@ def _per_head_parts(queries: np.ndarray, keys: list[torch.Tensor], values: list[
              "head_keys": torch.stack(keys).float().cpu().numpy(),
              "head_values": torch.stack(values).float().cpu().numpy()}
     return {name: array for name, array in parts.items() if name in Translation.__dataclass_fields__}
-
-
-def _done(finished: list[Hypothesis], live: list[Hypothesis], beam_size: int, max_len: int) -> bool:
-    """True when no live hypothesis can still enter the n-best (decode.beam_search's stopping rule)."""
-    if not live:
-        return True
-    if len(finished) < beam_size:
-        return False
-    worst_kept = sorted((h.mean_log_prob for h in finished), reverse=True)[beam_size - 1]
-    return all(best_possible_score(h.log_prob, max_len) <= worst_kept for h in live)

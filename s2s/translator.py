@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ EOS_PIECE = SPECIAL_PIECES[EOS_ID]
 
 MAX_BEAM_SIZE = 16
 MAX_SEED = 2**63  # what torch.Generator.manual_seed takes
+WITH_HEADS = ("transformer", "marian")  # config["model"] of the families whose attention has heads
 # the attentions a model with heads records (a Transformer, a Hub translation model), each its own map
 ATTENTION_KINDS = ("cross", "decoder_self", "encoder_self")
 
@@ -117,8 +119,95 @@ def check_seed(seed: object) -> None:
         raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED - 1}; got {seed!r}.")
 
 
-class Translator:
+class Checked(NamedTuple):
+    """A translation's arguments once checked (TextChecks.checked)."""
+
+    source_ids: list[int]
+    teacher_forcing: float
+    max_len: int
+    beam_size: int
+    prefix_ids: list[int]
+    reference_ids: list[int] | None
+
+
+class TextChecks:
+    """What every family's translator checks before it decodes, in the same words: the text and the pieces a
+    visitor sent, turned into ids (`encode_source`, `encode_prefix`, `encode_reference`), and the settings.
+    A translator that mixes it in has `config` (config.json's), `source_tokenizer`, `target_tokenizer`, `eos_id`."""
+
+    def checked(self, text, reference, teacher_forcing, mask, beam_size, seed, max_len, prefix) -> Checked:
+        """`translate`'s arguments, checked in the order a person fixes them, as ids and plain values."""
+        source_ids = self.encode_source(text)
+        teacher_forcing = _check_ratio(teacher_forcing)
+        max_len = self._check_settings(mask, beam_size, seed, max_len)
+        beam_size = int(beam_size)  # a numpy integer too
+        prefix_ids = self.encode_prefix(prefix or [], max_len)
+        if prefix_ids and (teacher_forcing > 0 or beam_size > 1):
+            raise ValueError("A changed piece is decoded on greedily: set teacher forcing to 0 and the beam size to 1.")
+        reference_ids = None
+        if teacher_forcing > 0:
+            if reference is None or not str(reference).strip():
+                raise ValueError("Teacher forcing needs a reference: type the target text, or turn forcing off.")
+            if beam_size > 1:
+                raise ValueError("Beam search decodes freely: set teacher forcing to 0 or the beam size to 1.")
+            reference_ids = self.encode_reference(reference)
+        return Checked(source_ids, teacher_forcing, max_len, beam_size, prefix_ids, reference_ids)
+
+    def encode_source(self, text: str) -> list[int]:
+        """Source text -> ids ending in EOS, refusing empty and over-long input."""
+        if not isinstance(text, str):
+            raise ValueError(f"The input must be text (a str); got {type(text).__name__}.")
+        if not text.strip():
+            raise ValueError("The input is empty: type something to translate.")
+        _check_encodable(text, "input")
+        ids = self.source_tokenizer.encode(text) + [self.eos_id]
+        limit = self.config["max_source_len"]
+        if len(ids) > limit:
+            raise ValueError(
+                f"The input is too long: {len(ids)} pieces, and this checkpoint reads at most {limit}. "
+                "Shorten it."
+            )
+        return ids
+
+    def encode_prefix(self, pieces: list[str], max_len: int) -> list[int]:
+        """Target pieces -> ids, refusing pieces the target vocabulary lacks and prefixes as long as max_len."""
+        if len(pieces) >= max_len:
+            raise ValueError(f"Too many pieces to feed: {len(pieces)}, fewer than {max_len} here.")
+        ids = [self.target_tokenizer.piece_id(piece) for piece in pieces]
+        unknown = [piece for piece, i in zip(pieces, ids) if i is None]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a piece this checkpoint writes: choose one from its outputs "
+                             "(a piece that starts a word begins with ▁, shown · in the tables).")
+        return ids
+
+    def encode_reference(self, reference: str) -> list[int]:
+        _check_encodable(reference, "reference")
+        ids = self.target_tokenizer.encode(reference) + [self.eos_id]
+        limit = self.config["max_target_len"]
+        if len(ids) > limit:
+            raise ValueError(f"The reference is too long: {len(ids)} pieces, at most {limit} here.")
+        return ids
+
+    def _check_settings(self, mask: str, beam_size: int, seed: int, max_len: int | None) -> int:
+        if mask not in MASKS:
+            raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int | np.integer) or not (
+                1 <= beam_size <= MAX_BEAM_SIZE):
+            raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
+        check_seed(seed)
+        limit = self.config["max_target_len"]
+        if max_len is None:
+            return limit
+        most = limit if self.config["model"] in WITH_HEADS else 4 * limit  # a model with heads records S x S maps
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= most:
+            raise ValueError(f"max_len must be a whole number from 1 to {most}; got {max_len!r}.")
+        return max_len
+
+
+class Translator(TextChecks):
     """A loaded checkpoint. One object serves every user at once: it holds no per-request state."""
+
+    eos_id = EOS_ID
 
     def __init__(self, model: EDM | Transformer, source: Tokenizer, target: Tokenizer, config: dict,
                  device: torch.device | str = "cpu"):
@@ -152,20 +241,8 @@ class Translator:
         `prefix` (target pieces) is fed at steps 1, 2, ... whatever the model predicts there, and
         decoding then goes on freely: change one piece the model wrote and see what follows.
         """
-        source_ids = self.encode_source(text)
-        teacher_forcing = _check_ratio(teacher_forcing)
-        max_len = self._check_settings(mask, beam_size, seed, max_len)
-        beam_size = int(beam_size)  # a numpy integer too
-        prefix_ids = self.encode_prefix(prefix or [], max_len)
-        if prefix_ids and (teacher_forcing > 0 or beam_size > 1):
-            raise ValueError("A changed piece is decoded on greedily: set teacher forcing to 0 and the beam size to 1.")
-        reference_ids = None
-        if teacher_forcing > 0:
-            if reference is None or not str(reference).strip():
-                raise ValueError("Teacher forcing needs a reference: type the target text, or turn forcing off.")
-            if beam_size > 1:
-                raise ValueError("Beam search decodes freely: set teacher forcing to 0 or the beam size to 1.")
-            reference_ids = self.encode_reference(reference)
+        source_ids, teacher_forcing, max_len, beam_size, prefix_ids, reference_ids = self.checked(
+            text, reference, teacher_forcing, mask, beam_size, seed, max_len, prefix)
 
         source = torch.tensor([source_ids], device=self.device)
         lengths = torch.tensor([len(source_ids)])
@@ -198,56 +275,6 @@ class Translator:
         settings = dict(mask=mask, teacher_forcing=0.0, seed=0, beam_size=1, reference=None)
         return [self._translation(text, source_ids, trace, None, **settings)
                 for text, source_ids, trace in zip(texts, ids, traces)]
-
-    def encode_source(self, text: str) -> list[int]:
-        """Source text -> ids ending in EOS, refusing empty and over-long input."""
-        if not isinstance(text, str):
-            raise ValueError(f"The input must be text (a str); got {type(text).__name__}.")
-        if not text.strip():
-            raise ValueError("The input is empty: type something to translate.")
-        _check_encodable(text, "input")
-        ids = self.source_tokenizer.encode(text) + [EOS_ID]
-        limit = self.config["max_source_len"]
-        if len(ids) > limit:
-            raise ValueError(
-                f"The input is too long: {len(ids)} pieces, and this checkpoint reads at most {limit}. "
-                "Shorten it."
-            )
-        return ids
-
-    def encode_prefix(self, pieces: list[str], max_len: int) -> list[int]:
-        """Target pieces -> ids, refusing pieces the target vocabulary lacks and prefixes as long as max_len."""
-        if len(pieces) >= max_len:
-            raise ValueError(f"Too many pieces to feed: {len(pieces)}, fewer than {max_len} here.")
-        ids = [self.target_tokenizer.piece_id(piece) for piece in pieces]
-        unknown = [piece for piece, i in zip(pieces, ids) if i is None]
-        if unknown:
-            raise ValueError(f"{unknown[0]!r} is not a piece this checkpoint writes: choose one from its outputs "
-                             "(a piece that starts a word begins with ▁, shown · in the tables).")
-        return ids
-
-    def encode_reference(self, reference: str) -> list[int]:
-        _check_encodable(reference, "reference")
-        ids = self.target_tokenizer.encode(reference) + [EOS_ID]
-        limit = self.config["max_target_len"]
-        if len(ids) > limit:
-            raise ValueError(f"The reference is too long: {len(ids)} pieces, at most {limit} here.")
-        return ids
-
-    def _check_settings(self, mask: str, beam_size: int, seed: int, max_len: int | None) -> int:
-        if mask not in MASKS:
-            raise ValueError(f"Unknown mask {mask!r}: choose 'bidirectional' or 'causal'.")
-        if isinstance(beam_size, bool) or not isinstance(beam_size, int | np.integer) or not (
-                1 <= beam_size <= MAX_BEAM_SIZE):
-            raise ValueError(f"The beam size must be a whole number from 1 to {MAX_BEAM_SIZE}; got {beam_size!r}.")
-        check_seed(seed)
-        limit = self.config["max_target_len"]
-        if max_len is None:
-            return limit
-        most = limit if self.config["model"] == "transformer" else 4 * limit  # a Transformer records S x S maps
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 1 <= max_len <= most:
-            raise ValueError(f"max_len must be a whole number from 1 to {most}; got {max_len!r}.")
-        return max_len
 
     def _translation(self, text, source_ids, trace: decode.Trace, reference_ids, **settings) -> Translation:
         layers, steps, width = self.model.config.num_layers, len(trace.outputs), len(source_ids)

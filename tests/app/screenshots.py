@@ -62,6 +62,8 @@ def lesson_shot(key: str):
         page.set_viewport_size({"width": 1280, "height": 720})
         show_lesson(page, key)
         page.wait_for_timeout(1500)  # the second map of a comparison, the by-length plot
+        page.mouse.move(2, 2)  # off the maps: the lesson button clicked lies over a map once the page has scrolled
+        page.wait_for_timeout(300)
         page.screenshot(path=OUT / f"lesson-{key}.png")
 
     return take
