@@ -34,7 +34,6 @@ import httpx2
 import torch
 from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
-from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
 from . import environment, hub
 from .checkpoint import MAX_PIECE_CHARS, PICKLE_SUFFIXES
@@ -42,7 +41,16 @@ from .errors import CheckpointError, CheckpointFileNotFound, CheckpointTooLarge,
 from .marian import MarianTranslator
 
 # config.json's architecture -> (config class, model class, tokenizer class): the only code a repo may choose
-ARCHITECTURES = {"MarianMTModel": (MarianConfig, MarianMTModel, MarianTokenizer)}
+# by name: transformers is imported when a model is checked or built, not with this module (its import takes ~3 s
+# and ~140 MB, which every process importing the page, the Train tab's children included, would pay)
+ARCHITECTURES = {"MarianMTModel": ("MarianConfig", "MarianMTModel", "MarianTokenizer")}
+
+
+def classes(architecture: str) -> tuple[type, type, type]:
+    """(config class, model class, tokenizer class) of an architecture on ARCHITECTURES' list, from transformers."""
+    import transformers  # noqa: PLC0415 (a third-party library, imported when first needed: see ARCHITECTURES)
+
+    return tuple(getattr(transformers, name) for name in ARCHITECTURES[architecture])
 MAX_PARAMETERS = environment.count("S2S_MT_MAX_PARAMETERS", 100_000_000)  # opus-mt-en-fr has 75 million
 MAX_SOURCE_PIECES = environment.count("S2S_MT_MAX_SOURCE", 128)  # pieces of one input, EOS included
 MAX_TARGET_PIECES = environment.count("S2S_MT_MAX_TARGET", 128)  # pieces of one output (a reference's too)
@@ -148,7 +156,7 @@ def download(plan: Plan, *, timeout: float | None = None) -> Path:
 def load(folder: Path, plan: Plan, *, device: str | torch.device = "cpu") -> MarianTranslator:
     """Build the plan's model from its downloaded files: the listed classes, eager attention, safetensors only."""
     where = f"{plan.repo_id}@{plan.revision}"
-    config_class, model_class, tokenizer_class = ARCHITECTURES[plan.architecture]
+    config_class, model_class, tokenizer_class = classes(plan.architecture)
     tokenizer_config = _read_json(folder / "tokenizer_config.json", where) if "tokenizer_config.json" in plan.files \
         else {}
     separate = tokenizer_config.get("separate_vocabs") is True
@@ -253,7 +261,7 @@ def _checked(repo_id: str, commit: str, revision: str, sizes: dict[str, int], co
         if value > limit:
             raise ModelTooLarge(f"{where}: config.json's {key} is {value:,}, above this app's limit of {limit:,} "
                                 "(hub_translation.LIMITS), so nothing was loaded: choose a smaller model.")
-    config_class, model_class, _ = ARCHITECTURES[known[0]]
+    config_class, model_class, _ = classes(known[0])
     try:
         with torch.device("meta"):
             model = model_class(config_class.from_dict(config))

@@ -1,8 +1,8 @@
 """A Hub translation model (MarianMT, the opus-mt family) behind the same call as `Translator`, giving a `Translation`.
 
-`transformers` runs the network, on its eager attention path; s2s/heads.py reads what every head of every layer
-did; this module decodes (greedy, forced with a reference and a ratio, fed a prefix, beam search) by the same
-rules as s2s/decode.py, one decoder step at a time with the model's own key/value cache, and fills the same
+`transformers` runs the network, on its eager attention path; s2s/attention_hooks.py reads what every head of
+every layer did; this module decodes (greedy, forced with a reference and a ratio, fed a prefix, beam search) by
+the same rules as s2s/decode.py, one decoder step at a time with the model's own key/value cache, and fills the same
 `Translation` every view reads, with `family="marian"` and `heads`/`head_scores` for every kind of ATTENTION_KINDS.
 
 What differs from the LSTM models, and why:
@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers.modeling_outputs import BaseModelOutput
 
-from . import heads
+from . import attention_hooks
 from .decode import TOP_K, Hypothesis, beam_done
 from .model import choose_next
 from .translator import (
@@ -129,7 +128,7 @@ class MarianTranslator(TextChecks):
         layers = [(layer.self_attn, ("encoder_self", i)) for i, layer in enumerate(model.model.encoder.layers)]
         for i, layer in enumerate(model.model.decoder.layers):
             layers += [(layer.self_attn, ("decoder_self", i)), (layer.encoder_attn, ("cross", i))]
-        heads.install(dict(layers))
+        attention_hooks.install(dict(layers))
 
     def __repr__(self) -> str:
         return f"MarianTranslator(repo={self.config.get('repo_id')!r}, commit={self.config.get('commit')!r})"
@@ -142,7 +141,7 @@ class MarianTranslator(TextChecks):
             text, reference, teacher_forcing, mask, beam_size, seed, max_len, prefix)
         settings = dict(mask=mask, teacher_forcing=teacher_forcing, seed=int(seed), beam_size=beam_size,
                         reference=reference if reference_ids else None)
-        with heads.recording() as recorder, torch.inference_mode():
+        with attention_hooks.recording() as recorder, torch.inference_mode():
             encoded, encoder_self = self._encode(source_ids, recorder)
             if beam_size > 1:
                 traces, steps = self._beam(encoded, recorder, beam_size=beam_size, max_len=max_len, mask=mask)
@@ -167,7 +166,7 @@ class MarianTranslator(TextChecks):
 
     # --- the network, one step at a time -----------------------------------------------------------------------
 
-    def _encode(self, source_ids: list[int], recorder: heads.Recorder):
+    def _encode(self, source_ids: list[int], recorder: attention_hooks.Recorder):
         """Run the encoder once: (its output (1, T, H), encoder self-attention (scores, weights) (L, NH, T, T))."""
         source = torch.tensor([source_ids], device=self.device)
         output = self.model.get_encoder()(input_ids=source, attention_mask=torch.ones_like(source))
@@ -176,11 +175,11 @@ class MarianTranslator(TextChecks):
         return output.last_hidden_state, record
 
     def _step(self, tokens: torch.Tensor, cache, encoded: torch.Tensor, allowed: torch.Tensor,
-              recorder: heads.Recorder):
+              recorder: attention_hooks.Recorder):
         """One decoder step for N rows: (log-probabilities (N, V), logits (N, V), cache, _Step, cross-attention's
         (keys, values) of every layer, each (N, NH, T, dh))."""
         rows = tokens.shape[0]
-        out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.expand(rows, -1, -1)),
+        out = self.model(encoder_outputs=(encoded.expand(rows, -1, -1),),  # the model wraps it as its own output
                          attention_mask=allowed.expand(rows, -1), decoder_input_ids=tokens[:, None],
                          past_key_values=cache, use_cache=True)
         logits = out.logits[:, -1].float()  # (N, V)
@@ -300,7 +299,8 @@ class MarianTranslator(TextChecks):
             forced=np.array(trace.forced, dtype=bool),
             queries=queries,
             contexts=per_step(lambda s: s.context, 1),
-            encoder_states=torch.stack([heads.side_by_side(v[:1])[0] for _, v in values]).float().cpu().numpy(),
+            encoder_states=torch.stack([attention_hooks.side_by_side(v[:1])[0]
+                                        for _, v in values]).float().cpu().numpy(),
             log_prob=float(log_probs.sum()),
             score_function="scaled_dot",
             query="state",

@@ -31,7 +31,8 @@ def test_training_case_prints_both_loops_and_their_ratio(capsys):
     default = DEFAULT_BATCH["cpu"]
     assert set(rows) == {"old, batch 64", f"new, batch {default}, autograd decoder",
                          f"new, batch {default} (default), fused decoder",
-                         f"new, batch {default}, fused, --amp (bf16 encoder)", "new, batch 128"}
+                         f"new, batch {default}, fused, --amp (bf16 encoder)", "new, batch 128",
+                         "transformer, batch 64", "transformer, batch 128"}  # beside the LSTM, batch by batch
     assert rows["old, batch 64"][1] == "1.00x"
     assert all(float(speed) > 0 and ratio.endswith("x") for speed, ratio in rows.values())
     if not torch.cuda.is_available():
