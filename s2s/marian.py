@@ -321,10 +321,9 @@ class MarianTranslator(TextChecks):
 
 def _per_head_parts(queries: np.ndarray, keys: list[torch.Tensor], values: list[torch.Tensor]) -> dict:
     """Cross-attention's q, K and V of each head, (L, NH, S, dh) and (L, NH, T, dh), for the Translation fields
-    head_queries, head_keys and head_values where the Translation has them (they arrive with the Transformer)."""
+    head_queries, head_keys and head_values."""
     layers, steps, _ = queries.shape
     heads_, size = keys[0].shape[0], keys[0].shape[-1]
-    parts = {"head_queries": queries.reshape(layers, steps, heads_, size).transpose(0, 2, 1, 3),
-             "head_keys": torch.stack(keys).float().cpu().numpy(),
-             "head_values": torch.stack(values).float().cpu().numpy()}
-    return {name: array for name, array in parts.items() if name in Translation.__dataclass_fields__}
+    return {"head_queries": queries.reshape(layers, steps, heads_, size).transpose(0, 2, 1, 3),
+            "head_keys": torch.stack(keys).float().cpu().numpy(),
+            "head_values": torch.stack(values).float().cpu().numpy()}
