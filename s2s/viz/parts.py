@@ -46,14 +46,17 @@ def row_labels(r: Translation, rows_by_fed: bool = False) -> list[str]:
     """Output pieces for the y axis, with the marks of `marks_key`; with rows_by_fed, "fed → written".
 
     Forced steps get a grey ▸, steps that miss the reference a red ✗, and the steps decoded after the
-    model's own </s> (teacher forcing runs on to the reference's length) a grey "(after ⟨eos⟩)".
+    model's own </s> (teacher forcing runs on to the reference's length) a grey "(after ⟨eos⟩)". A row
+    fed something other than what the row above wrote (the reference after a miss, a piece fed by hand)
+    says "fed → written" whatever rows_by_fed is: otherwise the piece fed there would be on no label.
     """
     labels = []
     reference = r.reference_pieces or []
     end = r.end
     for t, piece in enumerate(r.output_pieces):
         label = display_piece(piece)
-        if rows_by_fed:
+        fed_other = 0 < t < len(r.decoder_inputs) and r.decoder_inputs[t] != r.output_pieces[t - 1]
+        if rows_by_fed or fed_other:
             label = f"{display_piece(r.decoder_inputs[t])} → {label}"
         mismatch = t < len(reference) and piece != reference[t]
         if mismatch:

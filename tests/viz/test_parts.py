@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+import s2s
 from s2s import viz
 from tests.viz.conftest import DATE, HOSTILE, strings
 
@@ -60,6 +61,21 @@ def test_rows_labelled_by_the_fed_piece(trained):
     labels = viz.heatmap(trained, rows_by_fed=True).layout.yaxis.ticktext
     assert labels[0] == "⟨bos⟩ → 2"
     assert [label.split(" → ")[0] for label in labels] == [viz.display_piece(p) for p in trained.decoder_inputs]
+
+
+def test_a_row_fed_a_piece_by_hand_names_it():
+    """Feeding "9" at step 1 labelled the row "▸ 2" (what it wrote): the fed piece was on no label. A row fed
+    something other than what the row above wrote now says "fed → written"; the other rows stay as they were."""
+    fed = s2s.load("dates").translate(DATE, prefix=("9",))
+    labels = [re.sub(r"<[^>]+>", "", label) for label in viz.heatmap(fed).layout.yaxis.ticktext]
+    for t, label in enumerate(labels):
+        written = viz.display_piece(fed.output_pieces[t])
+        other = t > 0 and fed.decoder_inputs[t] != fed.output_pieces[t - 1]
+        want = f"{viz.display_piece(fed.decoder_inputs[t])} → {written}" if other else written
+        assert label.removeprefix(f"{viz.FORCED_MARK} ") == want, (t, label)
+    assert fed.decoder_inputs[1] == "9"
+    assert labels[1] == f"{viz.FORCED_MARK} 9 → {viz.display_piece(fed.output_pieces[1])}"
+    assert sum("→" in label for label in labels) == 1  # every later row was fed what the row above wrote
 
 
 def test_html_in_pieces_is_shown_as_text(plain):
