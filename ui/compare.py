@@ -48,6 +48,8 @@ def on_preset(page: Page, name: str, *settings) -> dict:
     except Exception as error:
         gr.Warning(runs.user_message(error))
         return unchanged(page.explore.text)
+    if preset.note:
+        gr.Info(preset.note)
     return page.explore.fill(preset) | page.compare.fill(preset)
 
 

@@ -27,12 +27,14 @@ TRANSFORMER_SUFFIX = "-transformer"  # a bundled LSTM checkpoint's Transformer s
 
 @dataclass(frozen=True)
 class Preset:
-    """Settings for a side-by-side comparison: the text, run A (the Explore tab's) and run B."""
+    """Settings for a side-by-side comparison: the text, run A (the Explore tab's) and run B. A note (plain
+    text, shown as a toast) says why the preset did not keep the typed text."""
 
     text: str
     reference: str
     a: Settings
     b: Settings
+    note: str = ""  # said to the visitor when the preset could not keep what they typed, and why
 
 
 def run_b(a: Settings, checkpoint: str, mask: str, ratio: float | None) -> Settings:
@@ -54,19 +56,50 @@ def preset(name: str, current: Settings) -> Preset:
         return Preset(text, reference, a, replace(a, checkpoint="reverse-noattn"))
     spec = models.web_spec(current.checkpoint)
     if name == "forcing":
-        if not (reference or "").strip():
-            task = examples.bundled_tasks().get(spec)
-            if task not in tasks.TASKS:
-                raise ValueError("Type a reference first (the target text): teacher forcing feeds it to the decoder.")
-            text, reference = tasks.examples(task)[0]
-        a = Settings(text, spec, current.mask, True, 1.0, reference, current.seed, 1)
-        return Preset(text, reference, a, replace(a, forcing=False, ratio=0.0))
+        return forcing_on_and_off(spec, current)
     if name == "family":
         return lstm_and_transformer(spec, current)
     if name == "mask":
         a = Settings(text, spec, "bidirectional", False, current.ratio, reference, current.seed, current.beam_size)
         return Preset(text, reference, a, replace(a, mask="causal", beam_size=1))
     raise ValueError(f"Unknown comparison {name!r}: choose one of {', '.join(PRESETS)}.")
+
+
+def forcing_on_and_off(spec: str, current: Settings) -> Preset:
+    """Run A forced with the reference, run B free. With no reference typed, forcing has nothing to feed, and on
+    an input the model gets right the two runs are the same: the preset then takes an input of the checkpoint's
+    task that the model gets wrong, where forcing shows its point, and says so; a checkpoint that gets every
+    one right gives way to reverse-noattn on a long input (lesson 3's model, which errs)."""
+    text, reference, note = current.text, current.reference, ""
+    if not (reference or "").strip():
+        task = examples.bundled_tasks().get(spec)
+        if task not in tasks.TASKS:
+            raise ValueError("Type a reference first (the target text): teacher forcing feeds it to the decoder.")
+        typed = f"“{text}” has" if text.strip() else "there is"
+        missed = first_miss(spec, task)
+        if missed is not None:
+            text, reference, written = missed
+            note = (f"Teacher forcing needs a reference, and {typed} none: this comparison takes “{text}”, which "
+                    f"{spec} gets wrong (“{written}”). Forced, each step is fed the reference instead of the "
+                    "model's own mistake.")
+        elif {"reverse", "reverse-noattn"} <= set(checkpoint.list_bundled()):
+            spec, (text, reference) = "reverse-noattn", max(tasks.examples("reverse"), key=lambda p: len(p[0]))
+            note = (f"Teacher forcing needs a reference, and {typed} none; {current.checkpoint} gets "
+                    f"every example of its task right, where forcing changes nothing, so this comparison shows "
+                    "reverse-noattn on a long input, which it gets wrong.")
+        else:
+            text, reference = tasks.examples(task)[0]
+    a = Settings(text, spec, current.mask, True, 1.0, reference, current.seed, 1)
+    return Preset(text, reference, a, replace(a, forcing=False, ratio=0.0), note)
+
+
+def first_miss(spec: str, task: str) -> tuple[str, str, str] | None:
+    """(source, reference, what the model wrote) for the first of the task's examples that checkpoint `spec`
+    translates wrong (greedy, bidirectional; one batch); None if it gets them all right."""
+    pairs = tasks.examples(task)
+    translated = models.get_model(spec).translator.translate_batch([source for source, _ in pairs])
+    return next(((source, reference, r.text) for (source, reference), r in zip(pairs, translated, strict=True)
+                 if r.text != reference), None)
 
 
 def lstm_and_transformer(spec: str, current: Settings) -> Preset:

@@ -46,6 +46,8 @@ def test_presets():
     forcing = compare.preset("forcing", settings(reference=""))
     assert forcing.reference == "2021-03-03" and forcing.a.forcing and forcing.a.ratio == 1.0
     assert not forcing.b.forcing
+    typed = compare.preset("forcing", settings(text="4 May 1999", reference="1999-05-04"))
+    assert (typed.text, typed.reference, typed.note) == ("4 May 1999", "1999-05-04", "")  # the visitor's own pair
     attention = compare.preset("attention", settings())
     assert (attention.a.checkpoint, attention.b.checkpoint) == ("reverse", "reverse-noattn")
     assert attention.text == "l e a r n i n g t o a l i g n a n d t r a n s l a t e"

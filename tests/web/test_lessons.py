@@ -12,7 +12,8 @@ import pytest
 
 import s2s
 from s2s import evaluate, tasks
-from s2s.web import lessons
+from s2s.web import compare, lessons
+from s2s.web.runs import Settings
 
 
 def run(settings):
@@ -195,3 +196,16 @@ def test_opening_a_lesson_sets_what_its_data_says(lesson):
 def test_an_unknown_lesson_is_refused_in_words():
     with pytest.raises(ValueError, match="Unknown lesson 'nope': choose one of aligns"):
         lessons.open_lesson("nope")
+
+
+@pytest.mark.parametrize("spec", ["dates", "reverse", "toy-fr", "dates-transformer", "reverse-noattn"])
+def test_the_forcing_preset_shows_forcing_s_point_on_each_bundled_checkpoint(spec):
+    """On a typed date with no reference, "Teacher forcing on vs off" used to put `3 March 2021` and its reference
+    in, which dates gets right: the two runs were the same and the difference blank (issue 22, item 7). Now the
+    two runs differ, checked by running both with s2s.load, and the preset says why it changed the text."""
+    preset = compare.preset("forcing", Settings("4 May 1999", spec))
+    forced, free = run(preset.a), run(preset.b)
+    assert preset.a.forcing and not preset.b.forcing and preset.reference
+    assert forced.output_pieces != free.output_pieces  # forcing corrected something the free run got wrong
+    assert free.text != preset.reference  # the free run is wrong, which is what forcing is shown against
+    assert "“4 May 1999” has none" in preset.note
