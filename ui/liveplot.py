@@ -56,17 +56,30 @@ const draw = () => {
   // a map never taller than the window (a 720 px projector): its rows get thinner, its title stays on screen
   if (layout.height) layout.height = Math.min(layout.height, Math.max(MIN_HEIGHT, window.innerHeight - ROOM));
   layout.margin = Object.assign({}, layout.margin, {autoexpand: true});
-  const config = Object.assign({responsive: true}, figure.config);
-  window.Plotly.react(div, figure.data, layout, config).then(fitTitle);
+  // three tools, not plotly's twelve: its toolbar, shown on hover at the top right, covered the map's title
+  const config = Object.assign({responsive: true, displaylogo: false,
+                                modeBarButtons: [['zoom2d', 'resetScale2d', 'toImage']]}, figure.config);
+  window.Plotly.react(div, figure.data, layout, config).then(() => {
+    // after every redraw, a resize (presenter mode) included, not only after a new value
+    if (!div._fitsTitle) {
+      div.on('plotly_afterplot', fitTitle);
+      new ResizeObserver(() => setTimeout(fitTitle, 50)).observe(div);
+      div._fitsTitle = true;
+    }
+    fitTitle();
+  });
 };
 // A title wider than the plot (a phone: "bidirectional · mean of 2 layers · no teacher forcing") is cut at
-// both sides by plotly, which never wraps it: its font is made smaller until it fits.
+// both sides by plotly, which never wraps it: its font is made smaller until it fits, centred between the
+// toolbar's width at either side (the toolbar is at the top right; on a phone it is hidden, 0 wide).
 const fitTitle = () => {
-  const title = div.querySelector('.gtitle');
-  const room = div.clientWidth - 8, width = title ? title.getBoundingClientRect().width : 0;
+  const title = div.querySelector('.gtitle'), bar = div.querySelector('.modebar');
+  const barWidth = bar ? bar.getBoundingClientRect().width : 0;
+  const room = div.clientWidth - 2 * barWidth - 8, width = title ? title.getBoundingClientRect().width : 0;
   if (div.clientWidth === 0 || width === 0 || width <= room) return;  // a hidden tab measures 0: nothing to fit
   const size = (div.layout.title && div.layout.title.font && div.layout.title.font.size) || 14;
-  window.Plotly.relayout(div, {'title.font.size': Math.max(8, Math.floor(size * room / width))});
+  const smaller = Math.max(8, Math.floor(size * room / width));
+  if (smaller < size) window.Plotly.relayout(div, {'title.font.size': smaller});
 };
 watch('value', draw);
 draw();

@@ -411,6 +411,44 @@ def test_on_a_phone_titles_and_lesson_buttons_are_not_clipped(browser, url):  # 
         context.close()
 
 
+# Each shown map's title and its toolbar (plotly's modebar, shown on hover): [left, top, right, bottom] each.
+TOOLBARS = """(roots) => roots.flatMap((root) => Array.from(document.querySelectorAll(`${root} .js-plotly-plot`)))
+  .filter((g) => g.offsetParent && g.querySelector('.gtitle')).map((g) => {
+    const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+    const bar = g.querySelector('.modebar');
+    return {title: box(g.querySelector('.gtitle')), bar: bar ? box(bar) : [0, 0, 0, 0]}; })"""
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] and b[2] > b[0]
+
+
+@pytest.mark.parametrize("viewport", [VIEWPORT, {"width": 390, "height": 844}], ids=["projector", "phone"])
+def test_the_toolbar_never_covers_a_map_s_title(browser, url, viewport):  # noqa: F811
+    """Issue 22: plotly's toolbar, shown on hover at a map's top right, was drawn over its title (at 1280x720 it
+    covered the title's right third; on a phone most of it). It now has three tools, the title fits between its
+    widths, and a phone, which has no hover, has none."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+    try:
+        for presenter in (False, True):
+            if presenter:
+                page.locator("#presenter input").check()
+                page.wait_for_function("() => document.body.classList.contains('presenter')", timeout=TIMEOUT_MS)
+            for key in ("aligns", "why", "causal"):
+                _, root = choose(page, key)
+                page.wait_for_timeout(1200)
+                page.hover(f"{root} .js-plotly-plot .nsewdrag")
+                shown = page.evaluate(TOOLBARS, ["#heatmap", "#plot-a", "#plot-b", "#plot-diff"])
+                assert shown, (key, presenter)
+                assert not any(overlap(map_["title"], map_["bar"]) for map_ in shown), (key, presenter, shown)
+    finally:
+        page.screenshot(path=ARTIFACTS / f"toolbar-{viewport['width']}.png")
+        context.close()
+
+
 def test_after_a_comparison_lesson_the_fed_and_predicted_table_is_drawn_whole(page):
     """Issue 22: after lesson 3, Explore's Fed & predicted table showed an empty `fed` column and misaligned
     headers ("referenc") until the window was resized: it had been laid out while its tab was hidden."""
