@@ -17,8 +17,9 @@ from .liveplot import LivePlot
 from .parts import CompareControls, ExploreControls, Page, Results, TrainControls
 
 TITLE = "Seq2Seq Attention Explorer"
-INTRO = ("Type something: a real LSTM encoder-decoder translates it as you type, and the heatmap shows "
-         "where each output piece looked in the source.")
+INTRO = ("Type something: a real encoder-decoder (an LSTM with attention, a Transformer, or a translation model "
+         "from the Hub) translates it as you type, and the heatmap shows where each output piece looked in the "
+         "source. A lesson below sets up one idea in one click.")
 EXPLAINER = """
 **Rows** are the pieces the model writes, one per decoding step, top to bottom. **Columns** are the pieces of
 your input (a `·` marks the start of a word, `⟨eos⟩` the end). Each row is one step's **attention weights**: how
@@ -42,6 +43,7 @@ def header() -> tuple[gr.Checkbox, dict]:
     with gr.Row(elem_id="header"):
         gr.Markdown(f"# {TITLE}", elem_id="intro")
         presenter = gr.Checkbox(label="Presenter mode", scale=0, min_width=170, elem_id="presenter")
+    gr.Markdown(INTRO, elem_id="tagline")  # what the page is, on the landing page (the explainer is folded)
     with gr.Row(elem_id="lessons"):
         buttons = {lesson.key: gr.Button(lesson.title, size="sm", elem_id=f"lesson-{lesson.key}", min_width=60)
                    for lesson in lessons.LESSONS}
@@ -76,7 +78,7 @@ def explore_controls(start: views.Opening) -> ExploreControls:
         with gr.Accordion("About this checkpoint", open=False):
             card = gr.Markdown(start.card, elem_id="card")
         with gr.Accordion("What am I looking at?", open=False, elem_id="explainer"):
-            gr.Markdown(f"{INTRO}\n{EXPLAINER}")
+            gr.Markdown(EXPLAINER)
     return ExploreControls(text=text, examples=samples, checkpoint=checkpoint, mask=mask, forcing=forcing,
                            reference=reference, ratio=ratio, seed=seed, decoding=decoding, beam_size=beam_size,
                            card=card, hint=hint, reference_source=gr.State(start.text if start.reference else None),

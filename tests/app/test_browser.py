@@ -17,6 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from s2s import viz
 from s2s.web import compare, runs, views
 from tests.conftest import make_bundled, served_app
+from ui.layout import INTRO
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
@@ -334,3 +335,12 @@ def test_a_phone_gets_one_column_without_sideways_scrolling(browser, url):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "phone.png", full_page=True)
     context.close()
+
+
+def test_the_landing_page_says_what_it_is_in_one_line(page):
+    """Issue 22: the page's one-line introduction was inside the folded "What am I looking at?"; a visitor
+    landing on it saw a title, buttons and a map, and no word of what they were."""
+    line = page.locator("#tagline")
+    box = line.bounding_box()
+    assert line.inner_text().strip() == INTRO
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= 200 and box["height"] < 50, box  # at the top
