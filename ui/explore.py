@@ -7,7 +7,7 @@ from functools import partial
 
 import gradio as gr
 
-from s2s.web import cards, examples, export, models, ordering, runs, views
+from s2s.web import cards, examples, export, models, notes, ordering, runs, views
 
 from .compare import on_compare_view
 from .events import LIVE, PRIVATE, page_of, unchanged
@@ -87,7 +87,7 @@ def on_checkpoint(page: Page, spec, layer) -> dict:
     """A new checkpoint: its card, its layers in the layer menu (the chosen one kept if it has it), its hint."""
     choices, kept = models.layer_menu(spec, layer)
     return {page.explore.card: cards.model_card(spec), page.results.layer: gr.Radio(choices=choices, value=kept),
-            page.explore.hint: views.input_hint(spec)}
+            page.explore.hint: notes.input_hint(spec)}
 
 
 def on_checkpoint_chosen(explore: ExploreControls, spec) -> dict:

@@ -9,7 +9,7 @@ import gradio as gr
 
 from s2s import viz
 from s2s.model import MASKS
-from s2s.web import compare, heads, lessons, runs, training, views
+from s2s.web import compare, heads, lessons, notes, runs, training, views
 from s2s.web.train_tab import promise
 from s2s.web.views import EXPORT, FED, GRID, HEADS, HEATMAP, NBEST
 
@@ -54,7 +54,7 @@ def explore_controls(start: views.Opening) -> ExploreControls:
     with gr.Column(scale=1, min_width=300, elem_id="controls"):
         text = gr.Textbox(label="Source text", value=start.text, lines=1, max_length=runs.MAX_TEXT_CHARS,
                           autofocus=True, elem_id="source", placeholder="Type here, e.g. 3rd of March 2021")
-        hint = gr.Markdown(views.input_hint(start.default) if start.default else "", elem_id="hint")
+        hint = gr.Markdown(notes.input_hint(start.default) if start.default else "", elem_id="hint")
         samples = gr.Dataset(label="Examples: a click picks the checkpoint too", layout="gallery",
                              components=["textbox"], samples=[[row[0]] for row in start.examples],
                              samples_per_page=6, elem_id="examples")

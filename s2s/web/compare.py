@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from .. import checkpoint, tasks, viz
 from ..tokenizer import EOS_ID
 from ..translator import Translation
-from . import examples, models, runs, views
+from . import examples, models, notes, runs, views
 from .runs import Settings
 
 PRESETS = {
@@ -232,7 +232,7 @@ def compare_view(kept: Kept | None, layer: object = "mean", presenter: bool = Fa
     lines = [f"**A** ({html.escape(da)}): <code>{html.escape(ra.text)}</code>{verdict(ra, kept.reference)}  \n"
              f"**B** ({html.escape(db)}): <code>{html.escape(rb.text)}</code>{verdict(rb, kept.reference)}  \n"
              f"→ {same}."]
-    lines += [note for run, r in (("A", ra), ("B", rb)) for note in views.mask_notes(r, brief=run)]
+    lines += [note for run, r in (("A", ra), ("B", rb)) for note in notes.mask_notes(r, brief=run)]
     layer_a, layer_b = views.pick_layer(layer, ra), views.pick_layer(layer, rb)
     shared = layer_a if layer_a == layer_b else "mean"
     try:

@@ -12,7 +12,7 @@ import pytest
 
 import s2s
 from s2s import evaluate, tasks
-from s2s.web import compare, lessons
+from s2s.web import compare, lessons, notes
 from s2s.web.runs import Settings
 
 
@@ -155,14 +155,12 @@ def test_the_forcing_preset_on_an_input_the_model_gets_right_says_why_the_differ
 def test_input_a_checkpoint_never_saw_is_pointed_out():
     """`le chat noir` on toy-fr gave "une souris porte le chien et le chien", and `hello world` on reverse
     "d l r o l o l e h", with no word of warning (walk-through of 2026-11-29)."""
-    from s2s.web import views
+    def said(text, name):
+        return notes.input_notes(s2s.load(name).translate(text), name)
 
-    def notes(text, name):
-        return views.input_notes(s2s.load(name).translate(text), name)
-
-    assert "never saw le, chat, noir" in notes("le chat noir", "toy-fr")
-    assert "never saw" not in notes("the black cat", "toy-fr")
-    assert "letters separated by spaces" in notes("hello world", "reverse")
+    assert "never saw le, chat, noir" in said("le chat noir", "toy-fr")
+    assert "never saw" not in said("the black cat", "toy-fr")
+    assert "letters separated by spaces" in said("hello world", "reverse")
 
 
 def test_a_piece_is_fed_as_the_tables_spell_it():

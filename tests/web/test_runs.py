@@ -12,7 +12,7 @@ import pytest
 
 from s2s import budget, checkpoint, viz
 from s2s.errors import S2SError
-from s2s.web import compare, models, runs, views
+from s2s.web import compare, models, notes, runs, views
 from tests.conftest import build_checkpoint, web_settings
 
 pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
@@ -37,7 +37,7 @@ def test_a_mask_the_checkpoint_was_not_trained_with_is_pointed_out():
     note = views.explore(settings(checkpoint="dates-causal")).status
     assert "trained <b>causal</b> and is run <b>bidirectional</b>" in note
     assert views.explore(settings(checkpoint="dates-causal", mask="causal")).status == ""
-    assert views.mask_note("bidirectional", "bidirectional") == ""
+    assert notes.mask_note("bidirectional", "bidirectional") == ""
     assert "hides positions, not information" not in views.explore(settings(mask="causal")).status
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from s2s import viz
-from s2s.web import examples, export, models, runs, views
+from s2s.web import examples, export, models, notes, runs, views
 from tests.conftest import web_settings
 
 pytestmark = pytest.mark.usefixtures("bundled")  # tiny checkpoints only (tests/conftest.py)
@@ -53,7 +53,7 @@ def test_input_outside_training_is_pointed_out():
 
 def test_the_hint_says_how_much_the_checkpoint_reads():
     """The box said "at most 500 characters" where a checkpoint reads fewer pieces (dates: 63)."""
-    hint = views.input_hint("dates")
+    hint = notes.input_hint("dates")
     limit = models.get_model("dates").translator.config["max_source_len"] - 1  # its </s> aside
     assert f"at most {limit} pieces" in hint
     assert "too long" not in _notes("1" * limit, "dates") and "too long" in _notes("1" * (limit + 1), "dates")
