@@ -8,7 +8,7 @@ from functools import partial
 
 import gradio as gr
 
-from s2s.web import by_length, compare, lessons, runs
+from s2s.web import by_length, compare, heads, lessons, runs
 
 from .events import LIVE, PRIVATE, unchanged
 from .parts import CompareControls, Page
@@ -62,7 +62,7 @@ def on_lesson(page: Page, key: str) -> dict:
         return unchanged(page.explore.text)
     r = page.results
     shown = {r.layer: gr.Radio(choices=opened.layers, value=opened.layer), r.display: opened.display,
-             r.view_tabs: gr.Tabs(selected=opened.view), r.view: opened.view, r.kind: "cross",
+             r.view_tabs: gr.Tabs(selected=opened.view), r.view: opened.view, r.kind: "cross", r.head: heads.MEAN,
              page.tabs: gr.Tabs(selected=opened.tab),
              **dict.fromkeys(page.lesson_texts, gr.Markdown(opened.text, visible=True))}
     compared = page.compare.fill(opened.preset) if opened.compares else {}
@@ -98,8 +98,8 @@ def wire_compare(page: Page) -> None:
 def wire_lessons(page: Page) -> None:
     """A lesson sets every control, then shows its run (and, for a comparison, both runs)."""
     c, e, r = page.compare, page.explore, page.results
-    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view_tabs, r.view, r.kind, *page.lesson_texts,
-                             page.tabs] + c.settings)
+    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view_tabs, r.view, r.kind, r.head,
+                             *page.lesson_texts, page.tabs] + c.settings)
     for key, button in page.lessons.items():
         chosen = button.click(partial(on_lesson, page, key), None, outputs, **PRIVATE)
         if lessons.BY_KEY[key].show == lessons.COMPARE:

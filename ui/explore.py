@@ -7,7 +7,7 @@ from functools import partial
 
 import gradio as gr
 
-from s2s.web import cards, examples, export, models, notes, ordering, runs, views
+from s2s.web import cards, examples, export, heads, models, notes, ordering, runs, views
 
 from .compare import on_compare_view
 from .events import LIVE, PRIVATE, page_of, unchanged
@@ -20,9 +20,9 @@ PRESENTER_JS = ("(on) => { document.body.classList.toggle('presenter', on); if (
 
 def on_run(results: Results, page: str, *values) -> dict:
     """Run the model on the page's settings; an answer a newer run of the page has overtaken is dropped."""
-    *controls, layer, presenter, display = values
+    *controls, layer, presenter, display, kind, head = values
     ticket = ordering.PAGES.ticket(page)
-    shown = results.show(views.explore(runs.settings_from(*controls), layer, presenter, display))
+    shown = results.show(views.explore(runs.settings_from(*controls), layer, presenter, display, kind, head))
     if not ordering.PAGES.is_latest(page, ticket):
         return {component: gr.skip() for component in shown}
     return shown
@@ -30,47 +30,60 @@ def on_run(results: Results, page: str, *values) -> dict:
 
 def on_intervene(results: Results, *values) -> dict:
     """Feed another piece at a step of the kept result and decode on: the new run replaces the kept one."""
-    *controls, result, rank, step, piece, layer, presenter, display = values
-    changed = views.intervene(runs.settings_from(*controls), result, step, piece, layer, presenter, display, rank)
+    *controls, result, rank, step, piece, layer, presenter, display, kind, head = values
+    changed = views.intervene(runs.settings_from(*controls), result, step, piece, layer, presenter, display, rank,
+                              kind, head)
     if changed.result is None:  # refused (a step out of range, a piece it lacks): the kept run stays on screen
         return {results.output: gr.skip(), results.plot: gr.skip(), results.result: gr.skip(),
                 results.status: changed.status}
     return results.show(changed)
 
 
-def on_details(results: Results, result, layer, view, presenter, display, kind) -> dict:
+def on_details(results: Results, result, layer, view, presenter, display, kind, head) -> dict:
     """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab."""
     last = views.last_step(result)
     return {results.step: gr.Slider(maximum=max(last, 1), value=last),
             results.rank: gr.Radio(choices=views.ranks(result), value="1"),
-            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display, kind))}
+            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display, kind, head))}
 
 
-def on_view(results: Results, result, rank, layer, step, presenter, display) -> dict:
-    return {results.plot: views.figure(result, rank, layer, step, presenter, display),
-            **results.tab(views.tab_contents(views.HEATMAP, result, rank, layer, step, presenter, display))}
+def on_view(results: Results, result, rank, layer, step, presenter, display, kind, head) -> dict:
+    return {results.plot: views.figure(result, rank, layer, step, presenter, display, kind, head),
+            **results.tab(views.tab_contents(views.HEATMAP, result, rank, layer, step, presenter, display, kind,
+                                             head))}
 
 
-def on_hypothesis(results: Results, result, rank, layer, view, presenter, display, kind) -> dict:
+def on_hypothesis(results: Results, result, rank, layer, view, presenter, display, kind, head) -> dict:
     last = views.last_step(result, rank)
-    return {results.plot: views.figure(result, rank, layer, None, presenter, display),
+    return {results.plot: views.figure(result, rank, layer, None, presenter, display, kind, head),
             results.status: views.hypothesis_note(result, rank),
             results.step: gr.Slider(maximum=max(last, 1), value=last),
-            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter, display, kind))}
+            **results.tab(views.tab_contents(view, result, rank, layer, None, presenter, display, kind, head))}
 
 
-def on_presenter(results: Results, result, rank, layer, step, view, presenter, display, kind) -> dict:
-    return {results.plot: views.figure(result, rank, layer, step, presenter, display),
-            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display, kind))}
+def on_redraw(results: Results, result, rank, layer, step, view, presenter, display, kind, head) -> dict:
+    """Presenter mode, another kind of attention or another head: the map and the visible tab drawn again."""
+    return {results.plot: views.figure(result, rank, layer, step, presenter, display, kind, head),
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display, kind, head))}
 
 
-def on_tab(results: Results, view, result, rank, layer, step, presenter, display, kind) -> dict:
+def on_head_clicked(results: Results, value, result) -> dict:
+    """A head clicked in the heads grid: its layer and head on the heatmap, which comes to the front."""
+    chosen = heads.clicked(value, result)
+    if chosen is None:
+        return unchanged(results.view)
+    layer, head = chosen
+    return {results.layer: layer, results.head: head, results.view_tabs: gr.Tabs(selected=views.HEATMAP),
+            results.view: views.HEATMAP}
+
+
+def on_tab(results: Results, view, result, rank, layer, step, presenter, display, kind, head) -> dict:
     return {results.view: view,
-            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display, kind))}
+            **results.tab(views.tab_contents(view, result, rank, layer, step, presenter, display, kind, head))}
 
 
-def on_play(results: Results, result, rank, layer, presenter, display):
-    for frame in views.play(result, rank, layer, presenter, display=display):
+def on_play(results: Results, result, rank, layer, presenter, display, kind, head):
+    for frame in views.play(result, rank, layer, presenter, display=display, kind=kind, head=head):
         yield {results.plot: frame.figure, results.step: frame.step, results.math: frame.math,
                results.step_plot: frame.arithmetic}
 
@@ -83,11 +96,15 @@ def on_export(result, rank, layer, presenter, display):
     return exported.paths or None
 
 
-def on_checkpoint(page: Page, spec, layer) -> dict:
-    """A new checkpoint: its card, its layers in the layer menu (the chosen one kept if it has it), its hint."""
+def on_checkpoint(page: Page, spec, layer, head) -> dict:
+    """A new checkpoint: its card, its layers in the layer menu (the chosen one kept if it has it), its hint;
+    for a model with heads the kind and head menus (the chosen head kept if it has it)."""
     choices, kept = models.layer_menu(spec, layer)
-    return {page.explore.card: cards.model_card(spec), page.results.layer: gr.Radio(choices=choices, value=kept),
-            page.explore.hint: notes.input_hint(spec)}
+    r, heads_menu = page.results, heads.head_choices(spec)
+    head = head if head in dict(heads_menu).values() else heads.MEAN
+    return {page.explore.card: cards.model_card(spec), r.layer: gr.Radio(choices=choices, value=kept),
+            page.explore.hint: notes.input_hint(spec), r.lens: gr.Row(visible=len(heads_menu) > 1),
+            r.head: gr.Dropdown(choices=heads_menu, value=head)}
 
 
 def on_checkpoint_chosen(explore: ExploreControls, spec) -> dict:
@@ -127,7 +144,7 @@ def on_load(page: Page) -> dict:
 def wire_explore(page: Page) -> None:
     """Typing and every run setting run the model; the results then follow, without running it again."""
     e, r = page.explore, page.results
-    playing = r.play.click(partial(on_play, r), [r.result, r.rank, r.layer, page.presenter, r.display],
+    playing = r.play.click(partial(on_play, r), [r.result, r.rank, r.layer, page.presenter, r.display, r.kind, r.head],
                            [r.plot, r.step, r.math, r.step_plot], show_progress="hidden", concurrency_limit=16,
                            **PRIVATE)
     r.stop.click(None, cancels=[playing], **PRIVATE)
@@ -138,32 +155,38 @@ def wire_explore(page: Page) -> None:
         return on_run(r, page_of(request), *values)
 
     changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
-                    run, e.settings + [r.layer, page.presenter, r.display],
+                    run, e.settings + [r.layer, page.presenter, r.display, r.kind, r.head],
                     [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
-    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter, r.display, r.kind],
+    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter, r.display, r.kind, r.head],
                [r.step, r.rank, *r.tab_outputs])
     changed.then(*details, **LIVE)
-    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer], [e.card, r.layer, e.hint], **LIVE)
+    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer, r.head],
+                        [e.card, r.layer, e.hint, r.lens, r.head], **LIVE)
     e.checkpoint.input(partial(on_checkpoint_chosen, e), [e.checkpoint], [e.mask], **LIVE)
     e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint, e.reference_source],
                      **PRIVATE)
     e.text.change(partial(on_source, page), [e.text, e.reference, e.reference_source, e.forcing],
                   [e.reference, e.reference_source, *page.lesson_texts], **LIVE)
 
+    lens = [r.kind, r.head]
     gr.on([r.layer.change, r.step.input], partial(on_view, r),
-          [r.result, r.rank, r.layer, r.step, page.presenter, r.display], [r.plot, r.math, r.step_plot], **LIVE)
-    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display, r.kind],
+          [r.result, r.rank, r.layer, r.step, page.presenter, r.display, *lens], [r.plot, r.math, r.step_plot],
+          **LIVE)
+    r.rank.input(partial(on_hypothesis, r), [r.result, r.rank, r.layer, r.view, page.presenter, r.display, *lens],
                  [r.plot, r.status, r.step, *r.tab_outputs], **LIVE)
     for name, tab in r.tabs.items():
         tab.select(partial(on_tab, r, name),
-                   [r.result, r.rank, r.layer, r.step, page.presenter, r.display, r.kind],
+                   [r.result, r.rank, r.layer, r.step, page.presenter, r.display, *lens],
                    [r.view, *r.tab_outputs], **LIVE)
-    r.kind.change(partial(on_tab, r, views.HEADS),
-                  [r.result, r.rank, r.layer, r.step, page.presenter, r.display, r.kind], [r.view, *r.tab_outputs],
-                  **LIVE)
+    gr.on([r.kind.change, r.head.change], partial(on_redraw, r),
+          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display, *lens], [r.plot, *r.tab_outputs],
+          **LIVE)
+    r.head_clicked.change(partial(on_head_clicked, r), [r.head_clicked, r.result],
+                         [r.layer, r.head, r.view_tabs, r.view], **PRIVATE)
     r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
     r.change.click(partial(on_intervene, r),
-                   e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display],
+                   e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display,
+                                 *lens],
                    [r.output, r.plot, r.result, r.status], **PRIVATE).then(*details, **LIVE)
 
 
@@ -171,8 +194,8 @@ def wire_presenter(page: Page) -> None:
     """Presenter mode restyles the page (in the browser) and re-plots what is shown."""
     r, c = page.results, page.compare
     page.presenter.change(None, page.presenter, None, js=PRESENTER_JS, **PRIVATE)
-    page.presenter.change(partial(on_presenter, r),
-                          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display, r.kind],
+    page.presenter.change(partial(on_redraw, r),
+                          [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display, r.kind, r.head],
                           [r.plot, *r.tab_outputs], **LIVE
                           ).then(partial(on_compare_view, c), [c.kept, r.layer, page.presenter, r.display], c.outputs,
                                  **LIVE)

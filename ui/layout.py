@@ -93,6 +93,10 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
             output = gr.Textbox(label="Output", value=start.explored.output, interactive=False, scale=2,
                                 min_width=160, elem_id="output")
             layer = gr.Radio(start.layers, value="mean", label="Layer", scale=3, min_width=200, elem_id="layer")
+        # a model with heads: the map's kind of attention and head (the Heads tab shows that kind's every head)
+        with gr.Row(elem_id="lens-row", visible=len(start.heads) > 1) as lens:
+            kind = gr.Radio(heads.KINDS, value="cross", label="Attention", scale=3, elem_id="kind")
+            head = gr.Dropdown(start.heads, value=heads.MEAN, label="Head", scale=1, min_width=140, elem_id="head")
         status = gr.Markdown(start.explored.status, elem_id="status")
         with gr.Tabs(elem_id="result-tabs") as view_tabs:
             with gr.Tab(HEATMAP, id=HEATMAP) as heatmap_tab:
@@ -108,9 +112,10 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
                     math = gr.Markdown(views.step_math(first), elem_id="step-math")
             with gr.Tab(GRID, id=GRID) as grid_tab:
                 grid = gr.Plot(show_label=False, elem_id="grid")
-            with gr.Tab(HEADS, id=HEADS) as heads_tab:  # a Transformer's layers x heads (s2s/web/heads.py)
-                kind = gr.Radio(heads.KINDS, value="cross", label="Attention", elem_id="kind")
-                heads_plot = LivePlot(elem_id="heads")
+            with gr.Tab(HEADS, id=HEADS) as heads_tab:  # layers x heads of the kind above (s2s/web/heads.py)
+                gr.Markdown("Click a head to see it whole, with its step's arithmetic, on the Heatmap tab.")
+                heads_plot = LivePlot(elem_id="heads")  # a click names its panel in #heads-clicked
+                head_clicked = gr.Textbox(elem_id="heads-clicked", elem_classes=["s2s-hidden"], container=False)
             with gr.Tab(FED, id=FED) as fed_tab:
                 gr.Markdown("What the decoder was fed at each step (its own previous output, or the reference's "
                             "under teacher forcing) and what it predicted.")
@@ -136,9 +141,10 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
             EXPORT: export_tab}
     return Results(result=gr.State(first), view=gr.State(HEATMAP), output=output, layer=layer, display=display,
                    status=status, view_tabs=view_tabs, tabs=tabs, plot=plot, step_plot=step_plot, step=step, play=play,
-                   stop=stop, math=math, grid=grid, kind=kind, heads=heads_plot, forcing_table=forcing_table,
-                   change_step=change_step, change_piece=change_piece, change=change, nbest=nbest, rank=rank,
-                   export=export_button, files=files)
+                   stop=stop, math=math, grid=grid, lens=lens, kind=kind, head=head, heads=heads_plot,
+                   head_clicked=head_clicked,
+                   forcing_table=forcing_table, change_step=change_step, change_piece=change_piece, change=change,
+                   nbest=nbest, rank=rank, export=export_button, files=files)
 
 
 def compare_tab(start: views.Opening) -> CompareControls:

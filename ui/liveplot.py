@@ -37,6 +37,14 @@ def gradio_plotly_module() -> str:
 # some updates), and a new value while plotly is still loading is drawn once it is there.
 DRAW_JS = """
 const div = element.querySelector('.s2s-live-plot');
+// where a click on a trace is written: a text box with this plot's elem_id and "-clicked" (see `clicked`)
+const clickedBox = () => {
+  for (let e = element; e; e = e.parentElement) {  // the elem_id is on a block around the element
+    const box = e.id && document.querySelector(`#${e.id}-clicked textarea, #${e.id}-clicked input`);
+    if (box) return box;
+  }
+  return null;
+};
 const MIN_HEIGHT = 240, ROOM = 72;  // px: the smallest map, and what is left above it for its label
 let drawn = null;
 const load = () => {
@@ -64,6 +72,7 @@ const draw = () => {
     if (!div._fitsTitle) {
       div.on('plotly_afterplot', fitTitle);
       new ResizeObserver(() => setTimeout(fitTitle, 50)).observe(div);
+      div.on('plotly_click', clicked);
       div._fitsTitle = true;
     }
     fitTitle();
@@ -80,6 +89,16 @@ const fitTitle = () => {
   const size = (div.layout.title && div.layout.title.font && div.layout.title.font.size) || 14;
   const smaller = Math.max(8, Math.floor(size * room / width));
   if (smaller < size) window.Plotly.relayout(div, {'title.font.size': smaller});
+};
+// A plot with a text box "<its elem_id>-clicked" on the page (the heads grid) writes the clicked trace's name
+// into it, as if typed: the page's Python then acts on it (enlarges the head clicked). Read from the page,
+// not from `props`: a tab's plot mounts when the tab is opened, and gradio's updates replace `props` by then.
+const clicked = (event) => {
+  const name = event.points && event.points[0] && event.points[0].data.name;
+  const box = clickedBox();
+  if (!name || !box) return;
+  box.value = `${name}@${Date.now()}`;  // a new value each click, so clicking one head twice acts twice
+  box.dispatchEvent(new Event('input', {bubbles: true}));
 };
 watch('value', draw);
 draw();

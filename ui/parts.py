@@ -69,8 +69,11 @@ class Results:
     stop: gr.Button
     math: gr.Markdown
     grid: gr.Plot
-    kind: gr.Radio  # the Heads tab's kind of attention (s2s/web/heads.py)
+    lens: gr.Row  # shown for a model with heads: the two menus below
+    kind: gr.Radio  # the kind of attention the map and the Heads tab draw (s2s/web/heads.py)
+    head: gr.Dropdown  # the head the map draws, or their mean
     heads: LivePlot  # every head of every layer, of that kind
+    head_clicked: gr.Textbox  # hidden: the panel a click on the heads grid named (ui/liveplot.py)
     forcing_table: gr.Dataframe
     change_step: gr.Number  # an intervention: feed another piece at this step...
     change_piece: gr.Textbox  # ...this one...

@@ -48,6 +48,34 @@ def one_head(r: Translation, head: int = 0) -> Translation:
                    head_queries=None, head_values=None, score_function="scaled_dot")
 
 
+def attention_of(r: Translation, kind: str = "cross", head: int | None = None) -> Translation:
+    """r with `kind`'s weights, of head `head` (None: the mean over heads), where every map reads its weights
+    (attention and scores, (L, rows, cols)), and with the pieces that kind reads as its columns: so that the
+    main heatmap, its hover, its grey masked cells and its step-through draw any kind and any head.
+
+    Cross-attention of one head is `one_head` (its arithmetic included). Decoder self-attention keeps the
+    output steps as rows and takes the pieces fed as columns; encoder self-attention has the source pieces
+    both ways, no output rows, no forcing and no reference (its rows are not decoding steps). r itself for a
+    model without heads, or cross-attention's mean (what `attention` already holds).
+    """
+    if not r.heads or (kind == "cross" and head is None):
+        return r
+    check_kind(r, kind)
+    count = r.heads[kind].shape[1]
+    if head is not None and (isinstance(head, bool) or not isinstance(head, int | np.integer)
+                             or not 0 <= head < count):
+        raise ValueError(f"head must be a whole number from 0 to {count - 1}; got {head!r}")
+    if kind == "cross":
+        return one_head(r, head)
+    weights, scores = r.heads[kind], r.head_scores[kind]  # (L, NH, rows, cols) each
+    weights, scores = (weights.mean(1), scores.mean(1)) if head is None else (weights[:, head], scores[:, head])
+    if kind == "decoder_self":
+        return replace(r, attention=weights, scores=scores, source_pieces=list(r.decoder_inputs))
+    source = list(r.source_pieces)
+    return replace(r, attention=weights, scores=scores, output_pieces=source, decoder_inputs=source,
+                   reference_pieces=None, forced=np.zeros(len(source), dtype=bool), teacher_forcing=0.0)
+
+
 def kind_axes(r: Translation, kind: str) -> tuple[list[str], list[str]]:
     """(column labels, row labels) of a map of `kind`: see the module's table."""
     source = [display_piece(p) for p in r.source_pieces]
@@ -87,6 +115,7 @@ def heads_grid(r: Translation, kind: str = "cross", *, presenter: bool = False) 
             x, y = ("x", "y") if n == 1 else (f"x{n}", f"y{n}")
             cells = dict(x=list(range(len(columns))), y=list(range(len(rows))), xaxis=x, yaxis=y, xgap=0, ygap=0)
             data.append(dict(type="heatmap", z=weights[layer, head].astype(np.float32), coloraxis="coloraxis",
+                             name=f"{layer},{head}",  # what a click on the panel names (the page enlarges it)
                              hovertemplate=f"layer {layer} · head {head}<br>row %{{y}} → column %{{x}}: "
                                            "%{z:.3f}<extra></extra>", **cells))
             if scores is not None and np.isneginf(scores[layer, head]).any():

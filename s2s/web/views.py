@@ -42,19 +42,20 @@ class Explored:
     status: str  # Markdown: the error, or notes such as a mask mismatch
 
 
-def explore(settings: Settings, layer: object = "mean", presenter: bool = False,
-            display: object = ()) -> Explored:
+def explore(settings: Settings, layer: object = "mean", presenter: bool = False, display: object = (),
+            kind: object = "cross", head: object = heads.MEAN) -> Explored:
     """The Explore tab after runs.run: the output, the whole figure and the notes; errors become the status."""
     try:
         result = runs.run(settings)
-        figure = viz.heatmap(result, pick_layer(layer, result), presenter=presenter, **heatmap_display(display))
+        figure = map_figure(result, layer, None, presenter, display, kind, head)
     except Exception as error:
         return Explored(None, "", None, runs.problem(runs.user_message(error)))
     return Explored(result, result.text, figure, notes.notes(result) + notes.input_notes(result, settings.checkpoint))
 
 
 def intervene(settings: Settings, result: Translation | None, step: object, piece: object, layer: object = "mean",
-              presenter: bool = False, display: object = (), rank: object = 1) -> Explored:
+              presenter: bool = False, display: object = (), rank: object = 1, kind: object = "cross",
+              head: object = heads.MEAN) -> Explored:
     """Feed `piece` at `step` instead of what the shown run was fed there, then decode on freely (no forcing).
 
     The shown run is beam search's hypothesis `rank` (the one on screen), or the greedy result. Steps
@@ -81,7 +82,7 @@ def intervene(settings: Settings, result: Translation | None, step: object, piec
         pass
     fed = tuple(result.decoder_inputs[1:at])  # steps 1..at-1, as the shown run was fed them
     changed = replace(settings, forcing=False, ratio=0.0, beam_size=1, prefix=(*fed, piece))
-    explored = explore(changed, layer, presenter, display)
+    explored = explore(changed, layer, presenter, display, kind, head)
     if explored.result is None:
         return explored
     was, now = (viz.display_piece(p) for p in (result.decoder_inputs[at], piece))
@@ -102,12 +103,12 @@ HEATMAP, GRID, HEADS, FED, NBEST, EXPORT = "Heatmap", "All layers", "Heads", "Fe
 
 def tab_contents(view: str, result: Translation | None, rank: object = 1, layer: object = "mean",
                  step: object = None, presenter: bool = False, display: object = (),
-                 kind: object = "cross") -> dict[str, object]:
+                 kind: object = "cross", head: object = heads.MEAN) -> dict[str, object]:
     """What the results tab `view` shows, by the name of its part; the other tabs are left alone, so that a
     keystroke sends and draws only what is on screen."""
     if view == HEATMAP:
-        return {"math": step_math(result, rank, layer, step),
-                "step_plot": step_figure(result, rank, layer, step, presenter)}
+        return {"math": step_math(result, rank, layer, step, head),
+                "step_plot": step_figure(result, rank, layer, step, presenter, head)}
     if view == GRID:
         return {"grid": grid(result, rank, presenter, display)}
     if view == HEADS:
@@ -137,6 +138,7 @@ class Opening:
     explored: Explored
     card: str
     layers: list[tuple[str, str]]  # the layer menu
+    heads: list[tuple[str, str]]  # the head menu (the mean alone: a model without heads, and no lens row)
 
 
 def opening() -> Opening:
@@ -152,7 +154,7 @@ def opening() -> Opening:
         explored = explore(Settings(text, default, reference=reference), display=DEFAULT_DISPLAY)
     card = cards.model_card(default) if default else ""
     layers = models.layer_choices(default) if default else [("mean", "mean")]
-    return Opening(choices, default, rows, text, reference, explored, card, layers)
+    return Opening(choices, default, rows, text, reference, explored, card, layers, heads.head_choices(default))
 
 
 # --- choosing what to plot --------------------------------------------------------------------------
@@ -214,16 +216,29 @@ def ranks(result: Translation | None) -> list[str]:
 
 
 def figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
-           presenter: bool = False, display: object = ()) -> viz.Figure | None:
+           presenter: bool = False, display: object = (), kind: object = "cross",
+           head: object = heads.MEAN) -> viz.Figure | None:
     """Re-plot a kept result (no model run): one hypothesis, one layer, revealed up to `step`."""
     if result is None:
         return None
     r = hypothesis(result, rank)
-    return viz.heatmap(r, pick_layer(layer, r), _revealed(step, r), presenter=presenter, **heatmap_display(display))
+    return map_figure(r, layer, _revealed(step, r), presenter, display, kind, head)
+
+
+def map_figure(r: Translation, layer: object, step: int | None, presenter: bool, display: object,
+               kind: object = "cross", head: object = heads.MEAN) -> viz.Figure:
+    """The heatmap of r: for a model with heads, of the kind and head chosen (heads.lens). Encoder
+    self-attention's rows are source pieces, not steps: it is drawn whole whatever the step."""
+    shown, lens_title = heads.lens(r, kind, head)
+    if heads.pick_kind(kind, r) == "encoder_self":
+        step = None
+    chosen = pick_layer(layer, shown)
+    title = None if lens_title is None else f"{lens_title} · {viz.default_title(shown, chosen)}"
+    return viz.heatmap(shown, chosen, step, presenter=presenter, title=title, **heatmap_display(display))
 
 
 def step_figure(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
-                presenter: bool = False) -> viz.Figure | None:
+                presenter: bool = False, head: object = heads.MEAN) -> viz.Figure | None:
     """The shown step's arithmetic as grids, for the layer on the map (the mean has none of its own)."""
     if result is None:
         return None
@@ -236,7 +251,8 @@ def step_figure(result: Translation | None, rank: object = 1, layer: object = "m
                            "arithmetic: choose a layer above to see its query, keys, values and context.", presenter)
     shown = _revealed(step, r)
     layer_shown = 0 if chosen == "mean" else chosen  # the mean of one layer is that layer
-    return viz.step_figure(r, last_step(result, rank) if shown is None else shown, layer_shown, presenter=presenter)
+    return viz.step_figure(r, last_step(result, rank) if shown is None else shown, layer_shown, presenter=presenter,
+                           head=heads.pick_head(head, r) or 0)
 
 
 def grid(result: Translation | None, rank: object = 1, presenter: bool = False,
@@ -248,8 +264,10 @@ def grid(result: Translation | None, rank: object = 1, presenter: bool = False,
     return viz.layer_grid(hypothesis(result, rank), presenter=presenter, row_scale=row_scale)
 
 
-def step_math(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None) -> str:
-    """The arithmetic of one step (Markdown); for the mean of layers it explains layer 0."""
+def step_math(result: Translation | None, rank: object = 1, layer: object = "mean", step: object = None,
+              head: object = heads.MEAN) -> str:
+    """The arithmetic of one step (Markdown); for the mean of layers it explains layer 0, for the mean of heads
+    head 0."""
     if result is None:
         return ""
     r = hypothesis(result, rank)
@@ -257,10 +275,13 @@ def step_math(result: Translation | None, rank: object = 1, layer: object = "mea
     chosen = pick_layer(layer, r)
     shown = 0 if chosen == "mean" else chosen
     step = last if _revealed(step, r) is None else _revealed(step, r)
-    text = viz.step_math(r, step, shown if r.attention_layers else 0)
+    text = viz.step_math(r, step, shown if r.attention_layers else 0, head=heads.pick_head(head, r) or 0)
     if chosen == "mean" and r.attention_layers > 1:
         text = (f"*The heatmap shows the mean of {r.attention_layers} layers; each layer does its own arithmetic. "
                 "This is layer 0's (choose a layer to see another).*\n\n" + text)
+    if r.heads and heads.pick_head(head, r) is None:
+        text = ("*A layer's heads each do their own arithmetic; this is head 0's (choose a head to see "
+                "another).*\n\n" + text)
     return text
 
 
@@ -284,7 +305,8 @@ class Frame(NamedTuple):
 
 
 def play(result: Translation | None, rank: object = 1, layer: object = "mean", presenter: bool = False,
-         delay: float | None = None, display: object = ()) -> Iterator[Frame]:
+         delay: float | None = None, display: object = (), kind: object = "cross",
+         head: object = heads.MEAN) -> Iterator[Frame]:
     """Decode again on screen: yields the figure revealed up to step k, k and its math, for k = 0…S-1 (at most
     MAX_PLAY_FRAMES of them, evenly spread, the last step always among them)."""
     if result is None:
@@ -295,8 +317,8 @@ def play(result: Translation | None, rank: object = 1, layer: object = "mean", p
         delay = min(max(PLAY_SECONDS / len(shown), PLAY_DELAY_S[0]), PLAY_DELAY_S[1])
     for step in shown:
         started = time.perf_counter()
-        yield Frame(figure(result, rank, layer, step, presenter, display), step,
-                    step_math(result, rank, layer, step), step_figure(result, rank, layer, step, presenter))
+        yield Frame(figure(result, rank, layer, step, presenter, display, kind, head), step,
+                    step_math(result, rank, layer, step, head), step_figure(result, rank, layer, step, presenter, head))
         if step < steps - 1:
             time.sleep(max(0.0, delay - (time.perf_counter() - started)))
 

@@ -176,10 +176,10 @@ def test_a_refused_intervention_keeps_the_translation_on_screen(tmp_path_factory
     controls = ["3 March 2021", "dates", "bidirectional", False, 1.0, "", 0, "greedy", 1]  # ExploreControls.settings
     kept = runs.run(runs.Settings("3 March 2021", "dates"))
     for step, piece, message in ((50, "7", "Choose a step from 1 to"), (1, "Ω", "not a piece this checkpoint writes")):
-        updates = on_intervene(r, *controls, kept, 1, step, piece, "mean", False, [])
+        updates = on_intervene(r, *controls, kept, 1, step, piece, "mean", False, [], "cross", "mean")
         assert message in updates[r.status]
         assert all(isinstance(updates[c], type(gr.skip())) for c in (r.output, r.plot, r.result))
-    changed = on_intervene(r, *controls, kept, 1, 1, "7", "mean", False, [])
+    changed = on_intervene(r, *controls, kept, 1, 1, "7", "mean", False, [], "cross", "mean")
     assert changed[r.result].decoder_inputs[1] == "7" and changed[r.output] == changed[r.result].text
 
 

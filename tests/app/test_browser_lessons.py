@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import s2s
-from s2s import viz
-from s2s.web import compare, lessons, views
+from s2s.web import compare, heads, lessons, views
 from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     ARTIFACTS,
     browser,
@@ -484,13 +483,60 @@ def test_a_transformer_s_heads_every_head_drawn_for_the_kind_chosen(page):
     page.wait_for_timeout(1500)  # the run with the new checkpoint
     page.get_by_role("tab", name=views.HEADS).click()
     model = s2s.load("dates-transformer")
-    layers, heads = model.config["num_layers"], model.config["heads"]
-    page.wait_for_function(f"() => ({HEAD_PANELS})()?.panels === {layers * heads}", timeout=TIMEOUT_MS)
+    layers, count = model.config["num_layers"], model.config["heads"]
+    page.wait_for_function(f"() => ({HEAD_PANELS})()?.panels === {layers * count}", timeout=TIMEOUT_MS)
     assert page.evaluate(HEAD_PANELS)["greys"] == 0 and "cross-attention" in page.evaluate(HEAD_PANELS)["title"]
-    page.locator("#kind").get_by_label(viz.KIND_NAMES["decoder_self"]).check()
+    page.locator("#kind").get_by_label(heads.KIND_SHORT["decoder_self"], exact=True).check()
     page.wait_for_function(f"() => ({HEAD_PANELS})()?.title.includes('decoder self-attention')", timeout=TIMEOUT_MS)
     drawn = page.evaluate(HEAD_PANELS)
-    assert drawn["panels"] == layers * heads and drawn["greys"] == layers * heads, drawn  # every head's future
+    assert drawn["panels"] == layers * count and drawn["greys"] == layers * count, drawn  # every head's future
+
+
+def choose_checkpoint(page, name: str) -> None:
+    box = page.locator("#checkpoint").get_by_role("combobox")
+    box.fill(name)
+    box.press("Enter")
+    page.wait_for_function("(want) => document.querySelector('#checkpoint input').value === want", arg=name,
+                           timeout=TIMEOUT_MS)
+
+
+def heatmap_z(page) -> np.ndarray:
+    return np.array(drawn(page, "#heatmap")["traces"][0]["z"], dtype=float)
+
+
+def row_scaled(weights: np.ndarray) -> np.ndarray:
+    """What the map draws with "scale each row" (on by default): each row over its largest weight."""
+    return weights / weights.max(-1, keepdims=True)
+
+
+def test_the_map_draws_a_transformer_s_kind_and_head_and_a_clicked_head_comes_whole(page):
+    """Issue 23: a Transformer's map showed cross-attention's mean over heads only, and the heads grid could not
+    be enlarged. The kind and head menus (shown for a model with heads only) now choose what the map draws, and a
+    click on a panel of the heads grid shows that layer's head on the map, checked against the model's weights."""
+    assert not page.locator("#lens-row").is_visible()  # dates: an LSTM, no heads
+    choose_checkpoint(page, "dates-transformer")
+    page.wait_for_selector("#lens-row", state="visible", timeout=TIMEOUT_MS)
+    r = s2s.load("dates-transformer").translate(page.locator("#source textarea, #source input").first.input_value())
+    page.locator("#kind").get_by_label(heads.KIND_SHORT["decoder_self"], exact=True).check()
+    head = page.locator("#head").get_by_role("combobox")
+    head.click()
+    page.get_by_role("option", name="head 2", exact=True).click()
+    page.wait_for_function(f"() => ({DRAWN})('#heatmap')?.title?.includes('head 2')", timeout=TIMEOUT_MS)
+    np.testing.assert_allclose(heatmap_z(page), row_scaled(r.heads["decoder_self"][:, 2].mean(0)), atol=1e-4)
+    page.get_by_role("tab", name=views.HEADS).click()
+    page.wait_for_function(f"() => ({HEAD_PANELS})()?.title.includes('decoder self-attention')", timeout=TIMEOUT_MS)
+    layers, count = r.heads["cross"].shape[:2]
+    panel = page.evaluate("""(n) => { const g = document.querySelector('#heads .js-plotly-plot');
+      const x = g._fullLayout[n === 1 ? 'xaxis' : `xaxis${n}`], y = g._fullLayout[n === 1 ? 'yaxis' : `yaxis${n}`];
+      g.scrollIntoView({block: 'start'});
+      const r = g.getBoundingClientRect();  // the panel's centre, from its axes' place in the plot
+      return [r.left + x._offset + x._length / 2, r.top + y._offset + y._length / 2]; }""",
+                          1 * count + 3 + 1)  # layer 1, head 3: the panel after layer 0's heads and 3 of layer 1's
+    page.mouse.click(*panel)
+    page.wait_for_function(f"() => ({DRAWN})('#heatmap')?.title?.includes('head 3')", timeout=TIMEOUT_MS)
+    assert page.locator("#heatmap").is_visible()  # the Heatmap tab came to the front
+    assert page.locator("#layer").get_by_label("layer 1", exact=True).is_checked()
+    np.testing.assert_allclose(heatmap_z(page), row_scaled(r.heads["decoder_self"][1, 3]), atol=1e-4)
 
 
 def test_the_lstm_vs_transformer_preset_draws_both_maps(page):

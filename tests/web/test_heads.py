@@ -44,3 +44,54 @@ def test_the_lstm_vs_transformer_preset_keeps_the_text_and_runs_the_transformer_
     # a checkpoint without a sibling (a Transformer itself) compares dates with dates-transformer
     other = compare.preset("family", runs.Settings("3 March 2021", "dates-transformer"))
     assert (other.a.checkpoint, other.b.checkpoint) == ("dates", "dates-transformer")
+
+
+def z_of(fig) -> np.ndarray:
+    return np.array(fig.data[0].z, dtype=float)
+
+
+def test_the_main_map_draws_the_kind_and_head_chosen():
+    """Issue 23: the main heatmap of a Transformer showed cross-attention's mean over heads only. It now draws
+    any kind, of one head or their mean, checked here against the weights the model recorded."""
+    r = s2s.load("dates-transformer").translate("3 March 2021")
+    layers, count = r.heads["cross"].shape[:2]
+    for kind in ("cross", "decoder_self", "encoder_self"):
+        for head in ("mean", *map(str, range(count))):
+            weights = r.heads[kind]  # (L, NH, rows, cols)
+            want = weights.mean(1) if head == "mean" else weights[:, int(head)]  # (L, rows, cols)
+            for layer in ("mean", "1"):
+                fig = views.figure(r, 1, layer, None, False, (), kind, head)
+                drawn = want.mean(0) if layer == "mean" else want[int(layer)]
+                np.testing.assert_allclose(z_of(fig), drawn, atol=1e-5, err_msg=f"{kind} {head} {layer}")
+            if (kind, head) != ("cross", "mean"):
+                assert heads.KIND_SHORT[kind] in fig.layout.title.text
+                assert ("mean of heads" if head == "mean" else f"head {head}") in fig.layout.title.text
+    ticks = lambda fig, axis: list(getattr(fig.layout, axis).ticktext)  # noqa: E731
+    source = [viz.display_piece(p) for p in r.source_pieces]
+    encoder = views.figure(r, 1, "mean", 3, False, (), "encoder_self", "0")
+    assert ticks(encoder, "xaxis") == source and len(ticks(encoder, "yaxis")) == len(source)  # drawn whole
+    decoder = views.figure(r, 1, "mean", None, False, (), "decoder_self", "0")
+    assert ticks(decoder, "xaxis") == [viz.display_piece(p) for p in r.decoder_inputs]
+    future = np.triu(np.ones((len(r.output_pieces),) * 2, dtype=bool), k=1)  # column j > row t
+    greyed = ~np.isnan(np.array(decoder.data[1].z, dtype=float))
+    assert (greyed == future).all()  # the causal mask's cells, and only those
+
+
+def test_an_lstm_s_map_ignores_the_kind_and_head_and_its_menu_has_no_heads():
+    r = s2s.load("dates").translate("3 March 2021")
+    plain = views.figure(r, 1, "mean", None, False, ())
+    assert views.figure(r, 1, "mean", None, False, (), "decoder_self", "2").to_json() == plain.to_json()
+    assert heads.head_choices("dates") == [("mean of heads", "mean")]
+    count = s2s.load("dates-transformer").config["heads"]
+    assert heads.head_choices("dates-transformer")[1:] == [(f"head {h}", str(h)) for h in range(count)]
+
+
+def test_the_step_shown_is_the_chosen_head_s_arithmetic():
+    """The step-through drew head 0 whatever the map showed; it now follows the head menu (the mean: head 0)."""
+    r = s2s.load("dates-transformer").translate("3 March 2021")
+    step, layer, head = 4, 1, 2
+    fig = views.step_figure(r, 1, str(layer), step, False, str(head))
+    query = np.array(fig.data[0].z, dtype=float)[0]
+    np.testing.assert_allclose(query, r.head_queries[layer, head, step], atol=1e-5)
+    assert f"head {head}" in fig.layout.title.text and f"head {head}" in views.step_math(r, 1, str(layer), step,
+                                                                                           str(head))
