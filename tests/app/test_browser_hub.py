@@ -9,14 +9,16 @@ head maps from the repo's config.json.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 
 import pytest
 import torch
 from transformers import MarianMTModel, MarianTokenizer
 
-from s2s import checkpoint, viz
-from s2s.web import views
+from s2s import checkpoint, hub_translation, viz
+from s2s.web import models, views
 from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     ARTIFACTS,
     browser,
@@ -39,16 +41,22 @@ TIMEOUT_MS = 60_000
 PROBLEMS = "(root) => document.querySelectorAll(`${root} .s2s-problem`).length"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+@contextlib.contextmanager
+def serve(tmp_path_factory, attributes: dict | None = None):
     """(the page's URL, the bundled checkpoints' folder): tiny bundled checkpoints, and the tiny Marian on the fake
     Hub, which the app reaches through huggingface_hub as it would reach the real one."""
     chromium_or_skip()
     bundled = make_bundled(tmp_path_factory.mktemp("checkpoints"))
     with pytest.MonkeyPatch.context() as patch, serving(patch, tmp_path_factory.mktemp("hf-cache")) as hub:
         hub.add_commit(REPO, tiny_marian_files())
-        with served_app(bundled) as address:
+        with served_app(bundled, attributes) as address:
             yield address, bundled
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    with serve(tmp_path_factory) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +92,20 @@ def page(browser, served, request):  # noqa: F811 (the fixture imported above)
 
 def open_repo(page, oracle) -> None:
     """Type the repo into the checkpoint box and TEXT into the source, as a lecturer does; wait for its heatmap."""
-    source, output, text, _ = oracle
+    choose_repo(page)
+    type_text(page, oracle)
+
+
+def choose_repo(page) -> None:
     box = page.locator("#checkpoint").get_by_role("combobox")
     box.fill(REPO)
     box.press("Enter")
     page.wait_for_function("(want) => document.querySelector('#checkpoint input').value === want", arg=REPO,
                            timeout=TIMEOUT_MS)
+
+
+def type_text(page, oracle) -> None:
+    source, output, text, _ = oracle
     type_source(page, TEXT)
     wait_for_ticks(page, "x", pieces(source))
     wait_for_ticks(page, "y", pieces(output))
@@ -98,8 +114,13 @@ def open_repo(page, oracle) -> None:
 
 def test_a_marian_repo_typed_in_the_checkpoint_box_shows_its_pieces_card_and_layers(page, oracle):
     open_repo(page, oracle)
+    card_and_layers(page)
+
+
+def card_and_layers(page) -> None:
     page.get_by_text("About this checkpoint", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#card')?.innerText.includes('MarianMT')", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#card')?.innerText.includes('MarianMT')",
+                           timeout=TIMEOUT_MS // 4)  # made when the checkpoint changed, long before the heatmap
     card = page.locator("#card").inner_text()
     assert "MarianMT from the Hub" in card and "languages en, fr" in card, card
     layers = [label.inner_text() for label in page.locator("#layer label").all()]
@@ -134,3 +155,36 @@ def test_compare_puts_the_marian_model_beside_a_bundled_checkpoint(page, oracle,
     assert oracle[2] in summary and "different outputs" in summary, summary
     # their tokenizers differ, so A − B cannot be drawn: the page says so rather than drawing nonsense
     assert "different source pieces" in summary and page.locator("#plot-diff .js-plotly-plot .xtick text").count() == 0
+
+
+LOAD_S = 4.0  # how long the slow Hub load takes, far beyond the 0.05 s a request waits for it
+
+
+def slowly(load):
+    def loading(*args, **kwargs):
+        time.sleep(LOAD_S)
+        return load(*args, **kwargs)
+    return loading
+
+
+@pytest.mark.xfail(strict=True, reason="the page never refreshes the card and the layer menu made while a Hub model "
+                   "was still loading (ui/explore.py: on_checkpoint runs on the checkpoint's change only); a real "
+                   "opus-mt download always outlasts S2S_HUB_WAIT_S")
+def test_a_hub_model_slower_than_the_wait_still_ends_with_its_card_and_layers(browser, tmp_path_factory, oracle):  # noqa: F811
+    """On a Space the first load of opus-mt-en-fr (300 MB to download, seconds to open) outlasts HUB_WAIT_S, so the
+    events of the checkpoint's change get "still loading, try again"; typing once it has loaded must show it all."""
+    slow = {(models, "HUB_WAIT_S"): 0.05, (hub_translation, "load"): slowly(hub_translation.load)}
+    with serve(tmp_path_factory, slow) as (address, _):
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        page.goto(address)
+        page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=TIMEOUT_MS)
+        try:
+            choose_repo(page)
+            page.wait_for_function("() => document.querySelector('#status').innerText.includes('still loading')",
+                                   timeout=TIMEOUT_MS)
+            page.wait_for_timeout(1000 * LOAD_S + 2000)  # loaded by now: what the status said to do, try again
+            type_text(page, oracle)
+            card_and_layers(page)
+        finally:
+            context.close()
