@@ -14,6 +14,9 @@ Beside it: the bundled dates checkpoint (the page's default) on a date, greedy a
 it; and transformers' own generate() on the same model and input, which records nothing, to show what the
 recording costs. With --load (the default) the model is also written as model.safetensors to a temporary folder
 once and opened through s2s.hub_translation.load, as a Space does from its Hub cache after the download.
+
+`offline_cache` puts the same model in a Hub cache as the repo bench/opus-mt-en-fr-sized, for the app to open
+by that name with no Hub: `python -m bench.app --opus-sized` times it in the page and under a class's load.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Load benchmark: a class of students, a flooding client, and gradio's own ceiling, side by side.
 
-    python -m bench.app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000]
+    python -m bench.app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000] [--opus-sized]
 
 Launches `python app.py` and a no-op gradio app (the same queue, sessions and guard, one endpoint
 `translate` that returns its text reversed) on free local ports, and drives both with the same
@@ -24,7 +24,10 @@ the other so they never share the CPUs:
    Train in the Train tab with its controls as they open (`clients.train_tab_events` finds the page's own events
    in its /config, and they are sent as the page sends them), polls the run every POLL_S as the tab's timer does,
    and presses Cancel at the window's end; the next window begins once the run has stopped;
-5. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
+5. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls;
+6. with `--opus-sized` (bench/app.py), a random model of opus-mt-en-fr's size served offline from a Hub cache made
+   here: its capacity after dates' (once its first request has loaded it), and the same class with every request
+   an English sentence for it.
 """
 
 from __future__ import annotations
