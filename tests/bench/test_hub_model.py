@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 import torch
 from huggingface_hub import constants
 
+from bench import app as bench_app
 from bench import hub_model
+from bench import load as bench_load
 from bench.server import sentence
 from s2s import hub_translation
 from s2s.web import models, runs
@@ -60,3 +63,25 @@ def test_the_offline_cache_opens_in_the_page_by_name_with_no_hub(monkeypatch, tm
     assert r.source_pieces[:4] == ["▁The", "▁European", "▁Economic", "▁Area"]  # whole words, as opus-mt's pieces
     config = models.get_model(hub_model.REPO_ID).translator.config
     assert config["languages"] == ["en", "fr"] and config["hidden_size"] == 32  # the shrunk configuration
+
+
+@pytest.mark.slow  # trains two tokenizers and writes safetensors
+def test_the_app_benchmark_hands_the_opus_sized_model_to_the_load_run(monkeypatch):
+    """python -m bench.app --opus-sized --clients N: the load run gets the model's name, and the servers it starts
+    meanwhile the offline cache's environment."""
+    for name in ("HF_HUB_OFFLINE", "HF_HUB_CACHE", "S2S_MT_MAX_TARGET"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
+    monkeypatch.setattr(hub_translation, "MAX_TARGET_PIECES", hub_translation.MAX_TARGET_PIECES)
+    seen = []
+
+    def run(args):
+        cache = Path(os.environ["HF_HUB_CACHE"])
+        seen.append((args.hub_model, os.environ["HF_HUB_OFFLINE"], os.environ["S2S_MT_MAX_TARGET"],
+                     (cache / "models--bench--opus-mt-en-fr-sized" / "refs" / "main").is_file()))
+        return 0
+
+    monkeypatch.setattr(bench_load, "run", run)
+    assert bench_app.main(["--opus-sized", "--steps", "5", "--clients", "3", "--seconds", "2"]) == 0
+    assert seen == [(hub_model.REPO_ID, "1", "5", True)]
