@@ -68,3 +68,15 @@ def test_a_marian_model_in_the_cache_opens_in_the_page_without_the_hub(hub, monk
     explored = views.explore(runs.Settings("the cat", spec))
     assert explored.result is not None and explored.result.family == "marian", explored.status
     assert models.get_model(spec).translator.config["commit"] == commit
+
+
+def test_a_repo_with_only_pickles_on_main_is_refused_and_its_safetensors_pull_request_opens(hub):
+    """What docs/hub.md tells a lecturer whose opus-mt repo has only pytorch_model.bin on main: the page refuses it
+    in one line, and the revision of the Hub's safetensors conversion (refs/pr/N) opens."""
+    pickled = tiny_marian_files(model__safetensors=None, **{"pytorch_model.bin": b"a pickle"})
+    hub.add_commit(REPO, pickled)
+    hub.add_commit(REPO, tiny_marian_files(), ref="refs/pr/1")
+    refused = views.explore(runs.Settings("the cat", REPO))
+    assert refused.result is None and "only as pytorch_model.bin" in refused.status and "\n" not in refused.status
+    converted = views.explore(runs.Settings("the cat", f"{REPO}@refs/pr/1"))
+    assert converted.result is not None and converted.result.family == "marian", converted.status
