@@ -1,7 +1,7 @@
 """Benchmark: how long the app takes to answer, from a client's request to the heatmap back.
 
-    python -m bench.app [--n 50] [--checkpoint dates] [--browser]
-    python -m bench.app --clients 100 --think 3 [--flood] [--train] [--calls 10000]   # load: see bench/load.py
+    python -m bench.app [--n 50] [--checkpoint dates] [--browser] [--opus-sized [--steps 20]]
+    python -m bench.app --clients 100 --think 3 [--flood] [--train] [--calls 10000] [--opus-sized]   # bench/load.py
 
 Starts `python app.py` in its own process on a free local port (as a Space runs it), calls the public
 `translate` endpoint with gradio_client for n varied inputs of the checkpoint's task, and prints the
@@ -13,6 +13,13 @@ shows the new input's pieces: the whole path, drawing included. It does so on tw
 in turn: the app as it ships (the heatmap a `LivePlot`, redrawn in place) and the same app with gradio's
 own `gr.Plot` as the heatmap (the baseline; gradio re-creates that plot for every value). Run it on an
 otherwise idle machine for figures to compare; the load average is printed so that a busy machine shows.
+
+With --opus-sized, a Hub translation model of Helsinki-NLP/opus-mt-en-fr's configuration with random weights
+(bench/hub_model.py, 75 million parameters) is measured first, then the checkpoint, both in the same run on the
+same servers: no download, the model is put in a Hub cache here and the app opens it by its name,
+bench/opus-mt-en-fr-sized, offline from there, through the same code as a real repo. Its </s> is unreachable, so
+each translate writes exactly --steps pieces (the length of a dozen words' translation). The browser run then
+times the app as shipped only (the gr.Plot baseline is the page's, not the model's, and is left out).
 """
 
 from __future__ import annotations
@@ -31,22 +38,33 @@ from gradio_client import Client
 from playwright.sync_api import sync_playwright
 
 from s2s import tasks, viz
+from s2s.errors import HubBusy
 from s2s.viz import display_piece
 from s2s.web import models, runs
 
-from . import load
-from .server import CHROMIUM, CHROMIUM_ARGS, free_port, machine, start
+from . import hub_model, load
+from .server import CHROMIUM, CHROMIUM_ARGS, free_port, machine, sentence, start
 
 GOAL_MS = 100  # typing to an updated heatmap, median (issue 9)
 
 
 def inputs(spec: str, n: int) -> list[str]:
     """n varied sources of the checkpoint's task (prefixes of one sentence when the task is unknown)."""
-    task = models.get_model(spec).translator.config.get("task")
+    task = ready(spec).translator.config.get("task")
     if task in tasks.TASKS:
         return [source for source, _ in tasks.TASKS[task].generate(n, seed=1)]
-    sentence = "the quick brown fox jumps over the lazy dog"
-    return [sentence[: 1 + i % len(sentence)] for i in range(n)]
+    return [sentence(i) for i in range(n)]  # a translation model: English sentences of 8 to 13 words
+
+
+def ready(spec: str, seconds: float = 300) -> models.Loaded:
+    """The loaded model of `spec`, waiting for a Hub model's load (the page answers "still loading" meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return models.get_model(spec)
+        except HubBusy:
+            if time.monotonic() > deadline:
+                raise
 
 
 def summary(name: str, seconds: list[float]) -> str:
@@ -80,6 +98,14 @@ WATCH = """(want) => {
 }"""
 
 
+TICKS = "() => Array.from(document.querySelectorAll('#heatmap .xtick text')).map(t => t.textContent)"
+
+
+def source_labels(translator, text: str) -> list[str]:
+    """The heatmap's x tick labels for `text`: its source pieces, as plotly's SVG text holds them."""
+    return [display_piece(p, escape=False) for p in translator.source_tokenizer.pieces(translator.encode_source(text))]
+
+
 def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[float]]:
     """Seconds from the last key press of each text to the heatmap showing its source pieces, in Chromium,
     on each page of `urls` in turn for every text (so that the machine's noise hits every page alike).
@@ -87,7 +113,7 @@ def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[flo
     Both moments are taken in the page (a beforeinput listener, a MutationObserver on the plot), so the
     figures hold the server's answer and plotly's drawing but not Playwright's own round trips.
     """
-    translator = models.get_model(spec).translator
+    translator = ready(spec).translator
     times: list[list[float]] = [[] for _ in urls]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -100,12 +126,14 @@ def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[flo
             page.locator("#checkpoint").get_by_role("combobox").press("Enter")
             pages.append(page)
         for text in texts:
-            want = [display_piece(p, escape=False) for p in translator.translate(text).source_pieces]
+            before, want = (source_labels(translator, t) for t in (text[:-1], text))
             for page, seconds in zip(pages, times):
                 page.bring_to_front()
                 box = page.locator("#source").get_by_role("textbox")
                 box.fill(text[:-1])
-                page.wait_for_timeout(400)  # the update this starts is over before the measured key
+                page.wait_for_function(f"(want) => JSON.stringify(({TICKS})()) === JSON.stringify(want)", arg=before,
+                                       timeout=60_000)  # the update this starts is drawn before the measured key
+                page.wait_for_timeout(400)  # and its follow-up events are over
                 page.evaluate(WATCH, want)
                 box.press_sequentially(text[-1])
                 page.wait_for_function("() => window.drawnAt !== null", timeout=30_000)
@@ -119,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=50, help="measured calls (after 3 warm-up calls)")
     parser.add_argument("--checkpoint", default=None, help="bundled name or Hub repo (default: the app's default)")
     parser.add_argument("--browser", action="store_true", help="also time keystroke to heatmap in headless Chromium")
+    parser.add_argument("--opus-sized", action="store_true",
+                        help="also, first, a random model of opus-mt-en-fr's configuration, opened from a Hub cache "
+                             "made here (no download)")
+    parser.add_argument("--steps", type=int, default=20, help="pieces each translate of --opus-sized writes")
     loading = parser.add_argument_group("load (bench/load.py): a class, a flood, and the no-op ceiling")
     loading.add_argument("--clients", type=int, default=0, help="students in the class run (0: no load run)")
     loading.add_argument("--think", type=float, default=3.0, help="seconds between a student's requests, on average")
@@ -128,19 +160,35 @@ def main(argv: list[str] | None = None) -> int:
     loading.add_argument("--train", action="store_true", help="also run the class while a lecturer trains in the page")
     loading.add_argument("--calls", type=int, default=0, help="also measure the app's memory over this many calls")
     args = parser.parse_args(argv)
-    if args.clients:
-        return load.run(args)
+    with tempfile.TemporaryDirectory() as cache:
+        args.hub_model = None
+        if args.opus_sized:
+            print(f"opus-mt-en-fr's size: {hub_model.REPO_ID}, random weights, put in a Hub cache, opened offline "
+                  f"({hub_model.offline_cache(Path(cache), args.steps)})")
+            args.hub_model = hub_model.REPO_ID
+        if args.clients:
+            return load.run(args)
+        models.prepare()
+        spec = args.checkpoint or models.default_checkpoint()
+        if spec is None:
+            print("error: no checkpoint installed", file=sys.stderr)
+            return 1
+        print(f"machine: {machine()}")
+        for name in [*([args.hub_model] if args.hub_model else []), spec]:
+            measure(name, args.n, args.browser, baseline=not args.hub_model)
+        print(f"machine at the end: {machine()}")
+    return 0
 
-    models.prepare()
-    spec = args.checkpoint or models.default_checkpoint()
-    if spec is None:
-        print("error: no checkpoint installed", file=sys.stderr)
-        return 1
-    # the warm-up's texts are never timed: the server keeps recent results, and a repeat would be a cache hit
-    every = inputs(spec, args.n + 3)
-    warm, texts = every[:3], every[3:]
-    print(f"machine: {machine()}")
-    print(f"checkpoint {spec}, {len(texts)} inputs, greedy, bidirectional; {torch.get_num_threads()} torch thread(s)")
+
+def measure(spec: str, n: int, browser: bool, baseline: bool) -> None:
+    """Time `spec`: through the served app (and, with `browser`, in Chromium, with `baseline` beside gradio's own
+    gr.Plot), then the same work in this process; print the figures."""
+    # no text is asked twice of a server, which keeps recent results (a repeat would be a cache hit): the warm-up's
+    # texts are never timed, and the browser types others than the client sends
+    every = inputs(spec, 2 * n + 3)
+    warm, texts, typing = every[:3], every[3:n + 3], every[n + 3:]
+    print(f"\ncheckpoint {spec}, {len(texts)} inputs, greedy, bidirectional; {torch.get_num_threads()} torch "
+          "thread(s)")
 
     port, baseline_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as folder:
@@ -149,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             call = lambda text: client.predict(text, spec, "bidirectional", 0, "", 0, 1,  # noqa: E731
                                                api_name="/translate")
+            deadline = time.monotonic() + 300
+            while True:  # a Hub model loads in the background, and the server answers "still loading" meanwhile
+                try:
+                    call(warm[0])
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
             for text in warm:
                 call(text)
             served = []
@@ -156,18 +213,21 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 call(text)
                 served.append(time.perf_counter() - started)
-            typed, baseline = [], []
-            if args.browser:
-                processes.append(serve(baseline_port, Path(folder) / "baseline.log", gradio_plot=True))
-                typed, baseline = browser_times([f"http://127.0.0.1:{p}/" for p in (port, baseline_port)], spec,
-                                                texts)
+            typed, gradio_plot = [], []
+            if browser:
+                urls = [f"http://127.0.0.1:{port}/"]
+                if baseline:
+                    processes.append(serve(baseline_port, Path(folder) / "baseline.log", gradio_plot=True))
+                    urls.append(f"http://127.0.0.1:{baseline_port}/")
+                typed, *rest = browser_times(urls, spec, typing)
+                gradio_plot = rest[0] if rest else []
         finally:
             for process in processes:
                 process.terminate()
                 process.wait(timeout=30)
 
     model, figure, encoded, handler = [], [], [], []
-    translator = models.get_model(spec).translator
+    translator = ready(spec).translator
     for text in warm:
         runs.api_translate(text, spec, "bidirectional", 0, "", 0, 1)[1].to_json()
     for text in texts:
@@ -188,8 +248,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if typed:
         print(summary("browser: keystroke -> heatmap", typed))
-        print(summary("  baseline: gradio's gr.Plot", baseline))
-        print(f"  baseline / as shipped (medians): {statistics.median(baseline) / statistics.median(typed):.2f}x")
+    if gradio_plot:
+        print(summary("  baseline: gradio's gr.Plot", gradio_plot))
+        print(f"  baseline / as shipped (medians): {statistics.median(gradio_plot) / statistics.median(typed):.2f}x")
     print(summary("gradio_client -> /translate", served))
     print(summary("in-process handler (all below)", handler))
     print(summary("  model: translate()", model))
@@ -203,7 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         what = "client to heatmap JSON (run with --browser for the whole path)"
     print(f"goal, {what}: median < {GOAL_MS} ms: {'met' if median_ms < GOAL_MS else 'NOT met'} ({median_ms:.0f} ms)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import httpx
 
 from s2s import tasks
 
-from .server import ROOT
+from .server import ROOT, sentence
 
 API = "/gradio_api/call/translate"
 FLOOD_IN_FLIGHT = 150
@@ -100,8 +100,11 @@ async def call(client, base: str, data: list, address: str, tally: Tally, sessio
         tally.error(type(error).__name__)
 
 
-def requests_for(rng: random.Random, mixed: bool) -> list:
-    """translate's inputs: dates only (the capacity runs), or a class's mix over the bundled checkpoints."""
+def requests_for(rng: random.Random, mixed: bool, checkpoint: str | None = None) -> list:
+    """translate's inputs: dates only (the capacity runs), or a class's mix over the bundled checkpoints; with
+    `checkpoint` (a translation model), an English sentence for it, greedy, each time another."""
+    if checkpoint:
+        return [sentence(rng.randrange(10**6)), checkpoint, "bidirectional", 0, "", 0, 1]
     if not mixed:  # a fresh date each time: no request is a repeat the app could serve from its recent results
         source, _ = tasks.TASKS["dates"].generate(1, rng.randrange(10**9))[0]
         return [source, "dates", "bidirectional", 0, "", 0, 1]
@@ -115,15 +118,16 @@ def requests_for(rng: random.Random, mixed: bool) -> list:
     return [source, name, mask, forcing, target if forcing else "", rng.randrange(100), beam]
 
 
-async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = False) -> Tally:
-    """`clients` callers sending back to back for `seconds`."""
+async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = False,
+                      checkpoint: str | None = None) -> Tally:
+    """`clients` callers sending back to back for `seconds` (requests_for's inputs)."""
     tally = Tally()
     deadline = time.perf_counter() + seconds
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as client:
         async def caller(i: int) -> None:
             rng = random.Random(i)
             while time.perf_counter() < deadline:
-                await call(client, base, requests_for(rng, mixed), f"10.1.{i // 250}.{i % 250}", tally,
+                await call(client, base, requests_for(rng, mixed, checkpoint), f"10.1.{i // 250}.{i % 250}", tally,
                            session=f"capacity-{i}")
 
         started = time.perf_counter()
@@ -133,10 +137,11 @@ async def closed_loop(base: str, clients: int, seconds: float, mixed: bool = Fal
 
 
 async def students(base: str, count: int, think: float, seconds: float, seed: int = 1000,
-                   phase: Callable[[], Tally] | None = None, stop: asyncio.Event | None = None) -> Tally:
+                   phase: Callable[[], Tally] | None = None, stop: asyncio.Event | None = None,
+                   checkpoint: str | None = None) -> Tally:
     """`count` students, each a request every `think` s on average (exponential gaps), each from its own address,
-    for `seconds` (or until `stop` is set). With `phase`, each request counts in the tally it returns when the
-    request starts."""
+    for `seconds` (or until `stop` is set), on the bundled mix or on `checkpoint` alone. With `phase`, each request
+    counts in the tally it returns when the request starts."""
     tally = Tally()
     deadline = time.perf_counter() + seconds
     running = (lambda: not stop.is_set()) if stop else (lambda: time.perf_counter() < deadline)
@@ -145,7 +150,7 @@ async def students(base: str, count: int, think: float, seconds: float, seed: in
             rng = random.Random(seed + i)  # each run its own requests: none a repeat of the run before
             await asyncio.sleep(rng.uniform(0, think))
             while running():
-                await call(client, base, requests_for(rng, mixed=True), f"10.2.{i // 250}.{i % 250}",
+                await call(client, base, requests_for(rng, True, checkpoint), f"10.2.{i // 250}.{i % 250}",
                            phase() if phase else tally, session=f"student-{seed}-{i}")
                 await asyncio.sleep(rng.expovariate(1 / think))
 

@@ -14,6 +14,9 @@ Beside it: the bundled dates checkpoint (the page's default) on a date, greedy a
 it; and transformers' own generate() on the same model and input, which records nothing, to show what the
 recording costs. With --load (the default) the model is also written as model.safetensors to a temporary folder
 once and opened through s2s.hub_translation.load, as a Space does from its Hub cache after the download.
+
+`offline_cache` puts the same model in a Hub cache as the repo bench/opus-mt-en-fr-sized, for the app to open
+by that name with no Hub: `python -m bench.app --opus-sized` times it in the page and under a class's load.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -30,11 +34,14 @@ from pathlib import Path
 
 import sentencepiece as spm
 import torch
+from huggingface_hub import constants
 from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
 from s2s import checkpoint, hub_translation
 from s2s.marian import MarianTranslator
 from s2s.tasks import TASKS
+
+from .server import SENTENCES
 
 # Helsinki-NLP/opus-mt-en-fr's config.json, the fields that shape the network (the rest are training's)
 OPUS_MT_EN_FR = {
@@ -47,17 +54,18 @@ OPUS_MT_EN_FR = {
     "bad_words_ids": [[59513]], "num_beams": 4, "max_length": 512, "dropout": 0.1, "attention_dropout": 0.0,
     "activation_dropout": 0.0, "init_std": 0.02, "is_encoder_decoder": True, "use_cache": True,
 }
-SENTENCES = ["The European Economic Area was signed in Porto in May 1992.", "The agreement on the European "
-             "Economic Area entered into force on 1 January 1994.", "Where is the bus stop, please?"]
+REPO_ID = "bench/opus-mt-en-fr-sized"  # the name it goes by in the page, served from a Hub cache (offline_cache)
+CARD = "---\nlanguage:\n- en\n- fr\ntags:\n- translation\n---\n# opus-mt-en-fr's size, random weights (bench)\n"
 
 
 def tokenizer(folder: Path) -> MarianTokenizer:
-    """A Marian tokenizer over small sentencepiece models trained here, its ids spread over the full vocabulary."""
+    """A Marian tokenizer over small sentencepiece models trained here, its ids spread over the full vocabulary
+    (BPE: SENTENCES' words are whole pieces, as in a real opus-mt's vocabulary, so inputs have its lengths)."""
     protos = []
     for _ in range(2):
         buffer = io.BytesIO()
-        spm.SentencePieceTrainer.train(sentence_iterator=iter(SENTENCES * 20), model_writer=buffer, vocab_size=80,
-                                       model_type="unigram", character_coverage=1.0, unk_id=1, bos_id=-1, eos_id=0,
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(SENTENCES * 20), model_writer=buffer, vocab_size=150,
+                                       model_type="bpe", character_coverage=1.0, unk_id=1, bos_id=-1, eos_id=0,
                                        pad_id=-1, hard_vocab_limit=False, minloglevel=2)
         protos.append(buffer.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=protos[0])
@@ -79,7 +87,7 @@ def opus_sized(folder: Path, source: int) -> tuple[MarianTranslator, str]:
         model.final_logits_bias[0, 0] = -1e4  # never </s>: every call writes exactly max_len pieces
     model.generation_config.bad_words_ids = OPUS_MT_EN_FR["bad_words_ids"]
     parameters = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
-    config = dict(family="marian", model="marian", repo_id="bench/opus-mt-en-fr-sized", max_source_len=256,
+    config = dict(family="marian", model="marian", repo_id=REPO_ID, max_source_len=256,
                   max_target_len=256, max_positions=512, parameters=parameters)
     translator = MarianTranslator(model, tokenizer(folder), config)
     words = " ".join(SENTENCES).split()
@@ -94,7 +102,7 @@ def load_case(translator: MarianTranslator, folder: Path) -> str:
     files = tuple(name for name in (*hub_translation.REQUIRED_FILES, *hub_translation.OPTIONAL_FILES)
                   if (folder / name).is_file())
     sizes = {name: (folder / name).stat().st_size for name in files}
-    plan = hub_translation.Plan("bench/opus-mt-en-fr-sized", "0" * 40, "local", files, sizes,
+    plan = hub_translation.Plan(REPO_ID, "0" * 40, "local", files, sizes,
                                 json.loads((folder / "config.json").read_text()), "MarianMTModel",
                                 translator.config["parameters"])
     start = time.perf_counter()
@@ -102,6 +110,29 @@ def load_case(translator: MarianTranslator, folder: Path) -> str:
     seconds = time.perf_counter() - start
     return (f"open from the cache (hub_translation.load, {sizes['model.safetensors'] / 1e6:.0f} MB of safetensors): "
             f"{seconds:.2f} s")
+
+
+def offline_cache(cache_dir: Path, steps: int) -> dict[str, str]:
+    """Put the random model of opus-mt-en-fr's size in a Hub cache as REPO_ID (as a download leaves a repo), and
+    return the environment under which the app opens it by that name from there, with no Hub: HF_HUB_OFFLINE,
+    HF_HUB_CACHE, and S2S_MT_MAX_TARGET=steps (its </s> is unreachable, so every translate writes `steps` pieces).
+
+    This process's own huggingface_hub and s2s.hub_translation are set the same way."""
+    commit = "0" * 40
+    repo = cache_dir / f"models--{REPO_ID.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    translator, _ = opus_sized(snapshot, 1)
+    translator.model.save_pretrained(snapshot)
+    (snapshot / "tokenizer_config.json").write_text(json.dumps({"source_lang": "en", "target_lang": "fr"}))
+    (snapshot / "README.md").write_text(CARD)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    environment = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache_dir), "S2S_MT_MAX_TARGET": str(steps)}
+    os.environ.update(environment)  # the servers this process starts
+    constants.HF_HUB_OFFLINE, constants.HF_HUB_CACHE = True, str(cache_dir)  # read once, at import
+    hub_translation.MAX_TARGET_PIECES = steps
+    return environment
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,6 @@
 """Load benchmark: a class of students, a flooding client, and gradio's own ceiling, side by side.
 
-    python -m bench.app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000]
+    python -m bench.app --clients 100 --think 3 [--seconds 30] [--flood] [--train] [--calls 10000] [--opus-sized]
 
 Launches `python app.py` and a no-op gradio app (the same queue, sessions and guard, one endpoint
 `translate` that returns its text reversed) on free local ports, and drives both with the same
@@ -24,7 +24,10 @@ the other so they never share the CPUs:
    Train in the Train tab with its controls as they open (`clients.train_tab_events` finds the page's own events
    in its /config, and they are sent as the page sends them), polls the run every POLL_S as the tab's timer does,
    and presses Cancel at the window's end; the next window begins once the run has stopped;
-5. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls.
+5. with `--calls N`, memory: the app's resident memory after a warm-up and after N more calls;
+6. with `--opus-sized` (bench/app.py), a random model of opus-mt-en-fr's size served offline from a Hub cache made
+   here: its capacity after dates' (once its first request has loaded it), and the same class with every request
+   an English sentence for it.
 """
 
 from __future__ import annotations
@@ -129,7 +132,17 @@ async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tall
 # --- the run ------------------------------------------------------------------------------------------
 
 
+async def loaded(base: str, spec: str, seconds: float = 300) -> None:
+    """Return once the app answers a request for `spec` (it says "still loading" while a Hub model loads)."""
+    deadline = time.perf_counter() + seconds
+    while not (await closed_loop(base, 1, 0.1, checkpoint=spec)).latencies:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the app did not answer for {spec} within {seconds:g} s")
+        await asyncio.sleep(1)
+
+
 def run(args) -> int:
+    hub = getattr(args, "hub_model", None)  # a Hub translation model (bench.app --opus-sized), beside dates
     print(f"machine: {machine()}")
     # S2S_RATE: the capacity clients send back to back, faster than a visitor's 30/s, and the ceiling is the
     # servers', not the per-visitor limit's; students (a request every few s) and the flooder (no session:
@@ -154,11 +167,18 @@ def run(args) -> int:
         try:
             asyncio.run(closed_loop(base, args.concurrency, 3, mixed=True))  # warm-up: every checkpoint once
             results["app"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds))
+            if hub:  # the Hub model loads in the background on its first request: wait for it, then measure
+                asyncio.run(loaded(base, hub))
+                results["hub capacity"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds,
+                                                                  checkpoint=hub))
             if args.flood:
                 results["class"], results["flooded"], results["flooder"] = asyncio.run(
                     class_in_windows(base, args, flooding))
             else:
                 results["class"] = asyncio.run(students(base, args.clients, args.think, args.seconds))
+            if hub:
+                results["hub class"] = asyncio.run(students(base, args.clients, args.think, args.seconds,
+                                                            checkpoint=hub))
             if args.train:
                 results["class alone"], results["training"], results["lecturer"] = asyncio.run(
                     class_in_windows(base, args, lecturing))
@@ -178,10 +198,23 @@ def run(args) -> int:
     print(served.line("  /translate on dates"))
     ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
     print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%)")
+    if hub:
+        capacity = results["hub capacity"]
+        print(capacity.line(f"  /translate on {hub}"))
+        print(f"  {hub}: {len(capacity.latencies) / capacity.seconds:.2f} requests/s, "
+              f"{(len(capacity.latencies) / capacity.seconds) / (len(served.latencies) / served.seconds):.1%} "
+              "of dates'")
     print(f"class: {args.clients} students, a request every {args.think:g} s each on average, mixed settings")
     print(results["class"].line("  students"))
     print(f"  goal: 0 refused and p95 <= 1 s: "
           f"{'met' if results['class'].refused == 0 and results['class'].p95 <= 1.0 else 'NOT met'}")
+    if hub:
+        hub_class = results["hub class"]
+        print(f"the same class, every request to {hub} (an English sentence, greedy)")
+        print(hub_class.line("  students"))
+        print(f"  goal: 0 refused and p95 <= 1 s: "
+              f"{'met' if hub_class.refused == 0 and hub_class.p95 <= 1.0 else 'NOT met'}; it asks "
+              f"{args.clients / args.think:.1f} requests/s")
     if args.flood:
         print(f"flood: the same class while one address keeps {FLOOD_IN_FLIGHT} requests in flight "
               f"in every other window ({ROUNDS} of each; the class line above: its windows alone)")
@@ -205,6 +238,7 @@ def run(args) -> int:
         before, after, calls = results["memory"]
         print(f"memory: app RSS {before:.0f} MB after warm-up, {after:.0f} MB after {calls} more calls "
               f"(+{after - before:.0f} MB; goal <= 100 MB)")
+    print(f"machine at the end: {machine()}")
     print(json.dumps({"ratio_to_noop": round(ratio, 3), "class_p95_s": round(results["class"].p95, 3),
                       "class_refused": results["class"].refused}))
     return 0

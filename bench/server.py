@@ -1,4 +1,5 @@
-"""What the benchmarks share: the machine's description, a free port, and a server started and waited for."""
+"""What the benchmarks share: the machine's description, a free port, a server started and waited for, and the
+English sentences that a translation model of opus-mt's size is asked to translate."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: app.py runs from here
 CHROMIUM = os.environ.get("S2S_CHROMIUM", "/usr/bin/chromium")
+# The English a model of opus-mt-en-fr's size reads in the benchmarks (its small tokenizers are trained on it too)
+SENTENCES = ["The European Economic Area was signed in Porto in May 1992.", "The agreement on the European "
+             "Economic Area entered into force on 1 January 1994.", "Where is the bus stop, please?"]
+WORDS = " ".join(SENTENCES).split()
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -51,3 +56,10 @@ def start(command: list[str], port: int, log: Path, env: dict) -> subprocess.Pop
             time.sleep(0.5)
     process.terminate()
     raise RuntimeError(f"{' '.join(command)} did not answer within 180 s:\n{log.read_text()[-2000:]}")
+
+
+def sentence(i: int) -> str:
+    """The i-th of many different English inputs of 8 to 13 words, from SENTENCES' words (a class sends no repeats,
+    which the app would answer from its recent results)."""
+    start, length = i % len(WORDS), 8 + (i // len(WORDS)) % 6
+    return " ".join((WORDS * 2)[start:start + length]) + ("" if i < len(WORDS) * 6 else f" {i}")

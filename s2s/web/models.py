@@ -26,9 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from huggingface_hub import constants
 
 from .. import checkpoint, environment, hub, hub_translation
-from ..errors import CheckpointFileNotFound, HubBusy, InvalidCheckpointName
+from ..errors import CheckpointFileNotFound, HubBusy, HubTimeout, HubUnreachable, InvalidCheckpointName
 from ..translator import Translator
 from .trained import TrainedModels, is_trained_name
 
@@ -188,7 +189,9 @@ def load(spec: str) -> Loaded:
         repo_id, commit = _resolve(spec)
         key = f"{repo_id}@{commit}"
         if key != spec:
-            return replace(CACHE.get(key), spec=spec)
+            loaded = replace(CACHE.get(key), spec=spec)
+            _remember_revision(spec, repo_id, commit)
+            return loaded
     device = os.environ.get("S2S_DEVICE") or SERVE_DEVICE
     started = time.perf_counter()
     if is_bundled(spec):
@@ -200,16 +203,35 @@ def load(spec: str) -> Loaded:
     return Loaded(spec, folder, translator)
 
 
+def _remember_revision(spec: str, repo_id: str, commit: str) -> None:
+    """Record in the Hub cache that the spec's branch or tag is `commit`: its files were fetched pinned to the
+    commit, which records no branch, and offline (HF_HUB_OFFLINE) a branch is found only through that record."""
+    revision = hub.parse_repo_spec(spec)[1] or constants.DEFAULT_REVISION
+    if revision != commit:
+        hub._remember_ref(constants.HF_HUB_CACHE, repo_id, revision, commit)
+
+
+# What this project's own Hub lookup raises when the repo may still be a translation model: its files are not
+# ours, or the Hub cannot be asked and none of ours is cached (a translation model may be: offline, pinned)
+NOT_OURS = (CheckpointFileNotFound, HubUnreachable, HubTimeout)
+
+
 def _resolve(spec: str) -> tuple[str, str]:
     """(repo id, commit) of a Hub spec: this project's checkpoint, or else a translation model transformers reads."""
     try:
         return hub.resolve_commit(spec)
-    except CheckpointFileNotFound as ours:
-        try:
-            plan = hub_translation.inspect(spec)
-        except CheckpointFileNotFound:
-            raise ours from None  # neither: say what this project's checkpoint needs
+    except NOT_OURS as ours:
+        plan = _translation_plan(spec, ours)
         return plan.repo_id, plan.commit
+
+
+def _translation_plan(spec: str, ours: Exception) -> hub_translation.Plan:
+    """The checked plan of a translation model at `spec`, where this project's lookup raised `ours`; `ours` again
+    if it is not one either (or cannot be reached and is not cached): say what this project's checkpoint needs."""
+    try:
+        return hub_translation.inspect(spec)
+    except NOT_OURS:
+        raise ours from None
 
 
 def _load_from_hub(spec: str, device: str):
@@ -217,11 +239,8 @@ def _load_from_hub(spec: str, device: str):
     transformers reads (MarianMT: s2s/hub_translation.py, which checks it as strictly before loading it)."""
     try:
         folder = hub.download(*hub.parse_repo_spec(spec))
-    except CheckpointFileNotFound as ours:  # not this project's files: perhaps a real translation model
-        try:
-            plan = hub_translation.inspect(spec)
-        except CheckpointFileNotFound:
-            raise ours from None  # neither: say what this project's checkpoint needs
+    except NOT_OURS as ours:  # not this project's files (or not cached): perhaps a real translation model
+        plan = _translation_plan(spec, ours)
         folder = hub_translation.download(plan)
         return folder, hub_translation.load(folder, plan, device=device)
     return folder, checkpoint.load(folder, device=device)
