@@ -39,12 +39,16 @@ def on_intervene(results: Results, *values) -> dict:
     return results.show(changed)
 
 
-def on_details(results: Results, result, layer, view, presenter, display, kind, head) -> dict:
-    """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab."""
-    last = views.last_step(result)
-    return {results.step: gr.Slider(maximum=max(last, 1), value=last),
-            results.rank: gr.Radio(choices=views.ranks(result), value="1"),
-            **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display, kind, head))}
+def on_details(page: Page, result, layer, view, presenter, display, kind, head, spec, pending) -> dict:
+    """After a new result: the step slider's range, the hypothesis menu back to the best, the visible tab; and
+    the checkpoint's card and menus when they were made while its model was still loading from the Hub."""
+    results, last = page.results, views.last_step(result)
+    shown = {results.step: gr.Slider(maximum=max(last, 1), value=last),
+             results.rank: gr.Radio(choices=views.ranks(result), value="1"),
+             **results.tab(views.tab_contents(view, result, "1", layer, None, presenter, display, kind, head))}
+    if pending and result is not None:  # a run came back, so the model has loaded: its card and menus now
+        shown |= on_checkpoint(page, spec, layer, head)
+    return shown
 
 
 def on_view(results: Results, result, rank, layer, step, presenter, display, kind, head) -> dict:
@@ -104,7 +108,7 @@ def on_checkpoint(page: Page, spec, layer, head) -> dict:
     head = head if head in dict(heads_menu).values() else heads.MEAN
     return {page.explore.card: cards.model_card(spec), r.layer: gr.Radio(choices=choices, value=kept),
             page.explore.hint: notes.input_hint(spec), r.lens: gr.Row(visible=len(heads_menu) > 1),
-            r.head: gr.Dropdown(choices=heads_menu, value=head)}
+            r.head: gr.Dropdown(choices=heads_menu, value=head), r.pending: models.loading(spec)}
 
 
 def on_checkpoint_chosen(explore: ExploreControls, spec) -> dict:
@@ -157,11 +161,12 @@ def wire_explore(page: Page) -> None:
     changed = gr.on([control.change for control in e.settings] + [e.text.submit, r.display.change],
                     run, e.settings + [r.layer, page.presenter, r.display, r.kind, r.head],
                     [r.output, r.plot, r.result, r.status], cancels=[playing], **LIVE)
-    details = (partial(on_details, r), [r.result, r.layer, r.view, page.presenter, r.display, r.kind, r.head],
-               [r.step, r.rank, *r.tab_outputs])
+    menus = [e.card, r.layer, e.hint, r.lens, r.head, r.pending]  # what on_checkpoint sets
+    details = (partial(on_details, page),
+               [r.result, r.layer, r.view, page.presenter, r.display, r.kind, r.head, e.checkpoint, r.pending],
+               [r.step, r.rank, *r.tab_outputs, *menus])
     changed.then(*details, **LIVE)
-    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer, r.head],
-                        [e.card, r.layer, e.hint, r.lens, r.head], **LIVE)
+    e.checkpoint.change(partial(on_checkpoint, page), [e.checkpoint, r.layer, r.head], menus, **LIVE)
     e.checkpoint.input(partial(on_checkpoint_chosen, e), [e.checkpoint], [e.mask], **LIVE)
     e.examples.click(partial(on_example, e), e.examples, [e.text, e.reference, e.checkpoint, e.reference_source],
                      **PRIVATE)

@@ -141,7 +141,8 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
             EXPORT: export_tab}
     return Results(result=gr.State(first), view=gr.State(HEATMAP), output=output, layer=layer, display=display,
                    status=status, view_tabs=view_tabs, tabs=tabs, plot=plot, step_plot=step_plot, step=step, play=play,
-                   stop=stop, math=math, grid=grid, lens=lens, kind=kind, head=head, heads=heads_plot,
+                   stop=stop, math=math, grid=grid, lens=lens, kind=kind, head=head, pending=gr.State(False),
+                   heads=heads_plot,
                    head_clicked=head_clicked,
                    forcing_table=forcing_table, change_step=change_step, change_piece=change_piece, change=change,
                    nbest=nbest, rank=rank, export=export_button, files=files)

@@ -72,6 +72,7 @@ class Results:
     lens: gr.Row  # shown for a model with heads: the two menus below
     kind: gr.Radio  # the kind of attention the map and the Heads tab draw (s2s/web/heads.py)
     head: gr.Dropdown  # the head the map draws, or their mean
+    pending: gr.State  # True: the card and menus were made while the checkpoint was still loading from the Hub
     heads: LivePlot  # every head of every layer, of that kind
     head_clicked: gr.Textbox  # hidden: the panel a click on the heads grid named (ui/liveplot.py)
     forcing_table: gr.Dataframe

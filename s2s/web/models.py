@@ -266,6 +266,18 @@ def add_trained(page: str, translator: Translator, folder: Path) -> str:
     return TRAINED.add(page, Loaded("", folder, translator))
 
 
+def loading(spec: object) -> bool:
+    """True while the checkpoint is a Hub model still loading (what is shown of it waits for it), else False:
+    loaded, or failed (each view says why)."""
+    try:
+        get_model(spec)
+    except HubBusy:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 def get_model(spec: object) -> Loaded:
     """The loaded checkpoint a visitor named (checked by web_spec); loads it if need be.
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 from transformers import MarianMTModel, MarianTokenizer
 
-from s2s import checkpoint, hub_translation, viz
-from s2s.web import models, views
+from s2s import checkpoint, hub_translation
+from s2s.web import heads, models, views
 from tests.app.test_browser import (  # noqa: F401 (browser is a fixture)
     ARTIFACTS,
     browser,
@@ -137,7 +137,7 @@ def test_the_heads_tab_draws_every_layer_and_head_of_the_marian_model(page, orac
     drawn = page.evaluate(HEAD_PANELS)
     assert drawn["greys"] == 0 and "cross-attention" in drawn["title"], drawn
     assert set(ticks(page, "x", "#heads")) <= set(pieces(oracle[0]))  # every small map reads the model's pieces
-    page.locator("#kind").get_by_label(viz.KIND_NAMES["decoder_self"]).check()
+    page.locator("#kind").get_by_label(heads.KIND_SHORT["decoder_self"], exact=True).check()
     page.wait_for_function(f"() => ({HEAD_PANELS})()?.title.includes('decoder self-attention')", timeout=TIMEOUT_MS)
     drawn = page.evaluate(HEAD_PANELS)
     assert drawn["panels"] == maps and drawn["greys"] == maps, drawn  # each head's future greyed
@@ -167,9 +167,6 @@ def slowly(load):
     return loading
 
 
-@pytest.mark.xfail(strict=True, reason="the page never refreshes the card and the layer menu made while a Hub model "
-                   "was still loading (ui/explore.py: on_checkpoint runs on the checkpoint's change only); a real "
-                   "opus-mt download always outlasts S2S_HUB_WAIT_S")
 def test_a_hub_model_slower_than_the_wait_still_ends_with_its_card_and_layers(browser, tmp_path_factory, oracle):  # noqa: F811
     """On a Space the first load of opus-mt-en-fr (300 MB to download, seconds to open) outlasts HUB_WAIT_S, so the
     events of the checkpoint's change get "still loading, try again"; typing once it has loaded must show it all."""
