@@ -7,10 +7,17 @@ config.json), so a checkpoint that is not installed never has an example that fa
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
-from .. import checkpoint, tasks, viz
+from .. import checkpoint, hub, tasks, viz
 from ..errors import S2SError
+
+# Bahdanau, Cho and Bengio's Figure 3 (2015): "European Economic Area" is written "zone économique européenne",
+# in the reverse order, which the cross-attention of a real English-French model shows as an anti-diagonal
+BAHDANAU = ("The agreement on the European Economic Area was signed in August 1992.",
+            "L'accord sur la zone économique européenne a été signé en août 1992.")
+ENGLISH_TO = re.compile(r"opus-mt-en-([a-z]+)$", re.IGNORECASE)  # Helsinki-NLP/opus-mt-en-fr: English to French
 
 
 def bundled_tasks() -> dict[str, str]:
@@ -42,7 +49,18 @@ def examples() -> list[list[str]]:
     found = bundled_tasks()
     per_task = [[[source, target, name] for source, target in tasks.examples(task)]
                 for task in tasks.TASKS if (name := _checkpoint_for(task, found)) is not None]
-    return [row for turn in itertools.zip_longest(*per_task) for row in turn if row is not None]
+    return hub_examples() + [row for turn in itertools.zip_longest(*per_task) for row in turn if row is not None]
+
+
+def hub_examples() -> list[list[str]]:
+    """A lecturer's preset for the first English-to-X opus-mt model the Space lists (S2S_HUB_CHECKPOINTS): Bahdanau
+    et al.'s sentence, with its French as the reference for English-French; first among the examples, since the
+    Space was set up for it. Known from the repo's name, so the page opens without loading the model."""
+    for spec in hub.hub_checkpoints():
+        found = ENGLISH_TO.search(spec.split("@")[0])
+        if found:  # the first such model only: an example is found by its source (`example`)
+            return [[BAHDANAU[0], BAHDANAU[1] if found.group(1).lower() == "fr" else "", spec]]
+    return []
 
 
 def example(source: object) -> list[str]:

@@ -29,7 +29,7 @@ import torch
 from huggingface_hub import constants
 
 from .. import checkpoint, environment, hub, hub_translation
-from ..errors import CheckpointFileNotFound, HubBusy, HubTimeout, HubUnreachable, InvalidCheckpointName
+from ..errors import CheckpointFileNotFound, HubBusy, HubTimeout, HubUnreachable, InvalidCheckpointName, S2SError
 from ..translator import Translator
 from .trained import TrainedModels, is_trained_name
 
@@ -314,9 +314,21 @@ def _forget_pending(spec: str) -> None:
         _hub_pending.pop(spec, None)
 
 
+FAMILY_ORDER = {"attention": 0, "edm": 1, "transformer": 2}  # the menu: LSTMs with attention, without, Transformers
+
+
 def checkpoint_choices() -> list[str]:
-    """What the checkpoint menu offers: the bundled checkpoints, then those in S2S_HUB_CHECKPOINTS."""
-    return list(dict.fromkeys([*checkpoint.list_bundled(), *hub.hub_checkpoints()]))
+    """What the checkpoint menu offers, by family: the bundled LSTMs with attention, those without, the
+    Transformers (config.json's "model"; gradio's menu has no group headers), then S2S_HUB_CHECKPOINTS."""
+    bundled = sorted(checkpoint.list_bundled(), key=_family_rank)  # stable: by name within a family
+    return list(dict.fromkeys([*bundled, *hub.hub_checkpoints()]))
+
+
+def _family_rank(name: str) -> int:
+    try:
+        return FAMILY_ORDER.get(checkpoint.read_config(checkpoint.BUNDLED_DIR / name).get("model"), 0)
+    except S2SError:
+        return 0
 
 
 def default_checkpoint() -> str | None:

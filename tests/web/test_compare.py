@@ -30,6 +30,23 @@ def test_an_example_is_found_by_its_source():
         examples.example("le chat noir")
 
 
+def test_a_space_listing_an_english_opus_model_opens_with_bahdanau_s_sentence_for_it(monkeypatch):
+    """Issue 24: a preset lecturers can use on a Space. Listing Helsinki-NLP/opus-mt-en-fr puts the sentence of
+    Bahdanau et al.'s Figure 3, with its French as the reference, first among the examples; known from the
+    repo's name, so no model is loaded to open the page."""
+    monkeypatch.setattr(models, "get_model", lambda spec: pytest.fail(f"loaded {spec} to list the examples"))
+    monkeypatch.setenv("S2S_HUB_CHECKPOINTS", "org/other,Helsinki-NLP/opus-mt-en-fr@main,Helsinki-NLP/opus-mt-en-de")
+    first = examples.examples()[0]
+    assert first == ["The agreement on the European Economic Area was signed in August 1992.",
+                     "L'accord sur la zone économique européenne a été signé en août 1992.",
+                     "Helsinki-NLP/opus-mt-en-fr@main"]
+    assert examples.example(first[0]) == first
+    monkeypatch.setenv("S2S_HUB_CHECKPOINTS", "Helsinki-NLP/opus-mt-en-de")
+    assert examples.examples()[0][1:] == ["", "Helsinki-NLP/opus-mt-en-de"]  # no French reference for German
+    monkeypatch.setenv("S2S_HUB_CHECKPOINTS", "Helsinki-NLP/opus-mt-fr-en")
+    assert examples.examples()[0][2] != "Helsinki-NLP/opus-mt-fr-en"  # its source is French: no English preset
+
+
 def test_examples_prefer_a_checkpoint_with_attention(bundled, tmp_path, monkeypatch):
     only = tmp_path / "checkpoints"
     for name in ("reverse-noattn", "reverse-x"):

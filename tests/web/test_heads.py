@@ -95,3 +95,13 @@ def test_the_step_shown_is_the_chosen_head_s_arithmetic():
     np.testing.assert_allclose(query, r.head_queries[layer, head, step], atol=1e-5)
     assert f"head {head}" in fig.layout.title.text and f"head {head}" in views.step_math(r, 1, str(layer), step,
                                                                                            str(head))
+
+
+def test_the_checkpoint_menu_lists_the_families_apart(monkeypatch):
+    """Issue 23: the menu mixed LSTMs and Transformers in name order (dates, dates-transformer, reverse, ...)."""
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    menu = models.checkpoint_choices()
+    kinds = [s2s.load(name).config["model"] for name in menu]
+    first = {kind: kinds.index(kind) for kind in kinds}
+    last = {kind: len(kinds) - 1 - kinds[::-1].index(kind) for kind in kinds}
+    assert last["attention"] < first["edm"] and last["edm"] < first["transformer"], list(zip(menu, kinds))
