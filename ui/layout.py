@@ -203,6 +203,8 @@ def train_tab() -> TrainControls:
                     start = gr.Button("Train", variant="primary", elem_id="train-start")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
                 status = gr.Markdown(elem_id="train-status")
+                family = gr.Radio([(words, key) for key, words in training.FAMILIES.items()], value="lstm",
+                                  label="Model", elem_id="train-family")
                 with gr.Row():
                     attention = gr.Checkbox(True, label="attention", min_width=100)
                     size = gr.Radio(list(training.SIZES), value="small", label="Size", min_width=160)
@@ -221,9 +223,10 @@ def train_tab() -> TrainControls:
                 # shown once there is something to download
                 files = gr.File(label="Checkpoint", interactive=False, visible=False, elem_id="train-files")
         timer = gr.Timer(1.0, active=False)  # inside the tab, as everything in gr.Tabs must be (compare_tab)
-    return TrainControls(tab=tab, task=task, tsv=tsv, attention=attention, query=query, mask=mask, encoder=encoder,
-                         size=size, probe=probe, start=start, cancel=cancel, status=status, curves=curves,
-                         probe_plot=probe_plot, replay=replay, use=use, export=export_button, files=files, timer=timer)
+    return TrainControls(tab=tab, task=task, tsv=tsv, family=family, attention=attention, query=query, mask=mask,
+                         encoder=encoder, size=size, probe=probe, start=start, cancel=cancel, status=status,
+                         curves=curves, probe_plot=probe_plot, replay=replay, use=use, export=export_button,
+                         files=files, timer=timer)
 
 
 def layout(start: views.Opening) -> Page:
