@@ -206,11 +206,13 @@ def train_tab() -> TrainControls:
                 family = gr.Radio([(words, key) for key, words in training.FAMILIES.items()], value="lstm",
                                   label="Model", elem_id="train-family")
                 with gr.Row():
-                    attention = gr.Checkbox(True, label="attention", min_width=100)
+                    attention = gr.Checkbox(True, label="attention", min_width=100, elem_id="train-attention")
                     size = gr.Radio(list(training.SIZES), value="small", label="Size", min_width=160)
                 with gr.Row():
-                    query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140)
-                    encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140)
+                    query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140,
+                                     elem_id="train-query")
+                    encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140,
+                                       elem_id="train-encoder")
                 mask = gr.Radio(list(MASKS), value="bidirectional", label="Mask in training")
             with gr.Column(scale=2, min_width=340):
                 curves = gr.Plot(show_label=False, elem_id="train-curves")
