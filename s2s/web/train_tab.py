@@ -46,9 +46,9 @@ class Used:
 def promise() -> str:
     """What each task reaches with the tab's defaults within the cap (training.REACHES), family by family, in one
     sentence."""
-    reached = "; ".join(f"{training.FAMILIES[family]} " + ", ".join(f"{task} {share:.0%}" for task, share in
-                                                                  tasks.items())
-                        for family, tasks in training.REACHES.items())
+    each = {family: ", ".join(f"{task} {share:.0%}" for task, share in tasks.items())
+            for family, tasks in training.REACHES.items()}
+    reached = "; ".join(f"{training.FAMILIES[family]}: {tasks}" for family, tasks in each.items())
     return f"With these defaults each task reaches at least this validation exact match in time: {reached}."
 
 

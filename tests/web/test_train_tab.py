@@ -171,6 +171,6 @@ def test_the_lstms_own_switches_are_hidden_for_a_transformer():
 def test_the_tab_states_what_each_family_reaches():
     said = train_tab.promise()
     for family, reaches in training.REACHES.items():
-        stated = said.split(training.FAMILIES[family] + " ", 1)[1].split(";")[0].rstrip(".")
+        stated = said.split(training.FAMILIES[family] + ": ", 1)[1].split(";")[0].rstrip(".")
         assert stated == ", ".join(f"{task} {share:.0%}" for task, share in reaches.items())
-    assert "Transformer dates 95%" in said
+    assert "Transformer: dates 95%" in said
