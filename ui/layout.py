@@ -195,7 +195,8 @@ def train_tab() -> TrainControls:
             with gr.Column(scale=1, min_width=280):
                 task = gr.Radio(list(training.TASK_CHOICES), value="dates", label="Task", elem_id="train-task",
                                 info="tsv: paste source<TAB>target lines below")
-                tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv")
+                # shown for the tsv task only (train_tab.pairs_shown): the Train button stays above a 720 px fold
+                tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv", visible=False)
                 probe = gr.Textbox(training.PROBES["dates"], label="Probe: translated as it learns",
                                    elem_id="train-probe")
                 # Train and the run's status before the model's settings: on screen at 720 px (issue 22)

@@ -55,6 +55,11 @@ def promise() -> str:
     return f"With these defaults each task reaches at least this validation exact match in time: {reached}."
 
 
+def pairs_shown(task: object) -> bool:
+    """Whether the box for pasted pairs applies: for the tsv task only (hidden, it leaves the Train button higher)."""
+    return task == "tsv"
+
+
 def lstm_settings(family: object) -> tuple[bool, bool, bool]:
     """Whether the LSTM's own settings (attention, query, encoder) apply to this family: shown, or hidden."""
     shown = family != "transformer"

@@ -40,3 +40,15 @@ def test_train_a_transformer_watch_its_cross_attention_then_its_heads_in_explore
     panels = size["num_layers"] * size["heads"]
     page.wait_for_function(f"() => ({HEAD_PANELS})()?.panels === {panels}", timeout=TIMEOUT_MS)
     assert "cross-attention" in page.evaluate(HEAD_PANELS)["title"]
+
+
+def test_the_pairs_box_shows_for_the_tsv_task_only_and_train_stays_on_screen(page):  # noqa: F811 (a fixture)
+    """The box for pasted pairs pushed the Train button below a 720 px fold; it is shown for the tsv task only."""
+    page.get_by_role("tab", name="Train").click()
+    assert not page.locator("#train-tsv").is_visible()
+    box = page.locator("#train-start").bounding_box()
+    assert box and box["y"] + box["height"] <= 720 + 1, box
+    page.locator("#train-task").get_by_label("tsv").check()
+    page.locator("#train-tsv textarea").wait_for(state="visible", timeout=TIMEOUT_MS)
+    page.locator("#train-task").get_by_label("dates").check()
+    page.locator("#train-tsv").wait_for(state="hidden", timeout=TIMEOUT_MS)

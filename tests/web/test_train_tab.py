@@ -163,6 +163,10 @@ def test_an_lstms_probe_map_keeps_its_title(monkeypatch, probe):
     assert train_tab.poll("page").probe.layout["title"]["text"] == "the probe after 40 steps"
 
 
+def test_the_pasted_pairs_box_is_shown_for_the_tsv_task_only():
+    assert [train_tab.pairs_shown(task) for task in training.TASK_CHOICES] == [False, False, False, True]
+
+
 def test_the_lstms_own_switches_are_hidden_for_a_transformer():
     assert train_tab.lstm_settings("lstm") == (True, True, True)
     assert train_tab.lstm_settings("transformer") == (False, False, False)
