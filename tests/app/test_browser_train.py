@@ -36,6 +36,7 @@ def test_train_a_transformer_watch_its_cross_attention_then_its_heads_in_explore
                            timeout=TIMEOUT_MS)
     for n in range(size["num_layers"]):  # the layer menu lists the Transformer's layers
         page.locator("#layer").get_by_text(f"layer {n}", exact=True).wait_for(timeout=TIMEOUT_MS)
+    page.locator("#head").wait_for(state="visible", timeout=TIMEOUT_MS)  # Explore's head menu, for models with heads
     page.get_by_role("tab", name=views.HEADS).click()
     panels = size["num_layers"] * size["heads"]
     page.wait_for_function(f"() => ({HEAD_PANELS})()?.panels === {panels}", timeout=TIMEOUT_MS)

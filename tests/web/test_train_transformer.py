@@ -97,6 +97,7 @@ def test_a_trained_transformer_is_watched_then_works_in_explore_and_as_an_export
     name = models.add_trained("visitor-t", model, tmp_path)
     assert models.layer_choices(name) == [("mean of layers", "mean"), *((f"layer {i}", str(i))
                                                                         for i in range(layers))]
+    assert heads.head_choices(name) == [("mean of heads", heads.MEAN), *((f"head {h}", str(h)) for h in range(nh))]
     explored = views.explore(runs.Settings(request.probe, name))
     assert explored.result is not None and explored.result.family == "transformer", explored.status
     for kind in ("cross", "decoder_self", "encoder_self"):
