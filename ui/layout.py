@@ -195,7 +195,8 @@ def train_tab() -> TrainControls:
             with gr.Column(scale=1, min_width=280):
                 task = gr.Radio(list(training.TASK_CHOICES), value="dates", label="Task", elem_id="train-task",
                                 info="tsv: paste source<TAB>target lines below")
-                tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv")
+                # shown for the tsv task only (train_tab.pairs_shown): the Train button stays above a 720 px fold
+                tsv = gr.Textbox(label="Pairs (tsv task)", lines=3, max_lines=8, elem_id="train-tsv", visible=False)
                 probe = gr.Textbox(training.PROBES["dates"], label="Probe: translated as it learns",
                                    elem_id="train-probe")
                 # Train and the run's status before the model's settings: on screen at 720 px (issue 22)
@@ -203,12 +204,16 @@ def train_tab() -> TrainControls:
                     start = gr.Button("Train", variant="primary", elem_id="train-start")
                     cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
                 status = gr.Markdown(elem_id="train-status")
+                family = gr.Radio([(words, key) for key, words in training.FAMILIES.items()], value="lstm",
+                                  label="Model", elem_id="train-family")
                 with gr.Row():
-                    attention = gr.Checkbox(True, label="attention", min_width=100)
+                    attention = gr.Checkbox(True, label="attention", min_width=100, elem_id="train-attention")
                     size = gr.Radio(list(training.SIZES), value="small", label="Size", min_width=160)
                 with gr.Row():
-                    query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140)
-                    encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140)
+                    query = gr.Radio(["state", "input"], value="state", label="Query", min_width=140,
+                                     elem_id="train-query")
+                    encoder = gr.Radio(["bi", "uni"], value="bi", label="Encoder", min_width=140,
+                                       elem_id="train-encoder")
                 mask = gr.Radio(list(MASKS), value="bidirectional", label="Mask in training")
             with gr.Column(scale=2, min_width=340):
                 curves = gr.Plot(show_label=False, elem_id="train-curves")
@@ -221,9 +226,10 @@ def train_tab() -> TrainControls:
                 # shown once there is something to download
                 files = gr.File(label="Checkpoint", interactive=False, visible=False, elem_id="train-files")
         timer = gr.Timer(1.0, active=False)  # inside the tab, as everything in gr.Tabs must be (compare_tab)
-    return TrainControls(tab=tab, task=task, tsv=tsv, attention=attention, query=query, mask=mask, encoder=encoder,
-                         size=size, probe=probe, start=start, cancel=cancel, status=status, curves=curves,
-                         probe_plot=probe_plot, replay=replay, use=use, export=export_button, files=files, timer=timer)
+    return TrainControls(tab=tab, task=task, tsv=tsv, family=family, attention=attention, query=query, mask=mask,
+                         encoder=encoder, size=size, probe=probe, start=start, cancel=cancel, status=status,
+                         curves=curves, probe_plot=probe_plot, replay=replay, use=use, export=export_button,
+                         files=files, timer=timer)
 
 
 def layout(start: views.Opening) -> Page:

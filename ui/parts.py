@@ -148,7 +148,8 @@ class TrainControls:
     tab: gr.Tab
     task: gr.Radio
     tsv: gr.Textbox
-    attention: gr.Checkbox
+    family: gr.Radio  # LSTM with attention, or Transformer
+    attention: gr.Checkbox  # attention, query, encoder: the LSTM's own, hidden for a Transformer
     query: gr.Radio
     mask: gr.Radio
     encoder: gr.Radio
@@ -168,7 +169,13 @@ class TrainControls:
     @property
     def request(self) -> list:
         """The controls a training.TrainRequest is read from, in the order `read_request` takes them."""
-        return [self.task, self.tsv, self.attention, self.query, self.mask, self.encoder, self.size, self.probe]
+        return [self.task, self.tsv, self.family, self.attention, self.query, self.mask, self.encoder, self.size,
+                self.probe]
+
+    @property
+    def lstm_only(self) -> list:
+        """The settings only the LSTM reads, in the order train_tab.lstm_settings answers for them."""
+        return [self.attention, self.query, self.encoder]
 
 
 @dataclass(frozen=True)

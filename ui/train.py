@@ -19,10 +19,20 @@ from .parts import Page
 from .serving import prune_downloads
 
 
-def read_request(task, tsv, attention, query, mask, encoder, size, probe) -> training.TrainRequest:
+def read_request(task, tsv, family, attention, query, mask, encoder, size, probe) -> training.TrainRequest:
     """The Train tab's controls (TrainControls.request) as a request."""
-    return training.TrainRequest(task=task, tsv=tsv or "", attention=bool(attention), query=query, mask=mask,
-                                 encoder=encoder, size=size, probe=probe or "")
+    return training.TrainRequest(task=task, tsv=tsv or "", family=family, attention=bool(attention), query=query,
+                                 mask=mask, encoder=encoder, size=size, probe=probe or "")
+
+
+def task_chosen(task) -> dict:
+    """The pasted pairs' box, shown for the tsv task only."""
+    return gr.update(visible=train_tab.pairs_shown(task))
+
+
+def family_chosen(family) -> list:
+    """The LSTM's own settings (TrainControls.lstm_only) shown for the LSTM, hidden for a Transformer."""
+    return [gr.update(visible=shown) for shown in train_tab.lstm_settings(family)]
 
 
 def wire_train(page: Page, demo: gr.Blocks) -> None:
@@ -72,6 +82,8 @@ def wire_train(page: Page, demo: gr.Blocks) -> None:
             return unchanged(t.files)
 
     t.task.input(training.probe_for, [t.task, t.probe], [t.probe], **PRIVATE)  # a date probe for reversals: bytes
+    t.task.change(task_chosen, [t.task], [t.tsv], **PRIVATE)
+    t.family.change(family_chosen, [t.family], t.lstm_only, **PRIVATE)  # a Transformer has no LSTM switches
     t.start.click(started, t.request, [t.status, t.timer], **PRIVATE)
     t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
     t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import viz
+from ..translator import Translation
 from . import models, runs, training
 
 
@@ -43,9 +44,35 @@ class Used:
 
 
 def promise() -> str:
-    """What each task reaches with the tab's defaults within the cap (training.REACHES), in one sentence."""
-    reached = ", ".join(f"{task} {share:.0%}" for task, share in training.REACHES.items())
+    """What each task reaches with the tab's defaults within the cap (training.REACHES), in one sentence: once for
+    both families where they state the same (the Train button stays above a 720 px screen's fold), else each's."""
+    each = {family: ", ".join(f"{task} {share:.0%}" for task, share in tasks.items())
+            for family, tasks in training.REACHES.items()}
+    if len(set(each.values())) == 1:
+        reached = f"{next(iter(each.values()))} (either model)"
+    else:
+        reached = "; ".join(f"{training.FAMILIES[family]}: {tasks}" for family, tasks in each.items())
     return f"With these defaults each task reaches at least this validation exact match in time: {reached}."
+
+
+def pairs_shown(task: object) -> bool:
+    """Whether the box for pasted pairs applies: for the tsv task only (hidden, it leaves the Train button higher)."""
+    return task == "tsv"
+
+
+def lstm_settings(family: object) -> tuple[bool, bool, bool]:
+    """Whether the LSTM's own settings (attention, query, encoder) apply to this family: shown, or hidden."""
+    shown = family != "transformer"
+    return shown, shown, shown
+
+
+def probe_title(translation: Translation, what: str) -> str:
+    """The Train tab map's title: `what`, and for a model with heads which attention it is, as Explore's map shows
+    it by default (cross-attention, the mean of its heads and layers)."""
+    if not translation.heads:
+        return what
+    layers, heads = translation.heads["cross"].shape[:2]
+    return f"{what} · cross-attention, mean of {heads} heads" + (f" and {layers} layers" if layers > 1 else "")
 
 
 def ask(page: str, request: training.TrainRequest, address: str = "") -> Asked:
@@ -75,8 +102,8 @@ def poll(page: str, presenter: bool = False, address: str = "") -> Polled | Aske
     if run is None:
         return None
     progress, probes = run.progress(), run.probes()
-    probe = (viz.heatmap(probes[-1], title=f"the probe after {progress.step} steps", presenter=presenter,
-                         row_scale=True) if probes else None)
+    probe = (viz.heatmap(probes[-1], title=probe_title(probes[-1], f"the probe after {progress.step} steps"),
+                         presenter=presenter, row_scale=True) if probes else None)
     curves = viz.training_curves(list(progress.loss), list(progress.accuracy), presenter=presenter)
     return Polled(with_caution(progress.status, run.request), curves, probe, len(probes), not progress.done)
 
@@ -88,8 +115,8 @@ def replay(page: str, snapshot: object, presenter: bool = False) -> viz.Figure |
     if not probes:
         return None
     k = min(max(int(snapshot or 0), 0), len(probes) - 1)
-    return viz.heatmap(probes[k], title=f"the probe, snapshot {k + 1} of {len(probes)}", presenter=presenter,
-                       row_scale=True)
+    return viz.heatmap(probes[k], title=probe_title(probes[k], f"the probe, snapshot {k + 1} of {len(probes)}"),
+                       presenter=presenter, row_scale=True)
 
 
 def cancel(page: str) -> str:

@@ -93,3 +93,47 @@ def test_a_run_and_a_place_end_when_their_page_closes(tmp_path_factory):
         seen = asyncio.run(lecture())
     assert seen["lecturer"] == "Starting…" and "number 1 in line" in seen["student"], seen
     assert seen["place freed"] and seen["run going"] and seen["run ended"], seen
+
+
+@pytest.mark.slow  # the app served on a local port
+def test_the_model_control_reaches_the_run_and_hides_the_lstms_own_switches(tmp_path_factory):
+    """Issue 23: Train with "Transformer" chosen asks for a Transformer (the page's value, not a default), a family
+    the page does not offer is refused, and choosing the Transformer hides attention, query and encoder."""
+    registry = training.Registry(max_runs=4, new_run=StandIn, per_address=4)
+    with served_app(make_bundled(tmp_path_factory.mktemp("checkpoints")), {(training, "RUNS"): registry}) as url:
+        base = url.rstrip("/")
+
+        async def visit() -> tuple[list, dict, str, list]:
+            async with httpx.AsyncClient(timeout=60) as client:
+                config = (await client.get(f"{base}/config")).json()
+                elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+                by_elem = {v: k for k, v in elem.items() if v}
+                index, values = train_tab_events(config)["train"]
+                inputs = config["dependencies"][index]["inputs"]
+                family = inputs.index(by_elem["train-family"])
+                opened = {c["id"]: c.get("props", {}) for c in config["components"]}[by_elem["train-family"]]
+                asked = []
+                for page, chosen in (("page-t", "transformer"), ("page-l", "lstm")):
+                    data = [*values[:family], chosen, *values[family + 1:]]
+                    asked.append((await page_event(client, base, index, data, page, "192.0.2.1"))["data"][0])
+                data = [*values[:family], "gru", *values[family + 1:]]
+                try:
+                    asked.append((await page_event(client, base, index, data, "page-g", "192.0.2.1"))["data"][0])
+                except RuntimeError as error:
+                    asked.append(str(error))
+                hide = next(i for i, d in enumerate(config["dependencies"])
+                            if any(elem.get(t) == "train-family" for t, _ in d["targets"]))
+                hidden = await page_event(client, base, hide, ["transformer"], "page-t", "192.0.2.1")
+                shown = await page_event(client, base, hide, ["lstm"], "page-t", "192.0.2.1")
+                return asked, opened, hidden, shown
+
+        asked, opened, hidden, shown = asyncio.run(visit())
+    assert asked[:2] == ["Starting…", "Starting…"]
+    # gradio's Radio refuses it before the handler (TrainRequest.check refuses it too: tests/web/test_training.py)
+    assert "'gru' (type: <class 'str'>) is not in the list of choices" in asked[2], asked[2]
+    assert registry.get("page-g") is None and registry.waiting("page-g") is None
+    assert registry.get("page-t").request.family == "transformer"  # what the page chose, not the default
+    assert registry.get("page-l").request.family == "lstm"
+    assert opened["value"] == "lstm" and [c[1] for c in opened["choices"]] == list(training.FAMILIES)
+    assert [update["visible"] for update in hidden["data"]] == [False, False, False]
+    assert [update["visible"] for update in shown["data"]] == [True, True, True]

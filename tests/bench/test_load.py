@@ -25,7 +25,8 @@ def test_the_lecturer_trains_through_the_pages_own_events_polls_and_cancels(tmp_
         events = clients.train_tab_events(httpx.get(f"{base}/config", timeout=30).json())
         _, sent = events["train"]
         asked = training.TrainRequest()  # what Train with the page's controls untouched must ask for
-        assert [sent[0], sent[6], sent[7]] == [asked.task, asked.size, asked.probe]
+        # TrainControls.request's order: task, tsv, family, attention, query, mask, encoder, size, probe
+        assert [sent[0], sent[2], sent[7], sent[8]] == [asked.task, asked.family, asked.size, asked.probe]
         polls = asyncio.run(clients.lecturing(base, 2.0, session="lecturer-test"))
         run = training.RUNS.get("lecturer-test")
         assert run.done and run.progress().cancelled and run.progress().step > 0

@@ -1,5 +1,7 @@
-"""The Train tab teaches in the time it offers (issue 22): each task, trained with the tab's defaults on this
-machine's CPU, reaches the validation exact match the tab states (limits.REACHES) within its time cap.
+"""The Train tab teaches in the time it offers (issues 22 and 23): each task, trained with the tab's defaults on
+this machine's CPU, reaches the validation exact match the tab states (limits.REACHES) within its time cap, with
+each model family the tab offers (the LSTM with attention, the Transformer). A run is left as soon as it has
+reached it: the claim is "within the cap", and the rest of the cap would only cost the suite time.
 
 With the tab's defaults `reverse` (3 to 30 letters) ran the whole 120 s to 2%: its reversal is reverse-short now.
 """
@@ -13,17 +15,24 @@ import pytest
 from s2s.web import training
 from s2s.web.training import events, limits
 
+CASES = [(family, task) for family, reaches in limits.REACHES.items() for task in reaches]
+
 
 @pytest.mark.slow  # up to two minutes a task, on one thread, as the tab trains
-@pytest.mark.parametrize("task", list(limits.REACHES))
-def test_each_task_reaches_what_the_tab_states_within_its_cap(task):
-    request = training.TrainRequest(task=task, probe=limits.PROBES[task])
-    started, best, stopped = time.monotonic(), 0.0, None
-    for event in events.train_events(request):
+@pytest.mark.parametrize(("family", "task"), CASES)
+def test_each_task_reaches_what_the_tab_states_within_its_cap(family, task):
+    request = training.TrainRequest(task=task, family=family, probe=limits.PROBES[task])
+    stated, best, trained = limits.REACHES[family][task], 0.0, set()
+    started = time.monotonic()
+    run = events.train_events(request)
+    for event in run:
         if isinstance(event, events.Probe):
             best = max(best, event.exact_match)
-        if isinstance(event, events.Trained):
-            stopped = event.stopped
+            trained.add(event.translation.family)
+            if best >= stated:
+                break
+    run.close()
     took = time.monotonic() - started
-    assert best >= limits.REACHES[task], (task, best, took, stopped)
-    assert took <= request.max_seconds + 30, took  # the cap, and the last probe and checkpoint after it
+    assert trained == {"transformer" if family == "transformer" else "lstm"}  # the family asked for was trained
+    assert best >= stated, (family, task, best, took)
+    assert took <= request.max_seconds + 30, took  # the cap, and the probe after it

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+import s2s
 from s2s import viz
 from s2s.web import models, train_tab, training
 
@@ -58,8 +60,6 @@ class FakeRegistry:
 
 @pytest.fixture
 def probe(tiny_checkpoint_dir):
-    import s2s
-
     return s2s.load(str(tiny_checkpoint_dir)).translate("3 March 2021")
 
 
@@ -143,3 +143,37 @@ def test_pairs_too_few_to_generalise_from_are_said_up_front_and_while_the_run_go
     assert "Only 22 pairs" in train_tab.ask("page", few).status
     monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun(request=few)}))
     assert "Only 22 pairs" in train_tab.poll("page").status
+
+
+def test_a_transformers_probe_map_is_its_cross_attention_mean_of_heads_and_layers(monkeypatch, make_checkpoint):
+    """Issue 23: the Train tab's map of a Transformer shows what Explore's map shows by default, cross-attention
+    averaged over heads and layers (here row-scaled), and says so."""
+    folder = make_checkpoint(model="transformer", hidden_size=32, heads=4, ff_size=32, num_layers=2)
+    probe = s2s.load(str(folder)).translate("3 March 2021")
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun(probes_made=[probe, probe])}))
+    for figure in (train_tab.poll("page").probe, train_tab.replay("page", 0)):
+        assert "cross-attention, mean of 4 heads and 2 layers" in figure.layout["title"]["text"]
+        mean = probe.heads["cross"].mean(axis=(0, 1))  # (L, NH, S, T) -> (S, T), written out
+        np.testing.assert_allclose(np.array(figure.data[0].z, dtype=float), mean / mean.max(1, keepdims=True),
+                                   atol=1e-6)
+
+
+def test_an_lstms_probe_map_keeps_its_title(monkeypatch, probe):
+    monkeypatch.setattr(training, "RUNS", FakeRegistry({"page": FakeRun(probes_made=[probe])}))
+    assert train_tab.poll("page").probe.layout["title"]["text"] == "the probe after 40 steps"
+
+
+def test_the_pasted_pairs_box_is_shown_for_the_tsv_task_only():
+    assert [train_tab.pairs_shown(task) for task in training.TASK_CHOICES] == [False, False, False, True]
+
+
+def test_the_lstms_own_switches_are_hidden_for_a_transformer():
+    assert train_tab.lstm_settings("lstm") == (True, True, True)
+    assert train_tab.lstm_settings("transformer") == (False, False, False)
+
+
+def test_the_tab_states_what_each_family_reaches(monkeypatch):
+    said = train_tab.promise()
+    assert said.endswith(": dates 95%, reverse-short 90%, toy-fr 60% (either model).")  # both state the same
+    monkeypatch.setattr(training, "REACHES", {"lstm": {"dates": 0.95, "toy-fr": 0.6}, "transformer": {"dates": 0.9}})
+    assert train_tab.promise().endswith(": LSTM with attention: dates 95%, toy-fr 60%; Transformer: dates 90%.")

@@ -23,6 +23,7 @@ as a zip. A refusal is a `TrainingRefused` (a ValueError) whose message the page
 from .events import Epoch, Event, Failed, Loss, Probe, Trained, gpu_seconds, train_events
 from .limits import (
     EXPORT_DIR,
+    FAMILIES,
     MAX_SECONDS,
     PROBES,
     REACHES,
@@ -36,7 +37,7 @@ from .registry import RUNS, Registry, train_with
 from .request import TrainRequest, pasted_pairs, probe_for, request_pairs
 
 __all__ = [
-    "EXPORT_DIR", "MAX_SECONDS", "PROBES", "REACHES", "RUNS", "SIZES", "TASK_CHOICES", "Epoch", "Event", "Failed",
-    "InLine", "LiveRun", "Loss", "Probe", "Progress", "Registry", "Trained", "TrainRequest", "TrainingRefused",
-    "gpu_seconds", "pasted_pairs", "probe_for", "request_pairs", "train_events", "train_with",
+    "EXPORT_DIR", "FAMILIES", "MAX_SECONDS", "PROBES", "REACHES", "RUNS", "SIZES", "TASK_CHOICES", "Epoch", "Event",
+    "Failed", "InLine", "LiveRun", "Loss", "Probe", "Progress", "Registry", "Trained", "TrainRequest",
+    "TrainingRefused", "gpu_seconds", "pasted_pairs", "probe_for", "request_pairs", "train_events", "train_with",
 ]

@@ -13,6 +13,7 @@ from ...training.data import Pairs, load_pairs
 from .limits import (
     BATCH_SIZE,
     DEFAULT_TRAIN_SIZE,
+    FAMILIES,
     FEW_PAIRS,
     MAX_PROBE_BYTES,
     MAX_SECONDS,
@@ -21,6 +22,8 @@ from .limits import (
     PROBES,
     SIZES,
     TASK_CHOICES,
+    TRANSFORMER_LR,
+    TRANSFORMER_SIZES,
     VAL_SIZE,
     TrainingRefused,
 )
@@ -30,22 +33,23 @@ from .limits import (
 class TrainRequest:
     """What a visitor asks to train. `check()` refuses anything outside the limits."""
 
-    task: str = "dates"  # dates | reverse | toy-fr | tsv (then `tsv` holds the pairs)
+    task: str = "dates"  # dates | reverse-short | toy-fr | tsv (then `tsv` holds the pairs)
     tsv: str = ""  # pasted source<TAB>target lines
-    attention: bool = True
+    family: str = "lstm"  # lstm | transformer: a key of FAMILIES
+    attention: bool = True  # the LSTM's three switches (a Transformer reads none of them)
     query: str = "state"
-    mask: str = "bidirectional"
     encoder: str = "bi"
-    size: str = "small"
+    mask: str = "bidirectional"  # cross-attention's (and a Transformer's encoder self-attention's) in training
+    size: str = "small"  # a key of SIZES (the LSTM) or TRANSFORMER_SIZES
     probe: str = PROBES["dates"]
     seed: int = 0
     train_size: int = DEFAULT_TRAIN_SIZE  # generated pairs (tasks only)
     max_seconds: float = MAX_SECONDS  # at most MAX_SECONDS
 
     def check(self) -> None:
-        for name, value, allowed in (("task", self.task, TASK_CHOICES), ("query", self.query, QUERIES),
-                                     ("mask", self.mask, MASKS), ("encoder", self.encoder, ENCODERS),
-                                     ("size", self.size, tuple(SIZES))):
+        for name, value, allowed in (("task", self.task, TASK_CHOICES), ("model family", self.family, tuple(FAMILIES)),
+                                     ("query", self.query, QUERIES), ("mask", self.mask, MASKS),
+                                     ("encoder", self.encoder, ENCODERS), ("size", self.size, tuple(self.sizes))):
             check_choice(name, value, allowed, TrainingRefused)
         for what, text in (("probe", self.probe), ("pasted pairs", self.tsv)):
             readable(text, what)
@@ -73,13 +77,26 @@ class TrainRequest:
                 "cannot teach it a rule, so validation exact match stays near 0 and a word it has not seen comes "
                 f"out wrong. Paste {FEW_PAIRS} pairs or more for it to generalise.")
 
+    @property
+    def sizes(self) -> dict[str, dict]:
+        """The networks this request's family offers, by size."""
+        return TRANSFORMER_SIZES if self.family == "transformer" else SIZES
+
     def config(self) -> TrainConfig:
-        """The TrainConfig of this run (the run is cut by time, not epochs: the forcing falls over 4)."""
-        network = ModelConfig(0, 0, model="attention" if self.attention else "edm", query=self.query,
-                              encoder=self.encoder, bridge="hidden" if self.attention else "final", dropout=0.0,
-                              **SIZES[self.size])
+        """The TrainConfig of this run. The run is cut by time, not epochs: an LSTM's forcing falls from 1 to 0.5
+        over 4 epochs; a Transformer's stays at 1, so that each batch is one parallel pass (a ratio below 1
+        costs it a second pass: scheduled sampling), at its own rate (TRANSFORMER_LR, docs/training.md)."""
+        if self.family == "transformer":
+            network = ModelConfig(0, 0, model="transformer", decoder_mask="causal", dropout=0.0,
+                                  **TRANSFORMER_SIZES[self.size])
+            rate = dict(lr=TRANSFORMER_LR, lr_scaling="none", forcing_end=1.0)
+        else:
+            network = ModelConfig(0, 0, model="attention" if self.attention else "edm", query=self.query,
+                                  encoder=self.encoder, bridge="hidden" if self.attention else "final", dropout=0.0,
+                                  **SIZES[self.size])
+            rate = {}
         return TrainConfig(out="", task=self.task, network=network, mask=self.mask, train_size=self.train_size,
-                           val_size=VAL_SIZE, batch_size=BATCH_SIZE, epochs=8, seed=self.seed, device="auto")
+                           val_size=VAL_SIZE, batch_size=BATCH_SIZE, epochs=8, seed=self.seed, device="auto", **rate)
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but tab, newline, return
