@@ -237,7 +237,7 @@ def layout(start: views.Opening) -> Page:
     with gr.Tabs(elem_id="main-tabs") as tabs:
         with gr.Tab("Explore", id="explore"):
             with gr.Row(elem_id="explore-row"):
-                with gr.Column(scale=1, min_width=300):
+                with gr.Column(scale=1, min_width=300, elem_id="explore-left"):
                     explore_text = gr.Markdown(elem_id="lesson-text", elem_classes=["lesson-text"], visible=False)
                     explore = explore_controls(start)
                 results = results_panel(start, explore.display)

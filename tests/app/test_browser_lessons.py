@@ -405,6 +405,9 @@ def test_on_a_phone_titles_and_lesson_buttons_are_not_clipped(browser, url):  # 
             page.wait_for_timeout(1800)
             plots = page.evaluate(PLOTS_SHOWN, ["#heatmap", "#step-plot", "#plot-a", "#plot-b", "#plot-diff"])
             assert plots and all(p["title"][2] >= 0 and p["title"][3] <= 390 for p in plots), (key, plots)
+            if key == "aligns":  # the lesson's text and its map were ~1,600 px apart (every control between them)
+                text, map_ = (page.locator(s).bounding_box() for s in ("#lesson-text", "#heatmap"))
+                assert 0 <= map_["y"] - (text["y"] + text["height"]) < 600, (text, map_)
     finally:
         page.screenshot(path=ARTIFACTS / "phone-lessons.png")
         context.close()
