@@ -176,3 +176,20 @@ def served_app(bundled_dir: Path | None = None, attributes: dict | None = None) 
             yield url
         finally:
             demo.close()
+
+
+# What a Train-tab run is tested with: its task, a small model, little data, a probe (tests/web)
+TINY_RUN = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
+
+
+@pytest.fixture
+def quick_probes(monkeypatch, tmp_path):
+    """A Train-tab run probes every 0.4 s (not every 3 s) and exports in this test's own folder; torch's threads
+    are put back afterwards (a run sets them)."""
+    from s2s.web.training import limits
+
+    monkeypatch.setattr(limits, "PROBE_EVERY_S", 0.4)
+    monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path / "exports")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -16,18 +16,12 @@ from s2s.model import Transformer
 from s2s.training.trainer import Trainer, forcing_ratio
 from s2s.web import heads, models, runs, trained, views
 from s2s.web.training import Registry, TrainRequest, limits, worker
+from tests.conftest import TINY_RUN
 
-TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
+TINY = TINY_RUN
 
 
-@pytest.fixture(autouse=True)
-def quick_probes(monkeypatch, tmp_path):
-    """Probes every 0.4 s, exports in this test's own folder, threads put back afterwards (as test_training.py)."""
-    monkeypatch.setattr(limits, "PROBE_EVERY_S", 0.4)
-    monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path / "exports")
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("quick_probes")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("size", ["small", "medium"])

@@ -14,24 +14,17 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
 
 from s2s import checkpoint, tasks
 from s2s.training.data import load_pairs
 from s2s.web import runs, training
 from s2s.web.training import Registry, TrainingRefused, TrainRequest, events, limits, live, worker
+from tests.conftest import TINY_RUN
 
-TINY = dict(task="dates", size="small", train_size=400, probe="3 March 2021")
+TINY = TINY_RUN
 
 
-@pytest.fixture(autouse=True)
-def quick_probes(monkeypatch, tmp_path):
-    """Probes every 0.4 s (not every 3 s), exports in this test's own folder, threads put back afterwards."""
-    monkeypatch.setattr(limits, "PROBE_EVERY_S", 0.4)
-    monkeypatch.setattr(limits, "EXPORT_DIR", tmp_path / "exports")
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("quick_probes")  # tests/conftest.py
 
 
 class _Run:
