@@ -322,8 +322,9 @@ def test_a_phone_gets_one_column_without_sideways_scrolling(browser, url):
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#heatmap .js-plotly-plot .xtick text", timeout=30_000)
-    controls, results = page.locator("#controls").bounding_box(), page.locator("#results").bounding_box()
-    assert results["y"] >= controls["y"] + controls["height"] - 1  # stacked, not side by side
+    source, results, menu = (page.locator(s).bounding_box() for s in ("#source", "#results", "#checkpoint"))
+    # stacked, not side by side: the source box, then the results, then the other controls (style.css)
+    assert results["y"] >= source["y"] + source["height"] - 1 and menu["y"] >= results["y"] + results["height"] - 1
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     heatmap, step = page.locator("#heatmap").bounding_box(), page.locator("#step-plot").bounding_box()
     assert heatmap["width"] >= 300 and step["y"] >= heatmap["y"] + heatmap["height"] - 1  # the map ~60 px wide before
