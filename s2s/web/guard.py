@@ -31,6 +31,7 @@ import asyncio
 import ipaddress
 import json
 import os
+import random
 import threading
 import time
 from collections import OrderedDict, deque
@@ -46,6 +47,7 @@ TOO_MANY_WAITING = "You already have {n} requests waiting: wait for their answer
 WRONG_COUNT = "{name} takes {n} values, in this order: {names}; got {got}."
 NO_UPLOADS = "Uploads are off on this server: the explorer reads only the text you type."
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen are forgotten (a full bucket is the same as none)
+PERSISTENT_SPREAD = 0.5  # a held refusal waits 1 to 1.5 times its delay, at random (Guard.refusal_delay)
 
 
 @dataclass(frozen=True)
@@ -201,10 +203,15 @@ class Guard:
 
     def refusal_delay(self, address: str) -> float:
         """How long this refusal waits: refusal_delay, or persistent_factor times it for an address that keeps
-        being refused (a flood's connections are then held, at no CPU cost, instead of answered and resent)."""
+        being refused (a flood's connections are then held, at no CPU cost, instead of answered and resent).
+
+        A held refusal waits up to PERSISTENT_SPREAD longer, at random: a flood refused all at once came back
+        all at once, and each wave of ~150 answers and retries held the event loop for a few hundred ms, which
+        the class's requests waited behind (the flood's cost was in its waves, not its total)."""
         if self.refusal_buckets.take(address):
             return self.limits.refusal_delay
-        return self.limits.refusal_delay * self.limits.persistent_factor
+        held = self.limits.refusal_delay * self.limits.persistent_factor
+        return held * random.uniform(1.0, 1.0 + PERSISTENT_SPREAD)
 
     def waiting(self, session: str | None, address: str) -> int:
         """Requests of this session (or, without one, of this address's session-less calls) waiting or running."""
