@@ -30,11 +30,7 @@ import torch
 from . import attention_hooks
 from .decode import TOP_K, Hypothesis, beam_done
 from .model import choose_next
-from .translator import (
-    TextChecks,
-    Translation,
-    output_length,
-)
+from .translator import TextChecks, Translation, output_length, ranked
 
 WORD_START = "▁"
 
@@ -149,12 +145,8 @@ class MarianTranslator(TextChecks):
                 generator = torch.Generator().manual_seed(int(seed))
                 traces, steps = self._greedy(encoded, recorder, max_len=max_len, mask=mask, reference=reference_ids,
                                              ratio=teacher_forcing, generator=generator, prefix=prefix_ids)
-        results = [self._translation(text, source_ids, trace, steps, encoder_self, reference_ids, **settings)
-                   for trace in traces]
-        best = results[0]
-        if beam_size > 1:
-            best.hypotheses = results
-        return best
+        return ranked([self._translation(text, source_ids, trace, steps, encoder_self, reference_ids, **settings)
+                       for trace in traces], beam_size)
 
     def translate_batch(self, texts: list[str], *, mask: str = "bidirectional",
                         max_len: int | None = None) -> list[Translation]:

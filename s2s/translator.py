@@ -113,6 +113,15 @@ class Translation:
         return self.log_prob / max(len(self.output_pieces), 1)
 
 
+def ranked(results: list[Translation], beam_size: int) -> Translation:
+    """What translate returns, for every family: the best result, which under beam search carries every
+    hypothesis (best first) as its `hypotheses`."""
+    best = results[0]
+    if beam_size > 1:
+        best.hypotheses = results
+    return best
+
+
 def check_seed(seed: object) -> None:
     """A seed drives the forcing coins: a whole number in [0, MAX_SEED). ValueError with a message otherwise."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < MAX_SEED:
@@ -255,11 +264,8 @@ class Translator(TextChecks):
                                    teacher_forcing=teacher_forcing, generator=generator, prefix=prefix_ids)
         settings = dict(mask=mask, teacher_forcing=teacher_forcing, seed=int(seed), beam_size=beam_size,
                         reference=reference if reference_ids else None)
-        results = [self._translation(text, source_ids, trace, reference_ids, **settings) for trace in traces]
-        best = results[0]
-        if beam_size > 1:
-            best.hypotheses = results
-        return best
+        return ranked([self._translation(text, source_ids, trace, reference_ids, **settings) for trace in traces],
+                      beam_size)
 
     def translate_batch(self, texts: list[str], *, mask: str = "bidirectional",
                         max_len: int | None = None) -> list[Translation]:
