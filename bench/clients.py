@@ -211,22 +211,32 @@ def train_tab_events(config: dict) -> dict[str, tuple[int, list]]:
     return found
 
 
-async def page_event(client, base: str, index: int, data: list, session: str, address: str) -> dict:
-    """One event as the page sends it (gradio's queue: join, then the session's stream) -> its output."""
+async def event_result(client, base: str, index: int, data: list, session: str, address: str) -> tuple[dict, list]:
+    """One event as the page sends it (gradio's queue: join, then the session's stream) -> its completed
+    message, and the log lines (the warnings the page shows) sent before it."""
     headers = {"x-forwarded-for": address}
     body = {"data": data, "event_data": None, "fn_index": index, "trigger_id": None, "session_hash": session}
     joined = await client.post(f"{base}/gradio_api/queue/join", json=body, headers=headers)
     joined.raise_for_status()
+    logs = []
     async with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session},
                              headers=headers) as stream:
         async for line in stream.aiter_lines():
             if line.startswith("data:"):
                 message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    if not message.get("success"):
-                        raise RuntimeError(f"event {index} failed: {str(message.get('output'))[:200]}")
-                    return message["output"]
+                if message.get("msg") == "log":
+                    logs.append(message["log"])
+                elif message.get("msg") == "process_completed":
+                    return message, logs
     raise RuntimeError(f"event {index} ended without a result")
+
+
+async def page_event(client, base: str, index: int, data: list, session: str, address: str) -> dict:
+    """One event as the page sends it -> its output (an event that failed raises, its error cut short)."""
+    message, _ = await event_result(client, base, index, data, session, address)
+    if not message.get("success"):
+        raise RuntimeError(f"event {index} failed: {str(message.get('output'))[:200]}")
+    return message["output"]
 
 
 async def lecturing(base: str, seconds: float, session: str | None = None) -> Tally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 import ui.events
+from bench.clients import event_result
 from s2s import budget, checkpoint
 from s2s.web import export, models, runs, trained, training
 from tests.conftest import build_checkpoint, make_bundled, served_app
@@ -73,23 +73,10 @@ def events_of(config: dict) -> dict[str, tuple[int, list]]:
 
 
 async def send(client, base: str, event: tuple[int, list], session: str, address: str, data: list | None = None):
-    """One event as the page sends it (gradio's queue) -> (succeeded, output, the warnings shown)."""
+    """One event as the page sends it -> (succeeded, output, the warnings shown), the error's text whole."""
     index, defaults = event
-    headers = {"x-forwarded-for": address}
-    body = {"data": defaults if data is None else data, "event_data": None, "fn_index": index, "trigger_id": None,
-            "session_hash": session}
-    (await client.post(f"{base}/gradio_api/queue/join", json=body, headers=headers)).raise_for_status()
-    warnings = []
-    async with client.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session},
-                             headers=headers) as stream:
-        async for line in stream.aiter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "log":
-                    warnings.append(message["log"])
-                elif message.get("msg") == "process_completed":
-                    return message.get("success", False), message.get("output") or {}, warnings
-    raise RuntimeError(f"event {index} ended without a result")
+    message, warnings = await event_result(client, base, index, defaults if data is None else data, session, address)
+    return message.get("success", False), message.get("output") or {}, warnings
 
 
 async def translate(client, base, events, session: str, address: str, checkpoint_name: str, beam: int = 1):
