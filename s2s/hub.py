@@ -202,7 +202,7 @@ def _locate(repo_id: str, revision: str | None, timeout: float | None, *, fetch:
             return cached_id, cached.name, _touch(cached)
         raise problem from error
     if folder is not None and revision != commit:
-        _remember_ref(cache_dir, found_id, revision, commit)
+        remember_ref(cache_dir, found_id, revision, commit)
     if folder is not None:
         _touch(folder)
     if fetched:
@@ -284,7 +284,7 @@ def _touch(folder: Path) -> Path:
     return folder
 
 
-def _remember_ref(cache_dir: str, repo_id: str, revision: str, commit: str) -> None:
+def remember_ref(cache_dir: str, repo_id: str, revision: str, commit: str) -> None:
     """Record in the cache that branch or tag `revision` is `commit`, so that offline resolves find it.
 
     hf_hub_download(revision=<commit>) records no ref; this writes one as huggingface_hub's cache layout

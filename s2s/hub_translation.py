@@ -149,7 +149,7 @@ def download(plan: Plan, *, timeout: float | None = None) -> Path:
         raise hub._as_hub_error(error, plan.repo_id, plan.revision, endpoint, timeout) from error
     folder = Path(paths[0]).parent
     if plan.revision != plan.commit:
-        hub._remember_ref(cache_dir, plan.repo_id, plan.revision, plan.commit)
+        hub.remember_ref(cache_dir, plan.repo_id, plan.revision, plan.commit)
     return folder
 
 

@@ -208,7 +208,7 @@ def _remember_revision(spec: str, repo_id: str, commit: str) -> None:
     commit, which records no branch, and offline (HF_HUB_OFFLINE) a branch is found only through that record."""
     revision = hub.parse_repo_spec(spec)[1] or constants.DEFAULT_REVISION
     if revision != commit:
-        hub._remember_ref(constants.HF_HUB_CACHE, repo_id, revision, commit)
+        hub.remember_ref(constants.HF_HUB_CACHE, repo_id, revision, commit)
 
 
 # What this project's own Hub lookup raises when the repo may still be a translation model: its files are not
