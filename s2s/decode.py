@@ -77,7 +77,8 @@ def greedy(
     step t > 0 is fed reference[t-1] with probability `teacher_forcing`.
     """
     check_mask(mask)
-    model.eval()
+    if model.training:  # eval() walks every module: once, not on every request
+        model.eval()
     memory, state = model.encode(source, lengths, mask)
     encoder_states = memory.values.float().cpu().numpy()  # (L, B, T, H)
     batch = source.shape[0]
@@ -239,7 +240,8 @@ def beam_search(
     (`best_possible_score`), or at max_len, when unfinished hypotheses fill any places left.
     """
     check_mask(mask)
-    model.eval()
+    if model.training:  # eval() walks every module: once, not on every request
+        model.eval()
     memory, state = model.encode(source, lengths, mask)
     source_memory = memory  # (B = 1)
     encoder_states = memory.values[:, 0].float().cpu().numpy()  # (L, T, H)

@@ -46,6 +46,7 @@ positions, L layers, H hidden (model) size, NH heads, dh = H / NH, F feed-forwar
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -61,6 +62,14 @@ def sinusoids(positions: torch.Tensor, size: int) -> torch.Tensor:
     i = torch.arange(0, size, 2, device=positions.device, dtype=torch.float32)  # 2i
     angles = positions.float()[:, None] / 10000 ** (i / size)  # (N, ceil(size / 2))
     return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)[:, :size]  # interleaved: sin, cos, ...
+
+
+@functools.lru_cache(maxsize=16)
+def position_table(size: int, length: int, device: torch.device) -> torch.Tensor:
+    """PE of positions 0 .. length - 1 (length, size), made once: a decoding step reads one row of it, where
+    computing its row anew cost as much as one of the step's layers."""
+    with torch.inference_mode(False):  # made while decoding, it is also added to a training pass's embeddings
+        return sinusoids(torch.arange(length, device=device), size)
 
 
 class Record(NamedTuple):
@@ -187,9 +196,9 @@ class Transformer(nn.Module):
 
     def embed(self, embedding: nn.Embedding, tokens: torch.Tensor, start: int) -> torch.Tensor:
         """tokens (B, N) at positions start .. start + N - 1 -> E[token] sqrt(H) + PE[position] (B, N, H)."""
-        positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
-        size = self.config.hidden_size
-        return self.dropout(embedding(tokens) * math.sqrt(size) + sinusoids(positions, size))
+        end, size = start + tokens.shape[1], self.config.hidden_size
+        table = position_table(size, 1 << max(7, (end - 1).bit_length()), tokens.device)  # 128, 256, ... rows
+        return self.dropout(embedding(tokens) * math.sqrt(size) + table[start:end])  # (B, N, H)
 
     def encode(self, source: torch.Tensor, lengths: torch.Tensor, mask: str = "bidirectional"):
         """source (B, T), lengths (B,) -> (Memory, an empty cache). mask: encoder self-attention's."""

@@ -10,7 +10,7 @@ import gradio as gr
 
 from s2s.web import by_length, compare, heads, lessons, runs
 
-from .events import LIVE, PRIVATE, unchanged
+from .events import LIVE, MAIN_TABS, PRIVATE, RESULT_TABS, open_tabs_js, unchanged
 from .parts import CompareControls, Page
 
 # What an open lesson must have on screen (issue 22: a 720 px projector): the page scrolls until these fit, and
@@ -20,8 +20,9 @@ COMPARE_MAPS = ("#label-a", "#plot-a", "#label-b", "#plot-b")
 EXPLORE_MAPS = ("#heatmap", "#step-plot")
 ON_SCREEN = {lessons.COMPARE: COMPARE_MAPS, lessons.WHY: COMPARE_MAPS, lessons.STEP: (*EXPLORE_MAPS, "#step"),
              lessons.EXPLORE: EXPLORE_MAPS, lessons.HEAD_GRID: ("#heads",)}
-# Once the maps are drawn (twice: plotly may still be laying them out), scroll the least that shows them all.
-SHOW_JS = """() => { const fit = () => {
+# Open the tabs (events.open_tabs_js), then, once the maps are drawn (twice: plotly may still be laying them out),
+# scroll the least that shows them all.
+SHOW_JS = """() => { %s const fit = () => {
   const boxes = %s.map((s) => document.querySelector(s)).filter((e) => e && e.offsetParent !== null)
                   .map((e) => e.getBoundingClientRect());
   if (!boxes.length) return;
@@ -62,8 +63,7 @@ def on_lesson(page: Page, key: str) -> dict:
         return unchanged(page.explore.text)
     r = page.results
     shown = {r.layer: gr.Radio(choices=opened.layers, value=opened.layer), r.display: opened.display,
-             r.view_tabs: gr.Tabs(selected=opened.view), r.view: opened.view, r.kind: "cross", r.head: heads.MEAN,
-             page.tabs: gr.Tabs(selected=opened.tab),
+             r.view: opened.view, r.kind: "cross", r.head: heads.MEAN,
              **dict.fromkeys(page.lesson_texts, gr.Markdown(opened.text, visible=True))}
     compared = page.compare.fill(opened.preset) if opened.compares else {}
     return page.explore.fill(opened.preset) | compared | shown
@@ -98,12 +98,14 @@ def wire_compare(page: Page) -> None:
 def wire_lessons(page: Page) -> None:
     """A lesson sets every control, then shows its run (and, for a comparison, both runs)."""
     c, e, r = page.compare, page.explore, page.results
-    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view_tabs, r.view, r.kind, r.head,
-                             *page.lesson_texts, page.tabs] + c.settings)
+    outputs = (e.settings + [e.reference_source, r.layer, r.display, r.view, r.kind, r.head, *page.lesson_texts]
+               + c.settings)
     for key, button in page.lessons.items():
         chosen = button.click(partial(on_lesson, page, key), None, outputs, **PRIVATE)
         if lessons.BY_KEY[key].show == lessons.COMPARE:
             chosen = chosen.then(*compare_event(page), **LIVE)
-        chosen.then(None, None, None, js=SHOW_JS % json.dumps(list(ON_SCREEN[lessons.BY_KEY[key].show])))
+        lesson = lessons.BY_KEY[key]
+        tabs = open_tabs_js((MAIN_TABS, lessons.tab_of(lesson)), (RESULT_TABS, lessons.view_of(lesson)))
+        chosen.then(None, None, None, js=SHOW_JS % (tabs, json.dumps(list(ON_SCREEN[lesson.show]))))
         if key == "why":
             chosen.then(partial(on_measure, c), [page.presenter], [c.by_length], **PRIVATE)

@@ -10,7 +10,7 @@ import gradio as gr
 from s2s.web import cards, examples, export, heads, models, notes, ordering, runs, views
 
 from .compare import on_compare_view
-from .events import LIVE, PRIVATE, page_of, unchanged
+from .events import LIVE, PRIVATE, RESULT_TABS, open_tabs_js, page_of, unchanged
 from .parts import ExploreControls, Page, Results
 from .serving import prune_downloads
 
@@ -72,13 +72,12 @@ def on_redraw(results: Results, result, rank, layer, step, view, presenter, disp
 
 
 def on_head_clicked(results: Results, value, result) -> dict:
-    """A head clicked in the heads grid: its layer and head on the heatmap, which comes to the front."""
+    """A head clicked in the heads grid: its layer and head on the heatmap (which the event's script then opens)."""
     chosen = heads.clicked(value, result)
     if chosen is None:
         return unchanged(results.view)
     layer, head = chosen
-    return {results.layer: layer, results.head: head, results.view_tabs: gr.Tabs(selected=views.HEATMAP),
-            results.view: views.HEATMAP}
+    return {results.layer: layer, results.head: head}
 
 
 def on_tab(results: Results, view, result, rank, layer, step, presenter, display, kind, head) -> dict:
@@ -186,8 +185,8 @@ def wire_explore(page: Page) -> None:
     gr.on([r.kind.change, r.head.change], partial(on_redraw, r),
           [r.result, r.rank, r.layer, r.step, r.view, page.presenter, r.display, *lens], [r.plot, *r.tab_outputs],
           **LIVE)
-    r.head_clicked.change(partial(on_head_clicked, r), [r.head_clicked, r.result],
-                         [r.layer, r.head, r.view_tabs, r.view], **PRIVATE)
+    r.head_clicked.change(partial(on_head_clicked, r), [r.head_clicked, r.result], [r.layer, r.head], **PRIVATE
+                          ).then(None, js=f"() => {{ {open_tabs_js((RESULT_TABS, views.HEATMAP))} }}")
     r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
     r.change.click(partial(on_intervene, r),
                    e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display,

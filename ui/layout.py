@@ -13,6 +13,7 @@ from s2s.web import compare, heads, lessons, notes, runs, training, views
 from s2s.web.train_tab import promise
 from s2s.web.views import EXPORT, FED, GRID, HEADS, HEATMAP, NBEST
 
+from .events import MAIN_TABS, RESULT_TABS
 from .liveplot import LivePlot
 from .parts import CompareControls, ExploreControls, Page, Results, TrainControls
 
@@ -98,7 +99,7 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
             kind = gr.Radio(heads.KINDS, value="cross", label="Attention", scale=3, elem_id="kind")
             head = gr.Dropdown(start.heads, value=heads.MEAN, label="Head", scale=1, min_width=140, elem_id="head")
         status = gr.Markdown(start.explored.status, elem_id="status")
-        with gr.Tabs(elem_id="result-tabs") as view_tabs:
+        with gr.Tabs(elem_id=RESULT_TABS):
             with gr.Tab(HEATMAP, id=HEATMAP) as heatmap_tab:
                 with gr.Row(elem_id="map-row"):
                     plot = LivePlot(start.explored.figure, elem_id="heatmap")  # 3 : 2 with the step plot (style.css)
@@ -140,7 +141,7 @@ def results_panel(start: views.Opening, display: gr.CheckboxGroup) -> Results:
     tabs = {HEATMAP: heatmap_tab, GRID: grid_tab, HEADS: heads_tab, FED: fed_tab, NBEST: nbest_tab,
             EXPORT: export_tab}
     return Results(result=gr.State(first), view=gr.State(HEATMAP), output=output, layer=layer, display=display,
-                   status=status, view_tabs=view_tabs, tabs=tabs, plot=plot, step_plot=step_plot, step=step, play=play,
+                   status=status, tabs=tabs, plot=plot, step_plot=step_plot, step=step, play=play,
                    stop=stop, math=math, grid=grid, lens=lens, kind=kind, head=head, pending=gr.State(False),
                    heads=heads_plot,
                    head_clicked=head_clicked,
@@ -234,7 +235,7 @@ def train_tab() -> TrainControls:
 
 def layout(start: views.Opening) -> Page:
     presenter, buttons = header()
-    with gr.Tabs(elem_id="main-tabs") as tabs:
+    with gr.Tabs(elem_id=MAIN_TABS):
         with gr.Tab("Explore", id="explore"):
             with gr.Row(elem_id="explore-row"):
                 with gr.Column(scale=1, min_width=300, elem_id="explore-left"):
@@ -243,6 +244,6 @@ def layout(start: views.Opening) -> Page:
                 results = results_panel(start, explore.display)
         compared = compare_tab(start)
         trained = train_tab()
-    return Page(presenter=presenter, lessons=buttons, lesson_texts=(explore_text, compared.lesson_text), tabs=tabs,
+    return Page(presenter=presenter, lessons=buttons, lesson_texts=(explore_text, compared.lesson_text),
                 explore=explore, results=results, compare=compared, train=trained, api=gr.Button(visible=False),
                 api_plot=gr.Plot(visible=False))

@@ -60,7 +60,6 @@ class Results:
     layer: gr.Radio
     display: gr.CheckboxGroup  # views.DISPLAY_OPTIONS
     status: gr.Markdown
-    view_tabs: gr.Tabs  # the results tabs below (a lesson opens the heatmap's)
     tabs: dict  # results tab name -> gr.Tab
     plot: LivePlot  # the heatmap: redrawn in place on every keystroke
     step_plot: LivePlot  # the step's arithmetic, drawn beside the map
@@ -185,7 +184,6 @@ class Page:
     presenter: gr.Checkbox
     lessons: dict  # a key of lessons.BY_KEY -> its button
     lesson_texts: tuple  # what to look at, for the lesson chosen: (in Explore, in Compare)
-    tabs: gr.Tabs
     explore: ExploreControls
     results: Results
     compare: CompareControls

@@ -14,7 +14,7 @@ import gradio as gr
 from s2s.web import models, train_tab, training
 
 from .compare import EXPLORE_MAPS, SHOW_JS
-from .events import LIVE, PRIVATE, address_of, page_of, unchanged
+from .events import LIVE, MAIN_TABS, PRIVATE, address_of, open_tabs_js, page_of, unchanged
 from .parts import Page
 from .serving import prune_downloads
 
@@ -70,8 +70,7 @@ def wire_train(page: Page, demo: gr.Blocks) -> None:
             gr.Warning(str(error))
             return unchanged(t.status)
         return {e.checkpoint: gr.Dropdown(choices=[*models.checkpoint_choices(), model.name], value=model.name),
-                e.text: model.text, e.reference: "", e.forcing: False, e.mask: model.mask,
-                page.tabs: gr.Tabs(selected="explore")}
+                e.text: model.text, e.reference: "", e.forcing: False, e.mask: model.mask}
 
     def exported(request: gr.Request):
         prune_downloads()
@@ -88,8 +87,8 @@ def wire_train(page: Page, demo: gr.Blocks) -> None:
     t.timer.tick(polled, [page.presenter], shown, show_progress="hidden", **PRIVATE)
     t.replay.input(replayed, [t.replay, page.presenter], [t.probe_plot], **LIVE)  # dragged, typed or arrow keys
     t.cancel.click(cancelled, None, [t.status], **PRIVATE)
-    t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, page.tabs, t.status], **PRIVATE
-                ).then(None, js=SHOW_JS % json.dumps(list(EXPLORE_MAPS)))  # Explore opens on its map
+    t.use.click(used, None, [e.checkpoint, e.text, e.reference, e.forcing, e.mask, t.status], **PRIVATE
+                ).then(None, js=SHOW_JS % (open_tabs_js((MAIN_TABS, "explore")), json.dumps(list(EXPLORE_MAPS))))
     t.export.click(exported, None, [t.files], **PRIVATE)
     def closed(request: gr.Request):
         train_tab.left(page_of(request))

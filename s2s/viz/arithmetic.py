@@ -22,7 +22,7 @@ from ..translator import Translation
 from .figure import Figure, make_figure, message
 from .heads import one_head
 from .pieces import display_piece, markdown_piece
-from .style import DIFFERENCE_SCALE, OUTLINE_COLOR, PLAIN, TEMPLATE, Scale, stops, style_for
+from .style import DIFFERENCE_SCALE, LABELS, OUTLINE_COLOR, PLAIN, TEMPLATE, Scale, stops, style_for
 from .weights import NO_ATTENTION, check_layer, clamp_step
 
 VALUE_SCALE = DIFFERENCE_SCALE  # diverging, white at 0
@@ -84,7 +84,7 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
         yaxis=dict(domain=list(q_band), visible=False),
         xaxis2=dict(domain=[0.0, 0.18], anchor="y2", visible=False),
         yaxis2=dict(domain=list(grid_band), anchor="x2", tickmode="array", tickvals=list(range(rows)),
-                    ticktext=pieces, autorange="reversed", tickfont=dict(size=style.tick), automargin=True),
+                    ticktext=pieces, autorange="reversed", tickfont=dict(size=style.tick), **LABELS),
         xaxis3=dict(domain=[0.22, 1.0], anchor="y2", visible=False),
         yaxis4=dict(domain=list(c_band), anchor="x3", visible=False),
         annotations=[_label("query q", 0.61, q_band[1]), _label("w", 0.09, grid_band[1]),
@@ -98,9 +98,9 @@ def step_figure(r: Translation, step: int, layer: int = 0, *, presenter: bool = 
                          xaxis="x5", yaxis="y5", marker=dict(color=OUTLINE_COLOR),
                          hovertemplate="%{y}: p = %{x:.4f}<extra></extra>"))
         layout["xaxis5"] = dict(domain=[0.22, 1.0], anchor="y5", range=[0, 1], tickfont=dict(size=style.tick - 2),
-                                automargin=True)
+                                **LABELS)
         layout["yaxis5"] = dict(domain=list(bars_band), anchor="x5", autorange="reversed", type="category",
-                                tickfont=dict(size=style.tick), automargin=True)
+                                tickfont=dict(size=style.tick), **LABELS)
         layout["annotations"].append(_label("the next piece, by p", 0.61, bars_band[1]))
     return make_figure(data, layout)
 

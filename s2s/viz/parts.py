@@ -21,6 +21,7 @@ from .style import (
     AFTER_END_MARK,
     END_LINE_COLOR,
     FORCED_MARK,
+    LABELS,
     MASKED_COLOR,
     MASKED_SCALE,
     MISMATCH_COLOR,
@@ -161,7 +162,7 @@ def colour(style: Style, row_scale: bool, zmax: float = 1.0) -> dict:
 
 def axes(source_labels: list[str], row_texts: list[str], style: Style) -> tuple[dict, dict]:
     """x: source pieces along the top; y: output steps downwards, first step at the top."""
-    common = dict(tickmode="array", showgrid=False, zeroline=False, automargin=True, tickfont=dict(size=style.tick))
+    common = dict(tickmode="array", showgrid=False, zeroline=False, tickfont=dict(size=style.tick), **LABELS)
     x = dict(common, tickvals=list(range(len(source_labels))), ticktext=source_labels, side="top")
     y = dict(common, tickvals=list(range(len(row_texts))), ticktext=row_texts, autorange="reversed")
     return x, y

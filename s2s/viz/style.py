@@ -16,6 +16,10 @@ MISMATCH_COLOR = "#c62828"
 TEXT_COLOR = "#212121"  # a table's ordinary cells
 AFTER_END_COLOR = "#9e9e9e"  # rows decoded after the model's own </s>: greyed, they are not its output
 END_LINE_COLOR = "#616161"  # the dotted line between the model's last step and the steps after it
+# An axis with tick labels (pieces): plotly's default, "hide past div", measures every label again each time
+# it places one, n^2 bounding boxes for n pieces, the largest part of redrawing a map. The labels stay inside
+# the figure anyway: automargin makes room for them.
+LABELS = dict(automargin=True, ticklabeloverflow="allow")
 FORCED_MARK, MISMATCH_MARK, AFTER_END_MARK = "▸", "✗", "(after ⟨eos⟩)"
 WEIGHT_TITLE, ROW_SCALED_TITLE = "weight", "weight ÷<br>row max"  # colour bar titles
 TEMPLATE: dict = {}  # no plotly template: the default one would travel with every figure

@@ -163,6 +163,14 @@ def open_lesson(key: object) -> Opened:
     a = chosen.a
     display = [option for option, on in zip(DISPLAY_OPTIONS, (chosen.row_scale, chosen.rows_by_fed)) if on]
     return Opened(Preset(a.text, a.reference, a, chosen.b or a), layer_choices(a.checkpoint), chosen.layer,
-                  display, "compare" if chosen.show == COMPARE else "explore",
-                  f"**{chosen.title}.** {chosen.look}", chosen.b is not None,
-                  HEADS if chosen.show == HEAD_GRID else HEATMAP)
+                  display, tab_of(chosen), f"**{chosen.title}.** {chosen.look}", chosen.b is not None, view_of(chosen))
+
+
+def tab_of(chosen: Lesson) -> str:
+    """The page's tab that shows a lesson: "compare" for a comparison, else "explore"."""
+    return "compare" if chosen.show == COMPARE else "explore"
+
+
+def view_of(chosen: Lesson) -> str:
+    """The results tab Explore shows a lesson on: the heads grid for HEAD_GRID, else the heatmap."""
+    return HEADS if chosen.show == HEAD_GRID else HEATMAP

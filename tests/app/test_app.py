@@ -192,3 +192,28 @@ def test_the_served_endpoint_refuses_a_wrong_number_of_values_in_one_line(served
     assert refused.status_code == 422 and refused.json()["error"].startswith("translate takes 7 values, in this "
                                                                              "order: text, checkpoint, mask,")
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_no_event_reads_or_writes_a_layout_that_holds_the_page(tmp_path, monkeypatch):
+    """gradio's page refreshes the loading status of every component inside every input and output an event has
+    ever had, on every later event. A lesson's output was the page's Tabs (142 components inside): every keystroke
+    after a lesson then took 13% longer to reach its heatmap (dates-transformer, 108.5 against 96.0 ms median in
+    the browser). Tabs are opened by the page's script instead (ui/events.py); a small row may still be shown."""
+    import app
+
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    config = app.build_demo().get_config_file()
+    inside: dict[int, int] = {}
+
+    def count(node) -> int:
+        inside[node["id"]] = sum(1 + count(child) for child in node.get("children", []))
+        return inside[node["id"]]
+
+    count(config["layout"])
+    types_ = {c["id"]: c["type"] for c in config["components"]}
+    touched = {i for dependency in config["dependencies"] for i in dependency["inputs"] + dependency["outputs"]}
+    assert {types_[i] for i in touched} >= {"textbox", "html", "row"}  # the check sees the page's events
+    crowded = {(types_[i], inside[i]) for i in touched if inside.get(i, 0) > 3}
+    assert not crowded

@@ -43,3 +43,19 @@ def test_a_message_is_centred_escaped_and_wrapped():
     assert not fig.data and (note.x, note.y) == (0.5, 0.5) and note.font.size == viz.PRESENTER.font
     assert note.text.startswith("&lt;b&gt;nothing&lt;/b&gt;") and "<br>" in note.text  # wrapped at 40 characters
     assert all(len(line) <= 40 for line in note.text.split("<br>"))
+
+
+def test_no_axis_with_piece_labels_makes_plotly_measure_them_again_and_again(causal):
+    """Every axis that shows tick labels says ticklabeloverflow "allow": plotly's default measures every label
+    again each time it places one (n^2 bounding boxes), most of a map's redraw on every keystroke
+    (`python -m bench.app --browser`); automargin keeps the labels inside the figure instead."""
+    figures = [viz.heatmap(causal), viz.heatmap(causal, presenter=True), viz.layer_grid(causal),
+               viz.step_figure(causal, 2, 1)]
+    labelled = 0
+    for fig in figures:
+        layout = json.loads(fig.to_json())["layout"]
+        for name, axis in layout.items():
+            if name.startswith(("xaxis", "yaxis")) and axis.get("visible", True) and axis.get("showticklabels", True):
+                assert axis.get("ticklabeloverflow") == "allow" and axis.get("automargin"), name
+                labelled += 1
+    assert labelled >= 6  # the heatmap's two, the grid's, and the step figure's pieces and bars
