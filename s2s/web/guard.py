@@ -5,8 +5,9 @@ A public Space is shared by a class, so no single visitor may take it over:
 - uploads are off (403): the page has no upload control, and the model needs no files;
 - each visitor may start at most `Limits.rate` requests per second, in bursts of `Limits.burst` (a
   token bucket each; a script's API calls without a session, `Limits.api_rate`), and have at most
-  `Limits.max_in_flight` waiting or running; above either it gets 429 with a message that says to
-  slow down or wait, instead of a place in the queue that would make everyone else wait behind it.
+  `Limits.max_in_flight` waiting or running (such a script, `Limits.api_in_flight`); above either it gets
+  429 with a message that says to slow down or wait, instead of a place in the queue that would make
+  everyone else wait behind it.
   The answer comes after `Limits.refusal_delay`, so a client that retries at once retries once a
   second; an address refused more than about once a second (`Limits.refusals_rate`) waits
   `Limits.persistent_factor` times as long for each further answer, so that a flood's retries, not only
@@ -67,6 +68,10 @@ class Limits:
     api_rate: float = 2.0  # an API call without a session (a script): requests per second, per address
     api_burst: int = 10
     max_in_flight: int = 8  # requests of one visitor waiting or running (a page has a few at most)
+    # a script's calls without a session, per address: a flood's first burst of api_burst calls let in at once
+    # kept both CPUs busy with its decodes, which the class's requests waited behind (`python -m bench.app
+    # --clients 100 --flood`); a script that waits for each answer needs one
+    api_in_flight: int = 2
     # every visitor behind one address together: a class of 100 each asking every 3 s makes ~35/s, but one
     # student typing makes ~30 (three events a key), so a lecture hall behind one NAT address needs more
     address_rate: float = 60.0
@@ -194,8 +199,9 @@ class Guard:
         visitor = self.buckets.take(session) if session else self.api_buckets.take(address)
         if not self.address_buckets.take(address) or not visitor:
             return await _refuse(send, 429, SLOW_DOWN, delay=self.refusal_delay(address))
-        if self.waiting(session, address) >= self.limits.max_in_flight:
-            message = TOO_MANY_WAITING.format(n=self.limits.max_in_flight)
+        most = self.limits.max_in_flight if session else self.limits.api_in_flight
+        if self.waiting(session, address) >= most:
+            message = TOO_MANY_WAITING.format(n=most)
             return await _refuse(send, 429, message, delay=self.refusal_delay(address))
         if session is None:
             send = self._noting_events(send, address)

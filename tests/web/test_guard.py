@@ -192,7 +192,7 @@ def queue_client(queue: FakeQueue, **limits) -> TestClient:
 
 def test_a_visitor_with_too_many_requests_waiting_is_told_to_wait():
     queue = FakeQueue()
-    client = queue_client(queue, max_in_flight=3)
+    client = queue_client(queue, max_in_flight=3, api_in_flight=3)
     queue.sessions = {"page-1": 3, "page-2": 2}
     busy = client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "page-1"})
     assert busy.status_code == 429 and "3 requests waiting" in busy.json()["error"]
@@ -207,6 +207,21 @@ def test_a_visitor_with_too_many_requests_waiting_is_told_to_wait():
                        headers={"x-forwarded-for": "10.0.0.8"}).status_code == 200  # another address
     queue.events = {ids[0]}  # two answered
     assert client.post("/gradio_api/call/translate", json={"data": []}, headers=api).status_code == 200
+
+
+def test_a_script_without_a_session_has_fewer_requests_in_flight_than_a_page():
+    """A flood's first burst of session-less calls, let in 8 at once, kept both CPUs decoding for it while the
+    class waited (`python -m bench.app --clients 100 --flood`): a script has 2 in flight, a page still 8."""
+    queue = FakeQueue()
+    client = queue_client(queue)
+    queue.sessions = {"page": 7}
+    assert client.post("/gradio_api/queue/join", json={"data": [], "session_hash": "page"}).status_code == 200
+    script = {"x-forwarded-for": "10.0.0.9"}
+    ids = [client.post("/gradio_api/call/translate", json={"data": []}, headers=script).json()["event_id"]
+           for _ in range(2)]
+    queue.events = set(ids)
+    refused = client.post("/gradio_api/call/translate", json={"data": []}, headers=script)
+    assert refused.status_code == 429 and "2 requests waiting" in refused.json()["error"]
 
 
 def test_a_class_behind_one_address_is_many_visitors():
