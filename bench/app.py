@@ -1,6 +1,6 @@
 """Benchmark: how long the app takes to answer, from a client's request to the heatmap back.
 
-    python -m bench.app [--n 50] [--checkpoint dates] [--browser] [--opus-sized [--steps 20]]
+    python -m bench.app [--n 50] [--checkpoint dates] [--browser [--lesson aligns]] [--opus-sized [--steps 20]]
     python -m bench.app --clients 100 --think 3 [--flood] [--train] [--calls 10000] [--opus-sized]   # bench/load.py
 
 Starts `python app.py` in its own process on a free local port (as a Space runs it), calls the public
@@ -106,9 +106,10 @@ def source_labels(translator, text: str) -> list[str]:
     return [display_piece(p, escape=False) for p in translator.source_tokenizer.pieces(translator.encode_source(text))]
 
 
-def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[float]]:
+def browser_times(urls: list[str], spec: str, texts: list[str], lesson: str | None = None) -> list[list[float]]:
     """Seconds from the last key press of each text to the heatmap showing its source pieces, in Chromium,
-    on each page of `urls` in turn for every text (so that the machine's noise hits every page alike).
+    on each page of `urls` in turn for every text (so that the machine's noise hits every page alike). With
+    `lesson` (a key of s2s.web.lessons.BY_KEY), each page first opens that lesson, as a lecture would.
 
     Both moments are taken in the page (a beforeinput listener, a MutationObserver on the plot), so the
     figures hold the server's answer and plotly's drawing but not Playwright's own round trips.
@@ -122,6 +123,9 @@ def browser_times(urls: list[str], spec: str, texts: list[str]) -> list[list[flo
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(url)
             page.wait_for_selector("#heatmap .xtick text", timeout=60_000)
+            if lesson:
+                page.click(f"#lesson-{lesson}")
+                page.wait_for_timeout(3_000)  # its runs and drawings are over
             page.locator("#checkpoint").get_by_role("combobox").fill(spec)
             page.locator("#checkpoint").get_by_role("combobox").press("Enter")
             pages.append(page)
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=50, help="measured calls (after 3 warm-up calls)")
     parser.add_argument("--checkpoint", default=None, help="bundled name or Hub repo (default: the app's default)")
     parser.add_argument("--browser", action="store_true", help="also time keystroke to heatmap in headless Chromium")
+    parser.add_argument("--lesson", default=None, help="with --browser: open this lesson (e.g. aligns) before typing")
     parser.add_argument("--opus-sized", action="store_true",
                         help="also, first, a random model of opus-mt-en-fr's configuration, opened from a Hub cache "
                              "made here (no download)")
@@ -175,12 +180,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"machine: {machine()}")
         for name in [*([args.hub_model] if args.hub_model else []), spec]:
-            measure(name, args.n, args.browser, baseline=not args.hub_model)
+            measure(name, args.n, args.browser, baseline=not args.hub_model, lesson=args.lesson)
         print(f"machine at the end: {machine()}")
     return 0
 
 
-def measure(spec: str, n: int, browser: bool, baseline: bool) -> None:
+def measure(spec: str, n: int, browser: bool, baseline: bool, lesson: str | None = None) -> None:
     """Time `spec`: through the served app (and, with `browser`, in Chromium, with `baseline` beside gradio's own
     gr.Plot), then the same work in this process; print the figures."""
     # no text is asked twice of a server, which keeps recent results (a repeat would be a cache hit): the warm-up's
@@ -219,7 +224,7 @@ def measure(spec: str, n: int, browser: bool, baseline: bool) -> None:
                 if baseline:
                     processes.append(serve(baseline_port, Path(folder) / "baseline.log", gradio_plot=True))
                     urls.append(f"http://127.0.0.1:{baseline_port}/")
-                typed, *rest = browser_times(urls, spec, typing)
+                typed, *rest = browser_times(urls, spec, typing, lesson)
                 gradio_plot = rest[0] if rest else []
         finally:
             for process in processes:
