@@ -75,7 +75,7 @@ def on_head_clicked(results: Results, value, result) -> dict:
     """A head clicked in the heads grid: its layer and head on the heatmap (which the event's script then opens)."""
     chosen = heads.clicked(value, result)
     if chosen is None:
-        return unchanged(results.view)
+        return unchanged(results.layer)
     layer, head = chosen
     return {results.layer: layer, results.head: head}
 

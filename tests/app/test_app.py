@@ -217,3 +217,21 @@ def test_no_event_reads_or_writes_a_layout_that_holds_the_page(tmp_path, monkeyp
     assert {types_[i] for i in touched} >= {"textbox", "html", "row"}  # the check sees the page's events
     crowded = {(types_[i], inside[i]) for i in touched if inside.get(i, 0) > 3}
     assert not crowded
+
+
+@pytest.mark.slow  # builds the whole page
+def test_every_answer_of_the_head_click_is_one_of_its_outputs(monkeypatch):
+    """gradio refuses an answer naming a component the event does not output: a click it cannot read (a stale
+    or forged value) must change nothing, not fail (its outputs lost the results' Tabs, opened by its script)."""
+    import app
+
+    monkeypatch.setattr(models, "CACHE", models.new_cache())  # the bundled checkpoints: a Transformer has heads
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    demo = app.build_demo()
+    clicked = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "heads-clicked")
+    handler = next(f for f in demo.fns.values() if clicked in f.inputs and f.fn is not None)
+    kept = runs.run(runs.Settings("3 March 2021", "dates-transformer"))
+    for value in ("0,1@17", "junk", "9,9@1", None):
+        answer = handler.fn(value, kept)
+        assert set(answer) <= set(handler.outputs), value
+    assert handler.fn("1,2@5", kept) == {handler.outputs[0]: "1", handler.outputs[1]: "2"}
