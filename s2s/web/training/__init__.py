@@ -16,6 +16,7 @@ as a zip. A refusal is a `TrainingRefused` (a ValueError) whose message the page
 | `request` | `TrainRequest`, its checks, and the pairs it trains on (through s2s.training.data's one loader) |
 | `events` | `train_events`: a run as a stream of plain events (probes, epochs, losses, the trained files) |
 | `worker` | the child process a run trains in, at a lower CPU priority: `python -m s2s.web.training.worker` |
+| `wire` | the events as JSON lines from that process to the server (values only, never a pickle) |
 | `live` | `LiveRun`: one page's run as the page reads it, its model and its export |
 | `registry` | `Registry`: one run per page, MAX_RUNS at once, a line for the rest; `RUNS`, the app's |
 """

@@ -1,4 +1,4 @@
-"""A training run as a stream of plain, picklable events: what the Train tab shows comes from these alone.
+"""A training run as a stream of plain events: what the Train tab shows comes from these alone.
 
 `train_events(request)` trains as the request asks and yields a `Probe` first, `Epoch` and `Loss` as it
 goes, a `Probe` every PROBE_EVERY_S seconds, and at the end `Trained`, the checkpoint's files.
@@ -23,8 +23,8 @@ from .limits import LEARNT_PROBES, MIN_GAIN, MIN_LOSS_GAIN, PROBE_EVERY_S, STALL
 from .request import TrainRequest, request_pairs
 
 # --- a run as a stream of events ---------------------------------------------------------------------
-# The training itself is a generator of plain, picklable events; a LiveRun applies them to what the page
-# reads. Usually it runs in a child process (worker.py) and its events stream back. On a ZeroGPU
+# The training itself is a generator of plain events; a LiveRun applies them to what the page reads.
+# Usually it runs in a child process (worker.py) and its events stream back as JSON lines (wire.py). On a ZeroGPU
 # Space app.py passes spaces.GPU, with a duration computed from the request (`gpu_seconds`), to
 # `train_with`: the generator then runs in ZeroGPU's GPU worker process and its events stream back. The
 # trained model comes back as checkpoint files (safetensors, JSON, sentencepiece, never a pickle), loaded

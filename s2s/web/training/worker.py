@@ -8,10 +8,9 @@ page's requests the CPU first (the run gets what they leave, a whole core when t
 
 The protocol, over the child's standard streams: the server writes the `Job` as one JSON line on its stdin,
 and a second line (or stdin closing, as when the server stops) cancels the run; the child writes each event
-to its stdout as a pickle of this project's event classes, then exits. Those pickles are made by this
-child from the job the server sent and read only by the server that started it, never from a file or
-the network; the trained model itself crosses inside `Trained` as checkpoint files (safetensors, JSON,
-sentencepiece). The child's own prints go to its stderr, so nothing else reaches that stream.
+to its stdout as one JSON line (wire.py: values only, never a pickle), then exits. The trained model itself
+crosses inside `Trained` as checkpoint files (safetensors, JSON, sentencepiece). The child's own prints go to
+its stderr, so nothing else reaches that stream.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
 import subprocess
 import sys
 import threading
@@ -28,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import one_line
+from . import wire
 from .events import Failed, train_events
 from .request import TrainRequest
 
@@ -66,9 +65,10 @@ class Worker:
         """The child's events until it exits; a run that raised there, or a child that died, raises here."""
         try:
             while True:
+                line = self._child.stdout.readline()
                 try:
-                    event = pickle.load(self._child.stdout)
-                except (EOFError, pickle.UnpicklingError):  # the end, or a child killed as it wrote
+                    event = wire.decode(line)
+                except wire.WireError:  # the end (no line), or a child killed as it wrote one
                     break
                 if isinstance(event, Failed):
                     raise RuntimeError(event.message)
@@ -115,10 +115,10 @@ def main() -> None:
     try:
         try:
             for event in train_events(TrainRequest(**job.request), stop.is_set, job.probe_every_s):
-                pickle.dump(event, out)
+                out.write(wire.encode(event))
                 out.flush()
         except Exception as error:  # noqa: BLE001 (the page shows it; the server goes on)
-            pickle.dump(Failed(one_line(str(error)) or type(error).__name__), out)
+            out.write(wire.encode(Failed(one_line(str(error)) or type(error).__name__)))
         out.close()
     except BrokenPipeError:  # the server has gone: nobody to tell
         pass
