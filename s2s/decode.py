@@ -77,7 +77,7 @@ def greedy(
     step t > 0 is fed reference[t-1] with probability `teacher_forcing`.
     """
     check_mask(mask)
-    if model.training:  # eval() walks every module: once, not on every request
+    if getattr(model, "training", True):  # eval() walks every module: once, not on every request
         model.eval()
     memory, state = model.encode(source, lengths, mask)
     encoder_states = memory.values.float().cpu().numpy()  # (L, B, T, H)
@@ -240,7 +240,7 @@ def beam_search(
     (`best_possible_score`), or at max_len, when unfinished hypotheses fill any places left.
     """
     check_mask(mask)
-    if model.training:  # eval() walks every module: once, not on every request
+    if getattr(model, "training", True):  # eval() walks every module: once, not on every request
         model.eval()
     memory, state = model.encode(source, lengths, mask)
     source_memory = memory  # (B = 1)
