@@ -213,6 +213,8 @@ def test_a_run_trains_in_a_process_of_its_own_at_a_lower_priority():
         assert pid is not None and pid != os.getpid()
         here = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(here + worker.NICENESS, 19)
+        if sys.platform == "linux":  # and it runs only on a core the server leaves idle
+            assert os.sched_getscheduler(pid) == os.SCHED_IDLE
     finally:
         run.cancel()
     assert run.wait(20) and run.progress().cancelled and run.translator() is not None

@@ -3,8 +3,9 @@
 Trained in a thread of the server, a run took the class's time (`python -m bench.app --clients 100
 --train` measures it; docs/speed.md): the training thread's Python held the interpreter lock the server's
 threads wait for, and took a core. Here `training.train_events` runs in a child, `python -m s2s.web.training.worker`:
-the server's threads never wait for its lock, and at niceness NICENESS the operating system gives the
-page's requests the CPU first (the run gets what they leave, a whole core when the class is quiet).
+the server's threads never wait for its lock, and at niceness NICENESS, and on Linux in the SCHED_IDLE class,
+the operating system gives the page's requests the CPU first (the run gets what they leave, a whole core when
+the class is quiet).
 
 The protocol, over the child's standard streams: the server writes the `Job` as one JSON line on its stdin,
 and a second line (or stdin closing, as when the server stops) cancels the run; the child writes each event
@@ -112,6 +113,11 @@ def main() -> None:
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
     if hasattr(os, "nice"):
         os.nice(NICENESS)
+    if hasattr(os, "sched_setscheduler"):  # Linux: run only on a core the server leaves idle (threads inherit it)
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:  # not allowed here: the niceness alone
+            pass
     try:
         try:
             for event in train_events(TrainRequest(**job.request), stop.is_set, job.probe_every_s):
