@@ -7,6 +7,7 @@ import json
 import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import gradio as gr
 import httpx
@@ -225,7 +226,9 @@ def test_every_answer_of_the_head_click_is_one_of_its_outputs(monkeypatch):
     or forged value) must change nothing, not fail (its outputs lost the results' Tabs, opened by its script)."""
     import app
 
-    monkeypatch.setattr(models, "CACHE", models.new_cache())  # the bundled checkpoints: a Transformer has heads
+    # the real bundled checkpoints (a Transformer has heads), whatever this module's served app has set
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", Path(app.__file__).resolve().parent / "checkpoints")
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
     monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
     demo = app.build_demo()
     clicked = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "heads-clicked")
