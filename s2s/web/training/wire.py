@@ -30,7 +30,7 @@ class WireError(ValueError):
 
 def encode(event) -> bytes:
     """An event -> one line of JSON (with its newline)."""
-    if type(event).__name__ not in EVENTS:
+    if EVENTS.get(type(event).__name__) is not type(event):
         raise WireError(f"not a training event: {type(event).__name__}")
     return json.dumps({"event": type(event).__name__, "fields": _plain(_fields(event))}).encode() + b"\n"
 
