@@ -66,8 +66,8 @@ def sinusoids(positions: torch.Tensor, size: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)
 def position_table(size: int, length: int, device: torch.device) -> torch.Tensor:
-    """PE of positions 0 .. length - 1 (length, size), made once: a decoding step reads one row of it, where
-    computing its row anew cost as much as one of the step's layers."""
+    """PE of positions 0 .. length - 1 (length, size), made once: a decoding step reads one row of it instead of
+    computing it anew (an arange, a power, a sine and a cosine on every step)."""
     with torch.inference_mode(False):  # made while decoding, it is also added to a training pass's embeddings
         return sinusoids(torch.arange(length, device=device), size)
 

@@ -18,6 +18,7 @@ gradio writes a typing stub (liveplot.pyi) beside any module that defines a comp
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -25,6 +26,7 @@ import gradio as gr
 from s2s import viz
 
 
+@functools.cache  # one gradio release per process; gradio makes a LivePlot anew for some of its updates
 def gradio_plotly_module() -> str:
     """The file name of gradio's bundled plotly module (hashed per gradio release), or "" if not found."""
     assets = Path(gr.__file__).parent / "templates" / "frontend" / "assets"

@@ -198,8 +198,8 @@ def test_the_served_endpoint_refuses_a_wrong_number_of_values_in_one_line(served
 def test_no_event_reads_or_writes_a_layout_that_holds_the_page(tmp_path, monkeypatch):
     """gradio's page refreshes the loading status of every component inside every input and output an event has
     ever had, on every later event. A lesson's output was the page's Tabs (142 components inside): every keystroke
-    after a lesson then took 13% longer to reach its heatmap (dates-transformer, 108.5 against 96.0 ms median in
-    the browser). Tabs are opened by the page's script instead (ui/events.py); a small row may still be shown."""
+    after a lesson then took longer to reach its heatmap (`python -m bench.app --browser --lesson aligns`). Tabs are
+    opened by the page's script instead (ui/events.py); a small row may still be shown."""
     import app
 
     monkeypatch.setattr(checkpoint, "BUNDLED_DIR", tmp_path)
