@@ -9,10 +9,14 @@ median and 95th percentile. Then times the same work in this process without the
 figure, the figure's JSON as gradio sends it), so the ratio shows what serving adds. The live typing
 event does the same work as `translate`. With --browser it also types into the page in headless
 Chromium (/usr/bin/chromium, driven by Playwright) and times each last keystroke until the heatmap
-shows the new input's pieces: the whole path, drawing included. It does so on two servers, key by key
-in turn: the app as it ships (the heatmap a `LivePlot`, redrawn in place) and the same app with gradio's
-own `gr.Plot` as the heatmap (the baseline; gradio re-creates that plot for every value). Run it on an
-otherwise idle machine for figures to compare; the load average is printed so that a busy machine shows.
+shows the new input's pieces: the whole path, drawing included. First one visitor alone, one page on the
+app as it ships (the goal's figure: what a visitor gets), then on two servers, key by key in turn: the app
+as it ships (the heatmap a `LivePlot`, redrawn in place) and the same app with gradio's own `gr.Plot` as
+the heatmap (the baseline; gradio re-creates that plot for every value), for their ratio. Interleaved, each
+page's keystroke follows the other page's drawing and the other server's work, which pollute the CPUs'
+caches: the pair's absolute figures are slower than one visitor's and are printed for the ratio only. Run
+it on an otherwise idle machine for figures to compare; the load average is printed so that a busy machine
+shows.
 
 With --opus-sized, a Hub translation model of Helsinki-NLP/opus-mt-en-fr's configuration with random weights
 (bench/hub_model.py, 75 million parameters) is measured first, then the checkpoint, both in the same run on the
@@ -190,8 +194,8 @@ def measure(spec: str, n: int, browser: bool, baseline: bool, lesson: str | None
     gr.Plot), then the same work in this process; print the figures."""
     # no text is asked twice of a server, which keeps recent results (a repeat would be a cache hit): the warm-up's
     # texts are never timed, and the browser types others than the client sends
-    every = inputs(spec, 2 * n + 3)
-    warm, texts, typing = every[:3], every[3:n + 3], every[n + 3:]
+    every = inputs(spec, 3 * n + 3)
+    warm, texts, typing, paired = every[:3], every[3:n + 3], every[n + 3:2 * n + 3], every[2 * n + 3:]
     print(f"\ncheckpoint {spec}, {len(texts)} inputs, greedy, bidirectional; {torch.get_num_threads()} torch "
           "thread(s)")
 
@@ -218,14 +222,14 @@ def measure(spec: str, n: int, browser: bool, baseline: bool, lesson: str | None
                 started = time.perf_counter()
                 call(text)
                 served.append(time.perf_counter() - started)
-            typed, gradio_plot = [], []
+            typed, shipped, gradio_plot = [], [], []
             if browser:
-                urls = [f"http://127.0.0.1:{port}/"]
+                url = f"http://127.0.0.1:{port}/"
+                [typed] = browser_times([url], spec, typing, lesson)  # one visitor, alone on the machine
                 if baseline:
                     processes.append(serve(baseline_port, Path(folder) / "baseline.log", gradio_plot=True))
-                    urls.append(f"http://127.0.0.1:{baseline_port}/")
-                typed, *rest = browser_times(urls, spec, typing, lesson)
-                gradio_plot = rest[0] if rest else []
+                    shipped, gradio_plot = browser_times([url, f"http://127.0.0.1:{baseline_port}/"], spec, paired,
+                                                         lesson)
         finally:
             for process in processes:
                 process.terminate()
@@ -252,10 +256,11 @@ def measure(spec: str, n: int, browser: bool, baseline: bool, lesson: str | None
         handler.append(t4 - t3)
 
     if typed:
-        print(summary("browser: keystroke -> heatmap", typed))
+        print(summary("browser: keystroke -> heatmap, one visitor", typed))
     if gradio_plot:
-        print(summary("  baseline: gradio's gr.Plot", gradio_plot))
-        print(f"  baseline / as shipped (medians): {statistics.median(gradio_plot) / statistics.median(typed):.2f}x")
+        print(summary("  key by key with the baseline: as shipped", shipped))
+        print(summary("  key by key with the baseline: gradio's gr.Plot", gradio_plot))
+        print(f"  baseline / as shipped (medians): {statistics.median(gradio_plot) / statistics.median(shipped):.2f}x")
     print(summary("gradio_client -> /translate", served))
     print(summary("in-process handler (all below)", handler))
     print(summary("  model: translate()", model))

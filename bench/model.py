@@ -230,15 +230,20 @@ def training_case(devices: list[torch.device], rounds: int, seconds: float, batc
     return lines
 
 
+TRANSFORMER_NAME = "dates-transformer"  # the bundled Transformer the inference case times beside the LSTMs
 INFERENCE_BATCH = 256  # examples greedy-decoded in one batch, as evaluation and the Train tab's probes do
 
 
 def inference_calls(inputs: dict[str, list[str]]) -> dict[str, Callable]:
-    """What the inference case times: one call on translators {"dates": ..., "reverse": ...}, the i-th input."""
+    """What the inference case times: one call on translators {"dates": ..., "reverse": ..., "dates-transformer":
+    ...}, the i-th input."""
     dates, letters, batch = inputs["dates"], inputs["reverse"], inputs["batch"]
     return {"translate, dates, greedy": lambda t, i: t["dates"].translate(dates[i % len(dates)]),
             "translate, reverse, 30 letters, greedy": lambda t, i: t["reverse"].translate(letters[i % len(letters)]),
             "translate, dates, beam 4": lambda t, i: t["dates"].translate(dates[i % len(dates)], beam_size=4),
+            "translate, dates-transformer, greedy": lambda t, i: t[TRANSFORMER_NAME].translate(dates[i % len(dates)]),
+            "translate, dates-transformer, beam 4":
+                lambda t, i: t[TRANSFORMER_NAME].translate(dates[i % len(dates)], beam_size=4),
             f"translate_batch, dates, {INFERENCE_BATCH} inputs, greedy": lambda t, i: t["dates"].translate_batch(batch)}
 
 
@@ -251,10 +256,11 @@ def inference_inputs() -> dict[str, list[str]]:
 
 
 def inference_case(devices: list[torch.device], rounds: int) -> list[str]:
-    """The bundled dates and reverse checkpoints on each device: a single `translate` (one visitor's keystroke)
-    and a batch; every call of every device in turn, round by round; medians, and each device against the CPU."""
-    translators = [{name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device=d) for name in ("dates", "reverse")}
-                   for d in devices]
+    """The bundled dates, reverse and dates-transformer checkpoints on each device: a single `translate` (one
+    visitor's keystroke) and a batch; every call of every device in turn, round by round; medians, and each device
+    against the CPU."""
+    translators = [{name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device=d)
+                    for name in ("dates", "reverse", TRANSFORMER_NAME)} for d in devices]
     calls, times = inference_calls(inference_inputs()), {}
     for i in range(rounds + 1):  # the first round warms up
         for name, call in calls.items():

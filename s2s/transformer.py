@@ -93,20 +93,33 @@ class MultiHeadAttention(nn.Module):
         batch, n, size = x.shape
         return x.reshape(batch, n, self.heads, size // self.heads).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor):
+    def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, blocked: torch.Tensor | None):
         """x (B, N, H) what asks; keys, values (B, M, H) already projected (K = Z W_K, V = Z W_V, every head side
-        by side); allowed (B or 1, N, M) -> the output (B, N, H) and its Record."""
+        by side); blocked (B or 1, 1, N, M) True where a query may not read a key (`hidden(allowed)`), or None
+        where every key may be read -> the output (B, N, H) and its Record."""
         q = self.split(self.query(x))  # (B, NH, N, dh)
         scores = q @ self.split(keys).transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, NH, N, M)
-        scores = scores.masked_fill(~allowed[:, None], float("-inf"))  # the same mask for every head
+        if blocked is not None:
+            scores = scores.masked_fill(blocked, float("-inf"))  # the same mask for every head
         weights = torch.softmax(scores, dim=-1)  # (B, NH, N, M)
-        heads = self.dropout(weights) @ self.split(values)  # (B, NH, N, M) @ (B, NH, M, dh) -> (B, NH, N, dh)
+        heads = dropped(self.dropout, weights) @ self.split(values)  # (B, NH, N, M) @ (B, NH, M, dh) -> (B, NH, N, dh)
         context = heads.transpose(1, 2).flatten(2)  # (B, N, NH * dh): [c^1 ... c^NH]
         return self.out(context), Record(q, scores, weights, context)
 
     def project(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z (B, M, H) -> K, V (B, M, H) each."""
         return self.key(z), self.value(z)
+
+
+def hidden(allowed: torch.Tensor) -> torch.Tensor:
+    """allowed (B or 1, N, M), True where query i may read key j -> blocked (B or 1, 1, N, M), its complement with a
+    heads axis: made once per pass or step and read by every layer."""
+    return ~allowed[:, None]
+
+
+def dropped(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
+    """dropout(x) while training; x itself otherwise, without a module call (a decoding step makes a dozen)."""
+    return dropout(x) if dropout.training else x
 
 
 def feed_forward(size: int, inner: int) -> nn.Sequential:
@@ -122,12 +135,12 @@ class EncoderLayer(nn.Module):
         self.ff = feed_forward(h, config.ff_size)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, Record]:
-        """x (B, T, H), allowed (B, T, T) -> x (B, T, H), what self-attention did."""
+    def forward(self, x: torch.Tensor, blocked: torch.Tensor) -> tuple[torch.Tensor, Record]:
+        """x (B, T, H), blocked (B, 1, T, T) -> x (B, T, H), what self-attention did."""
         n = self.norm1(x)
-        out, record = self.attention(n, *self.attention.project(n), allowed)
-        x = x + self.dropout(out)
-        return x + self.dropout(self.ff(self.norm2(x))), record
+        out, record = self.attention(n, *self.attention.project(n), blocked)
+        x = x + dropped(self.dropout, out)
+        return x + dropped(self.dropout, self.ff(self.norm2(x))), record
 
 
 class DecoderLayer(nn.Module):
@@ -140,18 +153,18 @@ class DecoderLayer(nn.Module):
         self.ff = feed_forward(h, config.ff_size)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, y, cache, memory_kv, self_allowed, cross_allowed):
+    def forward(self, y, cache, memory_kv, self_blocked, cross_blocked):
         """y (B, N, H) the new positions; cache (K, V) (B, P, H) each of the positions before; memory_kv (K, V)
-        (B, T, H) each; self_allowed (B or 1, N, P + N), cross_allowed (B, N, T)
+        (B, T, H) each; self_blocked (B or 1, 1, N, P + N) or None, cross_blocked (B, 1, N, T)
         -> y (B, N, H), the cache grown to P + N positions, self and cross Records."""
         n = self.norm1(y)
         new_keys, new_values = self.self_attention.project(n)  # only the N new positions are projected
         cache = torch.cat([cache[0], new_keys], 1), torch.cat([cache[1], new_values], 1)  # (B, P + N, H) each
-        out, mine = self.self_attention(n, *cache, self_allowed)
-        y = y + self.dropout(out)
-        out, cross = self.cross_attention(self.norm2(y), *memory_kv, cross_allowed)
-        y = y + self.dropout(out)
-        return y + self.dropout(self.ff(self.norm3(y))), cache, mine, cross
+        out, mine = self.self_attention(n, *cache, self_blocked)
+        y = y + dropped(self.dropout, out)
+        out, cross = self.cross_attention(self.norm2(y), *memory_kv, cross_blocked)
+        y = y + dropped(self.dropout, out)
+        return y + dropped(self.dropout, self.ff(self.norm3(y))), cache, mine, cross
 
 
 class Encoder(nn.Module):
@@ -163,9 +176,9 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, list[Record]]:
         """x (B, T, H) embedded source, allowed (B, T, T) -> X = LN(x after every layer) (B, T, H), records."""
-        records = []
+        records, blocked = [], hidden(allowed)
         for layer in self.layers:
-            x, record = layer(x, allowed)
+            x, record = layer(x, blocked)
             records.append(record)
         return self.norm(x), records
 
@@ -198,7 +211,7 @@ class Transformer(nn.Module):
         """tokens (B, N) at positions start .. start + N - 1 -> E[token] sqrt(H) + PE[position] (B, N, H)."""
         end, size = start + tokens.shape[1], self.config.hidden_size
         table = position_table(size, 1 << max(7, (end - 1).bit_length()), tokens.device)  # 128, 256, ... rows
-        return self.dropout(embedding(tokens) * math.sqrt(size) + table[start:end])  # (B, N, H)
+        return dropped(self.dropout, embedding(tokens) * math.sqrt(size) + table[start:end])  # (B, N, H)
 
     def encode(self, source: torch.Tensor, lengths: torch.Tensor, mask: str = "bidirectional"):
         """source (B, T), lengths (B,) -> (Memory, an empty cache). mask: encoder self-attention's."""
@@ -214,25 +227,27 @@ class Transformer(nn.Module):
         empty = x.new_zeros(len(self.decoder_layers), source.shape[0], 0, x.shape[-1])  # (L, B, 0, H)
         return Memory(torch.stack(values), torch.stack(keys), valid, record), (empty, empty)
 
-    def decode(self, y, cache, memory: Memory, self_allowed, cross_allowed):
-        """y (B, N, H) embedded new positions after the cache's P -> top (B, N, H), the cache (L, B, P + N, H)
-        each, and every layer's self and cross Records."""
+    def decode(self, y, cache, memory: Memory, self_allowed: torch.Tensor | None, cross_allowed: torch.Tensor):
+        """y (B, N, H) embedded new positions after the cache's P; self_allowed (B or 1, N, P + N), None where each
+        may read all; cross_allowed (B, N, T) -> top (B, N, H), the cache (L, B, P + N, H) each, and every layer's
+        self and cross Records."""
         keys, values, mine, cross = [], [], [], []
+        self_blocked = None if self_allowed is None else hidden(self_allowed)
+        cross_blocked = hidden(cross_allowed)
         for i, layer in enumerate(self.decoder_layers):
             y, (k, v), s, c = layer(y, (cache[0][i], cache[1][i]), (memory.keys[i], memory.values[i]),
-                                    self_allowed, cross_allowed)
+                                    self_blocked, cross_blocked)
             keys.append(k)
             values.append(v)
             mine.append(s)
             cross.append(c)
-        return self.dropout(self.decoder_norm(y)), (torch.stack(keys), torch.stack(values)), mine, cross
+        return dropped(self.dropout, self.decoder_norm(y)), (torch.stack(keys), torch.stack(values)), mine, cross
 
     def step(self, token: torch.Tensor, state, memory: Memory, allowed: torch.Tensor) -> tuple[Step, tuple]:
         """Feed one token per sequence (B,) at position P (the cache's length): one new position per layer."""
         cached = state[0].shape[2]
         y = self.embed(self.decoder_emb, token[:, None], cached)  # (B, 1, H)
-        sees_all = torch.ones(1, 1, cached + 1, dtype=torch.bool, device=token.device)  # the cache is the past
-        top, state, mine, cross = self.decode(y, state, memory, sees_all, allowed[:, None, :])
+        top, state, mine, cross = self.decode(y, state, memory, None, allowed[:, None, :])  # the cache is the past
         return steps_of(self.lm(top), mine, cross)[0], state
 
     def parallel(self, memory: Memory, inputs: torch.Tensor, mask: str):

@@ -230,6 +230,25 @@ def test_a_forcing_ratio_below_one_trains_every_weight_in_training_mode():
     assert all(float(g.abs().sum()) > 0 for name, g in grads.items() if "embedding" not in name and "emb" not in name)
 
 
+def test_every_dropout_acts_in_training_and_none_while_decoding():
+    """Decoding skips the dropout modules (transformer.dropped); training must still pass through each of them,
+    and its output must then be random: two passes differ, where two eval passes agree bit for bit."""
+    model = tiny_model(3, dropout=0.3)
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    calls = []
+    for m in dropouts:
+        m.register_forward_hook(lambda module, args, out: calls.append(module))
+    source, lengths, target = source_of(3), torch.tensor([6]), torch.tensor([[4, 5, 6, EOS_ID]])
+    with torch.no_grad():
+        evals = [model(source, lengths, target) for _ in range(2)]
+    assert calls == [] and torch.equal(*evals)
+    model.train()
+    with torch.no_grad():
+        trains = [model(source, lengths, target) for _ in range(2)]
+    assert {id(m) for m in calls} == {id(m) for m in dropouts}
+    assert not torch.equal(*trains) and not torch.equal(trains[0], evals[0])
+
+
 def test_a_beam_of_one_never_ranks_below_greedy():
     """Greedy's output is one of the endings a beam of 1 compares (tests/test_beam.py proves it for any model);
     wider beams are held to it on the trained checkpoints (tests/test_transformer_checkpoints.py): on untrained,

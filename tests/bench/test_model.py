@@ -54,18 +54,21 @@ def test_the_old_loop_draws_the_batches_the_new_one_draws():
 @pytest.mark.slow  # times real translations
 def test_the_inference_case_times_real_translations():
     """The calls it times give the right answers (the task's own targets, the letters reversed by hand)."""
-    translators = {name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device="cpu") for name in ("dates", "reverse")}
+    translators = {name: checkpoint.load(checkpoint.BUNDLED_DIR / name, device="cpu")
+                   for name in ("dates", "reverse", "dates-transformer")}
     inputs = bench.inference_inputs()
     calls = bench.inference_calls(inputs)
     dates = dict(TASKS["dates"].generate(20, seed=7))
     assert len(inputs["reverse"]) == 20 and all(len(s.split()) == 30 for s in inputs["reverse"])
     right = [calls["translate, dates, greedy"](translators, i).text == dates[inputs["dates"][i]] for i in range(20)]
     right += [calls["translate, dates, beam 4"](translators, i).text == dates[inputs["dates"][i]] for i in range(20)]
+    right += [calls[f"translate, dates-transformer, {how}"](translators, i).text == dates[inputs["dates"][i]]
+              for i in range(20) for how in ("greedy", "beam 4")]
     right += [calls["translate, reverse, 30 letters, greedy"](translators, i).text
               == " ".join(reversed(inputs["reverse"][i].split())) for i in range(20)]
     batch = calls[f"translate_batch, dates, {bench.INFERENCE_BATCH} inputs, greedy"](translators, 0)
     assert len(batch) == bench.INFERENCE_BATCH
-    assert sum(right) >= 55 and batch[0].text == translators["dates"].translate(inputs["batch"][0]).text
+    assert sum(right) >= 95 and batch[0].text == translators["dates"].translate(inputs["batch"][0]).text
 
 
 @pytest.mark.slow  # times real translations
@@ -73,7 +76,7 @@ def test_the_inference_case_prints_each_device_beside_the_cpu(capsys):
     bench.main(["--case", "inference", "--rounds", "2", "--device", "cuda"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("translate")]
-    assert len(rows) == 4 and all(float(row.split()[-2]) > 0 for row in rows)
+    assert len(rows) == 6 and all(float(row.split()[-2]) > 0 for row in rows)
     if not torch.cuda.is_available():
         assert "no CUDA device is present" in out
     # a second device's column and its ratio, shown here with the CPU twice
