@@ -43,6 +43,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ui.api import in_one_thread
 from ui.serving import Serving
 
 from .clients import FLOOD_IN_FLIGHT, POLL_S, Tally, closed_loop, flooding, lecturing, students
@@ -58,12 +59,14 @@ SETTLE_S = 2.0  # requests starting this soon after the flood (or training) star
 
 
 def noop_server(port: int) -> None:
-    """A gradio app with the explorer's serving rules and one endpoint that does nothing: the ceiling."""
+    """A gradio app with the explorer's serving rules and one endpoint that does nothing, its values processed in
+    its own thread as /translate's are (ui.api.in_one_thread): the ceiling."""
     serving = Serving.from_env()
     with gr.Blocks(analytics_enabled=False) as demo:
         inputs = [gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Number(), gr.Textbox(), gr.Number(), gr.Number()]
         outputs = [gr.Textbox(), gr.Textbox()]
-        gr.Button().click(lambda text, *rest: (text[::-1], ""), inputs, outputs, api_name="translate")
+        noop = in_one_thread(lambda text, *rest: (text[::-1], ""), inputs, outputs)  # processed as /translate is
+        gr.Button().click(noop, inputs, outputs, api_name="translate", preprocess=False, postprocess=False)
     serving.queue(demo)
     demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options(demo))
 

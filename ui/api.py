@@ -36,6 +36,28 @@ def client_errors(endpoint: Callable) -> Callable:
 translate = client_errors(runs.api_translate)  # the public endpoint
 
 
+def in_one_thread(endpoint: Callable, inputs: list, outputs: list) -> Callable:
+    """`endpoint` for an event with preprocess=False and postprocess=False: each input's preprocess and each
+    output's postprocess run here, in the endpoint's own worker thread, where gradio would hand every value to
+    a worker thread of its own (for /translate, nine thread hops on every call: CPU a busy server lacks; the
+    capacity run of `python -m bench.app --clients 100` measures it). Only for inputs and outputs whose
+    component no event ever updates: gradio would use a session's updated copy (a Dropdown's new choices)."""
+
+    @functools.wraps(endpoint)  # gradio reads the endpoint's parameters and description, as before
+    def call(*payloads):
+        values = [component.preprocess(payload) for component, payload in zip(inputs, payloads, strict=True)]
+        answers = endpoint(*values)
+        return [served(component, value) for component, value in zip(outputs, answers, strict=True)]
+
+    return call
+
+
+def served(component: gr.components.Component, value: object) -> object:
+    """What gradio's postprocess sends for `value`: the component's postprocess, its data model as plain data."""
+    value = component.postprocess(value)
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
 def _refuse(label: str, kind: str, payload: object) -> None:
     shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:40] + "…"
     raise gr.Error(f"{label} must be {kind}; got {shown}.", print_exception=False)
@@ -71,4 +93,6 @@ def wire_api(page: Page, default_checkpoint: str | None) -> None:
               ApiNumber(0.0, minimum=0, maximum=1, label="teacher_forcing", visible=False),
               ApiText("", label="reference", visible=False), ApiNumber(0, precision=0, label="seed", visible=False),
               ApiNumber(1, precision=0, minimum=1, maximum=16, label="beam_size", visible=False)]
-    page.api.click(translate, inputs, [page.results.output, page.api_plot], api_name="translate")
+    outputs = [page.results.output, page.api_plot]
+    page.api.click(in_one_thread(translate, inputs, outputs), inputs, outputs, api_name="translate", preprocess=False,
+                   postprocess=False)

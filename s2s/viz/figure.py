@@ -13,6 +13,7 @@ titlefont).
 
 from __future__ import annotations
 
+import base64
 import html
 import textwrap
 
@@ -68,9 +69,20 @@ def _typed_arrays(figure: dict) -> dict:
     Arrays are only ever a trace's own attributes here (z), never deeper, so only those are looked at:
     tests/viz/test_figure.py compares every figure with plotly.py's own JSON.
     """
-    data = [{k: to_typed_array_spec(v) if isinstance(v, np.ndarray) else v for k, v in trace.items()}
+    data = [{k: _typed_array(v) if isinstance(v, np.ndarray) else v for k, v in trace.items()}
             for trace in figure["data"]]
     return dict(figure, data=data)
+
+
+def _typed_array(v: np.ndarray) -> dict | np.ndarray:
+    """plotly's typed-array spec of v, written directly for float32 (every map's weights): plotly.py first makes
+    a validated, read-only copy of the array on every call, which cost more than the rest of the JSON."""
+    if v.dtype != np.float32 or v.size == 0:
+        return to_typed_array_spec(v)
+    spec = {"dtype": "f4", "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = str(v.shape)[1:-1]
+    return spec
 
 
 def make_figure(data: list[dict], layout: dict) -> Figure:

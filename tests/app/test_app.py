@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import sys
@@ -238,3 +239,34 @@ def test_every_answer_of_the_head_click_is_one_of_its_outputs(monkeypatch):
         answer = handler.fn(value, kept)
         assert set(answer) <= set(handler.outputs), value
     assert handler.fn("1,2@5", kept) == {handler.outputs[0]: "1", handler.outputs[1]: "2"}
+
+
+@pytest.mark.slow  # builds the whole page
+def test_translate_runs_in_one_worker_thread_and_answers_as_gradios_own_processing_would(monkeypatch):
+    """gradio hands each input's preprocess and each output's postprocess to a worker thread of its own; /translate
+    does them in its endpoint's thread (ui.api.in_one_thread). Its answer must be what gradio's own processing
+    gives: the text, and the heatmap as gradio's gr.Plot sends it."""
+    import anyio.to_thread
+
+    import app
+
+    monkeypatch.setattr(checkpoint, "BUNDLED_DIR", Path(app.__file__).resolve().parent / "checkpoints")
+    monkeypatch.setattr(models, "CACHE", models.new_cache())
+    monkeypatch.delenv("S2S_HUB_CHECKPOINTS", raising=False)
+    demo = app.build_demo()
+    translate = next(f for f in demo.fns.values() if f.api_name == "translate")
+    hops = []
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counted(function, *args, **kwargs):
+        hops.append(function)
+        return await real_run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    args = ["3 March 2021", "dates", "bidirectional", 0, "", 0, 4]
+    answer = asyncio.run(demo.process_api(translate, list(args)))
+    assert len(hops) == 1  # the endpoint's own call; before, 1 + 7 inputs + 2 outputs
+    text, figure = runs.api_translate(*args)
+    assert answer["data"] == [text, gr.Plot().postprocess(figure).model_dump()]
+    with pytest.raises(gr.Error, match="teacher_forcing must be a number; got 'x'"):
+        asyncio.run(demo.process_api(translate, ["3 March 2021", "dates", "bidirectional", "x", "", 0, 1]))

@@ -41,7 +41,7 @@ def test_every_name_the_project_reaches_through_viz_is_there():
     assert not [name for name in used if not hasattr(viz, name)]
 
 
-ALLOWED = {"__future__", "csv", "dataclasses", "html", "io", "json", "math", "numbers", "re", "textwrap",
+ALLOWED = {"__future__", "base64", "csv", "dataclasses", "html", "io", "json", "math", "numbers", "re", "textwrap",
            "numpy", "plotly", "_plotly_utils"}  # besides the package itself and s2s.translator
 
 
