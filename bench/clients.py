@@ -109,7 +109,7 @@ def requests_for(rng: random.Random, mixed: bool, checkpoint: str | None = None)
         source, _ = tasks.TASKS["dates"].generate(1, rng.randrange(10**9))[0]
         return [source, "dates", "bidirectional", 0, "", 0, 1]
     name = rng.choice(["dates", "dates", "reverse", "toy-fr", "dates-seed", "dates-causal", "reverse-causal",
-                       "reverse-noattn"])
+                       "reverse-noattn", "dates-transformer", "reverse-transformer"])
     task = next(task for task in ("dates", "reverse", "toy-fr") if name.startswith(task))
     source, target = tasks.TASKS[task].generate(1, rng.randrange(10**6))[0]
     mask = "causal" if name.endswith("causal") or rng.random() < 0.15 else "bidirectional"

@@ -64,3 +64,19 @@ def test_the_app_benchmark_hands_a_class_to_the_load_run(monkeypatch):
     monkeypatch.setattr(bench_load, "run", lambda args: runs.append(args) or 0)
     assert bench_app.main(["--clients", "3", "--seconds", "5", "--flood"]) == 0
     assert [(a.clients, a.seconds, a.flood) for a in runs] == [(3, 5.0, True)]
+
+
+def test_the_servers_cpu_a_request_is_what_the_process_used_over_the_answers():
+    """measured() reads /proc; Python's own clock of this process's CPU is the oracle."""
+    import os
+
+    def busy() -> clients.Tally:
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+        return clients.Tally(latencies=[0.1] * 4)
+
+    started = time.process_time()
+    tally, ms = bench_load.measured(os.getpid(), busy)
+    used_ms = 1000 * (time.process_time() - started)
+    assert len(tally.latencies) == 4 and abs(4 * ms - used_ms) <= 30  # /proc counts in ticks of 10 ms
