@@ -91,9 +91,9 @@ def on_play(results: Results, result, rank, layer, presenter, display, kind, hea
                results.step_plot: frame.arithmetic}
 
 
-def on_export(result, rank, layer, presenter, display):
+def on_export(result, rank, layer, presenter, display, kind, head):
     prune_downloads()
-    exported = export.export(result, rank, layer, presenter, display)
+    exported = export.export(result, rank, layer, presenter, display, kind, head)
     if exported.message:
         gr.Warning(exported.message)
     return exported.paths or None
@@ -187,7 +187,8 @@ def wire_explore(page: Page) -> None:
           **LIVE)
     r.head_clicked.change(partial(on_head_clicked, r), [r.head_clicked, r.result], [r.layer, r.head], **PRIVATE
                           ).then(None, js=f"() => {{ {open_tabs_js((RESULT_TABS, views.HEATMAP))} }}")
-    r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display], r.files, **PRIVATE)
+    r.export.click(on_export, [r.result, r.rank, r.layer, page.presenter, r.display, r.kind, r.head], r.files,
+                   **PRIVATE)
     r.change.click(partial(on_intervene, r),
                    e.settings + [r.result, r.rank, r.change_step, r.change_piece, r.layer, page.presenter, r.display,
                                  *lens],

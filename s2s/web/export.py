@@ -24,7 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from .. import viz
 from ..translator import Translation
-from . import runs, views
+from . import heads, runs, views
 
 EXPORT_TTL_S = 600  # an export is downloaded at once; ten minutes is plenty
 EXPORT_BUDGET_BYTES = 50 * 2**20  # all exports together, the shared plotly.js aside
@@ -38,20 +38,21 @@ class Exported(NamedTuple):
     message: str  # why nothing was exported, or ""
 
 
-def export(result: Translation | None, rank: object = 1, layer: object = "mean",
-           presenter: bool = False, display: object = ()) -> Exported:
-    """attention.csv, attention.json and heatmap.html of the shown result (the map as on screen: its layer
-    and display options), and the plotly.js the page loads from beside it."""
+def export(result: Translation | None, rank: object = 1, layer: object = "mean", presenter: bool = False,
+           display: object = (), kind: object = "cross", head: object = heads.MEAN) -> Exported:
+    """attention.csv and heatmap.html of the map as on screen (for a model with heads, the kind and head chosen;
+    its layer and display options), attention.json of everything recorded, and the plotly.js the page loads
+    from beside it."""
     if result is None:
         return Exported([], "Nothing to export yet: translate something first.")
     r = views.hypothesis(result, rank)
     try:
-        chosen = views.pick_layer(layer, r)
+        shown, _ = heads.lens(r, kind, head)
         files = {
-            "attention.csv": viz.attention_csv(r, chosen),
+            "attention.csv": viz.attention_csv(shown, views.pick_layer(layer, shown)),
             "attention.json": viz.attention_json(r),
-            "heatmap.html": viz.figure_html(viz.heatmap(r, chosen, presenter=presenter,
-                                                        **views.heatmap_display(display)), plotly_js=PLOTLY_JS),
+            "heatmap.html": viz.figure_html(views.map_figure(r, layer, None, presenter, display, kind, head),
+                                            plotly_js=PLOTLY_JS),
         }
     except Exception as error:
         return Exported([], runs.user_message(error))

@@ -63,7 +63,7 @@ def test_gradio_s_copies_of_downloads_are_bounded_by_size_as_well_as_age(tmp_pat
         os.utime(copy, (time.time() - 60 + n, time.time() - 60 + n))
     monkeypatch.setattr(export, "DOWNLOADS_BUDGET_BYTES", int(3.5 * 2**20))
     monkeypatch.setattr(serving, "get_upload_folder", lambda: str(cache))
-    explore.on_export(None, 1, "mean", False, ())  # any download prunes first (this one has nothing to export)
+    explore.on_export(None, 1, "mean", False, (), "cross", "mean")  # any download prunes first (here nothing to export)
     assert sorted(p.name for p in cache.iterdir()) == [f"{n:064x}" for n in (3, 4, 5)]
     export.prune_folder(cache, export.EXPORT_TTL_S, export.DOWNLOADS_BUDGET_BYTES, now=time.time() + 3600)
     assert not list(cache.iterdir())  # and by age, as gradio's own clearing does

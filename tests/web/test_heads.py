@@ -105,3 +105,27 @@ def test_the_checkpoint_menu_lists_the_families_apart(monkeypatch):
     first = {kind: kinds.index(kind) for kind in kinds}
     last = {kind: len(kinds) - 1 - kinds[::-1].index(kind) for kind in kinds}
     assert last["attention"] < first["edm"] and last["edm"] < first["transformer"], list(zip(menu, kinds))
+
+
+def test_the_export_holds_the_kind_and_head_on_screen(tmp_path, monkeypatch):
+    """The Explore export drew cross-attention's mean whatever kind and head the map showed."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from s2s.web import export
+
+    monkeypatch.setattr(export, "EXPORT_DIR", tmp_path / "exports")
+    result = runs.run(runs.Settings("3 March 2021", "dates-transformer"))
+    for kind, head, layer in (("decoder_self", "2", "1"), ("encoder_self", "mean", "0"), ("cross", "3", "1")):
+        paths, message = export.export(result, layer=layer, kind=kind, head=head)
+        assert message == ""
+        rows = list(csv.reader(io.StringIO(Path(paths[0]).read_text(encoding="utf-8"))))
+        got = np.array([[float(w) for w in row[1:]] for row in rows[1:]])
+        per_head = result.heads[kind][int(layer)]  # (NH, rows, cols), as recorded while decoding
+        expected = per_head.mean(0) if head == "mean" else per_head[int(head)]
+        np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=kind)
+        columns = result.decoder_inputs if kind == "decoder_self" else result.source_pieces
+        assert rows[0][1:] == [viz.display_piece(p, escape=False) for p in columns]
+        page = Path(paths[2]).read_text(encoding="utf-8")
+        assert heads.KIND_SHORT[kind] in page and ("mean of heads" if head == "mean" else f"head {head}") in page
