@@ -174,6 +174,9 @@ def test_the_lstms_own_switches_are_hidden_for_a_transformer():
 
 def test_the_tab_states_what_each_family_reaches(monkeypatch):
     said = train_tab.promise()
-    assert said.endswith(": dates 95%, reverse-short 90%, toy-fr 60% (either model).")  # both state the same
+    assert said.endswith(": LSTM with attention: dates 95%, reverse-short 90%, toy-fr 50%; "
+                         "Transformer: dates 95%, reverse-short 90%, toy-fr 60%.")
+    monkeypatch.setattr(training, "REACHES", {"lstm": {"dates": 0.95}, "transformer": {"dates": 0.95}})
+    assert train_tab.promise().endswith(": dates 95% (either model).")  # both state the same
     monkeypatch.setattr(training, "REACHES", {"lstm": {"dates": 0.95, "toy-fr": 0.6}, "transformer": {"dates": 0.9}})
     assert train_tab.promise().endswith(": LSTM with attention: dates 95%, toy-fr 60%; Transformer: dates 90%.")

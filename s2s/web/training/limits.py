@@ -16,7 +16,7 @@ from ... import environment
 TASK_CHOICES = ("dates", "reverse-short", "toy-fr", "tsv")  # reverse-short: a reversal learnt within the cap
 # what each task reaches with the tab's defaults within MAX_SECONDS on 2 CPUs, by model family (FAMILIES): the least
 # validation exact match (tests/web/test_train_defaults.py trains each; docs/training.md gives the figures measured)
-REACHES = {"lstm": {"dates": 0.95, "reverse-short": 0.9, "toy-fr": 0.6},
+REACHES = {"lstm": {"dates": 0.95, "reverse-short": 0.9, "toy-fr": 0.5},
            "transformer": {"dates": 0.95, "reverse-short": 0.9, "toy-fr": 0.6}}
 # the probe a task opens with (a pasted TSV keeps whatever the visitor typed)
 PROBES = {"dates": "the 21st of June, 1999", "reverse-short": "s e q u e n c e",
