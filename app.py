@@ -18,7 +18,7 @@ if os.environ.get("SPACES_ZERO_GPU"):  # a ZeroGPU Space: `spaces` must come bef
 import gradio as gr  # noqa: E402
 
 from s2s import environment  # noqa: E402
-from s2s.web import export, models, training, views  # noqa: E402
+from s2s.web import export, runs, training, views  # noqa: E402
 from ui.api import wire_api  # noqa: E402
 from ui.compare import wire_compare, wire_lessons  # noqa: E402
 from ui.explore import wire_explore, wire_load, wire_presenter  # noqa: E402
@@ -35,7 +35,7 @@ SERVING = Serving.from_env()  # queue, sessions and per-client limits (ui/servin
 
 def build_demo() -> gr.Blocks:
     """The whole page, with the default checkpoint loaded and a first example already translated."""
-    models.prepare()
+    runs.prepare()  # the bundled checkpoints loaded, the decoding process starting
     start = views.opening()
     # gradio's copies of downloads are cleared on the exports' own schedule (s2s/web/export.py)
     every = export.EXPORT_TTL_S

@@ -4,11 +4,12 @@
 
 Launches `python app.py` and a no-op gradio app (the same queue, sessions and guard, one endpoint
 `translate` that returns its text reversed) on free local ports, and drives both with the same
-client over the same protocol (`POST /gradio_api/call/translate`, then its event stream), one after
-the other so they never share the CPUs:
+client over the same protocol (`POST /gradio_api/call/translate`, then its event stream), never both at once:
 
-1. capacity: `--concurrency` clients calling back to back, for each server: requests/s, and the
-   app's share of the no-op ceiling;
+1. capacity: `--concurrency` clients calling back to back, the no-op server and the app in turns (ROUNDS
+   turns each, `--seconds` in all for each: this machine's speed moves by a third within minutes, and turns
+   spread that over both sides): requests/s, the app's share of the no-op ceiling, and each server's CPU a
+   request;
 2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
    checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
    Space's proxy reports it) and with its own session, as a page has: p50/p95/max, refused, errors;
@@ -35,11 +36,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 
@@ -71,10 +74,30 @@ def noop_server(port: int) -> None:
     demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options(demo))
 
 
+def stop(server: subprocess.Popen | None) -> None:
+    if server is not None and server.poll() is None:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds process `pid` has used (user + system), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s(pid: int) -> float:
+    """CPU seconds the live children of process `pid` have used (each with its threads), from /proc."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def measured(pid: int, run: Callable[[], Tally]) -> tuple[Tally, float]:
@@ -92,27 +115,26 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-# --- the client ---------------------------------------------------------------------------------------
+class Capacity(NamedTuple):
+    """One server's capacity run: its answers, and CPU milliseconds a request in the server and in its children
+    (the app's decoding process, s2s/web/decode_worker.py)."""
+
+    tally: Tally
+    cpu_ms: float
+    children_ms: float
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+def capacity_in_turns(noop: tuple[str, int], app: tuple[str, int], clients: int, seconds: float) -> list[Capacity]:
+    """[the no-op server's Capacity, the app's]: `clients` back to back on each (base URL, pid) in turn, ROUNDS
+    turns each of `seconds` / ROUNDS."""
+    sides = [(base, pid, Tally(), [0.0, 0.0]) for base, pid in (noop, app)]
+    for _ in range(ROUNDS):
+        for base, pid, tally, cpu in sides:
+            own, theirs = cpu_s(pid), children_cpu_s(pid)
+            tally.add(asyncio.run(closed_loop(base, clients, seconds / ROUNDS)))
+            cpu[0] += cpu_s(pid) - own
+            cpu[1] += children_cpu_s(pid) - theirs
+    return [Capacity(tally, *(1000 * c / max(1, len(tally.latencies)) for c in cpu)) for _, _, tally, cpu in sides]
 
 
 async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tally, Tally, Tally]:
@@ -171,20 +193,16 @@ def run(args) -> int:
         noop_port, app_port = free_port(), free_port()
         noop = start([sys.executable, "-m", "bench.load", "--noop-server", str(noop_port)], noop_port,
                      Path(folder) / "noop.log", env)
+        app = None
         try:
-            asyncio.run(closed_loop(f"http://127.0.0.1:{noop_port}", args.concurrency, 3))  # warm-up
-            results["noop"], noop_cpu = measured(noop.pid, lambda: asyncio.run(
-                closed_loop(f"http://127.0.0.1:{noop_port}", args.concurrency, args.seconds)))
-        finally:
-            noop.terminate()
-            noop.wait(timeout=30)
-        app = start([sys.executable, "app.py"], app_port, Path(folder) / "app.log",
-                    dict(env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(app_port)))
-        base = f"http://127.0.0.1:{app_port}"
-        try:
+            app = start([sys.executable, "app.py"], app_port, Path(folder) / "app.log",
+                        dict(env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(app_port)))
+            base, noop_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{noop_port}"
+            asyncio.run(closed_loop(noop_base, args.concurrency, 3))  # warm-up
             asyncio.run(closed_loop(base, args.concurrency, 3, mixed=True))  # warm-up: every checkpoint once
-            results["app"], app_cpu = measured(app.pid, lambda: asyncio.run(
-                closed_loop(base, args.concurrency, args.seconds)))
+            results["noop"], results["app"] = capacity_in_turns((noop_base, noop.pid), (base, app.pid),
+                                                                args.concurrency, args.seconds)
+            stop(noop)  # the rest drives the app alone
             if hub:  # the Hub model loads in the background on its first request: wait for it, then measure
                 asyncio.run(loaded(base, hub))
                 results["hub capacity"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds,
@@ -207,16 +225,17 @@ def run(args) -> int:
                     calls.add(asyncio.run(closed_loop(base, args.concurrency, 5, mixed=True)))
                 results["memory"] = (before, rss_mb(app.pid), len(calls.latencies) + calls.refused + calls.errors)
         finally:
-            app.terminate()
-            app.wait(timeout=30)
+            for server in (noop, app):
+                stop(server)
 
-    noop, served = results["noop"], results["app"]
-    print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s each, same client and protocol")
+    (noop, noop_cpu, _), (served, app_cpu, child_cpu) = results["noop"], results["app"]
+    print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s on each server in {ROUNDS} turns, "
+          "same client and protocol")
     print(noop.line("  no-op gradio endpoint (ceiling)"))
     print(served.line("  /translate on dates"))
     ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
     print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%); the server's CPU a request: "
-          f"{app_cpu:.2f} ms vs {noop_cpu:.2f} ms")
+          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms")
     if hub:
         capacity = results["hub capacity"]
         print(capacity.line(f"  /translate on {hub}"))

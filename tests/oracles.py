@@ -6,6 +6,7 @@ Nothing here calls the library's own arithmetic: a test compares the library wit
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 
 from s2s.model import ModelConfig, build_model
 from s2s.tokenizer import BOS_ID, PAD_ID
+from s2s.translator import Translation
 
 SCORES = ("dot", "scaled_dot", "general", "additive")
 QUERIES = ("input", "state")
@@ -187,3 +189,24 @@ def reference_forward(model, ids, target):
             x = hs[layer]
         logits.append(model.lm(x))
     return torch.stack(logits)
+
+
+def same(a, b) -> bool:
+    """Equal, field by field, arrays by their dtype, shape and values (NaN and -inf included); a translation's
+    hypotheses are the same translations, the best (itself) first."""
+    if isinstance(a, Translation):
+        if not isinstance(b, Translation) or len(a.hypotheses) != len(b.hypotheses):
+            return False
+        fields = [f.name for f in dataclasses.fields(a) if f.name != "hypotheses"]
+        return (all(same(getattr(a, name), getattr(b, name)) for name in fields)
+                and all((h is a) == (g is b) and (h is a or same(h, g)) for h, g in zip(a.hypotheses, b.hypotheses)))
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, np.ndarray):
+        return (isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b

@@ -20,11 +20,12 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import budget, viz
 from ..errors import S2SError, one_line
 from ..translator import Translation, Translator, check_seed
-from . import batching, models
+from . import batching, decode_worker, models
 
 log = logging.getLogger(__name__)
 # Folders of this server that a message must never show (the code, Python's packages, temporary files, home).
@@ -106,31 +107,51 @@ def check(settings: Settings) -> Checked:
     return Checked(spec, text, settings.mask, ratio, reference or None, seed, beam_size, prefix)
 
 
-def _decode(checked: Checked, translator: Translator) -> Translation:
+class BatchKey(NamedTuple):
+    """What texts must share to be decoded in one batch: the model and the mask."""
+
+    translator: Translator
+    mask: str
+    bundled: str | None  # a bundled checkpoint's folder (decoded in the decoding process), or None
+
+
+def _decode(checked: Checked, loaded: models.Loaded, bundled: bool) -> Translation:
     """The model call itself, with the checkpoint's loaded translator.
 
     A plain greedy decode (no forcing, beam or fed pieces) joins the requests decoding with the same model
-    and mask at the same moment, in one batch (s2s/web/batching.py); the rest run alone.
+    and mask at the same moment, in one batch (s2s/web/batching.py), decoded in the decoding process for a
+    bundled checkpoint (s2s/web/decode_worker.py); the rest run alone, here.
     """
     if checked.teacher_forcing == 0 and checked.beam_size == 1 and not checked.prefix:
-        result = _BATCHER.translate((translator, checked.mask), checked.text)
+        key = BatchKey(loaded.translator, checked.mask, str(loaded.folder) if bundled else None)
+        result = _BATCHER.translate(key, checked.text)
         return replace(result, seed=checked.seed)  # the seed drives only forcing; it is reported as sent
-    return translator.translate(
+    return loaded.translator.translate(
         checked.text, reference=checked.reference, teacher_forcing=checked.teacher_forcing, mask=checked.mask,
         beam_size=checked.beam_size, seed=checked.seed, prefix=list(checked.prefix) or None)
 
 
-def _decode_batch(key: tuple[Translator, str], texts: list[str]) -> list[Translation]:
-    translator, mask = key
-    return translator.translate_batch(texts, mask=mask)
+def _decode_batch(key: BatchKey, texts: list[str]) -> list[Translation]:
+    if _WORKER is not None and key.bundled:
+        answer = _WORKER.translate_batch(key.bundled, key.mask, texts)
+        if answer is not None:  # None: no child ready (one is starting), or not one holding it: decoded here
+            return answer
+    return key.translator.translate_batch(texts, mask=key.mask)
 
 
-def _decode_alone(key: tuple[Translator, str], text: str) -> Translation:
-    translator, mask = key
-    return translator.translate(text, mask=mask)
+def _decode_alone(key: BatchKey, text: str) -> Translation:
+    return key.translator.translate(text, mask=key.mask)
 
 
 _BATCHER = batching.Batcher(_decode_batch, _decode_alone)
+_WORKER = decode_worker.DecodeWorker() if decode_worker.enabled() else None
+
+
+def prepare() -> None:
+    """Get ready to serve: every bundled checkpoint loaded (models.prepare), and the decoding process starting."""
+    models.prepare()
+    if _WORKER is not None:
+        _WORKER.start()
 
 
 def run(settings: Settings) -> Translation:
@@ -147,12 +168,13 @@ def run(settings: Settings) -> Translation:
     found = loaded.results.get(checked)
     if found is not None:
         return found
-    if checked.beam_size > MAX_HUB_BEAM and not models.is_bundled(checked.spec):
+    bundled = models.is_bundled(checked.spec)
+    if checked.beam_size > MAX_HUB_BEAM and not bundled:
         raise ValueError(f"Beam search on a Hub checkpoint keeps at most {MAX_HUB_BEAM} hypotheses here "
                          "(its size is not known in advance): choose a smaller beam.")
     source_len = len(loaded.translator.encode_source(checked.text))
     budget.check_request(loaded.translator.config, source_len, checked.beam_size)  # before anything is decoded
-    result = _decode(checked, loaded.translator)
+    result = _decode(checked, loaded, bundled)
     loaded.results.put(checked, result)
     return result
 

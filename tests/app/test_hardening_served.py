@@ -200,9 +200,9 @@ def test_a_request_over_the_memory_budget_is_refused_before_decoding_and_the_nex
     decoded = []
     original = runs._decode
 
-    def counted(checked, translator):
+    def counted(checked, *rest):
         decoded.append(checked.beam_size)
-        return original(checked, translator)
+        return original(checked, *rest)
 
     attributes = {(ui.events, "CLIENT_HEADER"): "x-forwarded-for", (budget, "REQUEST_BYTES"): (greedy + beam) // 2,
                   (runs, "_decode"): counted}

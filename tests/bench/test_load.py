@@ -66,17 +66,28 @@ def test_the_app_benchmark_hands_a_class_to_the_load_run(monkeypatch):
     assert [(a.clients, a.seconds, a.flood) for a in runs] == [(3, 5.0, True)]
 
 
-def test_the_servers_cpu_a_request_is_what_the_process_used_over_the_answers():
-    """measured() reads /proc; Python's own clock of this process's CPU is the oracle."""
+def test_the_cpu_read_from_proc_is_what_the_processes_say_they_used(tmp_path):
+    """cpu_s and children_cpu_s read /proc (the server, and its decoding process); each process's own clock of its
+    CPU (Python's process_time) is the oracle."""
     import os
+    import subprocess
+    import sys
 
-    def busy() -> clients.Tally:
-        end = time.process_time() + 0.3
+    def burn(seconds: float) -> None:
+        end = time.process_time() + seconds
         while time.process_time() < end:
             pass
-        return clients.Tally(latencies=[0.1] * 4)
 
-    started = time.process_time()
-    tally, ms = bench_load.measured(os.getpid(), busy)
-    used_ms = 1000 * (time.process_time() - started)
-    assert len(tally.latencies) == 4 and abs(4 * ms - used_ms) <= 30  # /proc counts in ticks of 10 ms
+    started, before = time.process_time(), bench_load.cpu_s(os.getpid())
+    burn(0.3)
+    assert abs((bench_load.cpu_s(os.getpid()) - before) - (time.process_time() - started)) <= 0.03  # ticks of 10 ms
+    said, others = tmp_path / "said", bench_load.children_cpu_s(os.getpid())  # (an idle decoding process, say)
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+        f"open({str(said)!r}, 'w').write(str(time.process_time()))\nsys.stdin.read()")], stdin=subprocess.PIPE)
+    try:
+        while not said.exists() or not said.read_text():
+            time.sleep(0.05)
+        assert abs(bench_load.children_cpu_s(os.getpid()) - others - float(said.read_text())) <= 0.03
+    finally:
+        child.communicate(b"")

@@ -157,7 +157,7 @@ def test_a_checkpoint_that_cannot_load_is_a_message(bundled, tmp_path, monkeypat
 def test_a_repeated_run_is_served_from_the_models_recent_results(monkeypatch):
     calls = []
     real = runs._decode
-    monkeypatch.setattr(runs, "_decode", lambda checked, translator: calls.append(checked) or real(checked, translator))
+    monkeypatch.setattr(runs, "_decode", lambda checked, *rest: calls.append(checked) or real(checked, *rest))
     first = runs.run(settings("11 April 2011"))
     again = runs.run(settings("11 April 2011"))
     other = runs.run(settings("11 April 2011", mask="causal"))
@@ -177,7 +177,7 @@ def test_a_request_over_the_memory_budget_is_refused_before_anything_is_decoded(
     """Issue 21: a beam search at a checkpoint's limits took hundreds of MB; now its memory is counted first."""
     decoded = []
     real = runs._decode
-    monkeypatch.setattr(runs, "_decode", lambda checked, model: decoded.append(checked) or real(checked, model))
+    monkeypatch.setattr(runs, "_decode", lambda checked, *rest: decoded.append(checked) or real(checked, *rest))
     translator = models.CACHE.get("dates").translator
     config, source_len = translator.config, len(translator.encode_source("11 April 2011"))
     # the count, written out (the module's docstring): steps x rows x (vocabulary + what each layer records) ...
