@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from .errors import check_choice
 
@@ -82,6 +83,11 @@ class ModelConfig:
 def check_mask(mask: str) -> None:
     if mask not in MASKS:
         raise ValueError(f"mask must be 'bidirectional' or 'causal'; got {mask!r}")
+
+
+def dropped(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
+    """dropout(x) while training; x itself otherwise, without a module call (a decoding step makes several)."""
+    return dropout(x) if dropout.training else x
 
 
 class Memory(NamedTuple):

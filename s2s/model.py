@@ -51,6 +51,7 @@ from .family import (
     Step,
     check_mask,
     choose_next,
+    dropped,
 )
 from .tokenizer import BOS_ID, PAD_ID
 from .transformer import Transformer
@@ -86,7 +87,7 @@ class Encoder(nn.Module):
         outputs, hs, cs = [], [], []
         for i, lstm in enumerate(self.layers):
             if i > 0:
-                x = self.dropout(x)
+                x = dropped(self.dropout, x)
             if ragged:
                 # Packing stops each sequence at its true end (and starts the backward direction
                 # there): padding never enters (h, c).
@@ -148,14 +149,14 @@ class EDM(nn.Module):
         h, c = state  # (L, B, H) each
         h, record = self.attend(embedded, h, memory, allowed)
         x, new_h, new_c = embedded, [], []
-        for i, cell in enumerate(self.decoder_cells):
+        for i, (cell, h_i, c_i) in enumerate(zip(self.decoder_cells, h.unbind(0), c.unbind(0))):
             if i > 0:
-                x = self.dropout(x)
-            hi, ci = torch.lstm_cell(x, (h[i], c[i]), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+                x = dropped(self.dropout, x)
+            hi, ci = torch.lstm_cell(x, (h_i, c_i), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
             new_h.append(hi)
             new_c.append(ci)
             x = hi  # (B, H) the next layer's input
-        return self.dropout(x), record, (torch.stack(new_h), torch.stack(new_c))
+        return dropped(self.dropout, x), record, (torch.stack(new_h), torch.stack(new_c))
 
     def forward(
         self,

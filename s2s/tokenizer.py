@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
 import sentencepiece as spm
@@ -81,4 +82,14 @@ class Tokenizer:
         return None if i == self.sp.unk_id() and piece != SPECIAL_PIECES[UNK_ID] else i
 
     def pieces(self, ids: Iterable[int]) -> list[str]:
-        return [self.sp.id_to_piece(int(i)) for i in ids]
+        """Ids -> their pieces, from a table made once: a decode's record names every step's top pieces, and
+        sentencepiece's own lookup, one call per id, was a fifth of a batch's decoding."""
+        ids = [int(i) for i in ids]
+        table = self._piece_table
+        if ids and (min(ids) < 0 or max(ids) >= len(table)):
+            raise IndexError("piece id is out of range.")
+        return [table[i] for i in ids]
+
+    @cached_property
+    def _piece_table(self) -> tuple[str, ...]:
+        return tuple(self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size()))

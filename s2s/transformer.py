@@ -53,7 +53,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .family import HeadStep, Memory, ModelConfig, Step, check_mask
+from .family import HeadStep, Memory, ModelConfig, Step, check_mask, dropped
 from .tokenizer import BOS_ID, PAD_ID
 
 
@@ -115,11 +115,6 @@ def hidden(allowed: torch.Tensor) -> torch.Tensor:
     """allowed (B or 1, N, M), True where query i may read key j -> blocked (B or 1, 1, N, M), its complement with a
     heads axis: made once per pass or step and read by every layer."""
     return ~allowed[:, None]
-
-
-def dropped(dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
-    """dropout(x) while training; x itself otherwise, without a module call (a decoding step makes a dozen)."""
-    return dropout(x) if dropout.training else x
 
 
 def feed_forward(size: int, inner: int) -> nn.Sequential:

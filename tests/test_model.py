@@ -256,3 +256,25 @@ def test_forward_equals_a_hand_written_decoder(score, query, mask):
         steps = int((target[b] != PAD_ID).sum())
         expected = hand_forward(model, ids[b, :n].tolist(), target[b, :steps].tolist(), mask)
         np.testing.assert_allclose(np_(logits[b, :steps]), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["edm", "attention"])
+def test_every_lstm_dropout_acts_in_training_and_none_while_decoding(family):
+    """Decoding skips the dropout modules (family.dropped); training must still pass through each of them (the
+    encoder's between layers, the decoder's), and its output must then be random, where eval passes agree."""
+    model = tiny_model(3, model=family, dropout=0.3)
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    calls = []
+    for m in dropouts:
+        m.register_forward_hook(lambda module, args, out: calls.append(module))
+    source, lengths = padded_batch([5, 3])
+    target = torch.tensor([[4, 5, 6, EOS_ID], [7, 8, EOS_ID, PAD_ID]])
+    with torch.no_grad():
+        evals = [model(source, lengths, target) for _ in range(2)]
+        decode.greedy(model, source, lengths, max_len=6)
+    assert calls == [] and torch.equal(*evals)
+    model.train()
+    with torch.no_grad():
+        trains = [model(source, lengths, target) for _ in range(2)]
+    assert {id(m) for m in calls} == {id(m) for m in dropouts} and len(dropouts) == 2
+    assert not torch.equal(*trains) and not torch.equal(trains[0], evals[0])

@@ -31,6 +31,22 @@ def test_special_ids_and_pieces():
     assert source.pieces(source.encode("😀")) == ["<0xF0>", "<0x9F>", "<0x98>", "<0x80>"]
 
 
+def test_pieces_are_sentencepieces_own_for_every_id_and_out_of_range_is_refused():
+    """pieces() reads a table made once; sentencepiece's own id_to_piece is the oracle, id by id."""
+    import numpy as np
+
+    source, target = tiny_tokenizers()
+    for tok in (source, target):
+        every = list(range(tok.vocab_size))
+        assert tok.pieces(every) == [tok.sp.id_to_piece(i) for i in every]
+        assert tok.pieces(np.array(every[::-1], dtype=np.int64)) == [tok.sp.id_to_piece(i) for i in every[::-1]]
+        for wrong in (-1, tok.vocab_size):
+            with pytest.raises(IndexError):
+                tok.sp.id_to_piece(wrong)  # as sentencepiece itself refuses it ...
+            with pytest.raises(IndexError):
+                tok.pieces([0, wrong])  # ... and not, for -1, the last piece
+
+
 def test_save_and_load(tmp_path):
     source, _ = tiny_tokenizers()
     source.save(tmp_path / "source.model")
