@@ -86,26 +86,33 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def children_cpu_s(pid: int) -> float:
-    """CPU seconds the live children of process `pid` have used (each with its threads), from /proc."""
-    total = 0.0
+def children(pid: int) -> list[int]:
+    """The live child processes of process `pid` (the app's decoding process; a Train-tab run), from /proc."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
             except OSError:  # gone meanwhile
                 continue
-            if int(fields[1]) == pid:
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return found
 
 
-def measured(pid: int, run: Callable[[], Tally]) -> tuple[Tally, float]:
-    """run()'s tally and the server's CPU milliseconds per answered request meanwhile: steadier than requests/s on
-    a machine whose speed moves, and the server's alone (the clients share its CPUs)."""
-    before = cpu_s(pid)
-    tally = run()
-    return tally, 1000 * (cpu_s(pid) - before) / max(1, len(tally.latencies))
+def children_cpu_s(pid: int) -> float:
+    """CPU seconds the live children of process `pid` have used (each with its threads)."""
+    return sum(_or_zero(cpu_s, child) for child in children(pid))
+
+
+def children_rss_mb(pid: int) -> float:
+    return sum(_or_zero(rss_mb, child) for child in children(pid))
+
+
+def _or_zero(read: Callable[[int], float], pid: int) -> float:
+    try:
+        return read(pid)
+    except OSError:  # the process ended meanwhile
+        return 0.0
 
 
 def rss_mb(pid: int) -> float:
@@ -219,11 +226,12 @@ def run(args) -> int:
                 results["class alone"], results["training"], results["lecturer"] = asyncio.run(
                     class_in_windows(base, args, lecturing))
             if args.calls:
-                before = rss_mb(app.pid)
+                before = rss_mb(app.pid), children_rss_mb(app.pid)
                 calls = Tally()
                 while calls.errors + calls.refused + len(calls.latencies) < args.calls:
                     calls.add(asyncio.run(closed_loop(base, args.concurrency, 5, mixed=True)))
-                results["memory"] = (before, rss_mb(app.pid), len(calls.latencies) + calls.refused + calls.errors)
+                after = rss_mb(app.pid), children_rss_mb(app.pid)
+                results["memory"] = (before, after, len(calls.latencies) + calls.refused + calls.errors)
         finally:
             for server in (noop, app):
                 stop(server)
@@ -273,9 +281,11 @@ def run(args) -> int:
         print(f"  students' p95 changed {change:.2f}x; goal: 0 refused, p95 <= 1 s and < 2x: "
               f"{'met' if met else 'NOT met'}")
     if args.calls:
-        before, after, calls = results["memory"]
-        print(f"memory: app RSS {before:.0f} MB after warm-up, {after:.0f} MB after {calls} more calls "
-              f"(+{after - before:.0f} MB; goal <= 100 MB)")
+        (before, before_children), (after, after_children), calls = results["memory"]
+        growth = after + after_children - before - before_children
+        print(f"memory: app RSS {before:.0f} MB (its decoding process {before_children:.0f} MB) after warm-up, "
+              f"{after:.0f} MB ({after_children:.0f} MB) after {calls} more calls (+{growth:.0f} MB in all; "
+              "goal <= 100 MB)")
     print(f"machine at the end: {machine()}")
     print(json.dumps({"ratio_to_noop": round(ratio, 3), "class_p95_s": round(results["class"].p95, 3),
                       "class_refused": results["class"].refused}))
