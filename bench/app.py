@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.clients:
             return load.run(args)
         models.prepare()
+        runs.decode_here()  # the in-process figures are this process's own work (the served app has its child)
         spec = args.checkpoint or models.default_checkpoint()
         if spec is None:
             print("error: no checkpoint installed", file=sys.stderr)

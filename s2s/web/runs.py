@@ -154,6 +154,14 @@ def prepare() -> None:
         _WORKER.start()
 
 
+def decode_here() -> None:
+    """Decode every batch in this process from now on (a benchmark timing the work in process, say)."""
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER.close()
+    _WORKER = None
+
+
 def run(settings: Settings) -> Translation:
     """Run the model with a visitor's settings: the one entry point. Raises ValueError/S2SError with a message.
 

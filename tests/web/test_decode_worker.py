@@ -120,3 +120,22 @@ def test_the_setting_and_the_default(monkeypatch):
     assert not decode_worker.enabled()  # one CPU: the child would only take turns with the server
     monkeypatch.setattr(decode_worker.os, "cpu_count", lambda: 2)
     assert decode_worker.enabled() == (decode_worker.os.name != "nt")
+
+
+def test_decode_here_keeps_every_batch_in_this_process(monkeypatch):
+    """bench.app times the work in process with runs.decode_here(): the child is closed and never asked again."""
+    asked, closed = [], []
+
+    class Child:
+        def translate_batch(self, *args):
+            asked.append(args)
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(runs, "_WORKER", Child())
+    runs.decode_here()
+    loaded = models.get_model("dates")
+    key = runs.BatchKey(loaded.translator, "bidirectional", bundled=str(loaded.folder))
+    assert same(loaded.translator.translate_batch(TEXTS)[0], runs._decode_batch(key, TEXTS)[0])
+    assert asked == [] and closed == [True]
