@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the s2s pack
 READY = "ready"
 ANSWER_S = 30.0  # a bundled batch takes milliseconds: a child this late is stuck, and is stopped
 RETRY_S = 30.0  # a child that failed to start is tried again after this long, not at every batch
+START_S = 300.0  # loading torch and the checkpoints takes seconds: a child not ready after this is stopped
 
 
 def enabled() -> bool:
@@ -132,6 +133,8 @@ class DecodeWorker:
         child, folders = None, frozenset()
         try:
             child = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            if not select.select([child.stdout], [], [], START_S)[0]:
+                raise OSError(f"not ready within {START_S:g} s")
             said = wire.loads(child.stdout.readline())
             if not (isinstance(said, dict) and isinstance(said.get(READY), list)
                     and all(isinstance(folder, str) for folder in said[READY])):

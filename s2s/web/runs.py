@@ -3,8 +3,9 @@
 `run` is the only function in the web app that runs a model: the Explore tab, the Compare tab and
 the public API all go through it. It checks every value a visitor sent before anything is paid for
 (text length, a checkpoint name that is not a server path, whole numbers), loads the checkpoint, then
-decodes, here in the serving process: one short sequence at a time is fastest on a CPU, even where there
-is a GPU (s2s/web/models.py places the models), so a ZeroGPU Space never queues a keystroke for its GPU.
+decodes on the CPU: a few short sequences at a time are fastest there, even where there is a GPU
+(s2s/web/models.py places the models), so a ZeroGPU Space never queues a keystroke for its GPU. Greedy
+batches of a bundled checkpoint decode in a process beside the server (decode_worker.py), the rest here.
 `api_translate` adapts `run` to the public `translate` endpoint's parameters.
 
 What a visitor can act on is a ValueError or an S2SError; `user_message` turns any error into what
@@ -134,7 +135,7 @@ def _decode(checked: Checked, loaded: models.Loaded, bundled: bool) -> Translati
 def _decode_batch(key: BatchKey, texts: list[str]) -> list[Translation]:
     if _WORKER is not None and key.bundled:
         answer = _WORKER.translate_batch(key.bundled, key.mask, texts)
-        if answer is not None:  # None: no child ready (one is starting), or not one holding it: decoded here
+        if answer is not None:  # None: no child ready (one is starting), or not one that holds it: decoded here
             return answer
     return key.translator.translate_batch(texts, mask=key.mask)
 
