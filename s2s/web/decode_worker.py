@@ -34,8 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import checkpoint, environment
@@ -59,27 +57,14 @@ def enabled() -> bool:
     return environment.count("S2S_DECODE_PROCESS", 1 if (os.cpu_count() or 1) >= 2 else 0, minimum=0) > 0
 
 
-@dataclass
-class _Asked:
-    """A batch sent to the child, waiting for its answer (the child answers in the order it is asked)."""
-
-    count: int  # its texts
-    done: threading.Event = field(default_factory=threading.Event)
-    answer: list[Translation] | None = None  # None: the child failed before answering it
-    error: str | None = None  # the decode failed there: its message
-
-
 class DecodeWorker:
-    """The server's side: one child, started in the background. Batches are written to it as they come (a batch
-    may be sent while the one before is decoding, so the child never waits for the server), and a thread of the
-    server reads its answers, in order."""
+    """The server's side: one child, started in the background, asked one batch at a time."""
 
     def __init__(self, command: tuple[str, ...] = (sys.executable, "-m", "s2s.web.decode_worker")):
         self._command = command  # the child's command line (a test gives another)
-        self._lock = threading.Lock()  # the child, its stdin and the batches asked of it
+        self._lock = threading.Lock()  # one batch on the streams at a time
         self._child: subprocess.Popen | None = None
         self._folders: frozenset[str] = frozenset()  # the checkpoints the child holds, by folder
-        self._asked: deque[_Asked] = deque()  # sent and not answered yet, oldest first
         self._starting = False
         self._next_start = 0.0  # a child that failed to start is not started again before this (monotonic s)
 
@@ -90,58 +75,28 @@ class DecodeWorker:
         with self._lock:
             child = self._child
             if child is None or child.poll() is not None:
+                self._child = None
                 self._start_in_background()
                 return None
             if folder not in self._folders:
                 return None
-            asked = _Asked(len(texts))
             try:
                 child.stdin.write(json.dumps({"folder": folder, "mask": mask, "texts": texts}).encode() + b"\n")
                 child.stdin.flush()
-            except OSError as error:  # it has died
-                self._fail(child, one_line(str(error)))
-                return None
-            self._asked.append(asked)
-        if not asked.done.wait(ANSWER_S):
-            with self._lock:
-                self._fail(child, f"no answer within {ANSWER_S:g} s")
-        if asked.error is not None:
-            raise ValueError(asked.error)  # each text is then decoded here, for its own message
-        return asked.answer
-
-    def _read(self, child: subprocess.Popen) -> None:
-        """The child's answers, each to the batch asked first (a thread of its own, as long as the child lasts)."""
-        while True:
-            try:
+                if not select.select([child.stdout], [], [], ANSWER_S)[0]:
+                    raise OSError(f"no answer within {ANSWER_S:g} s")
                 answer = wire.read_frame(child.stdout)
-            except (OSError, wire.WireError) as error:  # it died, was dropped, or wrote something else
-                with self._lock:
-                    self._fail(child, one_line(str(error)))
-                return
-            with self._lock:
-                if self._child is not child or not self._asked:
-                    self._fail(child, "an answer nobody asked for")
-                    return
-                asked = self._asked[0]
                 if isinstance(answer, dict) and set(answer) == {"error"} and isinstance(answer["error"], str):
-                    asked.error = answer["error"]
-                elif (isinstance(answer, list) and len(answer) == asked.count
-                      and all(isinstance(t, Translation) for t in answer)):
-                    asked.answer = answer
-                else:
-                    self._fail(child, "an answer that is not the batch's translations")
-                    return
-                self._asked.popleft().done.set()
-
-    def _fail(self, child: subprocess.Popen, why: str) -> None:
-        """Drop `child` (with the lock held): the batches it was asked are decoded in the server."""
-        if self._child is child:
-            log.warning("the decoding process was dropped (%s): decoding in the server", why)
-            self._child = None
-            for asked in self._asked:
-                asked.done.set()
-            self._asked.clear()
-        self._drop(child)
+                    raise ValueError(answer["error"])  # the decode failed there: each text is decoded here
+                if not (isinstance(answer, list) and len(answer) == len(texts)
+                        and all(isinstance(t, Translation) for t in answer)):
+                    raise wire.WireError("an answer that is not the batch's translations")
+            except (OSError, wire.WireError) as error:  # a broken pipe, no line, or not values: it is dropped
+                log.warning("the decoding process was dropped (%s): decoding in the server", one_line(str(error)))
+                self._drop(child)
+                self._child = None
+                return None
+        return answer
 
     def start(self) -> None:
         """Start the child now, in the background (the app calls this as it starts)."""
@@ -163,7 +118,8 @@ class DecodeWorker:
     def close(self) -> None:
         with self._lock:
             if self._child is not None:
-                self._fail(self._child, "closed")
+                self._drop(self._child)
+                self._child = None
 
     def _start_in_background(self) -> None:
         if self._starting or time.monotonic() < self._next_start:
@@ -193,8 +149,6 @@ class DecodeWorker:
             self._child, self._folders, self._starting = child, folders, False
             if child is None:
                 self._next_start = time.monotonic() + RETRY_S
-            else:
-                threading.Thread(target=self._read, args=(child,), name="s2s-decode-worker-read", daemon=True).start()
 
     @staticmethod
     def _drop(child: subprocess.Popen) -> None:
