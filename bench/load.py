@@ -80,9 +80,14 @@ def stop(server: subprocess.Popen | None) -> None:
         server.wait(timeout=30)
 
 
+def stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the process's name (state, parent, ...: fields 3 on of proc(5))."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds process `pid` has used (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -92,7 +97,7 @@ def children(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                if int(stat(int(entry.name))[1]) == pid:
                     found.append(int(entry.name))
             except OSError:  # gone meanwhile
                 continue

@@ -1,5 +1,6 @@
 """What the process's environment says: numbers an operator sets (S2S_HUB_TIMEOUT, S2S_RATE, ...), and
-whether this runs on a Hugging Face Space. One rule for each, read in one place.
+whether this runs on a Hugging Face Space. One rule for each, read in one place. And the environment the
+server's child processes get (`for_child`).
 
 A typo such as S2S_HUB_TIMEOUT=10s must neither stop `import s2s` nor the app from starting, nor go
 unnoticed: a value that is not a finite number, or is out of range, is logged as a warning naming the
@@ -12,8 +13,16 @@ import logging
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 log = logging.getLogger(__name__)
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the s2s package
+
+
+def for_child() -> dict[str, str]:
+    """This process's environment, with the folder that holds s2s first on PYTHONPATH: what a child started as
+    `python -m s2s...` needs to import this same code, wherever the server was started from."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])))
 
 
 def on_a_space(environ: Mapping[str, str] | None = None) -> bool:

@@ -66,3 +66,17 @@ def test_a_space_is_known_by_either_variable_it_sets_and_the_guard_reads_its_pro
     for env in ({"SPACE_ID": "org/space"}, {"SYSTEM": "spaces"}):
         assert environment.on_a_space(env) and Limits.from_env(env).client_header == "x-forwarded-for"
     assert not environment.on_a_space({}) and Limits.from_env({}).client_header is None
+
+
+def test_a_child_started_elsewhere_imports_this_same_s2s(tmp_path, monkeypatch):
+    """environment.for_child: the decoding process and a Train-tab run import the server's own code, from any folder
+    the server was started in, and keep what PYTHONPATH already held."""
+
+    import s2s
+
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "theirs"))
+    env = environment.for_child()
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(environment.PACKAGE_ROOT), str(tmp_path / "theirs")]
+    found = subprocess.run([sys.executable, "-c", "import s2s; print(s2s.__file__)"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert found == s2s.__file__

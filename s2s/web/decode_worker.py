@@ -34,7 +34,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from .. import checkpoint, environment
 from ..errors import one_line
@@ -42,7 +41,6 @@ from ..translator import Translation
 from . import models, wire
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the s2s package
 READY = "ready"
 ANSWER_S = 30.0  # a bundled batch takes milliseconds: a child this late is stuck, and is stopped
 RETRY_S = 30.0  # a child that failed to start is tried again after this long, not at every batch
@@ -129,7 +127,7 @@ class DecodeWorker:
 
     def _start(self) -> None:
         """Start a child and wait for its first line (it loads torch and the checkpoints), then use it."""
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        env = environment.for_child()
         child, folders = None, frozenset()
         try:
             child = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)

@@ -24,14 +24,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+from ... import environment
 from ...errors import one_line
 from . import wire
 from .events import Failed, train_events
 from .request import TrainRequest
 
-ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the s2s package
 NICENESS = 10  # added to the child's: where both want a core, Linux gives the server about 9 parts in 10 of it
 GRACE_S = 60.0  # beyond the run's own time cap (making the data, probes, the export) before it is stopped
 
@@ -48,7 +47,7 @@ class Worker:
     """One run's child process, started at once: `events()` streams what it sends, `cancel()` stops it early."""
 
     def __init__(self, job: Job, time_cap: float):
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        env = environment.for_child()
         self._child = subprocess.Popen([sys.executable, "-m", "s2s.web.training.worker"], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, env=env)
         self._lock = threading.Lock()  # cancel() comes from the page's thread, the job line from the run's
