@@ -52,17 +52,21 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def looks() -> dict:
+    """demo.launch's theme and stylesheet (gradio 6 takes them there)."""
+    return dict(theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="pink"), css_paths=[ASSETS / "style.css"])
+
+
 def launch_options(demo: gr.Blocks) -> dict:
-    """What demo.launch needs besides the address: the theme, the stylesheet, and the limits for a class."""
-    return dict(theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="pink"), css_paths=[ASSETS / "style.css"],
-                **SERVING.launch_options(demo))
+    """What demo.launch needs besides the address: the looks and the limits for a class."""
+    return dict(looks(), **SERVING.launch_options(demo))
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server_name = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if environment.on_a_space() else "127.0.0.1")
     demo = build_demo()
-    demo.launch(server_name=server_name, **launch_options(demo))
+    SERVING.launch(demo, server_name=server_name, **looks())  # until the server stops
 
 
 if __name__ == "__main__":

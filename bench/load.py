@@ -71,7 +71,7 @@ def noop_server(port: int) -> None:
         noop = in_one_thread(lambda text, *rest: (text[::-1], ""), inputs, outputs)  # processed as /translate is
         gr.Button().click(noop, inputs, outputs, api_name="translate", preprocess=False, postprocess=False)
     serving.queue(demo)
-    demo.launch(server_name="127.0.0.1", server_port=port, **serving.launch_options(demo))
+    serving.launch(demo, server_name="127.0.0.1", server_port=port)  # as app.py launches
 
 
 def stop(server: subprocess.Popen | None) -> None:

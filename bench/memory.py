@@ -1,5 +1,5 @@
 """Benchmark: the memory one request costs the server, on a checkpoint at the limits, with glibc's default
-allocator settings (the baseline) and with the server's (`ui.serving.return_freed_memory`), side by side.
+allocator settings (the baseline) and with the server's (`s2s.web.heap.return_freed_memory`), side by side.
 
     python -m bench.memory [--hidden 160] [--layers 4]
 
@@ -26,7 +26,7 @@ import torch
 from s2s import budget, checkpoint
 from s2s.model import ModelConfig, build_model
 from s2s.tokenizer import Tokenizer
-from ui.serving import return_freed_memory
+from s2s.web.heap import return_freed_memory
 
 from .server import ROOT, machine
 

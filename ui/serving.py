@@ -21,7 +21,6 @@ This is the one module of s2s/web that knows gradio (its queue, its launch optio
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import inspect
 import os
@@ -37,7 +36,7 @@ from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from s2s import environment
-from s2s.web import export
+from s2s.web import export, heap
 from s2s.web.guard import Guard, Limits
 
 
@@ -58,7 +57,7 @@ class Serving:
         """demo.queue(...) with these settings. gradio's queue also recomputes a pandas summary of every
         event's timing after each event unless told otherwise (~10% of a request here): once per 1,000 will do."""
         os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-        return_freed_memory()
+        heap.return_freed_memory()
         lazy_session_configs()
         absent_matplotlib_known()
         return demo.queue(default_concurrency_limit=self.concurrency, max_size=self.queue_size)
@@ -68,22 +67,12 @@ class Serving:
         guard = Middleware(Guard, limits=self.limits, queue=QueueView(demo), endpoints=public_endpoints(demo))
         return dict(state_session_capacity=self.sessions, max_file_size=1, app_kwargs=dict(middleware=[guard]))
 
-
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD = 64 * 1024
-
-
-def return_freed_memory() -> bool:
-    """Make glibc serve every allocation of MMAP_THRESHOLD bytes or more from a mapping of its own, given back to
-    the system when freed. By default glibc raises that threshold as blocks are freed, and the temporaries of a
-    request's steps then grow the heap, which it keeps: a beam search on a checkpoint at the limits took the
-    server's memory up many times what the request holds (`python -m bench.memory` measures both, docs/speed.md).
-    False where there is no glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    def launch(self, demo, **options) -> None:
+        """demo.launch(**options) with these settings, then what start-up built frozen out of the garbage
+        collector's sight (s2s/web/heap.py) once the server is up; returns when the server stops."""
+        demo.launch(prevent_thread_lock=True, **self.launch_options(demo), **options)
+        heap.freeze_startup()
+        demo.block_thread()
 
 
 def prune_downloads(folder: str | None = None) -> None:

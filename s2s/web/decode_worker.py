@@ -38,7 +38,7 @@ import time
 from .. import checkpoint, environment
 from ..errors import one_line
 from ..translator import Translation
-from . import models, wire
+from . import heap, models, wire
 
 log = logging.getLogger(__name__)
 READY = "ready"
@@ -167,6 +167,7 @@ def main() -> None:
     models.prepare(threads=1)
     held = {str(loaded.folder): loaded.translator for loaded in map(models.CACHE.peek, checkpoint.list_bundled())
             if loaded is not None}
+    heap.freeze_startup()  # what loading built lives as long as this process: out of the collector's walks
     try:
         out.write(wire.dumps({READY: sorted(held)}))
         out.flush()

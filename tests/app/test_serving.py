@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -67,3 +68,37 @@ def test_gradio_s_copies_of_downloads_are_bounded_by_size_as_well_as_age(tmp_pat
     assert sorted(p.name for p in cache.iterdir()) == [f"{n:064x}" for n in (3, 4, 5)]
     export.prune_folder(cache, export.EXPORT_TTL_S, export.DOWNLOADS_BUDGET_BYTES, now=time.time() + 3600)
     assert not list(cache.iterdir())  # and by age, as gradio's own clearing does
+
+
+def test_the_server_freezes_what_start_up_built_once_it_is_up_and_then_serves(monkeypatch):
+    """Serving.launch (app.py and the load benchmark's no-op server): launched without blocking, with the serving
+    rules, then start-up's objects frozen out of the collector's walks (s2s/web/heap.py), then serving."""
+    done = []
+    monkeypatch.setattr(serving.heap, "freeze_startup", lambda: done.append("frozen") or 1)
+
+    class Demo:
+        fns = {}
+
+        def launch(self, **options):
+            done.append(("launched", options["prevent_thread_lock"], options["server_port"],
+                         options["state_session_capacity"]))
+
+        def block_thread(self):
+            done.append("serving")
+
+    rules = serving.Serving(sessions=7)
+    rules.launch(Demo(), server_port=1234)
+    assert done == [("launched", True, 1234, 7), "frozen", "serving"]
+
+
+def test_the_app_is_launched_by_its_serving_rules(monkeypatch):
+    import app
+
+    launched = []
+    demo = object()
+    monkeypatch.setattr(app, "build_demo", lambda: demo)
+    monkeypatch.setattr(app, "SERVING", SimpleNamespace(launch=lambda d, **options: launched.append((d, options))))
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "127.0.0.1")
+    app.main()
+    [(used, options)] = launched
+    assert used is demo and options["server_name"] == "127.0.0.1" and "theme" in options

@@ -1,5 +1,5 @@
 """python -m bench.memory: what one request costs the server's memory, with glibc's defaults and with the
-server's allocator setting (ui.serving.return_freed_memory)."""
+server's allocator setting (s2s.web.heap.return_freed_memory)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from bench import memory
 from bench.server import ROOT
+from s2s.web import heap
 from ui import serving
 
 
@@ -45,7 +46,7 @@ def test_a_beam_search_at_the_limits_leaves_the_server_as_it_found_it(tmp_path):
 
 def test_the_server_sets_the_allocator_when_it_sets_up_its_queue(monkeypatch):
     called = []
-    monkeypatch.setattr(serving, "return_freed_memory", lambda: called.append(True) or True)
+    monkeypatch.setattr(heap, "return_freed_memory", lambda: called.append(True) or True)
     monkeypatch.setattr(serving, "lazy_session_configs", lambda: True)
 
     class Demo:
