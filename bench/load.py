@@ -8,8 +8,8 @@ client over the same protocol (`POST /gradio_api/call/translate`, then its event
 
 1. capacity: `--concurrency` clients calling back to back, the no-op server and the app in turns (ROUNDS
    turns each, `--seconds` in all for each: this machine's speed moves by a third within minutes, and turns
-   spread that over both sides): requests/s, the app's share of the no-op ceiling, and each server's CPU a
-   request;
+   spread that over both sides): requests/s, the app's share of the no-op ceiling (in all, and turn by turn),
+   and each server's CPU a request;
 2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
    checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
    Space's proxy reports it) and with its own session, as a page has: p50/p95/max, refused, errors;
@@ -19,8 +19,8 @@ client over the same protocol (`POST /gradio_api/call/translate`, then its event
    turn, each `--seconds` / ROUNDS long. A request counts for the window it starts in, and those
    starting in a window's first SETTLE_S seconds (the flood starting or ending) and in a first window of
    warm-up (every student's first request opens a session) count for neither. So both sides see the same
-   students, sessions and machine: the students' p95 with and without the flood, and how the flooder
-   was answered;
+   students, sessions and machine: the students' p95 with and without the flood (each side's windows pooled;
+   then window by window, so that a window the machine slowed shows as one), and how the flooder was answered;
 4. with `--train`, the same design with a lecturer instead of the flood: in every other window a page presses
    Train in the Train tab with its controls as they open (`clients.train_tab_events` finds the page's own events
    in its /config, and they are sent as the page sends them), polls the run every POLL_S as the tab's timer does,
@@ -128,46 +128,78 @@ def rss_mb(pid: int) -> float:
 
 
 class Capacity(NamedTuple):
-    """One server's capacity run: its answers, and CPU milliseconds a request in the server and in its children
-    (the app's decoding process, s2s/web/decode_worker.py)."""
+    """One server's capacity run: its answers, CPU milliseconds a request in the server and in its children
+    (the app's decoding process, s2s/web/decode_worker.py), and its requests/s in each turn."""
 
     tally: Tally
     cpu_ms: float
     children_ms: float
+    turns: list[float]
 
 
 def capacity_in_turns(noop: tuple[str, int], app: tuple[str, int], clients: int, seconds: float) -> list[Capacity]:
     """[the no-op server's Capacity, the app's]: `clients` back to back on each (base URL, pid) in turn, ROUNDS
     turns each of `seconds` / ROUNDS."""
-    sides = [(base, pid, Tally(), [0.0, 0.0]) for base, pid in (noop, app)]
+    sides = [(base, pid, Tally(), [0.0, 0.0], []) for base, pid in (noop, app)]
     for _ in range(ROUNDS):
-        for base, pid, tally, cpu in sides:
+        for base, pid, tally, cpu, turns in sides:
             own, theirs = cpu_s(pid), children_cpu_s(pid)
-            tally.add(asyncio.run(closed_loop(base, clients, seconds / ROUNDS)))
+            turn = asyncio.run(closed_loop(base, clients, seconds / ROUNDS))
             cpu[0] += cpu_s(pid) - own
             cpu[1] += children_cpu_s(pid) - theirs
-    return [Capacity(tally, *(1000 * c / max(1, len(tally.latencies)) for c in cpu)) for _, _, tally, cpu in sides]
+            tally.add(turn)
+            turns.append(len(turn.latencies) / turn.seconds)
+    return [Capacity(tally, *(1000 * c / max(1, len(tally.latencies)) for c in cpu), turns)
+            for _, _, tally, cpu, turns in sides]
 
 
-async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tally, Tally, Tally]:
-    """(the class alone, the class disturbed, what the disturbance got): one class throughout, the disturbance
-    (`flooding` or `lecturing`, each given a window's seconds) in every other window (see the module docstring)."""
+class Windows(NamedTuple):
+    """A class run in windows (`class_in_windows`): each window's answers on each side, in the order they ran, and
+    what the disturbance got."""
+
+    alone: list[Tally]
+    disturbed: list[Tally]
+    disturber: Tally
+
+    @staticmethod
+    def pooled(side: list[Tally]) -> Tally:
+        """A side's windows as one tally."""
+        whole = Tally()
+        for window in side:
+            whole.add(window)
+        return whole
+
+    def change(self) -> float:
+        """The students' p95 disturbed over their p95 alone, each side's windows pooled."""
+        return self.pooled(self.disturbed).p95 / self.pooled(self.alone).p95
+
+    def by_window(self) -> str:
+        """Each window's p95, side by side in the order they ran: a window the machine slowed shows as one."""
+        return ", ".join(f"{1000 * alone.p95:.0f} → {1000 * disturbed.p95:.0f}"
+                         for alone, disturbed in zip(self.alone, self.disturbed, strict=True))
+
+
+async def class_in_windows(base: str, args, disturbance: Callable) -> Windows:
+    """One class throughout, the disturbance (`flooding` or `lecturing`, each given a window's seconds) in every
+    other window (see the module docstring)."""
     window = args.seconds / ROUNDS
-    alone, disturbed, ignored = Tally(), Tally(), Tally()
-    disturber = Tally()
+    ignored, disturber = Tally(), Tally()
+    found = Windows([], [], disturber)
     now = {"tally": ignored}
 
     async def switch() -> None:
         await asyncio.sleep(window)  # warm-up: every student opens a session
         for _ in range(ROUNDS):
-            for side in (alone, disturbed):
+            for side in (found.alone, found.disturbed):
                 now["tally"] = ignored
-                running = asyncio.ensure_future(disturbance(base, window)) if side is disturbed else None
+                disturbed = side is found.disturbed
+                running = asyncio.ensure_future(disturbance(base, window)) if disturbed else None
                 await asyncio.sleep(SETTLE_S)
-                now["tally"] = side
+                now["tally"] = tally = Tally()
+                side.append(tally)
                 started = time.perf_counter()
                 await asyncio.sleep(window - SETTLE_S)
-                side.seconds += time.perf_counter() - started
+                tally.seconds = time.perf_counter() - started
                 if running is not None:
                     now["tally"] = ignored
                     disturber.add(await running)
@@ -177,7 +209,7 @@ async def class_in_windows(base: str, args, disturbance: Callable) -> tuple[Tall
     done = asyncio.Event()
     class_run = students(base, args.clients, args.think, 0, seed=20_000, phase=lambda: now["tally"], stop=done)
     await asyncio.gather(class_run, switch())
-    return alone, disturbed, disturber
+    return found
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -220,16 +252,15 @@ def run(args) -> int:
                 results["hub capacity"] = asyncio.run(closed_loop(base, args.concurrency, args.seconds,
                                                                   checkpoint=hub))
             if args.flood:
-                results["class"], results["flooded"], results["flooder"] = asyncio.run(
-                    class_in_windows(base, args, flooding))
+                results["flood"] = asyncio.run(class_in_windows(base, args, flooding))
+                results["class"] = Windows.pooled(results["flood"].alone)
             else:
                 results["class"] = asyncio.run(students(base, args.clients, args.think, args.seconds))
             if hub:
                 results["hub class"] = asyncio.run(students(base, args.clients, args.think, args.seconds,
                                                             checkpoint=hub))
             if args.train:
-                results["class alone"], results["training"], results["lecturer"] = asyncio.run(
-                    class_in_windows(base, args, lecturing))
+                results["training"] = asyncio.run(class_in_windows(base, args, lecturing))
             if args.calls:
                 before = rss_mb(app.pid), children_rss_mb(app.pid)
                 calls = Tally()
@@ -241,14 +272,15 @@ def run(args) -> int:
             for server in (noop, app):
                 stop(server)
 
-    (noop, noop_cpu, _), (served, app_cpu, child_cpu) = results["noop"], results["app"]
+    (noop, noop_cpu, _, noop_turns), (served, app_cpu, child_cpu, app_turns) = results["noop"], results["app"]
     print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s on each server in {ROUNDS} turns, "
           "same client and protocol")
     print(noop.line("  no-op gradio endpoint (ceiling)"))
     print(served.line("  /translate on dates"))
     ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
     print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%); the server's CPU a request: "
-          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms")
+          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms; turn by turn: "
+          + ", ".join(f"{mine / ceiling:.0%}" for mine, ceiling in zip(app_turns, noop_turns, strict=True)))
     if hub:
         capacity = results["hub capacity"]
         print(capacity.line(f"  /translate on {hub}"))
@@ -269,22 +301,23 @@ def run(args) -> int:
     if args.flood:
         print(f"flood: the same class while one address keeps {FLOOD_IN_FLIGHT} requests in flight "
               f"in every other window ({ROUNDS} of each; the class line above: its windows alone)")
-        print(results["flooded"].line("  students"))
-        print(results["flooder"].line("  flooder"))
-        change = results["flooded"].p95 / results["class"].p95
-        print(f"  students' p95 changed {change:.2f}x (goal < 2x)")
+        flood = results["flood"]
+        print(Windows.pooled(flood.disturbed).line("  students"))
+        print(flood.disturber.line("  flooder"))
+        print(f"  students' p95 changed {flood.change():.2f}x (goal < 2x); window by window, alone → flooded: "
+              f"{flood.by_window()} ms")
     if args.train:
-        trained, lecturer = results["training"], results["lecturer"]
+        training = results["training"]
+        trained, lecturer = Windows.pooled(training.disturbed), training.disturber
         print(f"training: the same class while a lecturer trains in the Train tab (the page's defaults, its page "
               f"polling every {POLL_S:g} s) in every other window ({ROUNDS} of each)")
-        print(results["class alone"].line("  students, windows alone"))
+        print(Windows.pooled(training.alone).line("  students, windows alone"))
         print(trained.line("  students, windows training"))
         print(lecturer._line("  the lecturer's polls"))
         print(f"  the run's last status: {'; '.join(lecturer.kinds)}")
-        change = trained.p95 / results["class alone"].p95
-        met = trained.refused == 0 and trained.p95 <= 1.0 and change < 2
-        print(f"  students' p95 changed {change:.2f}x; goal: 0 refused, p95 <= 1 s and < 2x: "
-              f"{'met' if met else 'NOT met'}")
+        met = trained.refused == 0 and trained.p95 <= 1.0 and training.change() < 2
+        print(f"  students' p95 changed {training.change():.2f}x; goal: 0 refused, p95 <= 1 s and < 2x: "
+              f"{'met' if met else 'NOT met'}; window by window, alone → training: {training.by_window()} ms")
     if args.calls:
         (before, before_children), (after, after_children), calls = results["memory"]
         growth = after + after_children - before - before_children

@@ -48,14 +48,21 @@ def test_the_class_runs_throughout_and_the_disturbance_in_every_other_window(mon
     with served_app() as url:  # the bundled checkpoints: the class asks for their tasks' inputs
         started = time.perf_counter()
         args = SimpleNamespace(seconds=4.0, clients=6, think=0.3)  # windows of 2 s
-        alone, disturbed, got = asyncio.run(bench_load.class_in_windows(url.rstrip("/"), args, disturbance))
+        found = asyncio.run(bench_load.class_in_windows(url.rstrip("/"), args, disturbance))
     window = args.seconds / 2
     assert [seconds for _, seconds in windows] == [window, window]
     # warm-up, then alone, disturbed, alone, disturbed: the disturbance starts with the 2nd and 4th window
     assert [round((at - started) / window) for at, _ in windows] == [2, 4]
-    for side in (alone, disturbed):  # each side counts the windows' time after their settling, and answers
-        assert abs(side.seconds - 2 * (window - 0.5)) < 0.5 and len(side.latencies) > 5 and side.errors == 0
-    assert got.latencies == [0.25, 0.25] and got.refused == 2
+    assert len(found.alone) == len(found.disturbed) == 2
+    for side in (found.alone, found.disturbed):  # each window counts its time after settling, and answers
+        for tally in side:
+            assert abs(tally.seconds - (window - 0.5)) < 0.25 and len(tally.latencies) > 2 and tally.errors == 0
+        pooled = bench_load.Windows.pooled(side)
+        assert sorted(pooled.latencies) == sorted(side[0].latencies + side[1].latencies)
+    assert found.disturber.latencies == [0.25, 0.25] and found.disturber.refused == 2
+    # the change is the pooled p95s' ratio, its windows shown in the order they ran
+    assert found.change() == bench_load.Windows.pooled(found.disturbed).p95 / bench_load.Windows.pooled(found.alone).p95
+    assert found.by_window().count("→") == 2
 
 
 def test_the_app_benchmark_hands_a_class_to_the_load_run(monkeypatch):
