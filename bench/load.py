@@ -6,10 +6,10 @@ Launches `python app.py` and a no-op gradio app (the same queue, sessions and gu
 `translate` that returns its text reversed) on free local ports, and drives both with the same
 client over the same protocol (`POST /gradio_api/call/translate`, then its event stream), never both at once:
 
-1. capacity: `--concurrency` clients calling back to back, the no-op server and the app in turns (ROUNDS
-   turns each, `--seconds` in all for each: this machine's speed moves by a third within minutes, and turns
-   spread that over both sides): requests/s, the app's share of the no-op ceiling (in all, and turn by turn),
-   and each server's CPU a request;
+1. capacity: `--concurrency` clients calling back to back, the no-op server and the app in turns (turns of
+   about TURN_S, `--seconds` in all for each: this machine's speed moves by a third within minutes, and short
+   turns spread that over both sides alike): requests/s, the app's share of the no-op ceiling (in all, and
+   turn by turn), and each server's CPU a request;
 2. class: `--clients` students, each sending a request every `--think` seconds on average (mixed
    checkpoints, masks, forcing and beams of the bundled set), each from its own address (as a
    Space's proxy reports it) and with its own session, as a page has: p50/p95/max, refused, errors;
@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ from .clients import FLOOD_IN_FLIGHT, POLL_S, Tally, closed_loop, flooding, lect
 from .server import free_port, machine, start
 
 ROUNDS = 3  # windows of the class alone and flooded (or training), in turn, this many of each
+TURN_S = 2.0  # a capacity turn: short, so that the VM's drift falls on both servers alike
 SETTLE_S = 2.0  # requests starting this soon after the flood (or training) starts or stops count for neither side
 
 
@@ -138,13 +140,14 @@ class Capacity(NamedTuple):
 
 
 def capacity_in_turns(noop: tuple[str, int], app: tuple[str, int], clients: int, seconds: float) -> list[Capacity]:
-    """[the no-op server's Capacity, the app's]: `clients` back to back on each (base URL, pid) in turn, ROUNDS
-    turns each of `seconds` / ROUNDS."""
+    """[the no-op server's Capacity, the app's]: `clients` back to back on each (base URL, pid) in turn, `seconds`
+    on each in turns of about TURN_S (at least ROUNDS turns)."""
+    count = max(ROUNDS, round(seconds / TURN_S))
     sides = [(base, pid, Tally(), [0.0, 0.0], []) for base, pid in (noop, app)]
-    for _ in range(ROUNDS):
+    for _ in range(count):
         for base, pid, tally, cpu, turns in sides:
             own, theirs = cpu_s(pid), children_cpu_s(pid)
-            turn = asyncio.run(closed_loop(base, clients, seconds / ROUNDS))
+            turn = asyncio.run(closed_loop(base, clients, seconds / count))
             cpu[0] += cpu_s(pid) - own
             cpu[1] += children_cpu_s(pid) - theirs
             tally.add(turn)
@@ -273,14 +276,16 @@ def run(args) -> int:
                 stop(server)
 
     (noop, noop_cpu, _, noop_turns), (served, app_cpu, child_cpu, app_turns) = results["noop"], results["app"]
-    print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s on each server in {ROUNDS} turns, "
-          "same client and protocol")
+    print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s on each server in turns of about "
+          f"{TURN_S:g} s, same client and protocol")
     print(noop.line("  no-op gradio endpoint (ceiling)"))
     print(served.line("  /translate on dates"))
     ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
     print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%); the server's CPU a request: "
-          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms; turn by turn: "
-          + ", ".join(f"{mine / ceiling:.0%}" for mine, ceiling in zip(app_turns, noop_turns, strict=True)))
+          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms")
+    shares = sorted(mine / ceiling for mine, ceiling in zip(app_turns, noop_turns, strict=True))
+    print(f"  turn by turn ({len(shares)} turns on each, in turn): median {statistics.median(shares):.0%}, "
+          f"from {shares[0]:.0%} to {shares[-1]:.0%}")
     if hub:
         capacity = results["hub capacity"]
         print(capacity.line(f"  /translate on {hub}"))
