@@ -283,6 +283,8 @@ def run(args) -> int:
     ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
     print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%); the server's CPU a request: "
           f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms")
+    print(f"  the no-op's CPU a request over the app server's: {noop_cpu / app_cpu:.0%} (the share to expect where the "
+          "clients run elsewhere and each server's one process is what limits it; here they share its CPUs)")
     shares = sorted(mine / ceiling for mine, ceiling in zip(app_turns, noop_turns, strict=True))
     print(f"  turn by turn ({len(shares)} turns on each, in turn): median {statistics.median(shares):.0%}, "
           f"from {shares[0]:.0%} to {shares[-1]:.0%}")

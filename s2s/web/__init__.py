@@ -12,6 +12,7 @@ message for the page (bugs are also logged with their traceback), so the app kee
 | `runs` | one run's `Settings`, their checks, `run` (the only function that runs a model), the API adapter, messages |
 | `batching`, `decode_worker` | greedy decodes arriving together run as one batch (bundled: in a process of their own) |
 | `wire` | values crossing from a child process to the server (JSON lines and frames, never a pickle) |
+| `heap` | a serving process's heap: start-up frozen out of the garbage collector's walks, freed memory given back |
 | `views` | what the Explore tab shows of a kept result: notes, hypotheses, figures, step math, tables, play |
 | `cards` | the model card shown in the page |
 | `examples` | the one-click examples, drawn from the installed checkpoints' tasks |
