@@ -15,6 +15,8 @@ Sized from `python -m bench.app --clients 100` on a 2-CPU machine (figures: docs
   works as if freshly loaded).
 - uploads: the page has none, so the largest upload allowed is 1 byte (and `guard` refuses the route).
 Each can be set from the environment (S2S_CONCURRENCY, S2S_QUEUE_SIZE, S2S_SESSIONS).
+`Serving.launch` launches with these rules, then freezes what start-up built out of the garbage collector's
+walks once the server is up (s2s/web/heap.py), and serves until the server stops.
 
 This is the one module of s2s/web that knows gradio (its queue, its launch options, its sessions).
 """
