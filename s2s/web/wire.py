@@ -91,6 +91,14 @@ class _Raw:
         return found
 
 
+def _crossing(dtype) -> np.dtype:
+    """`dtype` as numpy's, if an array of it may cross (numbers and booleans); WireError otherwise."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in ARRAY_KINDS:
+        raise WireError(f"an array of {dtype} cannot cross")
+    return dtype
+
+
 def fields(record) -> dict:
     """A dataclass's fields by name, as they are (not copied)."""
     return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
@@ -105,8 +113,7 @@ def plain(value, buffers: list | None = None):
         named = plain(named, buffers)  # before the hypotheses: a frame's arrays are read in this order
         return {"translation": [named, ["self" if h is value else plain(h, buffers) for h in others]]}
     if isinstance(value, np.ndarray):
-        if value.dtype.kind not in ARRAY_KINDS:
-            raise WireError(f"an array of {value.dtype} cannot cross")
+        _crossing(value.dtype)
         contiguous = np.ascontiguousarray(value)
         if buffers is not None:
             buffers.append(contiguous.reshape(-1).view(np.uint8))  # its bytes, without a copy
@@ -142,16 +149,10 @@ def value(plain, raw: _Raw | None = None):
         return translation
     if tag == "array":
         dtype, shape, data = content
-        dtype = np.dtype(dtype)
-        if dtype.kind not in ARRAY_KINDS:
-            raise WireError(f"an array of {dtype} cannot cross")
-        return np.frombuffer(base64.b64decode(data), dtype=dtype).reshape(shape).copy()
+        return np.frombuffer(base64.b64decode(data), dtype=_crossing(dtype)).reshape(shape).copy()
     if tag == "raw" and raw is not None:
         dtype, shape = content
-        dtype = np.dtype(dtype)
-        if dtype.kind not in ARRAY_KINDS:
-            raise WireError(f"an array of {dtype} cannot cross")
-        return raw.array(dtype, shape)
+        return raw.array(_crossing(dtype), shape)
     if tag == "bytes":
         return base64.b64decode(content)
     if tag == "dict":
