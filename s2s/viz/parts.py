@@ -80,25 +80,26 @@ def _hover_cells(r: Translation, layer: int | str, shown: int, weights: np.ndarr
     """
     scores = layer_scores(r, layer)[:, :shown]  # (k, shown, T)
     sources = [display_piece(p) for p in r.source_pieces]
-    outputs = [display_piece(p) for p in r.output_pieces]
     texts = _score_texts(scores)  # (shown, T) of str
     rows = []
-    for t, out in enumerate(outputs):
-        if t >= shown:
-            rows.append([])
-        elif weights is None:
-            rows.append([[src, out, texts[t][j]] for j, src in enumerate(sources)])
+    for t, out in enumerate(map(display_piece, r.output_pieces[:shown])):
+        if weights is None:
+            rows.append([[src, out, text] for src, text in zip(sources, texts[t])])
         else:
-            rows.append([[src, out, texts[t][j], f"{weights[t, j]:.3f}"] for j, src in enumerate(sources)])
-    return rows
+            rows.append([[src, out, text, f"{w:.3f}"] for src, text, w in zip(sources, texts[t], weights[t].tolist())])
+    return rows + [[] for _ in range(len(r.output_pieces) - shown)]
 
 
 def _score_texts(scores: np.ndarray) -> list[list[str]]:
-    """(k, S, T) logits -> (S, T) texts: "1.23" for one layer, "1.23, -0.5" for all; masked cells say so."""
-    masked = np.isneginf(scores).any(0)  # masking does not depend on the layer
-    per_layer = scores.transpose(1, 2, 0).tolist()  # (S, T, k) of float: one conversion, not S*T*k
-    return [["masked (−∞)" if masked[t, j] else ", ".join(f"{v:.3g}" for v in cell) for j, cell in enumerate(row)]
-            for t, row in enumerate(per_layer)]
+    """(k, S, T) logits -> (S, T) texts: "1.23" for one layer, "1.23, -0.5" for all; masked cells say so.
+
+    Every request's heatmap writes one text per cell, so the cells are formatted in one pass over a flat list."""
+    layers, steps, width = scores.shape
+    cell = ", ".join(["{:.3g}"] * layers).format  # one cell's scores, layer by layer
+    texts = [cell(*values) for values in scores.transpose(1, 2, 0).reshape(steps * width, layers).tolist()]
+    for i in np.flatnonzero(np.isneginf(scores).any(0)).tolist():  # masking does not depend on the layer
+        texts[i] = "masked (−∞)"
+    return [texts[t * width:(t + 1) * width] for t in range(steps)]
 
 
 def hover_in_full(r: Translation, panels: int = 1) -> bool:

@@ -9,6 +9,7 @@ parsed as markup.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -16,6 +17,7 @@ WORD_START = "▁"
 SPECIAL_LABELS = {"</s>": "⟨eos⟩", "<s>": "⟨bos⟩", "<pad>": "⟨pad⟩", "<unk>": "⟨unk⟩"}
 
 
+@functools.lru_cache(maxsize=8192)  # every figure shows every piece once or twice; a vocabulary's pieces recur
 def display_piece(piece: str, *, escape: bool = True) -> str:
     """A sentencepiece piece as a person reads it: "▁March" -> "·March", "▁" -> "␣", "</s>" -> "⟨eos⟩".
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import math
 
 import numpy as np
 
 from ..translator import Translation
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))  # JSON's own values, by their exact type
+_NESTED = (list, dict)  # what `value` looks into (a tuple: `list | dict` would be made again at every item)
 ARRAY_KINDS = "biuf"  # booleans, integers and floats: an array of objects would need a pickle
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # a frame's arrays: far more than any answer (one is a few hundred KB)
 
@@ -82,9 +85,10 @@ class _Raw:
         self.data, self.offset = data, 0
 
     def array(self, dtype: np.dtype, shape: list[int]) -> np.ndarray:
-        count = int(np.prod(shape, dtype=np.int64))
-        end = self.offset + count * dtype.itemsize
-        if count < 0 or end > len(self.data):
+        if not all(type(n) is int and n >= 0 for n in shape):  # numpy's own prod costs more than the copy
+            raise WireError(f"an array of shape {shape!r}")
+        end = self.offset + math.prod(shape) * dtype.itemsize
+        if end > len(self.data):
             raise WireError("an array beyond the frame's bytes")
         found = np.frombuffer(self.data[self.offset:end], dtype=dtype).reshape(shape).copy()
         self.offset = end
@@ -107,6 +111,8 @@ def fields(record) -> dict:
 def plain(value, buffers: list | None = None):
     """A value -> JSON's values, arrays, bytes and translations tagged; with `buffers`, each array's bytes are
     appended there instead, in order (a frame)."""
+    if type(value) in _SCALARS:  # most values are: looked at first (a numpy float is not one: it is unwrapped)
+        return value
     if isinstance(value, Translation):  # beam search's best carries the hypotheses, itself first: "self"
         named = fields(value)
         others = named.pop("hypotheses")
@@ -127,7 +133,7 @@ def plain(value, buffers: list | None = None):
     if isinstance(value, dict):
         return {"dict": {str(key): plain(item, buffers) for key, item in value.items()}}
     if isinstance(value, list | tuple):
-        return [plain(item, buffers) for item in value]
+        return [item if type(item) in _SCALARS else plain(item, buffers) for item in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise WireError(f"a {type(value).__name__} cannot cross")
@@ -136,7 +142,7 @@ def plain(value, buffers: list | None = None):
 def value(plain, raw: _Raw | None = None):
     """The inverse of `plain` (with `raw`, a frame's array bytes)."""
     if isinstance(plain, list):  # JSON's own values are themselves: only lists and objects are looked into
-        return [value(item, raw) if isinstance(item, list | dict) else item for item in plain]
+        return [value(item, raw) if isinstance(item, _NESTED) else item for item in plain]
     if not isinstance(plain, dict):
         return plain
     if len(plain) != 1:
@@ -156,5 +162,5 @@ def value(plain, raw: _Raw | None = None):
     if tag == "bytes":
         return base64.b64decode(content)
     if tag == "dict":
-        return {key: value(item, raw) if isinstance(item, list | dict) else item for key, item in content.items()}
+        return {key: value(item, raw) if isinstance(item, _NESTED) else item for key, item in content.items()}
     raise WireError(f"an unknown tag: {tag!r}")
