@@ -130,12 +130,14 @@ def rss_mb(pid: int) -> float:
 
 
 class Capacity(NamedTuple):
-    """One server's capacity run: its answers, CPU milliseconds a request in the server and in its children
-    (the app's decoding process, s2s/web/decode_worker.py), and its requests/s in each turn."""
+    """One server's capacity run: its answers, CPU milliseconds a request in the server, in its children (the
+    app's decoding process, s2s/web/decode_worker.py) and in the client (this process: it shares the machine's
+    CPUs with both servers), and its requests/s in each turn."""
 
     tally: Tally
     cpu_ms: float
     children_ms: float
+    client_ms: float
     turns: list[float]
 
 
@@ -143,13 +145,14 @@ def capacity_in_turns(noop: tuple[str, int], app: tuple[str, int], clients: int,
     """[the no-op server's Capacity, the app's]: `clients` back to back on each (base URL, pid) in turn, `seconds`
     on each in turns of about TURN_S (at least ROUNDS turns)."""
     count = max(ROUNDS, round(seconds / TURN_S))
-    sides = [(base, pid, Tally(), [0.0, 0.0], []) for base, pid in (noop, app)]
+    sides = [(base, pid, Tally(), [0.0, 0.0, 0.0], []) for base, pid in (noop, app)]
     for _ in range(count):
         for base, pid, tally, cpu, turns in sides:
-            own, theirs = cpu_s(pid), children_cpu_s(pid)
+            own, theirs, mine = cpu_s(pid), children_cpu_s(pid), time.process_time()
             turn = asyncio.run(closed_loop(base, clients, seconds / count))
             cpu[0] += cpu_s(pid) - own
             cpu[1] += children_cpu_s(pid) - theirs
+            cpu[2] += time.process_time() - mine
             tally.add(turn)
             turns.append(len(turn.latencies) / turn.seconds)
     return [Capacity(tally, *(1000 * c / max(1, len(tally.latencies)) for c in cpu), turns)
@@ -275,14 +278,16 @@ def run(args) -> int:
             for server in (noop, app):
                 stop(server)
 
-    (noop, noop_cpu, _, noop_turns), (served, app_cpu, child_cpu, app_turns) = results["noop"], results["app"]
+    (noop, noop_cpu, _, noop_client, noop_turns), (served, app_cpu, child_cpu, app_client, app_turns) = \
+        results["noop"], results["app"]
     print(f"capacity: {args.concurrency} clients back to back, {args.seconds:.0f} s on each server in turns of about "
           f"{TURN_S:g} s, same client and protocol")
     print(noop.line("  no-op gradio endpoint (ceiling)"))
     print(served.line("  /translate on dates"))
     ratio = (len(served.latencies) / served.seconds) / (len(noop.latencies) / noop.seconds)
     print(f"  /translate reaches {ratio:.0%} of the no-op ceiling (goal >= 60%); the server's CPU a request: "
-          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms")
+          f"{app_cpu:.2f} ms (+{child_cpu:.2f} ms in its decoding process) vs {noop_cpu:.2f} ms; the client's, on the "
+          f"same CPUs: {app_client:.2f} vs {noop_client:.2f} ms")
     print(f"  the no-op's CPU a request over the app server's: {noop_cpu / app_cpu:.0%} (the share to expect where the "
           "clients run elsewhere and each server's one process is what limits it; here they share its CPUs)")
     shares = sorted(mine / ceiling for mine, ceiling in zip(app_turns, noop_turns, strict=True))
