@@ -85,9 +85,9 @@ class _Raw:
         self.data, self.offset = data, 0
 
     def array(self, dtype: np.dtype, shape: list[int]) -> np.ndarray:
-        if not all(type(n) is int and n >= 0 for n in shape):  # numpy's own prod costs more than the copy
+        if not all(type(n) is int and n >= 0 for n in shape):  # a negative size would read the bytes backwards
             raise WireError(f"an array of shape {shape!r}")
-        end = self.offset + math.prod(shape) * dtype.itemsize
+        end = self.offset + math.prod(shape) * dtype.itemsize  # math's prod: numpy's cost more than the copy
         if end > len(self.data):
             raise WireError("an array beyond the frame's bytes")
         found = np.frombuffer(self.data[self.offset:end], dtype=dtype).reshape(shape).copy()

@@ -39,6 +39,8 @@ def framed(head: dict, data: bytes = b"") -> io.BytesIO:
     framed({"value": [], "bytes": wire.MAX_FRAME_BYTES + 1}),  # too large to be read at all
     framed({"value": [], "bytes": -1}),
     framed({"value": [{"raw": ["|O", [1]]}], "bytes": 8}, bytes(8)),  # objects would need a pickle
+    framed({"value": [{"raw": ["<f4", [1]]}, {"raw": ["<f4", [-1]]}, {"raw": ["<f4", [1]]}, {"raw": ["<f4", [1]]}],
+            "bytes": 8}, bytes(8)),  # a negative size would read backwards, and the bytes would seem all read
     framed({"value": [{"raw": ["<f4", [-1, -2]]}], "bytes": 8}, bytes(8)),  # a shape whose product only looks right
     framed({"value": [{"raw": ["<f4", [2.0]]}], "bytes": 8}, bytes(8)),  # sizes are whole numbers
     framed({"value": [{"raw": ["<f4", [True, 2]]}], "bytes": 8}, bytes(8)),
